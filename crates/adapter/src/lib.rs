@@ -1,1 +1,204 @@
+//! The adapter interface of Shoal, modelled on Lightstreamer's Data and
+//! Metadata Adapters.
+//!
+//! A [`DataProvider`] feeds items; it pushes events through the
+//! [`ItemEventListener`] the server hands it. A [`MetadataProvider`] decides
+//! who may connect, what a group or schema name means, and what a client
+//! message does. An [`AdapterSet`] bundles one metadata provider with named
+//! data providers, as `LS_adapter_set` and `LS_data_adapter` address them.
+//!
+//! Calls that a remote adapter would answer over the network return a
+//! [`BoxFuture`], so in-process and remote adapters share this interface.
 
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+mod event;
+pub use event::ItemEvent;
+
+/// A boxed future, as returned by the potentially remote calls.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Wraps a value already known into a [`BoxFuture`].
+pub fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+/// Subscription modes, as the client asks for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Raw,
+    Merge,
+    Distinct,
+    Command,
+}
+
+/// An error an adapter reports, with the TLCP code the client will see.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct AdapterError {
+    /// A TLCP error code: positive codes are the server's (see the
+    /// specification's appendices), 0 and negative codes are the adapter's own.
+    pub code: i32,
+    pub message: String,
+}
+
+impl AdapterError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    /// Credentials refused (code 1 on session creation).
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(1, message)
+    }
+    /// Group name not understood (code 21).
+    pub fn bad_group(message: impl Into<String>) -> Self {
+        Self::new(21, message)
+    }
+    /// Schema name not understood (code 23).
+    pub fn bad_schema(message: impl Into<String>) -> Self {
+        Self::new(23, message)
+    }
+    /// Mode not allowed for an item (code 24).
+    pub fn mode_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(24, message)
+    }
+}
+
+/// What the server tells a data provider's listener about one item.
+/// Implemented by the engine; a provider calls it from any thread.
+pub trait ItemEventListener: Send + Sync {
+    /// A new event for `item`. `is_snapshot` is true for events that make up
+    /// the item's initial state, sent before [`end_of_snapshot`].
+    ///
+    /// [`end_of_snapshot`]: ItemEventListener::end_of_snapshot
+    fn update(&self, item: &str, event: ItemEvent, is_snapshot: bool);
+    /// The snapshot of `item` is complete.
+    fn end_of_snapshot(&self, item: &str);
+    /// Forget the snapshot of `item` (a MERGE row becomes all nulls, a
+    /// DISTINCT history or a COMMAND table becomes empty).
+    fn clear_snapshot(&self, item: &str);
+    /// The provider can no longer serve: logged; its items stop updating.
+    fn failure(&self, message: &str);
+}
+
+/// A source of items.
+pub trait DataProvider: Send + Sync {
+    /// Called once, before any subscription.
+    fn set_listener(&self, listener: Arc<dyn ItemEventListener>);
+    /// Start sending events for `item`. An error is reported to the client
+    /// that asked (code 21 for an item that does not exist, and so on).
+    fn subscribe(&self, item: &str) -> Result<(), AdapterError>;
+    /// Stop sending events for `item`. Events that still arrive are ignored.
+    fn unsubscribe(&self, item: &str);
+    /// Whether `item` sends a snapshot after `subscribe` (if not, the server
+    /// considers the snapshot empty).
+    fn is_snapshot_available(&self, item: &str) -> bool;
+}
+
+/// Who is asking: passed to metadata calls that depend on the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub user: Option<String>,
+    pub client_ip: String,
+}
+
+/// Per-session and per-item limits a metadata provider may impose.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ItemLimits {
+    /// Updates per second; `None` leaves the client's request as it is.
+    pub max_frequency: Option<f64>,
+    /// Events kept per item in DISTINCT/RAW buffers; `None`: server default.
+    pub max_buffer_size: Option<u64>,
+}
+
+/// Authentication, name resolution and message handling for an adapter set.
+pub trait MetadataProvider: Send + Sync {
+    /// Checks credentials on session creation.
+    fn notify_user<'a>(
+        &'a self,
+        user: Option<&'a str>,
+        password: Option<&'a str>,
+        client_ip: &'a str,
+    ) -> BoxFuture<'a, Result<(), AdapterError>>;
+
+    /// A session was created; an error refuses it.
+    fn notify_new_session<'a>(
+        &'a self,
+        _session: &'a SessionInfo,
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        ready(Ok(()))
+    }
+
+    /// A session ended.
+    fn notify_session_close(&self, _session_id: &str) {}
+
+    /// Maximum number of sessions a single user may hold; `None`: unlimited.
+    fn max_sessions_per_user(&self) -> Option<usize> {
+        None
+    }
+
+    /// Item names of a group, in order.
+    fn get_items<'a>(
+        &'a self,
+        session: &'a SessionInfo,
+        group: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
+
+    /// Field names of a schema for the items of a group, in order.
+    fn get_schema<'a>(
+        &'a self,
+        session: &'a SessionInfo,
+        group: &'a str,
+        schema: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
+
+    /// Whether `item` may be subscribed in `mode`.
+    fn mode_allowed(&self, _item: &str, _mode: Mode) -> bool {
+        true
+    }
+
+    /// Limits for `item` in this session.
+    fn item_limits(&self, _session: &SessionInfo, _item: &str) -> ItemLimits {
+        ItemLimits::default()
+    }
+
+    /// Maximum bandwidth of a session in kbps; `None`: unlimited.
+    fn max_bandwidth(&self, _session: &SessionInfo) -> Option<f64> {
+        None
+    }
+
+    /// A client message (`sendMessage`). `Ok(response)` becomes `MSGDONE`
+    /// with that response; an error becomes `MSGFAIL` with its code.
+    fn notify_user_message<'a>(
+        &'a self,
+        session: &'a SessionInfo,
+        message: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, AdapterError>>;
+}
+
+/// A named metadata provider with its named data providers.
+#[derive(Clone)]
+pub struct AdapterSet {
+    pub name: String,
+    pub metadata: Arc<dyn MetadataProvider>,
+    pub data: HashMap<String, Arc<dyn DataProvider>>,
+}
+
+impl fmt::Debug for AdapterSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.data.keys().collect();
+        names.sort();
+        f.debug_struct("AdapterSet")
+            .field("name", &self.name)
+            .field("data", &names)
+            .finish_non_exhaustive()
+    }
+}

@@ -300,7 +300,9 @@ fn parse_one(name: RequestName, p: &Params) -> Result<Request, RequestError> {
         RequestName::CreateSession => Request::CreateSession(CreateSession {
             user: p.string("LS_user"),
             password: p.string("LS_password"),
-            adapter_set: p.string("LS_adapter_set").unwrap_or_else(|| "DEFAULT".into()),
+            adapter_set: p
+                .string("LS_adapter_set")
+                .unwrap_or_else(|| "DEFAULT".into()),
             cid: p.string("LS_cid"),
             max_bandwidth: bandwidth(p)?.flatten(),
             old_session: p.string("LS_old_session"),
@@ -515,7 +517,11 @@ fn msg(p: &Params) -> Result<Msg, RequestError> {
     }
     let prog = p.u64_opt("LS_msg_prog")?;
     if prog == Some(0) {
-        return Err(bad_value("LS_msg_prog", "0", "a progressive starting from 1"));
+        return Err(bad_value(
+            "LS_msg_prog",
+            "0",
+            "a progressive starting from 1",
+        ));
     }
     let outcome = p.bool_or("LS_outcome", true)?;
     if prog.is_none() && sequence.is_some() {
@@ -589,7 +595,10 @@ mod tests {
         assert_eq!(one(parse_ws("wsok")).unwrap(), Request::Wsok);
         let r = one(parse_ws("heartbeat\r\n")).unwrap();
         assert_eq!(r, Request::Heartbeat { session: None });
-        let r = one(parse_ws("msg\r\nLS_reqId=3&LS_message=CHAT%7Chi&LS_msg_prog=1")).unwrap();
+        let r = one(parse_ws(
+            "msg\r\nLS_reqId=3&LS_message=CHAT%7Chi&LS_msg_prog=1",
+        ))
+        .unwrap();
         let Request::Msg(m) = r else { panic!() };
         assert_eq!(m.message, "CHAT|hi");
         assert!(parse_ws("bogus\r\nLS_a=1").is_err());
@@ -616,7 +625,9 @@ mod tests {
     #[test]
     fn create_takes_one_line() {
         assert_eq!(
-            parse_http("create_session", "", "LS_cid=a\r\nLS_cid=b").unwrap_err().code,
+            parse_http("create_session", "", "LS_cid=a\r\nLS_cid=b")
+                .unwrap_err()
+                .code,
             67
         );
     }
