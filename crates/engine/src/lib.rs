@@ -1,1 +1,248 @@
+//! The engine of Shoal: sessions, subscriptions, items, snapshots,
+//! conflation and recovery buffers. No sockets here: transports hand it
+//! parsed requests and write the chunks a [`Stream`] returns.
+//!
+//! Data flows one way: data adapter -> [`hub`] item -> each subscriber's
+//! buffer in its session -> the session's stream.
 
+mod config;
+mod control;
+mod event;
+mod hub;
+mod item;
+mod log;
+mod message;
+mod session;
+mod stream;
+mod subscription;
+
+pub use config::EngineConfig;
+pub use session::Session;
+pub use stream::{BindContext, Stream};
+
+use hub::Hub;
+use parking_lot::RwLock;
+use shoal_adapter::{AdapterSet, MetadataProvider, SessionInfo};
+use shoal_protocol::request::{BindSession, CreateSession};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An adapter set with the hubs of its data adapters.
+pub(crate) struct SetRuntime {
+    pub name: String,
+    pub metadata: Arc<dyn MetadataProvider>,
+    pub hubs: HashMap<String, Arc<Hub>>,
+}
+
+impl fmt::Debug for SetRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetRuntime")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TLCP error code with its message, as `CONERR` or `REQERR` carry it.
+pub type Refusal = (i32, String);
+
+#[derive(Debug)]
+pub struct Engine {
+    config: Arc<EngineConfig>,
+    sets: HashMap<String, Arc<SetRuntime>>,
+    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    accepting: AtomicBool,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, adapter_sets: Vec<AdapterSet>) -> Arc<Self> {
+        let sets = adapter_sets
+            .into_iter()
+            .map(|set| {
+                let hubs = set
+                    .data
+                    .iter()
+                    .map(|(name, provider)| {
+                        let hub = Hub::new(
+                            &set.name,
+                            name,
+                            provider.clone(),
+                            config.distinct_snapshot_length,
+                        );
+                        (name.clone(), hub)
+                    })
+                    .collect();
+                let rt = SetRuntime {
+                    name: set.name.clone(),
+                    metadata: set.metadata,
+                    hubs,
+                };
+                (set.name, Arc::new(rt))
+            })
+            .collect();
+        Arc::new(Self {
+            config: Arc::new(config),
+            sets,
+            sessions: RwLock::new(HashMap::new()),
+            accepting: AtomicBool::new(true),
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Whether new sessions are accepted (the health check reports it).
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+    }
+
+    pub fn set_accepting(&self, on: bool) {
+        self.accepting.store(on, Ordering::Relaxed);
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.read().len()
+    }
+
+    pub fn session(&self, id: &str) -> Option<Arc<Session>> {
+        self.sessions.read().get(id).cloned()
+    }
+
+    /// Items currently subscribed upstream, over all data adapters.
+    pub fn item_count(&self) -> usize {
+        self.sets
+            .values()
+            .flat_map(|s| s.hubs.values())
+            .map(|h| h.item_count())
+            .sum()
+    }
+
+    /// Creates a session and binds its first stream.
+    pub async fn create_session(
+        &self,
+        req: &CreateSession,
+        ctx: &BindContext,
+    ) -> Result<Stream, Refusal> {
+        let set = self.sets.get(&req.adapter_set).ok_or_else(|| {
+            (
+                2,
+                format!("Requested Adapter Set not available: {}", req.adapter_set),
+            )
+        })?;
+        if !self.is_accepting() {
+            return Err((5, "this server is not accepting new sessions now".into()));
+        }
+        if self.session_count() >= self.config.max_sessions {
+            return Err((
+                8,
+                format!(
+                    "Configured maximum number of sessions reached ({})",
+                    self.config.max_sessions
+                ),
+            ));
+        }
+        set.metadata
+            .notify_user(req.user.as_deref(), req.password.as_deref(), &ctx.client_ip)
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        let id = new_session_id();
+        let info = SessionInfo {
+            session_id: id.clone(),
+            user: req.user.clone(),
+            client_ip: ctx.client_ip.clone(),
+        };
+        set.metadata
+            .notify_new_session(&info)
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        let session = Arc::new(Session::new(
+            id.clone(),
+            info,
+            set.clone(),
+            self.config.clone(),
+        ));
+        self.sessions.write().insert(id.clone(), session.clone());
+        tracing::info!(session = %id, adapter_set = %set.name, client = %ctx.client_ip, user = ?req.user, "session created");
+        session.bind(&req.stream, None, ctx)
+    }
+
+    /// Binds a new stream to an existing session.
+    pub fn bind_session(&self, req: &BindSession, ctx: &BindContext) -> Result<Stream, Refusal> {
+        let id = req
+            .session
+            .as_deref()
+            .ok_or_else(|| (65, "missing required parameter LS_session".to_owned()))?;
+        let session = self.session(id).ok_or_else(|| unknown_session(id))?;
+        let stream = session.bind(&req.stream, req.recovery_from, ctx);
+        if let Err((code, msg)) = &stream {
+            tracing::info!(session = %id, code, "bind refused: {msg}");
+            if *code == 4 {
+                // The client will start over; the session cannot be recovered.
+                self.close(&session, 4, "recovery failed");
+            }
+        } else if req.recovery_from.is_some() {
+            tracing::info!(session = %id, from = ?req.recovery_from, "session recovered");
+        }
+        stream
+    }
+
+    /// Ends a session: its stream gets `END`, its items are released.
+    pub fn close(&self, session: &Session, code: i32, message: &str) {
+        self.sessions.write().remove(&session.id);
+        let Some(subs) = session.end(code, message) else {
+            return;
+        };
+        for sub in subs {
+            release(session, sub);
+        }
+        session.set.metadata.notify_session_close(&session.id);
+        tracing::info!(session = %session.id, code, "session closed: {message}");
+    }
+
+    /// Closes sessions left without a stream for too long. Runs until the
+    /// engine is dropped.
+    pub fn spawn_reaper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let Some(engine) = weak.upgrade() else { return };
+                let now = Instant::now();
+                let expired: Vec<Arc<Session>> = engine
+                    .sessions
+                    .read()
+                    .values()
+                    .filter(|s| s.expired(now))
+                    .cloned()
+                    .collect();
+                for s in expired {
+                    engine.close(&s, 32, "session expired: no stream connection");
+                }
+            }
+        })
+    }
+}
+
+fn release(session: &Session, sub: subscription::Subscription) {
+    for si in &sub.items {
+        si.item.detach(session, sub.sub_id);
+        sub.hub.release(&si.item);
+    }
+}
+
+pub(crate) fn unknown_session(id: &str) -> Refusal {
+    let shown: String = id.chars().take(64).collect();
+    (20, format!("session not found: {shown}"))
+}
+
+/// Session ids: `S`, 24 random hex digits. Unguessable, since knowing an id
+/// is enough to control its session.
+fn new_session_id() -> String {
+    let a: u64 = rand::random();
+    let b: u32 = rand::random();
+    format!("S{a:016x}{b:08x}")
+}

@@ -1,1 +1,117 @@
-fn main() {}
+//! The `shoal` command.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use shoal_engine::{Engine, EngineConfig};
+use shoal_transport::{router, serve, ListenerConfig};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shoal",
+    version,
+    about = "A Lightstreamer-compatible (TLCP 2.5) push server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve TLCP over HTTP and WebSocket. With no options: 0.0.0.0:8080 and
+    /// the embedded demo adapter set DEMO.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on, ADDR:PORT (repeatable). Port 0 picks a free port.
+    #[arg(long = "listen", value_name = "ADDR:PORT")]
+    listen: Vec<SocketAddr>,
+    /// Log level or filter (e.g. info, debug, shoal_engine=trace); RUST_LOG
+    /// is used when this is not given.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logs(args.log_level.as_deref())?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(run(args))
+        }
+    }
+}
+
+fn init_logs(level: Option<&str>) -> anyhow::Result<()> {
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).with_context(|| format!("invalid --log-level '{l}'"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let engine = Engine::new(EngineConfig::default(), vec![shoal_demo::adapter_set()]);
+    let _reaper = engine.spawn_reaper();
+    let addrs = if args.listen.is_empty() {
+        vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
+    } else {
+        args.listen
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    for addr in addrs {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr().context("listener has no address")?;
+        // Tests and scripts read this line to learn the port.
+        println!("listening on http://{local}");
+        tracing::info!(%local, "serving TLCP over HTTP and WebSocket, adapter set DEMO");
+        let app = router(engine.clone(), ListenerConfig::default());
+        servers.spawn(async move { serve(listener, app).await.map_err(anyhow::Error::from) });
+    }
+    tokio::select! {
+        Some(res) = servers.join_next() => {
+            res.context("listener task failed")??;
+            anyhow::bail!("a listener stopped unexpectedly")
+        }
+        _ = shutdown_signal() => {
+            tracing::info!(sessions = engine.session_count(), "shutting down");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

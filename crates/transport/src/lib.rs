@@ -1,1 +1,123 @@
+//! Listeners that carry TLCP between clients and the engine: HTTP (streaming
+//! and long polling, control requests) and WebSocket, on the same port.
+//! Transports decide how bytes move; the engine's streams decide what to send.
 
+mod http;
+mod ws;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use shoal_engine::{BindContext, Engine};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Settings of one listener.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// `SERVNAME` sent to clients.
+    pub server_name: String,
+    /// Address clients must use for control and rebind requests, if any.
+    pub control_link: Option<String>,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        Self {
+            server_name: "Shoal".into(),
+            control_link: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub engine: Arc<Engine>,
+    pub listener: Arc<ListenerConfig>,
+}
+
+impl AppState {
+    pub fn bind_context(&self, peer: SocketAddr, websocket: bool) -> BindContext {
+        BindContext {
+            client_ip: client_ip(peer.ip()),
+            control_link: self.listener.control_link.clone(),
+            server_name: self.listener.server_name.clone(),
+            websocket,
+        }
+    }
+}
+
+/// IPv4 clients on a dual-stack socket show as `::ffff:a.b.c.d`: report a.b.c.d.
+fn client_ip(ip: IpAddr) -> String {
+    ip.to_canonical().to_string()
+}
+
+/// The routes of a TLCP listener.
+pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
+    let state = AppState {
+        engine,
+        listener: Arc::new(listener),
+    };
+    Router::new()
+        .route("/lightstreamer", get(ws::upgrade))
+        .route("/lightstreamer/healthcheck", get(healthcheck))
+        .route("/lightstreamer/{request}", any(http::request))
+        .route("/", get(index))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves `router` on an already bound listener until the task is dropped.
+pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+async fn healthcheck(State(st): State<AppState>) -> Response {
+    if st.engine.is_accepting() {
+        (StatusCode::OK, "OK").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "DRAINING").into_response()
+    }
+}
+
+async fn index(ConnectInfo(_peer): ConnectInfo<SocketAddr>) -> &'static str {
+    "Shoal push server. Lightstreamer clients connect to this address (TLCP at /lightstreamer).\n"
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    let body = format!("no resource at {method} {}\n", uri.path());
+    (StatusCode::NOT_FOUND, body).into_response()
+}
+
+/// Headers of every TLCP answer: never cached, never buffered by proxies,
+/// readable by browser pages of other origins (the web client sends cookies).
+pub(crate) fn tlcp_headers(req_headers: &HeaderMap, out: &mut HeaderMap) {
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/enriched; charset=UTF-8"),
+    );
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, no-transform"),
+    );
+    out.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    out.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    cors_headers(req_headers, out);
+}
+
+pub(crate) fn cors_headers(req_headers: &HeaderMap, out: &mut HeaderMap) {
+    if let Some(origin) = req_headers.get(header::ORIGIN) {
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        out.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Control requests: subscribe, unsubscribe, reconfigure, constrain,
+//! force a rebind, destroy, and client messages.
+
+use crate::item::Attach;
+use crate::subscription::{Dispatch, SubItem, Subscription};
+use crate::{release, unknown_session, Engine, Refusal};
+use shoal_adapter::Mode as AdapterMode;
+use shoal_protocol::request::{
+    BufferSize, Control, ControlOp, MaxFrequency, Mode, Msg, Snapshot, Subscribe,
+};
+use shoal_protocol::Line;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn adapter_mode(m: Mode) -> AdapterMode {
+    match m {
+        Mode::Raw => AdapterMode::Raw,
+        Mode::Merge => AdapterMode::Merge,
+        Mode::Distinct => AdapterMode::Distinct,
+        Mode::Command => AdapterMode::Command,
+    }
+}
+
+impl Engine {
+    /// Runs one control request. `Ok` means `REQOK`; notifications it causes
+    /// go to the session's stream.
+    pub async fn control(&self, session_id: &str, req: Control) -> Result<(), Refusal> {
+        let session = self
+            .session(session_id)
+            .ok_or_else(|| unknown_session(session_id))?;
+        match req.op {
+            ControlOp::Add(sub) => self.subscribe(&session, sub).await,
+            ControlOp::Delete { sub_id, .. } => {
+                let sub = session.state.lock().subs.remove(&sub_id);
+                let Some(sub) = sub else {
+                    return Err((19, format!("subscription {sub_id} not found")));
+                };
+                session.push_counted(Line::Unsub(sub_id).to_line());
+                release(&session, sub);
+                Ok(())
+            }
+            ControlOp::Reconf {
+                sub_id,
+                max_frequency,
+            } => {
+                let mut st = session.state.lock();
+                let Some(sub) = st.subs.get_mut(&sub_id) else {
+                    return Err((19, format!("subscription {sub_id} not found")));
+                };
+                if !sub.dispatch.filtered {
+                    return Err((
+                        13,
+                        "the subscription is unfiltered: its frequency cannot change".into(),
+                    ));
+                }
+                if let Some(f) = max_frequency {
+                    sub.dispatch.min_interval = min_interval(f);
+                }
+                let line = Line::Conf {
+                    sub_id,
+                    max_frequency: sub.dispatch.max_frequency(),
+                    filtered: true,
+                }
+                .to_line();
+                drop(st);
+                session.push_counted(line);
+                Ok(())
+            }
+            ControlOp::Constrain { .. } => {
+                session.push_side("CONS,unmanaged\r\n".into());
+                Ok(())
+            }
+            ControlOp::ForceRebind { .. } => {
+                session.state.lock().force_loop = true;
+                session.wake.notify_waiters();
+                Ok(())
+            }
+            ControlOp::Destroy {
+                cause_code,
+                cause_message,
+                ..
+            } => {
+                let (code, msg) = match cause_code {
+                    Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
+                    None => (31, "destroyed by the client".into()),
+                };
+                self.close(&session, code, &msg);
+                Ok(())
+            }
+        }
+    }
+
+    /// Accepts a client message (`msg`); its outcome follows on the stream.
+    pub async fn message(&self, session_id: &str, msg: Msg) -> Result<(), Refusal> {
+        let session = self
+            .session(session_id)
+            .ok_or_else(|| unknown_session(session_id))?;
+        session
+            .accept_message(msg)
+            .await
+            .map_err(|e| (e.code, e.message))
+    }
+
+    /// A heartbeat keeps nothing alive by itself beyond proving the client is
+    /// there; unknown sessions are not an error (as the protocol says).
+    pub fn heartbeat(&self, _session_id: Option<&str>) {}
+
+    async fn subscribe(&self, session: &Arc<crate::Session>, s: Subscribe) -> Result<(), Refusal> {
+        if session.state.lock().subs.contains_key(&s.sub_id) {
+            return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
+        }
+        let set = session.set.clone();
+        let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
+        let hub = set.hubs.get(adapter).cloned().ok_or_else(|| {
+            (
+                17,
+                format!("no data adapter '{adapter}' in adapter set '{}'", set.name),
+            )
+        })?;
+        let md = &set.metadata;
+        let err = |e: shoal_adapter::AdapterError| (e.code, e.message);
+        let items = md.get_items(&session.info, &s.group).await.map_err(err)?;
+        if items.is_empty() {
+            return Err((21, format!("group '{}' has no items", s.group)));
+        }
+        let fields = md
+            .get_schema(&session.info, &s.group, &s.schema)
+            .await
+            .map_err(err)?;
+        if fields.is_empty() {
+            return Err((23, format!("schema '{}' has no fields", s.schema)));
+        }
+        let command_pos = if s.mode == Mode::Command {
+            let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
+            let key = pos("key").ok_or((
+                15,
+                "COMMAND mode needs a 'key' field in the schema".to_owned(),
+            ))?;
+            let cmd = pos("command").ok_or((
+                16,
+                "COMMAND mode needs a 'command' field in the schema".to_owned(),
+            ))?;
+            Some((key, cmd))
+        } else {
+            None
+        };
+        let mode = adapter_mode(s.mode);
+        if let Some(item) = items.iter().find(|i| !md.mode_allowed(i, mode)) {
+            return Err((
+                24,
+                format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
+            ));
+        }
+        let dispatch = self.dispatch_for(&s, session, &items);
+
+        // One upstream subscription per item, shared by all sessions.
+        let mut acquired = Vec::with_capacity(items.len());
+        for name in &items {
+            match hub.acquire(name) {
+                Ok(item) => acquired.push(item),
+                Err(e) => {
+                    for item in &acquired {
+                        hub.release(item);
+                    }
+                    return Err((e.code, e.message));
+                }
+            }
+        }
+        let sub_items: Vec<SubItem> = acquired
+            .iter()
+            .map(|item| SubItem::new(item.clone(), item.schema(&fields)))
+            .collect();
+        let head = match command_pos {
+            Some((key_pos, command_pos)) => Line::SubCmd {
+                sub_id: s.sub_id,
+                items: items.len(),
+                fields: fields.len(),
+                key_pos,
+                command_pos,
+            },
+            None => Line::SubOk {
+                sub_id: s.sub_id,
+                items: items.len(),
+                fields: fields.len(),
+            },
+        }
+        .to_line();
+        let conf = Line::Conf {
+            sub_id: s.sub_id,
+            max_frequency: dispatch.max_frequency(),
+            filtered: dispatch.filtered,
+        }
+        .to_line();
+        {
+            let mut st = session.state.lock();
+            if st.closed.is_some() || st.subs.contains_key(&s.sub_id) {
+                drop(st);
+                for item in &acquired {
+                    hub.release(item);
+                }
+                return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
+            }
+            let now = std::time::Instant::now();
+            st.log.push(head, now);
+            st.log.push(conf, now);
+            st.subs.insert(
+                s.sub_id,
+                Subscription {
+                    sub_id: s.sub_id,
+                    dispatch,
+                    items: sub_items,
+                    hub: hub.clone(),
+                },
+            );
+        }
+        session.wake.notify_waiters();
+        let (snapshot, snapshot_len) = match s.snapshot {
+            Snapshot::No => (false, 0),
+            Snapshot::Yes => (true, self.config.distinct_snapshot_length),
+            Snapshot::Length(n) => (
+                true,
+                usize::try_from(n)
+                    .unwrap_or(usize::MAX)
+                    .min(self.config.distinct_snapshot_length),
+            ),
+        };
+        for (i, item) in acquired.iter().enumerate() {
+            item.attach(
+                session,
+                Attach {
+                    sub_id: s.sub_id,
+                    item_index: i + 1,
+                    mode,
+                    snapshot,
+                    snapshot_len,
+                },
+            );
+        }
+        tracing::debug!(session = %session.id, sub = s.sub_id, mode = s.mode.as_str(), items = items.len(), "subscribed");
+        Ok(())
+    }
+
+    fn dispatch_for(&self, s: &Subscribe, session: &crate::Session, items: &[String]) -> Dispatch {
+        let md = &session.set.metadata;
+        let limits: Vec<_> = items
+            .iter()
+            .map(|i| md.item_limits(&session.info, i))
+            .collect();
+        let filtered = s.max_frequency != MaxFrequency::Unfiltered && s.mode != Mode::Raw;
+        // The strictest per-item frequency limit of the metadata applies.
+        let md_freq = limits
+            .iter()
+            .filter_map(|l| l.max_frequency)
+            .fold(None, |acc: Option<f64>, f| {
+                Some(acc.map_or(f, |a| a.min(f)))
+            });
+        let asked = match s.max_frequency {
+            MaxFrequency::PerSecond(f) => Some(f),
+            _ => None,
+        };
+        let freq = match (asked, md_freq) {
+            (Some(a), Some(m)) => Some(a.min(m)),
+            (a, m) => a.or(m),
+        };
+        let cap = self.config.max_buffer;
+        let md_buffer = limits.iter().filter_map(|l| l.max_buffer_size).min();
+        let asked_buffer = match (s.mode, s.buffer_size) {
+            (_, Some(BufferSize::Events(n))) if filtered => usize::try_from(n).unwrap_or(cap),
+            (Mode::Merge, None) => 1,
+            _ => cap,
+        };
+        let mut buffer = asked_buffer.clamp(1, cap);
+        if let Some(m) = md_buffer {
+            buffer = buffer.min(usize::try_from(m).unwrap_or(cap).max(1));
+        }
+        Dispatch {
+            mode: adapter_mode(s.mode),
+            filtered,
+            min_interval: if filtered {
+                freq.and_then(|f| min_interval(MaxFrequency::PerSecond(f)))
+            } else {
+                None
+            },
+            buffer,
+        }
+    }
+}
+
+fn min_interval(f: MaxFrequency) -> Option<Duration> {
+    match f {
+        MaxFrequency::PerSecond(f) if f > 0.0 => Duration::try_from_secs_f64(1.0 / f).ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,118 @@
+//! An item event as sessions receive it: the full values after the event,
+//! which fields changed, and the encoded value lists, built once per schema
+//! and shared by every session that sends it.
+
+use parking_lot::Mutex;
+use shoal_protocol::notify::{push_values, Value};
+use std::sync::Arc;
+
+/// A field value; `None` is null.
+pub(crate) type FieldValue = Option<Arc<str>>;
+
+/// The fields a subscription asked for, as indexes into the item's field table.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Schema {
+    /// Position of this schema in its item's schema table (the cache key).
+    pub id: usize,
+    pub fields: Vec<usize>,
+}
+
+/// What a COMMAND-mode event does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Add,
+    Update,
+    Delete,
+}
+
+#[derive(Debug)]
+pub(crate) struct Event {
+    /// Position of the event in its item's event stream: an event may be
+    /// delta-encoded only for a session that sent the event `seq - 1`.
+    pub seq: u64,
+    pub values: Vec<FieldValue>,
+    pub changed: Vec<bool>,
+    /// COMMAND-mode events: the row key and the command.
+    pub command: Option<(Arc<str>, Command)>,
+    /// Encoded value lists: (schema id, delta?) -> text.
+    encoded: Mutex<Vec<(usize, bool, Arc<str>)>>,
+}
+
+impl Event {
+    pub fn new(
+        seq: u64,
+        values: Vec<FieldValue>,
+        changed: Vec<bool>,
+        command: Option<(Arc<str>, Command)>,
+    ) -> Self {
+        Self {
+            seq,
+            values,
+            changed,
+            command,
+            encoded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An event that sets every field (snapshots, cleared items).
+    pub fn full(seq: u64, values: Vec<FieldValue>, command: Option<(Arc<str>, Command)>) -> Self {
+        let changed = vec![true; values.len()];
+        Self::new(seq, values, changed, command)
+    }
+
+    pub fn value(&self, field: usize) -> Option<&str> {
+        self.values.get(field).and_then(|v| v.as_deref())
+    }
+
+    /// The value list of a `U` line for `schema`. With `delta`, fields that
+    /// did not change since the previous event are sent as unchanged.
+    pub fn encode(&self, schema: &Schema, delta: bool) -> Arc<str> {
+        let mut cache = self.encoded.lock();
+        if let Some((_, _, text)) = cache
+            .iter()
+            .find(|(id, d, _)| *id == schema.id && *d == delta)
+        {
+            return text.clone();
+        }
+        let mut out = String::with_capacity(8 * schema.fields.len());
+        push_values(
+            &mut out,
+            schema.fields.iter().map(|&f| {
+                if delta && !self.changed.get(f).copied().unwrap_or(false) {
+                    Value::Unchanged
+                } else {
+                    match self.value(f) {
+                        None => Value::Null,
+                        Some(s) => Value::Text(s),
+                    }
+                }
+            }),
+        );
+        let text: Arc<str> = out.into();
+        cache.push((schema.id, delta, text.clone()));
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_once_per_schema_and_form() {
+        let ev = Event::new(
+            2,
+            vec![Some("a".into()), None, Some("".into())],
+            vec![true, false, true],
+            None,
+        );
+        let s = Schema {
+            id: 0,
+            fields: vec![2, 0, 1],
+        };
+        assert_eq!(&*ev.encode(&s, false), "$|a|#");
+        assert_eq!(&*ev.encode(&s, true), "$|a|");
+        let again = ev.encode(&s, true);
+        assert!(Arc::ptr_eq(&again, &ev.encode(&s, true)));
+    }
+}

@@ -1,0 +1,341 @@
+//! One upstream item, shared by every session that subscribes to it: its
+//! state (for snapshots), its field table, and its subscribers.
+//!
+//! Lock order: an item's lock is taken before a session's lock, never after.
+
+use crate::event::{Command, Event, FieldValue, Schema};
+use crate::session::Session;
+use crate::subscription::Delivery;
+use indexmap::IndexMap;
+use parking_lot::Mutex;
+use shoal_adapter::{ItemEvent, Mode};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub name: String,
+    inner: Mutex<ItemInner>,
+}
+
+/// How a new subscriber wants its snapshot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attach {
+    pub sub_id: u32,
+    pub item_index: usize,
+    pub mode: Mode,
+    pub snapshot: bool,
+    /// DISTINCT: at most this many events of history.
+    pub snapshot_len: usize,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    session: Weak<Session>,
+    at: Attach,
+    /// The snapshot has not been delivered yet (the provider is still sending it).
+    awaiting_snapshot: bool,
+}
+
+#[derive(Debug, Default)]
+struct ItemInner {
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, usize>,
+    schemas: Vec<Arc<Schema>>,
+    /// Merged state: the value of every field after the last event.
+    state: Vec<FieldValue>,
+    has_state: bool,
+    seq: u64,
+    /// Recent events, for DISTINCT snapshots.
+    history: VecDeque<Arc<Event>>,
+    history_max: usize,
+    /// COMMAND rows by key, in insertion order.
+    rows: IndexMap<Arc<str>, Vec<FieldValue>>,
+    snapshot_done: bool,
+    subscribers: Vec<Subscriber>,
+}
+
+impl ItemInner {
+    fn field(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let name: Arc<str> = name.into();
+        self.names.push(name.clone());
+        self.index.insert(name, self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    fn schema(&mut self, fields: &[String]) -> Arc<Schema> {
+        let idx: Vec<usize> = fields.iter().map(|f| self.field(f)).collect();
+        if let Some(s) = self.schemas.iter().find(|s| s.fields == idx) {
+            return s.clone();
+        }
+        let s = Arc::new(Schema {
+            id: self.schemas.len(),
+            fields: idx,
+        });
+        self.schemas.push(s.clone());
+        s
+    }
+
+    fn command_fields(&self) -> Option<(usize, usize)> {
+        Some((*self.index.get("key")?, *self.index.get("command")?))
+    }
+
+    /// Sends `make(mode)` to each subscriber that `wants` it; drops the
+    /// subscribers whose session or subscription is gone.
+    fn deliver(&mut self, mut pick: impl FnMut(&mut Subscriber) -> Option<Delivery>) {
+        self.subscribers.retain_mut(|sub| {
+            let Some(session) = sub.session.upgrade() else {
+                return false;
+            };
+            match pick(sub) {
+                Some(d) => session.deliver(sub.at.sub_id, sub.at.item_index, d),
+                None => true,
+            }
+        });
+    }
+}
+
+impl Item {
+    pub fn new(name: &str, snapshot_available: bool, history_max: usize) -> Self {
+        Self {
+            name: name.to_owned(),
+            inner: Mutex::new(ItemInner {
+                snapshot_done: !snapshot_available,
+                history_max,
+                ..ItemInner::default()
+            }),
+        }
+    }
+
+    /// Resolves a field list against this item (the same list always gives
+    /// the same schema, so encodings are shared).
+    pub fn schema(&self, fields: &[String]) -> Arc<Schema> {
+        self.inner.lock().schema(fields)
+    }
+
+    /// Adds a subscriber and hands it the snapshot it asked for, atomically
+    /// with respect to new events.
+    pub fn attach(&self, session: &Arc<Session>, at: Attach) {
+        let mut inner = self.inner.lock();
+        let mut awaiting = false;
+        if at.snapshot && at.mode != Mode::Raw {
+            let ready = inner.snapshot_done || (at.mode == Mode::Merge && inner.has_state);
+            if !ready {
+                awaiting = true;
+            } else {
+                for d in snapshot_of(&inner, at) {
+                    session.deliver(at.sub_id, at.item_index, d);
+                }
+            }
+        }
+        inner.subscribers.push(Subscriber {
+            session: Arc::downgrade(session),
+            at,
+            awaiting_snapshot: awaiting,
+        });
+    }
+
+    pub fn detach(&self, session: &Session, sub_id: u32) {
+        self.inner
+            .lock()
+            .subscribers
+            .retain(|s| !(s.at.sub_id == sub_id && std::ptr::eq(s.session.as_ptr(), session)));
+    }
+
+    /// Applies an event from the data provider and fans it out.
+    pub fn apply(&self, event: ItemEvent, is_snapshot: bool) {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let mut changed = vec![false; inner.names.len()];
+        let first = !inner.has_state;
+        let mut touched: Vec<(usize, FieldValue)> = Vec::new();
+        for (name, value) in event.into_fields() {
+            let i = inner.field(&name);
+            touched.push((i, value.map(Arc::from)));
+        }
+        let n = inner.names.len();
+        inner.state.resize(n, None);
+        changed.resize(n, first);
+        for (i, v) in &touched {
+            if inner.state[*i] != *v || first {
+                changed[*i] = true;
+                inner.state[*i] = v.clone();
+            }
+        }
+        inner.has_state = true;
+        inner.seq += 1;
+        let seq = inner.seq;
+        let merged = Arc::new(Event::new(seq, inner.state.clone(), changed, None));
+        inner.history.push_back(merged.clone());
+        while inner.history.len() > inner.history_max {
+            inner.history.pop_front();
+        }
+        let command = apply_command(inner, &touched, seq);
+        inner.deliver(|sub| {
+            if is_snapshot && (!sub.awaiting_snapshot || sub.at.mode == Mode::Raw) {
+                return None;
+            }
+            let ev = match sub.at.mode {
+                Mode::Command => command.clone()?,
+                _ => merged.clone(),
+            };
+            if is_snapshot && sub.at.mode == Mode::Merge {
+                sub.awaiting_snapshot = false;
+            }
+            Some(Delivery::Event {
+                ev,
+                snapshot: is_snapshot,
+            })
+        });
+    }
+
+    pub fn end_of_snapshot(&self) {
+        let mut inner = self.inner.lock();
+        inner.snapshot_done = true;
+        inner.deliver(|sub| {
+            if !sub.awaiting_snapshot {
+                return None;
+            }
+            sub.awaiting_snapshot = false;
+            match sub.at.mode {
+                Mode::Distinct | Mode::Command => Some(Delivery::Eos),
+                _ => None,
+            }
+        });
+    }
+
+    pub fn clear_snapshot(&self) {
+        let mut inner = self.inner.lock();
+        let n = inner.names.len();
+        inner.state = vec![None; n];
+        inner.history.clear();
+        inner.rows.clear();
+        inner.seq += 1;
+        let cleared = Arc::new(Event::full(inner.seq, vec![None; n], None));
+        inner.deliver(|sub| match sub.at.mode {
+            Mode::Merge => Some(Delivery::Event {
+                ev: cleared.clone(),
+                snapshot: false,
+            }),
+            Mode::Distinct | Mode::Command => Some(Delivery::Cs),
+            Mode::Raw => None,
+        });
+    }
+}
+
+/// Updates the COMMAND rows with an event that carries `key` and `command`
+/// fields, and returns the row event COMMAND subscribers receive. An ADD of
+/// a known key becomes an UPDATE, an UPDATE of an unknown key an ADD.
+fn apply_command(
+    inner: &mut ItemInner,
+    touched: &[(usize, FieldValue)],
+    seq: u64,
+) -> Option<Arc<Event>> {
+    let (key_f, cmd_f) = inner.command_fields()?;
+    let get = |f: usize| {
+        touched
+            .iter()
+            .find(|(i, _)| *i == f)
+            .and_then(|(_, v)| v.clone())
+    };
+    let key = get(key_f)?;
+    let asked = match get(cmd_f)?.as_ref() {
+        "ADD" => Command::Add,
+        "UPDATE" => Command::Update,
+        "DELETE" => Command::Delete,
+        other => {
+            tracing::warn!(item = %key, command = other, "COMMAND event with an unknown command ignored");
+            return None;
+        }
+    };
+    let n = inner.names.len();
+    let (command, values) = match (asked, inner.rows.get_mut(&key)) {
+        (Command::Delete, Some(_)) => {
+            inner.rows.shift_remove(&key);
+            let mut v = vec![None; n];
+            v[key_f] = Some(key.clone());
+            (Command::Delete, v)
+        }
+        (Command::Delete, None) => return None,
+        (_, Some(row)) => {
+            row.resize(n, None);
+            for (i, v) in touched {
+                row[*i] = v.clone();
+            }
+            (Command::Update, row.clone())
+        }
+        (_, None) => {
+            let mut row = vec![None; n];
+            for (i, v) in touched {
+                row[*i] = v.clone();
+            }
+            inner.rows.insert(key.clone(), row.clone());
+            (Command::Add, row)
+        }
+    };
+    let mut values = values;
+    values[cmd_f] = Some(command_name(command).into());
+    Some(Arc::new(Event::full(seq, values, Some((key, command)))))
+}
+
+fn command_name(c: Command) -> &'static str {
+    match c {
+        Command::Add => "ADD",
+        Command::Update => "UPDATE",
+        Command::Delete => "DELETE",
+    }
+}
+
+/// The snapshot deliveries for a new subscriber.
+fn snapshot_of(inner: &ItemInner, at: Attach) -> Vec<Delivery> {
+    match at.mode {
+        Mode::Raw => Vec::new(),
+        // The last event carries the whole merged state; a first event is
+        // always sent in full, so it can be shared as it is.
+        Mode::Merge if inner.has_state => vec![Delivery::Event {
+            ev: match inner.history.back() {
+                Some(last) if last.seq == inner.seq => last.clone(),
+                _ => Arc::new(Event::full(inner.seq, inner.state.clone(), None)),
+            },
+            snapshot: true,
+        }],
+        Mode::Merge => Vec::new(),
+        Mode::Distinct => {
+            let skip = inner.history.len().saturating_sub(at.snapshot_len);
+            let mut out: Vec<Delivery> = inner
+                .history
+                .iter()
+                .skip(skip)
+                .map(|ev| Delivery::Event {
+                    ev: ev.clone(),
+                    snapshot: true,
+                })
+                .collect();
+            out.push(Delivery::Eos);
+            out
+        }
+        Mode::Command => {
+            let mut out = Vec::with_capacity(inner.rows.len() + 1);
+            if let Some((_, cmd_f)) = inner.command_fields() {
+                for (key, row) in &inner.rows {
+                    let mut values = row.clone();
+                    values.resize(inner.names.len(), None);
+                    values[cmd_f] = Some(command_name(Command::Add).into());
+                    out.push(Delivery::Event {
+                        ev: Arc::new(Event::full(
+                            inner.seq,
+                            values,
+                            Some((key.clone(), Command::Add)),
+                        )),
+                        snapshot: true,
+                    });
+                }
+            }
+            out.push(Delivery::Eos);
+            out
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! A stream connection bound to a session. It decides what goes on the wire
+//! and when (head lines, data, PROBE, SYNC, LOOP, END); the transport only
+//! writes the chunks it returns.
+
+use crate::session::Session;
+use shoal_protocol::request::StreamOptions;
+use shoal_protocol::Line;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::time::sleep_until;
+
+/// Bytes gathered into one chunk before it is handed to the transport.
+const CHUNK_BUDGET: usize = 64 * 1024;
+
+/// What the transport knows about the connection that binds.
+#[derive(Debug, Clone, Default)]
+pub struct BindContext {
+    pub client_ip: String,
+    /// The address clients must use for control and rebind requests, if any.
+    pub control_link: Option<String>,
+    pub server_name: String,
+    /// WebSocket streams have no content length.
+    pub websocket: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Polling {
+    idle: Duration,
+    loop_ms: u64,
+}
+
+#[derive(Debug)]
+pub struct Stream {
+    session: Arc<Session>,
+    gen: u64,
+    polling: Option<Polling>,
+    keepalive: Duration,
+    content_length: u64,
+    send_sync: bool,
+    /// Text taken from the session and not yet returned; it starts with
+    /// the head lines (`CONOK`...), `head_len` bytes of them.
+    out: String,
+    head_len: usize,
+    written: u64,
+    bound_at: Instant,
+    last_write: Instant,
+    next_sync: Instant,
+    done: bool,
+}
+
+impl Session {
+    /// Binds a new stream, replacing any other. `recovery_from` asks for a
+    /// replay of everything after that progressive.
+    pub fn bind(
+        self: &Arc<Self>,
+        opts: &StreamOptions,
+        recovery_from: Option<u64>,
+        ctx: &BindContext,
+    ) -> Result<Stream, (i32, String)> {
+        let cfg = &self.config;
+        let now = Instant::now();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let polling = opts.polling.then(|| Polling {
+            idle: Duration::from_millis(opts.idle_millis.unwrap_or(0)).min(cfg.max_idle),
+            loop_ms: opts.polling_millis.unwrap_or(0).min(ms(cfg.max_polling)),
+        });
+        let keepalive = opts
+            .keepalive_millis
+            .map(Duration::from_millis)
+            .unwrap_or(cfg.keepalive)
+            .clamp(cfg.min_keepalive, cfg.max_keepalive);
+        let content_length = if ctx.websocket {
+            u64::MAX
+        } else {
+            opts.content_length
+                .unwrap_or(cfg.content_length)
+                .clamp(1_000, 2_000_000_000)
+        };
+
+        let mut st = self.state.lock();
+        if let Some((code, msg)) = &st.closed {
+            return Err((*code, msg.clone()));
+        }
+        let mut head = String::with_capacity(256);
+        if let Some(from) = recovery_from {
+            st.log.rewind(from).map_err(|(oldest, last)| {
+                (
+                    4,
+                    format!("cannot recover from {from}: this session keeps notifications {oldest}..{last}"),
+                )
+            })?;
+        }
+        st.gen += 1;
+        st.bound = true;
+        st.force_loop = false;
+        st.keep_unbound = cfg.session_timeout
+            + polling.map_or(Duration::ZERO, |p| Duration::from_millis(p.loop_ms));
+        Line::Conok {
+            session: &self.id,
+            request_limit: cfg.request_limit,
+            keepalive_ms: ms(polling.map_or(keepalive, |p| p.idle)),
+            control_link: ctx.control_link.as_deref(),
+        }
+        .write(&mut head);
+        if !opts.reduce_head {
+            Line::Servname(&ctx.server_name).write(&mut head);
+            if !ctx.client_ip.is_empty() {
+                Line::ClientIp(&ctx.client_ip).write(&mut head);
+            }
+            if st.gen == 1 {
+                // Bandwidth is not managed: the client may not limit it.
+                head.push_str("CONS,unmanaged\r\n");
+            }
+        }
+        st.client_ip = ctx.client_ip.clone();
+        if let Some(from) = recovery_from {
+            Line::Prog(from).write(&mut head);
+        }
+        let gen = st.gen;
+        drop(st);
+        // A stream bound before this one must stop.
+        self.wake.notify_waiters();
+        Ok(Stream {
+            session: self.clone(),
+            gen,
+            polling,
+            keepalive,
+            content_length,
+            send_sync: opts.send_sync && polling.is_none(),
+            head_len: head.len(),
+            out: head,
+            written: 0,
+            bound_at: now,
+            last_write: now,
+            next_sync: now + cfg.sync_interval,
+            done: false,
+        })
+    }
+
+    fn unbind(&self, gen: u64) {
+        let mut st = self.state.lock();
+        if st.gen == gen {
+            st.bound = false;
+            st.unbound_since = Instant::now();
+        }
+    }
+}
+
+impl Stream {
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    pub fn is_polling(&self) -> bool {
+        self.polling.is_some()
+    }
+
+    /// The next text to write, or `None` once the stream is over (after a
+    /// chunk that ended with `LOOP` or `END`, or when another stream took over).
+    ///
+    /// Cancel-safe: text taken from the session waits in `self.out` until a
+    /// call returns it.
+    pub async fn next_chunk(&mut self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let session = self.session.clone();
+        loop {
+            let notified = session.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = Instant::now();
+            let next_due = {
+                let mut st = session.state.lock();
+                if st.gen != self.gen {
+                    self.done = true;
+                    return None;
+                }
+                if let Some((code, msg)) = &st.closed {
+                    Line::End {
+                        code: *code,
+                        message: msg,
+                    }
+                    .write(&mut self.out);
+                    return self.finish();
+                }
+                let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
+                let cfg = &session.config;
+                st.log
+                    .trim(now, cfg.recovery_window, cfg.recovery_max_bytes);
+                if st.force_loop {
+                    st.force_loop = false;
+                    Line::Loop(0).write(&mut self.out);
+                    return self.finish();
+                }
+                due
+            };
+            match self.polling {
+                Some(p) => {
+                    if self.out.len() > self.head_len || now >= self.bound_at + p.idle {
+                        Line::Loop(p.loop_ms).write(&mut self.out);
+                        return self.finish();
+                    }
+                }
+                None if !self.out.is_empty() => return Some(self.account()),
+                None => {}
+            }
+            let mut deadline = match self.polling {
+                Some(p) => self.bound_at + p.idle,
+                None if self.send_sync => (self.last_write + self.keepalive).min(self.next_sync),
+                None => self.last_write + self.keepalive,
+            };
+            if let Some(t) = next_due {
+                deadline = deadline.min(t);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = sleep_until(deadline.into()) => {
+                    if self.polling.is_none() {
+                        let now = Instant::now();
+                        if self.send_sync && now >= self.next_sync {
+                            let secs = now.duration_since(self.bound_at).as_secs();
+                            Line::Sync(secs).write(&mut self.out);
+                            self.next_sync = now + session.config.sync_interval;
+                        }
+                        if self.out.is_empty() && now >= self.last_write + self.keepalive {
+                            Line::Probe.write(&mut self.out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands out the pending text, counting it; an HTTP stream that reached
+    /// its content length ends with `LOOP` so that the client rebinds.
+    fn account(&mut self) -> String {
+        let mut out = std::mem::take(&mut self.out);
+        self.head_len = 0;
+        self.written += out.len() as u64;
+        self.last_write = Instant::now();
+        if self.written >= self.content_length {
+            Line::Loop(0).write(&mut out);
+            self.done = true;
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        self.done = true;
+        Some(self.account())
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.session.unbind(self.gen);
+    }
+}

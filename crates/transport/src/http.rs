@@ -1,0 +1,262 @@
+//! TLCP over HTTP: `POST /lightstreamer/<request>.txt`.
+
+use crate::{cors_headers, tlcp_headers, AppState};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use shoal_engine::Stream;
+use shoal_protocol::request::{Batch, Request, RequestName};
+use shoal_protocol::{parse_http, Line, RequestError};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+pub(crate) async fn request(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(request): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if method == Method::OPTIONS {
+        return preflight(&headers);
+    }
+    let Some(name) = request.strip_suffix(".txt") else {
+        let msg = format!("no resource at {}\n", uri.path());
+        return (StatusCode::NOT_FOUND, msg).into_response();
+    };
+    if method != Method::POST && method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "TLCP requests use POST (or GET)\n",
+        )
+            .into_response();
+    }
+    let kind = RequestName::from_wire(name);
+    let query = uri.query().unwrap_or("");
+    if let Err(e) = check_protocol(query) {
+        return error_reply(&headers, kind, &e);
+    }
+    let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = RequestError::malformed(format!(
+                "request body larger than the request limit of {limit} bytes"
+            ));
+            tracing::info!(client = %peer, request = name, "refused: {}", e.message);
+            return error_reply(&headers, kind, &e);
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        let e = RequestError::malformed("request body is not UTF-8".into());
+        return error_reply(&headers, kind, &e);
+    };
+    // With GET the parameters come on the query string.
+    let text = if method == Method::GET { query } else { text };
+    let batch = match parse_http(name, query, text) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::info!(client = %peer, request = name, code = e.code, "malformed request: {}", e.message);
+            return error_reply(&headers, kind, &e);
+        }
+    };
+    handle(st, peer, &headers, batch).await
+}
+
+async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, mut batch: Batch) -> Response {
+    let ctx = st.bind_context(peer, false);
+    let first = if batch.requests.is_empty() {
+        Err(RequestError::malformed("empty request".into()))
+    } else {
+        batch.requests.swap_remove(0)
+    };
+    match batch.name {
+        RequestName::CreateSession | RequestName::BindSession => {
+            let result = match first {
+                Ok(Request::CreateSession(c)) => st.engine.create_session(&c, &ctx).await,
+                Ok(Request::BindSession(b)) => st.engine.bind_session(&b, &ctx),
+                Ok(_) => Err((67, "unexpected request".to_owned())),
+                Err(e) => Err((e.code, e.message)),
+            };
+            match result {
+                Ok(stream) => stream_reply(headers, stream),
+                Err((code, message)) => {
+                    tracing::info!(client = %peer, code, "session request refused: {message}");
+                    text_reply(
+                        headers,
+                        Line::Conerr {
+                            code,
+                            message: &message,
+                        }
+                        .to_line(),
+                    )
+                }
+            }
+        }
+        RequestName::Control | RequestName::Msg => {
+            let mut out = String::new();
+            let rest = batch.requests.into_iter();
+            for req in std::iter::once(first).chain(rest) {
+                control_line(&st, req, &mut out).await;
+            }
+            text_reply(headers, out)
+        }
+        RequestName::Heartbeat => {
+            st.engine.heartbeat(None);
+            text_reply(headers, Line::ReqOk(None).to_line())
+        }
+        RequestName::Wsok => text_reply(
+            headers,
+            Line::Error {
+                code: 67,
+                message: "wsok is only allowed on a WebSocket",
+            }
+            .to_line(),
+        ),
+    }
+}
+
+/// Runs one control or message request and appends its answer.
+pub(crate) async fn control_line(
+    st: &AppState,
+    req: Result<Request, RequestError>,
+    out: &mut String,
+) {
+    let (req_id, result) = match req {
+        Ok(Request::Control(c)) => {
+            let Some(sid) = c.session.clone() else {
+                return missing_session(&c.req_id, out);
+            };
+            let id = c.req_id.clone();
+            (id, st.engine.control(&sid, c).await)
+        }
+        Ok(Request::Msg(m)) => {
+            let Some(sid) = m.session.clone() else {
+                return missing_session(&m.req_id, out);
+            };
+            let id = m.req_id.clone();
+            (id, st.engine.message(&sid, m).await)
+        }
+        Ok(_) => {
+            Line::Error {
+                code: 67,
+                message: "unexpected request in a control batch",
+            }
+            .write(out);
+            return;
+        }
+        Err(e) => {
+            error_line(&e, out);
+            return;
+        }
+    };
+    match result {
+        Ok(()) => Line::ReqOk(Some(&req_id)).write(out),
+        Err((code, message)) => Line::ReqErr {
+            req_id: &req_id,
+            code,
+            message: &message,
+        }
+        .write(out),
+    }
+}
+
+fn missing_session(req_id: &str, out: &mut String) {
+    Line::ReqErr {
+        req_id,
+        code: 65,
+        message: "missing required parameter LS_session",
+    }
+    .write(out);
+}
+
+/// `REQERR` when the request id could be read, `ERROR` otherwise.
+pub(crate) fn error_line(e: &RequestError, out: &mut String) {
+    match &e.req_id {
+        Some(id) => Line::ReqErr {
+            req_id: id,
+            code: e.code,
+            message: &e.message,
+        }
+        .write(out),
+        None => Line::Error {
+            code: e.code,
+            message: &e.message,
+        }
+        .write(out),
+    }
+}
+
+/// `LS_protocol` must name TLCP 2.5 when present.
+fn check_protocol(query: &str) -> Result<(), RequestError> {
+    let Some(v) = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("LS_protocol="))
+    else {
+        return Ok(());
+    };
+    if v.starts_with("TLCP-2.5.") {
+        Ok(())
+    } else {
+        Err(RequestError {
+            code: 60,
+            message: format!(
+                "protocol version {} not supported: this server speaks {}",
+                v.chars().take(32).collect::<String>(),
+                shoal_protocol::PROTOCOL_VERSION
+            ),
+            req_id: None,
+        })
+    }
+}
+
+fn error_reply(headers: &HeaderMap, kind: Option<RequestName>, e: &RequestError) -> Response {
+    let mut out = String::new();
+    match kind {
+        Some(RequestName::CreateSession | RequestName::BindSession) => Line::Conerr {
+            code: e.code,
+            message: &e.message,
+        }
+        .write(&mut out),
+        _ => error_line(e, &mut out),
+    }
+    text_reply(headers, out)
+}
+
+fn text_reply(req_headers: &HeaderMap, body: String) -> Response {
+    let mut resp = body.into_response();
+    tlcp_headers(req_headers, resp.headers_mut());
+    resp
+}
+
+/// A session stream: chunked, flushed chunk by chunk until the engine ends it.
+fn stream_reply(req_headers: &HeaderMap, stream: Stream) -> Response {
+    let chunks = futures_util::stream::unfold(stream, |mut s| async move {
+        let chunk = s.next_chunk().await?;
+        Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), s))
+    });
+    let mut resp = Body::from_stream(chunks).into_response();
+    tlcp_headers(req_headers, resp.headers_mut());
+    resp
+}
+
+fn preflight(req_headers: &HeaderMap) -> Response {
+    let mut resp = StatusCode::OK.into_response();
+    let h = resp.headers_mut();
+    cors_headers(req_headers, h);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, OPTIONS"),
+    );
+    if let Some(asked) = req_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("3600"),
+    );
+    resp
+}

@@ -1,0 +1,189 @@
+//! TLCP over WebSocket: `GET /lightstreamer` with the TLCP subprotocol. One
+//! socket carries requests upstream and the bound session's stream down.
+
+use crate::http::{control_line, error_line};
+use crate::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use shoal_engine::Stream;
+use shoal_protocol::request::{ControlOp, Request, RequestName};
+use shoal_protocol::{parse_ws, Line, WS_SUBPROTOCOL};
+use std::net::SocketAddr;
+use tokio::sync::mpsc;
+
+pub(crate) async fn upgrade(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == WS_SUBPROTOCOL);
+    if !offered {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("TLCP WebSockets must ask for the subprotocol {WS_SUBPROTOCOL}\n"),
+        )
+            .into_response();
+    }
+    let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
+    ws.protocols([WS_SUBPROTOCOL])
+        .max_message_size(limit)
+        .on_upgrade(move |socket| connection(st, peer, socket))
+}
+
+/// Waits for the next chunk of the bound stream, or forever if none is bound.
+async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
+    match stream {
+        Some(s) => s.next_chunk().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
+    let (mut tx, mut rx) = socket.split();
+    // Answers of control requests, which run concurrently with the stream.
+    let (answers_tx, mut answers) = mpsc::unbounded_channel::<String>();
+    let mut stream: Option<Stream> = None;
+    // Requests that omit LS_session address the socket's last session.
+    let mut last_session: Option<String> = None;
+    loop {
+        let out = tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    handle(&st, peer, text.as_str(), &mut stream, &mut last_session, &answers_tx).await
+                }
+                Some(Ok(Message::Binary(_))) => Some(
+                    Line::Error { code: 67, message: "TLCP requests are text messages" }.to_line(),
+                ),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    tracing::debug!(client = %peer, "websocket error: {e}");
+                    break;
+                }
+            },
+            Some(answer) = answers.recv() => Some(answer),
+            chunk = next_chunk(&mut stream) => match chunk {
+                Some(c) => Some(c),
+                None => {
+                    // Polling cycle over, or another stream took the session.
+                    stream = None;
+                    None
+                }
+            },
+        };
+        if let Some(text) = out {
+            if tx.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+async fn handle(
+    st: &AppState,
+    peer: SocketAddr,
+    text: &str,
+    stream: &mut Option<Stream>,
+    last_session: &mut Option<String>,
+    answers: &mpsc::UnboundedSender<String>,
+) -> Option<String> {
+    let batch = match parse_ws(text) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::info!(client = %peer, code = e.code, "malformed websocket request: {}", e.message);
+            let mut out = String::new();
+            error_line(&e, &mut out);
+            return Some(out);
+        }
+    };
+    let ctx = st.bind_context(peer, true);
+    match batch.name {
+        RequestName::Wsok => Some(Line::WsOk.to_line()),
+        RequestName::Heartbeat => None,
+        RequestName::CreateSession | RequestName::BindSession => {
+            let req = batch.requests.into_iter().next()?;
+            if stream.is_some() {
+                return Some(conerr(69, "a stream is already bound to this WebSocket"));
+            }
+            let result = match req {
+                Ok(Request::CreateSession(c)) => st.engine.create_session(&c, &ctx).await,
+                Ok(Request::BindSession(mut b)) => {
+                    if b.session.is_none() {
+                        b.session = last_session.clone();
+                    }
+                    st.engine.bind_session(&b, &ctx)
+                }
+                Ok(_) => Err((67, "unexpected request".to_owned())),
+                Err(e) => Err((e.code, e.message)),
+            };
+            match result {
+                Ok(s) => {
+                    *last_session = Some(s.session().id.clone());
+                    *stream = Some(s);
+                    None
+                }
+                Err((code, message)) => {
+                    tracing::info!(client = %peer, code, "session request refused: {message}");
+                    Some(conerr(code, &message))
+                }
+            }
+        }
+        RequestName::Control | RequestName::Msg => {
+            for req in batch.requests {
+                let req = req.map(|r| with_session(r, last_session.as_deref()));
+                let silent = matches!(&req, Ok(r) if !acked(r));
+                let st = st.clone();
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let mut out = String::new();
+                    control_line(&st, req, &mut out).await;
+                    if silent && out.starts_with("REQOK") {
+                        return;
+                    }
+                    let _ = answers.send(out);
+                });
+            }
+            None
+        }
+    }
+}
+
+fn conerr(code: i32, message: &str) -> String {
+    Line::Conerr { code, message }.to_line()
+}
+
+/// Fills in the socket's session when the request omits `LS_session`.
+fn with_session(mut req: Request, last: Option<&str>) -> Request {
+    let slot = match &mut req {
+        Request::Control(c) => &mut c.session,
+        Request::Msg(m) => &mut m.session,
+        _ => return req,
+    };
+    if slot.is_none() {
+        *slot = last.map(str::to_owned);
+    }
+    req
+}
+
+/// Whether a successful request is answered with `REQOK` (`LS_ack=false`
+/// silences subscriptions, unsubscriptions and messages on WebSockets).
+fn acked(req: &Request) -> bool {
+    match req {
+        Request::Control(c) => match &c.op {
+            ControlOp::Add(s) => s.ack,
+            ControlOp::Delete { ack, .. } => *ack,
+            _ => true,
+        },
+        Request::Msg(m) => m.ack,
+        _ => true,
+    }
+}
