@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test of Shoal: formatting and lints, the Rust unit and property
+# tests, a bounded fuzzing run of the request parser, and the end-to-end
+# tests through the official Lightstreamer Node client.
+#
+# It installs what the tests need first (idempotently): the npm packages of
+# the official clients (pinned by tests/clients/package-lock.json) and
+# cargo-fuzz. The Rust workspace is built once, in release mode, and every
+# test uses that build.
+#
+# Environment: FUZZ_SECONDS (default 30) bounds the fuzzing run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+CARGO_FUZZ_VERSION=0.13.2
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+step "checking tools"
+command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (rustup) first"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq nodejs npm
+    else
+        die "node and npm are missing: install Node.js 20 or newer"
+    fi
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
+
+step "installing the official client packages (npm ci)"
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+
+step "installing cargo-fuzz $CARGO_FUZZ_VERSION if needed"
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+
+step "formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "building (release, once)"
+cargo build --release --workspace --all-targets
+export SHOAL_BIN="$ROOT/target/release/shoal"
+
+step "Rust tests, and fuzzing the request parser for ${FUZZ_SECONDS}s, in parallel"
+fuzz_log=$(mktemp)
+fuzz_corpus=$(mktemp -d)
+(
+    # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
+    # allows them on the stable toolchain this machine has.
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_request "$fuzz_corpus" seeds/parse_request \
+        -- -max_total_time="$FUZZ_SECONDS" -max_len=4096
+) >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+cargo test --release --workspace
+if ! wait "$fuzz_pid"; then
+    tail -n 60 "$fuzz_log"
+    die "fuzzing found a crash (see above; the input is under fuzz/artifacts/)"
+fi
+grep -E "^Done|runs in" "$fuzz_log" | tail -n 1
+rm -rf "$fuzz_log" "$fuzz_corpus"
+
+step "end-to-end tests through the official Lightstreamer Node client"
+(cd tests/clients && npm test)
+
+step "all tests passed"
