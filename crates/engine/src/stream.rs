@@ -155,6 +155,11 @@ impl Stream {
         self.polling.is_some()
     }
 
+    /// Whether the last chunk ended the stream (`LOOP` or `END`).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// The next text to write, or `None` once the stream is over (after a
     /// chunk that ended with `LOOP` or `END`, or when another stream took over).
     ///

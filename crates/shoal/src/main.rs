@@ -32,6 +32,9 @@ struct ServeArgs {
     /// Address to listen on, ADDR:PORT (repeatable). Port 0 picks a free port.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
+    /// Most sessions held at once; more are refused with error 8.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_sessions: Option<u32>,
     /// Log level or filter (e.g. info, debug, shoal_engine=trace); RUST_LOG
     /// is used when this is not given.
     #[arg(long)]
@@ -66,7 +69,11 @@ fn init_logs(level: Option<&str>) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let engine = Engine::new(EngineConfig::default(), vec![shoal_demo::adapter_set()]);
+    let mut config = EngineConfig::default();
+    if let Some(n) = args.max_sessions {
+        config.max_sessions = n as usize;
+    }
+    let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
     let addrs = if args.listen.is_empty() {
         vec![SocketAddr::from(([0, 0, 0, 0], 8080))]

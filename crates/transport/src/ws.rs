@@ -72,7 +72,14 @@ async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
             },
             Some(answer) = answers.recv() => Some(answer),
             chunk = next_chunk(&mut stream) => match chunk {
-                Some(c) => Some(c),
+                Some(c) => {
+                    // A polling cycle that just ended frees the socket for
+                    // the next bind_session at once.
+                    if stream.as_ref().is_some_and(Stream::is_done) {
+                        stream = None;
+                    }
+                    Some(c)
+                }
                 None => {
                     // Polling cycle over, or another stream took the session.
                     stream = None;
