@@ -201,14 +201,12 @@ impl Stream {
                 due
             };
             match self.polling {
-                Some(p) => {
-                    if self.out.len() > self.head_len || now >= self.bound_at + p.idle {
-                        Line::Loop(p.loop_ms).write(&mut self.out);
-                        return self.finish();
-                    }
+                Some(p) if self.out.len() > self.head_len || now >= self.bound_at + p.idle => {
+                    Line::Loop(p.loop_ms).write(&mut self.out);
+                    return self.finish();
                 }
                 None if !self.out.is_empty() => return Some(self.account()),
-                None => {}
+                _ => {}
             }
             let mut deadline = match self.polling {
                 Some(p) => self.bound_at + p.idle,
