@@ -1,5 +1,5 @@
 //! CHAT_ROOM: messages are broadcast while subscribed.
-
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! COUNTER: exact rates, continuous sequences, clean stops.
-
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The DEMO metadata provider: open door, list-valued names.
-
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! PORTFOLIO_ADAPTER and the BUY/SELL messages.
-
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 mod common;
 

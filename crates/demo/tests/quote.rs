@@ -1,5 +1,5 @@
 //! QUOTE_ADAPTER: snapshot, live updates, errors.
-
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests panic on failure
 
 mod common;
 
