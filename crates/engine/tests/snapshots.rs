@@ -1,0 +1,190 @@
+//! Snapshots from the provider: pushed from inside `subscribe`, or still
+//! coming when another session subscribes the same item.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn merge_snapshot_pushed_from_inside_subscribe() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    h.data.push_on_subscribe(
+        "item1",
+        vec![
+            Push::Update(event(&[("a", "1"), ("b", "2")]), true),
+            Push::EndOfSnapshot,
+        ],
+    );
+    let mut c = h.open().await;
+    h.ok(
+        &c.session,
+        &add(1, "MERGE", "item1", "a b", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        c.next_lines(3).await,
+        vec!["SUBOK,1,1,2", "CONF,1,unlimited,filtered", "U,1,1,1|2"]
+    );
+    h.data.update("item1", &[("a", "3")], false);
+    assert_eq!(c.next_lines(1).await, vec!["U,1,1,3|"]);
+}
+
+#[tokio::test]
+async fn distinct_and_command_snapshots_pushed_from_inside_subscribe() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    h.data.push_on_subscribe(
+        "item1",
+        vec![
+            Push::Update(event(&[("key", "A"), ("command", "ADD"), ("v", "1")]), true),
+            Push::Update(event(&[("key", "B"), ("command", "ADD"), ("v", "2")]), true),
+            Push::EndOfSnapshot,
+        ],
+    );
+    let mut c = h.open().await;
+    h.ok(
+        &c.session,
+        &add(1, "COMMAND", "item1", "key command v", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        c.next_lines(5).await,
+        vec![
+            "SUBCMD,1,1,3,1,2",
+            "CONF,1,unlimited,filtered",
+            "U,1,1,A|ADD|1",
+            "U,1,1,B|ADD|2",
+            "EOS,1,1"
+        ]
+    );
+    h.ok(
+        &c.session,
+        &add(2, "DISTINCT", "item1", "key v", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        c.next_lines(5).await,
+        vec![
+            "SUBOK,2,1,2",
+            "CONF,2,unlimited,filtered",
+            "U,2,1,A|1",
+            "U,2,1,B|2",
+            "EOS,2,1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn snapshot_events_skip_subscribers_that_did_not_ask() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    let mut c = h.open().await;
+    h.subscribe(&mut c, &add(1, "DISTINCT", "item1", "a", ""))
+        .await;
+    h.subscribe(&mut c, &add(2, "COMMAND", "item1", "key command a", ""))
+        .await;
+    h.data.update(
+        "item1",
+        &[("key", "K"), ("command", "ADD"), ("a", "snap")],
+        true,
+    );
+    h.data.end_of_snapshot("item1");
+    c.quiet(Duration::from_millis(50)).await;
+    h.data.update(
+        "item1",
+        &[("key", "K"), ("command", "UPDATE"), ("a", "live")],
+        false,
+    );
+    let mut got = c.next_lines(2).await;
+    got.sort();
+    assert_eq!(got, vec!["U,1,1,live", "U,2,1,K|UPDATE|live"]);
+}
+
+#[tokio::test]
+async fn merge_subscriber_joining_during_the_snapshot_gets_the_state() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    let mut a = h.open().await;
+    h.subscribe(&mut a, &add(1, "MERGE", "item1", "a", "LS_snapshot=true"))
+        .await;
+    h.data.update("item1", &[("a", "s")], true);
+    assert_eq!(a.next_lines(1).await, vec!["U,1,1,s"]);
+    let mut b = h.open().await;
+    h.ok(
+        &b.session,
+        &add(1, "MERGE", "item1", "a", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        b.next_lines(3).await,
+        vec!["SUBOK,1,1,1", "CONF,1,unlimited,filtered", "U,1,1,s"]
+    );
+    h.data.end_of_snapshot("item1");
+    a.quiet(Duration::from_millis(50)).await;
+    b.quiet(Duration::from_millis(50)).await;
+}
+
+/// The provider has sent part of a DISTINCT snapshot for a first session
+/// when a second one subscribes: the second must get the whole snapshot.
+#[tokio::test]
+#[ignore = "engine bug: a subscriber attaching while the provider's snapshot is under way misses the snapshot events already received"]
+async fn distinct_subscriber_joining_during_the_snapshot_gets_all_of_it() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    let mut a = h.open().await;
+    h.subscribe(
+        &mut a,
+        &add(1, "DISTINCT", "item1", "a", "LS_snapshot=true"),
+    )
+    .await;
+    h.data.update("item1", &[("a", "s1")], true);
+    h.data.update("item1", &[("a", "s2")], true);
+    let mut b = h.open().await;
+    h.subscribe(
+        &mut b,
+        &add(1, "DISTINCT", "item1", "a", "LS_snapshot=true"),
+    )
+    .await;
+    h.data.update("item1", &[("a", "s3")], true);
+    h.data.end_of_snapshot("item1");
+    let want = vec!["U,1,1,s1", "U,1,1,s2", "U,1,1,s3", "EOS,1,1"];
+    assert_eq!(a.until_prefix("EOS,").await, want);
+    assert_eq!(b.until_prefix("EOS,").await, want);
+}
+
+/// The same for COMMAND: the second session would miss rows and later
+/// see UPDATE or DELETE of keys it never got.
+#[tokio::test]
+#[ignore = "engine bug: a subscriber attaching while the provider's snapshot is under way misses the snapshot events already received"]
+async fn command_subscriber_joining_during_the_snapshot_gets_all_rows() {
+    let h = Harness::new();
+    h.data.snapshot_available("item1");
+    let mut a = h.open().await;
+    h.subscribe(
+        &mut a,
+        &add(1, "COMMAND", "item1", "key command v", "LS_snapshot=true"),
+    )
+    .await;
+    h.data.update(
+        "item1",
+        &[("key", "A"), ("command", "ADD"), ("v", "1")],
+        true,
+    );
+    let mut b = h.open().await;
+    h.subscribe(
+        &mut b,
+        &add(1, "COMMAND", "item1", "key command v", "LS_snapshot=true"),
+    )
+    .await;
+    h.data.update(
+        "item1",
+        &[("key", "B"), ("command", "ADD"), ("v", "2")],
+        true,
+    );
+    h.data.end_of_snapshot("item1");
+    let want = vec!["U,1,1,A|ADD|1", "U,1,1,B|ADD|2", "EOS,1,1"];
+    assert_eq!(a.until_prefix("EOS,").await, want);
+    assert_eq!(b.until_prefix("EOS,").await, want);
+}
