@@ -54,7 +54,14 @@ impl Engine {
                     ));
                 }
                 if let Some(f) = max_frequency {
-                    sub.dispatch.min_interval = min_interval(f);
+                    // The metadata's per-item limit still applies.
+                    let asked = match f {
+                        MaxFrequency::PerSecond(f) => Some(f),
+                        _ => None,
+                    };
+                    let freq = stricter(asked, sub.dispatch.metadata_max_frequency);
+                    sub.dispatch.min_interval =
+                        freq.and_then(|f| min_interval(MaxFrequency::PerSecond(f)));
                 }
                 let line = Line::Conf {
                     sub_id,
@@ -200,7 +207,7 @@ impl Engine {
                 }
                 return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
             }
-            let now = std::time::Instant::now();
+            let now = tokio::time::Instant::now();
             st.log.push(head, now);
             st.log.push(conf, now);
             st.subs.insert(
@@ -258,15 +265,12 @@ impl Engine {
             MaxFrequency::PerSecond(f) => Some(f),
             _ => None,
         };
-        let freq = match (asked, md_freq) {
-            (Some(a), Some(m)) => Some(a.min(m)),
-            (a, m) => a.or(m),
-        };
+        let freq = stricter(asked, md_freq);
         let cap = self.config.max_buffer;
         let md_buffer = limits.iter().filter_map(|l| l.max_buffer_size).min();
         let asked_buffer = match (s.mode, s.buffer_size) {
             (_, Some(BufferSize::Events(n))) if filtered => usize::try_from(n).unwrap_or(cap),
-            (Mode::Merge, None) => 1,
+            (Mode::Merge, None) if filtered => 1,
             _ => cap,
         };
         let mut buffer = asked_buffer.clamp(1, cap);
@@ -282,7 +286,15 @@ impl Engine {
                 None
             },
             buffer,
+            metadata_max_frequency: md_freq,
         }
+    }
+}
+
+fn stricter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

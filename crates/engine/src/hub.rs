@@ -14,6 +14,12 @@ pub(crate) struct Hub {
     provider: Arc<dyn DataProvider>,
     /// Items with at least one subscription, with their reference counts.
     items: Mutex<HashMap<String, (Arc<Item>, usize)>>,
+    /// Held across a reference-count change and the provider call it causes,
+    /// so that the provider sees subscribe and unsubscribe of an item in the
+    /// order the engine decided them, and nobody shares an item whose
+    /// subscribe has not succeeded. Events do not take it: a provider may
+    /// push from inside `subscribe`.
+    calls: Mutex<()>,
     history_max: usize,
 }
 
@@ -38,6 +44,7 @@ impl Hub {
             name: name.to_owned(),
             provider,
             items: Mutex::new(HashMap::new()),
+            calls: Mutex::new(()),
             history_max,
         });
         hub.provider.set_listener(Arc::new(HubListener {
@@ -48,6 +55,7 @@ impl Hub {
 
     /// Takes a reference on `name`, subscribing upstream on the first one.
     pub fn acquire(&self, name: &str) -> Result<Arc<Item>, AdapterError> {
+        let _calls = self.calls.lock();
         let created = {
             let mut items = self.items.lock();
             if let Some((item, refs)) = items.get_mut(name) {
@@ -59,7 +67,7 @@ impl Hub {
             items.insert(name.to_owned(), (item.clone(), 1));
             item
         };
-        // Outside the lock: the provider may push events from inside subscribe.
+        // Outside the items lock: the provider may push events from inside subscribe.
         match self.provider.subscribe(name) {
             Ok(()) => {
                 tracing::debug!(adapter = %self.name, item = name, "item subscribed upstream");
@@ -74,6 +82,7 @@ impl Hub {
 
     /// Drops a reference; the last one unsubscribes upstream.
     pub fn release(&self, item: &Item) {
+        let _calls = self.calls.lock();
         let last = {
             let mut items = self.items.lock();
             match items.get_mut(&item.name) {

@@ -123,11 +123,21 @@ impl Item {
         let mut awaiting = false;
         if at.snapshot && at.mode != Mode::Raw {
             let ready = inner.snapshot_done || (at.mode == Mode::Merge && inner.has_state);
-            if !ready {
-                awaiting = true;
-            } else {
+            if ready {
                 for d in snapshot_of(&inner, at) {
                     session.deliver(at.sub_id, at.item_index, d);
+                }
+            } else {
+                awaiting = true;
+                // The provider is still sending the snapshot. COMMAND rows
+                // already known go now and the rest as it comes; a DISTINCT
+                // snapshot is cut to its length when it ends.
+                if at.mode == Mode::Command {
+                    for d in snapshot_of(&inner, at) {
+                        if !matches!(d, Delivery::Eos) {
+                            session.deliver(at.sub_id, at.item_index, d);
+                        }
+                    }
                 }
             }
         }
@@ -178,6 +188,10 @@ impl Item {
             if is_snapshot && (!sub.awaiting_snapshot || sub.at.mode == Mode::Raw) {
                 return None;
             }
+            // Given, cut to length, with the end of the snapshot.
+            if sub.awaiting_snapshot && sub.at.mode == Mode::Distinct {
+                return None;
+            }
             let ev = match sub.at.mode {
                 Mode::Command => command.clone()?,
                 _ => merged.clone(),
@@ -195,16 +209,27 @@ impl Item {
     pub fn end_of_snapshot(&self) {
         let mut inner = self.inner.lock();
         inner.snapshot_done = true;
-        inner.deliver(|sub| {
-            if !sub.awaiting_snapshot {
-                return None;
+        let inner = &mut *inner;
+        let waiting: Vec<(Weak<Session>, Attach)> = inner
+            .subscribers
+            .iter_mut()
+            .filter_map(|s| {
+                std::mem::take(&mut s.awaiting_snapshot).then(|| (s.session.clone(), s.at))
+            })
+            .collect();
+        for (session, at) in waiting {
+            let Some(session) = session.upgrade() else {
+                continue;
+            };
+            let deliveries = match at.mode {
+                Mode::Distinct => snapshot_of(inner, at),
+                Mode::Command => vec![Delivery::Eos],
+                _ => Vec::new(),
+            };
+            for d in deliveries {
+                session.deliver(at.sub_id, at.item_index, d);
             }
-            sub.awaiting_snapshot = false;
-            match sub.at.mode {
-                Mode::Distinct | Mode::Command => Some(Delivery::Eos),
-                _ => None,
-            }
-        });
+        }
     }
 
     pub fn clear_snapshot(&self) {

@@ -1,7 +1,8 @@
 //! The per-session log of counted (data) notifications, replayed on recovery.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 pub(crate) struct RecoveryLog {

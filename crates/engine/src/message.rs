@@ -4,6 +4,7 @@
 use crate::session::Session;
 use shoal_protocol::request::{Msg, RequestError};
 use shoal_protocol::Line;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
@@ -12,9 +13,16 @@ use tokio::sync::{Mutex, Notify};
 /// order.
 #[derive(Debug)]
 pub(crate) struct Sequence {
-    /// The next progressive to process.
-    next: Mutex<u64>,
+    order: Mutex<Order>,
     turn: Notify,
+}
+
+#[derive(Debug)]
+struct Order {
+    /// The next progressive to process.
+    next: u64,
+    /// Progressives received and waiting for their turn.
+    waiting: BTreeSet<u64>,
 }
 
 impl Session {
@@ -24,7 +32,10 @@ impl Session {
             .entry(name.to_owned())
             .or_insert_with(|| {
                 Arc::new(Sequence {
-                    next: Mutex::new(1),
+                    order: Mutex::new(Order {
+                        next: 1,
+                        waiting: BTreeSet::new(),
+                    }),
                     turn: Notify::new(),
                 })
             })
@@ -37,15 +48,22 @@ impl Session {
         let seq = match (&msg.sequence, msg.prog) {
             (Some(name), Some(prog)) => {
                 let seq = self.sequence(name);
-                if prog < *seq.next.lock().await {
+                let mut order = seq.order.lock().await;
+                let refusal = if prog < order.next {
+                    Some((32, "was already processed or skipped"))
+                } else if !order.waiting.insert(prog) {
+                    Some((33, "is already waiting for its turn"))
+                } else {
+                    None
+                };
+                if let Some((code, why)) = refusal {
                     return Err(RequestError {
-                        code: 32,
-                        message: format!(
-                            "message {prog} of sequence {name} was already processed or skipped"
-                        ),
+                        code,
+                        message: format!("message {prog} of sequence {name} {why}"),
                         req_id: Some(msg.req_id.clone()),
                     });
                 }
+                drop(order);
                 Some(seq)
             }
             _ => None,
@@ -62,37 +80,34 @@ impl Session {
             .unwrap_or(self.config.message_max_wait)
             .min(self.config.message_max_wait);
         let prog = msg.prog.unwrap_or(0);
-        // Wait for our turn in the sequence; a gap is skipped after max_wait.
-        let mut guard = None;
+        // Wait for our turn in the sequence. After max_wait, the missing
+        // progressives before the first one received are skipped.
         if let Some(seq) = &seq {
             let deadline = tokio::time::Instant::now() + max_wait;
+            let mut timed_out = false;
             loop {
                 let turn = seq.turn.notified();
                 tokio::pin!(turn);
                 turn.as_mut().enable();
-                let next = seq.next.lock().await;
-                if *next == prog {
-                    guard = Some(next);
-                    break;
-                }
-                if *next > prog {
-                    self.outcome(
-                        &msg,
-                        Err((32, "progressive already processed or skipped".into())),
-                    );
-                    return;
-                }
-                drop(next);
-                if tokio::time::timeout_at(deadline, &mut turn).await.is_err() {
-                    let mut next = seq.next.lock().await;
-                    if *next < prog {
-                        tracing::info!(session = %self.id, sequence = ?msg.sequence, from = *next, to = prog - 1, "message progressives skipped by timeout");
-                        *next = prog;
+                {
+                    let mut order = seq.order.lock().await;
+                    if timed_out && order.next < prog {
+                        let first = order.waiting.first().copied().unwrap_or(prog);
+                        if order.next < first {
+                            tracing::info!(session = %self.id, sequence = ?msg.sequence, from = order.next, to = first - 1, "message progressives skipped by timeout");
+                            order.next = first;
+                            seq.turn.notify_waiters();
+                        }
                     }
-                    if *next == prog {
-                        guard = Some(next);
+                    if order.next == prog {
+                        order.waiting.remove(&prog);
                         break;
                     }
+                }
+                if timed_out {
+                    turn.await;
+                } else if tokio::time::timeout_at(deadline, &mut turn).await.is_err() {
+                    timed_out = true;
                 }
             }
         }
@@ -103,9 +118,8 @@ impl Session {
             .await
             .map_err(|e| (e.code, e.message));
         self.outcome(&msg, result);
-        if let (Some(seq), Some(mut next)) = (&seq, guard) {
-            *next = prog + 1;
-            drop(next);
+        if let Some(seq) = &seq {
+            seq.order.lock().await.next = prog + 1;
             seq.turn.notify_waiters();
         }
     }

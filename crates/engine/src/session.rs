@@ -9,8 +9,9 @@ use parking_lot::Mutex;
 use shoal_adapter::SessionInfo;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 #[derive(Debug)]
 pub struct Session {

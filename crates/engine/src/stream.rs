@@ -6,8 +6,9 @@ use crate::session::Session;
 use shoal_protocol::request::StreamOptions;
 use shoal_protocol::Line;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::time::sleep_until;
+use tokio::time::Instant;
 
 /// Bytes gathered into one chunk before it is handed to the transport.
 const CHUNK_BUDGET: usize = 64 * 1024;
@@ -218,7 +219,7 @@ impl Stream {
             }
             tokio::select! {
                 _ = &mut notified => {}
-                _ = sleep_until(deadline.into()) => {
+                _ = sleep_until(deadline) => {
                     if self.polling.is_none() {
                         let now = Instant::now();
                         if self.send_sync && now >= self.next_sync {
@@ -238,10 +239,7 @@ impl Stream {
     /// Hands out the pending text, counting it; an HTTP stream that reached
     /// its content length ends with `LOOP` so that the client rebinds.
     fn account(&mut self) -> String {
-        let mut out = std::mem::take(&mut self.out);
-        self.head_len = 0;
-        self.written += out.len() as u64;
-        self.last_write = Instant::now();
+        let mut out = self.take_out();
         if self.written >= self.content_length {
             Line::Loop(0).write(&mut out);
             self.done = true;
@@ -249,9 +247,18 @@ impl Stream {
         out
     }
 
+    /// Hands out the last text of the stream, which already ends it.
     fn finish(&mut self) -> Option<String> {
         self.done = true;
-        Some(self.account())
+        Some(self.take_out())
+    }
+
+    fn take_out(&mut self) -> String {
+        let out = std::mem::take(&mut self.out);
+        self.head_len = 0;
+        self.written += out.len() as u64;
+        self.last_write = Instant::now();
+        out
     }
 }
 

@@ -5,9 +5,10 @@ use crate::event::{Command, Event, Schema};
 use crate::item::Item;
 use shoal_adapter::Mode;
 use shoal_protocol::Line;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What an item hands a session for one subscribed item.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub(crate) struct Dispatch {
     pub min_interval: Option<Duration>,
     /// Maximum pending live events per item.
     pub buffer: usize,
+    /// The metadata adapter's frequency limit, which `reconf` cannot lift.
+    pub metadata_max_frequency: Option<f64>,
 }
 
 impl Dispatch {
@@ -46,7 +49,11 @@ pub(crate) struct SubItem {
     lost: u64,
     /// Item sequence of the last event sent, for delta encoding.
     last_seq: Option<u64>,
-    next_allowed: Option<Instant>,
+    /// When the last live update was sent, for frequency limits (the limit
+    /// may change with `reconf`, so the next slot is computed when needed).
+    last_sent: Option<Instant>,
+    /// COMMAND mode: frequency limits apply to the UPDATEs of each key.
+    key_sent: HashMap<Arc<str>, Instant>,
     pub in_ready: bool,
 }
 
@@ -68,7 +75,8 @@ impl SubItem {
             live: 0,
             lost: 0,
             last_seq: None,
-            next_allowed: None,
+            last_sent: None,
+            key_sent: HashMap::new(),
             in_ready: false,
         }
     }
@@ -160,6 +168,63 @@ impl SubItem {
         })
     }
 
+    /// The position of the next delivery the frequency limit lets through,
+    /// or how long to wait. In COMMAND mode ADD and DELETE always pass, and an
+    /// UPDATE waiting for its key's slot lets later events of other keys by
+    /// (the order of each key is kept).
+    fn next_sendable(&self, dispatch: &Dispatch, now: Instant) -> Result<usize, Take> {
+        let Some(interval) = dispatch.min_interval else {
+            return if self.queue.is_empty() {
+                Err(Take::Empty)
+            } else {
+                Ok(0)
+            };
+        };
+        let mut blocked_keys: Vec<&Arc<str>> = Vec::new();
+        let mut earliest: Option<Instant> = None;
+        for (pos, d) in self.queue.iter().enumerate() {
+            let Delivery::Event {
+                ev,
+                snapshot: false,
+            } = d
+            else {
+                // Snapshot events and markers keep their place.
+                return if pos == 0 {
+                    Ok(0)
+                } else {
+                    Err(wait_or_empty(earliest))
+                };
+            };
+            let slot = match &ev.command {
+                None => match self.last_sent {
+                    Some(t) if t + interval > now => Some(t + interval),
+                    _ => None,
+                },
+                Some((key, cmd)) => {
+                    if blocked_keys.contains(&key) {
+                        continue;
+                    }
+                    match (cmd, self.key_sent.get(key)) {
+                        (Command::Update, Some(&t)) if t + interval > now => Some(t + interval),
+                        _ => None,
+                    }
+                }
+            };
+            match slot {
+                None => return Ok(pos),
+                Some(t) => {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                    match &ev.command {
+                        Some((key, _)) => blocked_keys.push(key),
+                        // Without keys every event waits for the same slot.
+                        None => break,
+                    }
+                }
+            }
+        }
+        Err(wait_or_empty(earliest))
+    }
+
     /// Produces the next line for this item, if its frequency allows.
     pub fn take(&mut self, sub_id: u32, index: usize, dispatch: &Dispatch, now: Instant) -> Take {
         if self.lost > 0 {
@@ -175,18 +240,11 @@ impl SubItem {
                 .to_line(),
             );
         }
-        let Some(front) = self.queue.front() else {
-            return Take::Empty;
+        let pos = match self.next_sendable(dispatch, now) {
+            Ok(pos) => pos,
+            Err(wait) => return wait,
         };
-        if let Delivery::Event {
-            snapshot: false, ..
-        } = front
-        {
-            if let Some(t) = self.next_allowed.filter(|&t| t > now) {
-                return Take::Wait(t);
-            }
-        }
-        let Some(front) = self.queue.pop_front() else {
+        let Some(front) = self.queue.remove(pos) else {
             return Take::Empty;
         };
         let line = match front {
@@ -206,7 +264,16 @@ impl SubItem {
             Delivery::Event { ev, snapshot } => {
                 if !snapshot {
                     self.live = self.live.saturating_sub(1);
-                    self.next_allowed = dispatch.min_interval.map(|d| now + d);
+                    match &ev.command {
+                        Some((key, Command::Update)) => {
+                            self.key_sent.insert(key.clone(), now);
+                        }
+                        Some((key, Command::Delete)) => {
+                            self.key_sent.remove(key);
+                        }
+                        Some((_, Command::Add)) => {}
+                        None => self.last_sent = Some(now),
+                    }
                 }
                 let delta = dispatch.mode != Mode::Command
                     && self.last_seq.is_some_and(|s| s + 1 == ev.seq);
@@ -222,6 +289,10 @@ impl SubItem {
         };
         Take::Line(line)
     }
+}
+
+fn wait_or_empty(earliest: Option<Instant>) -> Take {
+    earliest.map_or(Take::Empty, Take::Wait)
 }
 
 /// One subscription of a session.
@@ -270,6 +341,7 @@ mod tests {
             filtered: true,
             min_interval: None,
             buffer: 1,
+            metadata_max_frequency: None,
         };
         let mut si = sub_item();
         for i in 1..=5 {
@@ -285,6 +357,7 @@ mod tests {
             filtered: false,
             min_interval: None,
             buffer: 2,
+            metadata_max_frequency: None,
         };
         let mut si = sub_item();
         for i in 1..=5 {
@@ -300,6 +373,7 @@ mod tests {
             filtered: true,
             min_interval: Some(Duration::from_secs(10)),
             buffer: 1,
+            metadata_max_frequency: None,
         };
         let mut si = sub_item();
         si.push(ev(1, "a"), &d);

@@ -131,7 +131,7 @@ async fn distinct_snapshot_from_the_provider_then_eos() {
 /// `LS_snapshot=2` with a provider that sends its snapshot after the
 /// subscription: the client should get at most 2 snapshot events.
 #[tokio::test]
-#[ignore = "engine bug: a DISTINCT snapshot still awaited from the provider ignores the requested length"]
+
 async fn distinct_snapshot_length_applies_to_a_late_provider_snapshot() {
     let h = Harness::new();
     h.data.snapshot_available("item1");
@@ -481,7 +481,7 @@ async fn distinct_frequency_limit_spaces_events_without_losing_them() {
 /// (as Lightstreamer's metadata API documents): ADDs of new rows are not
 /// held back by one another.
 #[tokio::test]
-#[ignore = "engine bug: COMMAND frequency limits are per item, delaying ADD/DELETE and other keys' updates"]
+
 async fn command_frequency_limit_does_not_delay_adds() {
     let h = Harness::new();
     let mut c = h.open_with("LS_keepalive_millis=30000", &ws()).await;

@@ -348,7 +348,7 @@ async fn other_data_adapter_is_addressed_by_name() {
 /// With a limit of 1 update/s, the events of one second give one update
 /// with the latest values. Uses the paused clock.
 #[tokio::test(start_paused = true)]
-#[ignore = "engine bug: frequency limits are timed with std::time::Instant; under tokio's paused clock the stream busy-loops for the real interval"]
+
 async fn frequency_limit_conflates_under_paused_time() {
     let h = Harness::new();
     let mut c = h.open_with("LS_keepalive_millis=30000", &ws()).await;
@@ -522,7 +522,7 @@ async fn reconf_errors() {
 /// Raising the frequency must take effect at once, not after the wait the
 /// old, lower limit imposed.
 #[tokio::test]
-#[ignore = "engine bug: reconf keeps each item's next_allowed computed from the old frequency"]
+
 async fn reconf_to_a_higher_frequency_applies_at_once() {
     let h = Harness::new();
     let mut c = h.open_with("LS_keepalive_millis=30000", &ws()).await;
@@ -549,7 +549,7 @@ async fn reconf_to_a_higher_frequency_applies_at_once() {
 
 /// A metadata frequency limit applies to reconf as it does to add.
 #[tokio::test]
-#[ignore = "engine bug: reconf ignores the metadata item_limits max_frequency"]
+
 async fn reconf_cannot_exceed_the_metadata_limit() {
     let h = Harness::new();
     h.meta.limit_item(
@@ -596,7 +596,7 @@ async fn requested_buffer_size_keeps_several_merge_events() {
 /// `unfiltered` asks for every event: MERGE must not conflate them (the
 /// documented buffer is the 10 000-event one of RAW and DISTINCT).
 #[tokio::test]
-#[ignore = "engine bug: unfiltered MERGE gets a 1-event buffer and loses events with OV"]
+
 async fn unfiltered_merge_delivers_every_event() {
     let h = Harness::with_config(EngineConfig {
         max_buffer: 10,

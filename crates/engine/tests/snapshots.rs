@@ -129,7 +129,7 @@ async fn merge_subscriber_joining_during_the_snapshot_gets_the_state() {
 /// The provider has sent part of a DISTINCT snapshot for a first session
 /// when a second one subscribes: the second must get the whole snapshot.
 #[tokio::test]
-#[ignore = "engine bug: a subscriber attaching while the provider's snapshot is under way misses the snapshot events already received"]
+
 async fn distinct_subscriber_joining_during_the_snapshot_gets_all_of_it() {
     let h = Harness::new();
     h.data.snapshot_available("item1");
@@ -157,7 +157,7 @@ async fn distinct_subscriber_joining_during_the_snapshot_gets_all_of_it() {
 /// The same for COMMAND: the second session would miss rows and later
 /// see UPDATE or DELETE of keys it never got.
 #[tokio::test]
-#[ignore = "engine bug: a subscriber attaching while the provider's snapshot is under way misses the snapshot events already received"]
+
 async fn command_subscriber_joining_during_the_snapshot_gets_all_rows() {
     let h = Harness::new();
     h.data.snapshot_available("item1");

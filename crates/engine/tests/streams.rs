@@ -96,7 +96,7 @@ async fn polling_bind_without_data_returns_loop_after_idle() {
 /// The same with tokio's paused clock: the poll should return after 2 s of
 /// paused time and no real waiting.
 #[tokio::test(start_paused = true)]
-#[ignore = "engine bug: stream deadlines use std::time::Instant; under tokio's paused clock the poll busy-loops for the real idle time"]
+
 async fn polling_idle_under_paused_time() {
     let h = Harness::new();
     let sid = polling_session(&h).await;
@@ -155,7 +155,7 @@ async fn streaming_keepalive_sends_probe() {
 
 /// The same with tokio's paused clock and the default 5 s keepalive.
 #[tokio::test(start_paused = true)]
-#[ignore = "engine bug: keepalive deadlines use std::time::Instant; under tokio's paused clock the stream busy-loops for the real keepalive"]
+
 async fn streaming_keepalive_under_paused_time() {
     let h = Harness::new();
     let mut c = h.open_with("LS_send_sync=false", &ws()).await;
@@ -296,7 +296,7 @@ async fn a_polling_create_over_websocket_also_loops() {
 /// A poll whose response goes over the content length must still end
 /// with its single `LOOP,<polling_millis>`.
 #[tokio::test]
-#[ignore = "engine bug: content-length accounting appends LOOP,0 after the LOOP of a polling response"]
+
 async fn a_long_poll_response_has_one_loop() {
     let h = Harness::new();
     let sid = polling_session(&h).await;
@@ -319,7 +319,7 @@ async fn a_long_poll_response_has_one_loop() {
 
 /// Nothing follows `END`, even when it crosses the content length.
 #[tokio::test]
-#[ignore = "engine bug: content-length accounting appends LOOP,0 after END"]
+
 async fn nothing_follows_end_on_an_http_stream() {
     let h = Harness::new();
     let mut c = h.open_with("LS_content_length=1000", &http()).await;
@@ -337,7 +337,7 @@ async fn nothing_follows_end_on_an_http_stream() {
 /// `LOOP,0` of a `force_rebind` is the last line, even when it crosses
 /// the content length.
 #[tokio::test]
-#[ignore = "engine bug: content-length accounting appends a second LOOP,0 after force_rebind's LOOP,0"]
+
 async fn force_rebind_on_an_http_stream_sends_one_loop() {
     let h = Harness::new();
     let mut c = h.open_with("LS_content_length=1000", &http()).await;
