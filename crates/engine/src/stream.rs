@@ -207,6 +207,9 @@ impl Stream {
                     return self.finish();
                 }
                 None if !self.out.is_empty() => return Some(self.account()),
+                // The head goes at once: clients wait for CONOK before they
+                // consider the poll established; data and LOOP follow.
+                Some(_) if self.head_len > 0 => return Some(self.take_out()),
                 _ => {}
             }
             let mut deadline = match self.polling {
