@@ -68,11 +68,10 @@ pub(crate) async fn request(
 
 async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, mut batch: Batch) -> Response {
     let ctx = st.bind_context(peer, false);
-    let first = if batch.requests.is_empty() {
-        Err(RequestError::malformed("empty request".into()))
-    } else {
-        batch.requests.swap_remove(0)
-    };
+    let mut requests = std::mem::take(&mut batch.requests).into_iter();
+    let first = requests
+        .next()
+        .unwrap_or_else(|| Err(RequestError::malformed("empty request".into())));
     match batch.name {
         RequestName::CreateSession | RequestName::BindSession => {
             let result = match first {
@@ -98,8 +97,8 @@ async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, mut batch: 
         }
         RequestName::Control | RequestName::Msg => {
             let mut out = String::new();
-            let rest = batch.requests.into_iter();
-            for req in std::iter::once(first).chain(rest) {
+            // Answered in the order of the batch.
+            for req in std::iter::once(first).chain(requests) {
                 control_line(&st, req, &mut out).await;
             }
             text_reply(headers, out)
