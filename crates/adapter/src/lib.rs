@@ -89,6 +89,15 @@ pub trait ItemEventListener: Send + Sync {
 }
 
 /// A source of items.
+///
+/// A provider may call its listener from any thread, also from inside
+/// `subscribe` (a provider with the data at hand may send the snapshot at
+/// once). For MERGE items, the first snapshot event is the whole snapshot;
+/// `end_of_snapshot` after it is allowed and not needed. DISTINCT and
+/// COMMAND snapshots end with `end_of_snapshot`.
+///
+/// The server never calls `subscribe` and `unsubscribe` of one provider
+/// concurrently, and calls them in the order its sessions asked for them.
 pub trait DataProvider: Send + Sync {
     /// Called once, before any subscription.
     fn set_listener(&self, listener: Arc<dyn ItemEventListener>);
