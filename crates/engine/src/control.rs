@@ -77,16 +77,20 @@ impl Engine {
                 session.push_side("CONS,unmanaged\r\n".into());
                 Ok(())
             }
-            ControlOp::ForceRebind { .. } => {
-                session.state.lock().force_loop = true;
+            ControlOp::ForceRebind { close_socket, .. } => {
+                let mut st = session.state.lock();
+                st.force_loop = true;
+                st.close_socket = close_socket;
+                drop(st);
                 session.wake.notify_waiters();
                 Ok(())
             }
             ControlOp::Destroy {
                 cause_code,
                 cause_message,
-                ..
+                close_socket,
             } => {
+                session.state.lock().close_socket = close_socket;
                 let (code, msg) = match cause_code {
                     Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
                     None => (31, "destroyed by the client".into()),

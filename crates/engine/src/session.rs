@@ -43,6 +43,9 @@ pub(crate) struct State {
     pub closed: Option<(i32, String)>,
     /// A `force_rebind` asks the stream to end with `LOOP`.
     pub force_loop: bool,
+    /// `LS_close_socket=true` on `force_rebind` or `destroy`: the transport
+    /// closes the connection after the last line.
+    pub close_socket: bool,
     /// The client address announced last (`CLIENTIP` is resent on change).
     pub client_ip: String,
 }
@@ -65,6 +68,7 @@ impl Session {
             keep_unbound: config.session_timeout,
             closed: None,
             force_loop: false,
+            close_socket: false,
             client_ip: String::new(),
         };
         Self {

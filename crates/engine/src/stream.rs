@@ -47,6 +47,7 @@ pub struct Stream {
     last_write: Instant,
     next_sync: Instant,
     done: bool,
+    close_socket: bool,
 }
 
 impl Session {
@@ -135,6 +136,7 @@ impl Session {
             last_write: now,
             next_sync: now + cfg.sync_interval,
             done: false,
+            close_socket: false,
         })
     }
 
@@ -161,6 +163,12 @@ impl Stream {
         self.done
     }
 
+    /// Whether the client asked that the connection be closed once the
+    /// stream is done (`LS_close_socket=true`).
+    pub fn closes_socket(&self) -> bool {
+        self.done && self.close_socket
+    }
+
     /// The next text to write, or `None` once the stream is over (after a
     /// chunk that ended with `LOOP` or `END`, or when another stream took over).
     ///
@@ -182,6 +190,7 @@ impl Stream {
                     self.done = true;
                     return None;
                 }
+                self.close_socket = st.close_socket;
                 if let Some((code, msg)) = &st.closed {
                     Line::End {
                         code: *code,

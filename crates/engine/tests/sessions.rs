@@ -460,3 +460,29 @@ async fn polling_session_gets_its_polling_interval_before_expiring() {
     .await
     .unwrap_or_else(|_| panic!("never expired"));
 }
+
+#[tokio::test]
+async fn close_socket_is_asked_only_when_the_client_says_so() {
+    let h = Harness::new();
+    let mut c = h.open().await;
+    h.ok(&c.session, "LS_op=destroy").await;
+    c.read_to_end().await;
+    assert!(
+        !c.stream.closes_socket(),
+        "a plain destroy keeps the socket"
+    );
+
+    let mut c = h.open().await;
+    h.ok(&c.session, "LS_op=destroy&LS_close_socket=true").await;
+    assert_eq!(
+        c.read_to_end().await,
+        vec!["END,31,destroyed by the client"]
+    );
+    assert!(c.stream.closes_socket());
+
+    let mut c = h.open().await;
+    h.ok(&c.session, "LS_op=force_rebind&LS_close_socket=true")
+        .await;
+    assert_eq!(c.read_to_end().await, vec!["LOOP,0"]);
+    assert!(c.stream.closes_socket());
+}

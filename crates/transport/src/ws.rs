@@ -73,6 +73,12 @@ async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
             Some(answer) = answers.recv() => Some(answer),
             chunk = next_chunk(&mut stream) => match chunk {
                 Some(c) => {
+                    if stream.as_ref().is_some_and(Stream::closes_socket) {
+                        // LS_close_socket: the last lines, then the close.
+                        let _ = tx.send(Message::Text(c.into())).await;
+                        let _ = tx.send(Message::Close(None)).await;
+                        break;
+                    }
                     // A polling cycle that just ended frees the socket for
                     // the next bind_session at once.
                     if stream.as_ref().is_some_and(Stream::is_done) {
