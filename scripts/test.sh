@@ -4,7 +4,8 @@
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): the npm packages of
-# the official clients (pinned by tests/clients/package-lock.json) and
+# the official clients (pinned by tests/clients/package-lock.json and
+# tests/python/requirements.txt) and
 # cargo-fuzz. The Rust workspace is built once, in release mode, and every
 # test uses that build.
 #
@@ -32,6 +33,12 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 step "installing the official client packages (npm ci)"
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+
+step "installing the official Python client (a venv under target/)"
+PY_VENV="$ROOT/target/python-venv"
+command -v python3 >/dev/null || die "python3 is missing: install Python 3.9 or newer"
+[ -x "$PY_VENV/bin/python" ] || python3 -m venv "$PY_VENV" || die "cannot create a Python venv (Debian: apt-get install python3-venv)"
+"$PY_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
 step "installing cargo-fuzz $CARGO_FUZZ_VERSION if needed"
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
@@ -66,5 +73,8 @@ rm -rf "$fuzz_log" "$fuzz_corpus"
 
 step "end-to-end tests through the official Lightstreamer Node client"
 (cd tests/clients && npm test)
+
+step "end-to-end tests through the official Lightstreamer Python client"
+"$PY_VENV/bin/python" -m unittest discover -s tests/python -v
 
 step "all tests passed"
