@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shoal_engine::Stream;
 use shoal_protocol::request::{ControlOp, Request, RequestName};
-use shoal_protocol::{parse_ws, Line, WS_SUBPROTOCOL};
+use shoal_protocol::{parse_ws, Line, RequestError, WS_SUBPROTOCOL};
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
@@ -34,8 +34,10 @@ pub(crate) async fn upgrade(
             .into_response();
     }
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
+    // Frames a little over the limit are read and refused with ERROR,67;
+    // far larger ones end the connection without being buffered.
     ws.protocols([WS_SUBPROTOCOL])
-        .max_message_size(limit)
+        .max_message_size(limit.saturating_mul(4))
         .on_upgrade(move |socket| connection(st, peer, socket))
 }
 
@@ -66,7 +68,7 @@ async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Err(e)) => {
-                    tracing::debug!(client = %peer, "websocket error: {e}");
+                    tracing::info!(client = %peer, "websocket closed: {e}");
                     break;
                 }
             },
@@ -109,6 +111,17 @@ async fn handle(
     last_session: &mut Option<String>,
     answers: &mpsc::UnboundedSender<String>,
 ) -> Option<String> {
+    let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
+    if text.len() > limit {
+        let e = RequestError::malformed(format!(
+            "request of {} bytes is larger than the request limit of {limit} bytes",
+            text.len()
+        ));
+        tracing::info!(client = %peer, code = e.code, "refused: {}", e.message);
+        let mut out = String::new();
+        error_line(&e, &mut out);
+        return Some(out);
+    }
     let batch = match parse_ws(text) {
         Ok(b) => b,
         Err(e) => {

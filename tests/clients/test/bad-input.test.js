@@ -112,7 +112,8 @@ describe('bad input', () => {
       assert.match(firstLine(r.text), /^CONERR,8,/, 'the fourth session is refused');
 
       // WebSocket: a wrong subprotocol is refused; garbage frames get ERROR;
-      // a frame over the limit closes that socket only.
+      // a frame over the limit is refused, and one far over it closes that
+      // socket only.
       const noProto = await new Promise((resolve, reject) => {
         const ws = new WebSocket(`${base.replace('http', 'ws')}/lightstreamer`);
         ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
@@ -129,7 +130,11 @@ describe('bad input', () => {
       w.ws.send('control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_group=item1&LS_schema=a&LS_mode=MERGE');
       await w.next((f) => /^REQERR,1,65,.*LS_session/.test(f), 'REQERR for a control with no session on the socket');
       w.ws.send('msg\r\nLS_message=' + 'm'.repeat(70000));
-      assert.notEqual(await w.closed, undefined, 'the oversized frame closes the socket');
+      await w.next((f) => /^ERROR,67,.*70016 bytes.*50000/.test(f), 'ERROR,67 for a frame over the request limit');
+      w.ws.send('wsok');
+      await w.next((f) => f === 'WSOK\r\n', 'the socket still answers after the refusal');
+      w.ws.send('msg\r\nLS_message=' + 'm'.repeat(250000));
+      assert.notEqual(await w.closed, undefined, 'a frame far over the limit closes the socket');
 
       // The server is healthy and the bystander never noticed.
       const health = await fetch(`${base}/lightstreamer/healthcheck`);
