@@ -1,6 +1,6 @@
 //! TLCP over HTTP: `POST /lightstreamer/<request>.txt`.
 
-use crate::{cors_headers, tlcp_headers, AppState};
+use crate::{cors_headers, host_header, port_type_refusal, tlcp_headers, AppState, PortType};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -67,7 +67,31 @@ pub(crate) async fn request(
 }
 
 async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, mut batch: Batch) -> Response {
-    let ctx = st.bind_context(peer, false);
+    let ctx = st.bind_context(peer, false, host_header(headers));
+    let port_type = st.listener.port_type;
+    let refused = match (port_type, batch.name) {
+        (PortType::ControlOnly, RequestName::CreateSession) => Some("session creation"),
+        (PortType::CreateOnly, RequestName::BindSession) => Some("bind_session"),
+        (PortType::CreateOnly, RequestName::Control | RequestName::Msg) => {
+            Some("a control request")
+        }
+        _ => None,
+    };
+    if let Some(what) = refused {
+        let (code, message) = port_type_refusal(&st.listener, what);
+        tracing::info!(client = %peer, code, "refused: {message}");
+        let line = match batch.name {
+            RequestName::CreateSession | RequestName::BindSession => Line::Conerr {
+                code,
+                message: &message,
+            },
+            _ => Line::Error {
+                code,
+                message: &message,
+            },
+        };
+        return text_reply(headers, line.to_line());
+    }
     let mut requests = std::mem::take(&mut batch.requests).into_iter();
     let first = requests
         .next()

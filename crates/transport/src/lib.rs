@@ -2,8 +2,11 @@
 //! and long polling, control requests) and WebSocket, on the same port.
 //! Transports decide how bytes move; the engine's streams decide what to send.
 
+mod control_link;
 mod http;
 mod ws;
+
+pub use control_link::ControlLinkRule;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -15,20 +18,44 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// What requests a listener takes (`<port_type>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortType {
+    #[default]
+    GeneralPurpose,
+    /// Only session creation ("S" connections), and what follows on a
+    /// WebSocket that created its session.
+    CreateOnly,
+    /// Only control and rebind requests ("CR" connections).
+    ControlOnly,
+}
+
+impl PortType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GeneralPurpose => "GENERAL_PURPOSE",
+            Self::CreateOnly => "CREATE_ONLY",
+            Self::ControlOnly => "CONTROL_ONLY",
+        }
+    }
+}
+
 /// Settings of one listener.
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
-    /// `SERVNAME` sent to clients.
+    /// The listener's name: `SERVNAME` sent to clients.
     pub server_name: String,
-    /// Address clients must use for control and rebind requests, if any.
-    pub control_link: Option<String>,
+    /// How the control link of `CONOK` is chosen.
+    pub control_link: ControlLinkRule,
+    pub port_type: PortType,
 }
 
 impl Default for ListenerConfig {
     fn default() -> Self {
         Self {
             server_name: "Shoal".into(),
-            control_link: None,
+            control_link: ControlLinkRule::default(),
+            port_type: PortType::GeneralPurpose,
         }
     }
 }
@@ -40,14 +67,36 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub fn bind_context(&self, peer: SocketAddr, websocket: bool) -> BindContext {
+    pub fn bind_context(
+        &self,
+        peer: SocketAddr,
+        websocket: bool,
+        host: Option<&str>,
+    ) -> BindContext {
         BindContext {
             client_ip: client_ip(peer.ip()),
-            control_link: self.listener.control_link.clone(),
+            control_link: self.listener.control_link.resolve(host),
             server_name: self.listener.server_name.clone(),
             websocket,
         }
     }
+}
+
+/// The `Host` header of a request, if readable.
+pub(crate) fn host_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|h| h.to_str().ok())
+}
+
+/// Refusal of a request the listener's port type does not take (code 70).
+pub(crate) fn port_type_refusal(listener: &ListenerConfig, what: &str) -> (i32, String) {
+    (
+        70,
+        format!(
+            "{what} is not allowed on listener '{}' (port_type {})",
+            listener.server_name,
+            listener.port_type.as_str()
+        ),
+    )
 }
 
 /// IPv4 clients on a dual-stack socket show as `::ffff:a.b.c.d`: report a.b.c.d.

@@ -2,7 +2,7 @@
 //! socket carries requests upstream and the bound session's stream down.
 
 use crate::http::{control_line, error_line};
-use crate::AppState;
+use crate::{host_header, port_type_refusal, AppState, PortType};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -33,12 +33,13 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     }
+    let host = host_header(&headers).map(str::to_owned);
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
     // Frames a little over the limit are read and refused with ERROR,67;
     // far larger ones end the connection without being buffered.
     ws.protocols([WS_SUBPROTOCOL])
         .max_message_size(limit.saturating_mul(4))
-        .on_upgrade(move |socket| connection(st, peer, socket))
+        .on_upgrade(move |socket| connection(st, peer, host, socket))
 }
 
 /// Waits for the next chunk of the bound stream, or forever if none is bound.
@@ -49,18 +50,31 @@ async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
     }
 }
 
-async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
+/// What a socket knows between requests.
+#[derive(Debug, Default)]
+struct Socket {
+    host: Option<String>,
+    stream: Option<Stream>,
+    /// Requests that omit LS_session address the socket's last session.
+    last_session: Option<String>,
+    /// The session created on this socket: on a CREATE_ONLY listener, only
+    /// it may be rebound and controlled here.
+    created_here: Option<String>,
+}
+
+async fn connection(st: AppState, peer: SocketAddr, host: Option<String>, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     // Answers of control requests, which run concurrently with the stream.
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<String>();
-    let mut stream: Option<Stream> = None;
-    // Requests that omit LS_session address the socket's last session.
-    let mut last_session: Option<String> = None;
+    let mut sock = Socket {
+        host,
+        ..Socket::default()
+    };
     loop {
         let out = tokio::select! {
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
-                    handle(&st, peer, text.as_str(), &mut stream, &mut last_session, &answers_tx).await
+                    handle(&st, peer, text.as_str(), &mut sock, &answers_tx).await
                 }
                 Some(Ok(Message::Binary(_))) => Some(
                     Line::Error { code: 67, message: "TLCP requests are text messages" }.to_line(),
@@ -73,9 +87,9 @@ async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
                 }
             },
             Some(answer) = answers.recv() => Some(answer),
-            chunk = next_chunk(&mut stream) => match chunk {
+            chunk = next_chunk(&mut sock.stream) => match chunk {
                 Some(c) => {
-                    if stream.as_ref().is_some_and(Stream::closes_socket) {
+                    if sock.stream.as_ref().is_some_and(Stream::closes_socket) {
                         // LS_close_socket: the last lines, then the close.
                         let _ = tx.send(Message::Text(c.into())).await;
                         let _ = tx.send(Message::Close(None)).await;
@@ -83,14 +97,14 @@ async fn connection(st: AppState, peer: SocketAddr, socket: WebSocket) {
                     }
                     // A polling cycle that just ended frees the socket for
                     // the next bind_session at once.
-                    if stream.as_ref().is_some_and(Stream::is_done) {
-                        stream = None;
+                    if sock.stream.as_ref().is_some_and(Stream::is_done) {
+                        sock.stream = None;
                     }
                     Some(c)
                 }
                 None => {
                     // Polling cycle over, or another stream took the session.
-                    stream = None;
+                    sock.stream = None;
                     None
                 }
             },
@@ -107,8 +121,7 @@ async fn handle(
     st: &AppState,
     peer: SocketAddr,
     text: &str,
-    stream: &mut Option<Stream>,
-    last_session: &mut Option<String>,
+    sock: &mut Socket,
     answers: &mpsc::UnboundedSender<String>,
 ) -> Option<String> {
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
@@ -131,30 +144,42 @@ async fn handle(
             return Some(out);
         }
     };
-    let ctx = st.bind_context(peer, true);
+    let ctx = st.bind_context(peer, true, sock.host.as_deref());
+    let port_type = st.listener.port_type;
     match batch.name {
         RequestName::Wsok => Some(Line::WsOk.to_line()),
         RequestName::Heartbeat => None,
         RequestName::CreateSession | RequestName::BindSession => {
             let req = batch.requests.into_iter().next()?;
-            if stream.is_some() {
+            if sock.stream.is_some() {
                 return Some(conerr(69, "a stream is already bound to this WebSocket"));
             }
             let result = match req {
+                Ok(Request::CreateSession(_)) if port_type == PortType::ControlOnly => {
+                    Err(port_type_refusal(&st.listener, "session creation"))
+                }
                 Ok(Request::CreateSession(c)) => st.engine.create_session(&c, &ctx).await,
                 Ok(Request::BindSession(mut b)) => {
                     if b.session.is_none() {
-                        b.session = last_session.clone();
+                        b.session = sock.last_session.clone();
                     }
-                    st.engine.bind_session(&b, &ctx)
+                    if port_type == PortType::CreateOnly && b.session != sock.created_here {
+                        Err(port_type_refusal(&st.listener, "bind_session"))
+                    } else {
+                        st.engine.bind_session(&b, &ctx)
+                    }
                 }
                 Ok(_) => Err((67, "unexpected request".to_owned())),
                 Err(e) => Err((e.code, e.message)),
             };
             match result {
                 Ok(s) => {
-                    *last_session = Some(s.session().id.clone());
-                    *stream = Some(s);
+                    let id = s.session().id.clone();
+                    if batch.name == RequestName::CreateSession {
+                        sock.created_here = Some(id.clone());
+                    }
+                    sock.last_session = Some(id);
+                    sock.stream = Some(s);
                     None
                 }
                 Err((code, message)) => {
@@ -165,7 +190,23 @@ async fn handle(
         }
         RequestName::Control | RequestName::Msg => {
             for req in batch.requests {
-                let req = req.map(|r| with_session(r, last_session.as_deref()));
+                let req = req.map(|r| with_session(r, sock.last_session.as_deref()));
+                if port_type == PortType::CreateOnly {
+                    if let Ok(r) = &req {
+                        if session_of(r) != sock.created_here.as_deref() {
+                            let (code, message) =
+                                port_type_refusal(&st.listener, "a control request");
+                            let _ = answers.send(
+                                Line::Error {
+                                    code,
+                                    message: &message,
+                                }
+                                .to_line(),
+                            );
+                            continue;
+                        }
+                    }
+                }
                 let silent = matches!(&req, Ok(r) if !acked(r));
                 let st = st.clone();
                 let answers = answers.clone();
@@ -180,6 +221,14 @@ async fn handle(
             }
             None
         }
+    }
+}
+
+fn session_of(req: &Request) -> Option<&str> {
+    match req {
+        Request::Control(c) => c.session.as_deref(),
+        Request::Msg(m) => m.session.as_deref(),
+        _ => None,
     }
 }
 
