@@ -1,6 +1,6 @@
 //! TLCP over HTTP: `POST /lightstreamer/<request>.txt`.
 
-use crate::{cors_headers, host_header, port_type_refusal, tlcp_headers, AppState, PortType};
+use crate::{cors_headers, port_type_refusal, tlcp_headers, AppState, PortType};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -67,7 +67,7 @@ pub(crate) async fn request(
 }
 
 async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, mut batch: Batch) -> Response {
-    let ctx = st.bind_context(peer, false, host_header(headers));
+    let ctx = st.bind_context(peer, false, headers);
     let port_type = st.listener.port_type;
     let refused = match (port_type, batch.name) {
         (PortType::ControlOnly, RequestName::CreateSession) => Some("session creation"),

@@ -2,6 +2,7 @@
 //! and long polling, control requests) and WebSocket, on the same port.
 //! Transports decide how bytes move; the engine's streams decide what to send.
 
+mod client_ip;
 mod control_link;
 mod http;
 mod ws;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use shoal_engine::{BindContext, Engine};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -48,6 +49,9 @@ pub struct ListenerConfig {
     /// How the control link of `CONOK` is chosen.
     pub control_link: ControlLinkRule,
     pub port_type: PortType,
+    /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
+    /// proxies; 0 ignores the header.
+    pub trusted_forwards: u32,
 }
 
 impl Default for ListenerConfig {
@@ -56,6 +60,7 @@ impl Default for ListenerConfig {
             server_name: "Shoal".into(),
             control_link: ControlLinkRule::default(),
             port_type: PortType::GeneralPurpose,
+            trusted_forwards: 0,
         }
     }
 }
@@ -71,10 +76,12 @@ impl AppState {
         &self,
         peer: SocketAddr,
         websocket: bool,
-        host: Option<&str>,
+        headers: &HeaderMap,
     ) -> BindContext {
+        let ip = client_ip::client_ip(peer, headers, self.listener.trusted_forwards);
+        let host = host_header(headers);
         BindContext {
-            client_ip: client_ip(peer.ip()),
+            client_ip: ip.to_string(),
             control_link: self.listener.control_link.resolve(host),
             server_name: self.listener.server_name.clone(),
             websocket,
@@ -97,11 +104,6 @@ pub(crate) fn port_type_refusal(listener: &ListenerConfig, what: &str) -> (i32, 
             listener.port_type.as_str()
         ),
     )
-}
-
-/// IPv4 clients on a dual-stack socket show as `::ffff:a.b.c.d`: report a.b.c.d.
-fn client_ip(ip: IpAddr) -> String {
-    ip.to_canonical().to_string()
 }
 
 /// The routes of a TLCP listener.

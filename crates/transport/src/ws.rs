@@ -2,7 +2,7 @@
 //! socket carries requests upstream and the bound session's stream down.
 
 use crate::http::{control_line, error_line};
-use crate::{host_header, port_type_refusal, AppState, PortType};
+use crate::{port_type_refusal, AppState, PortType};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -33,13 +33,12 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     }
-    let host = host_header(&headers).map(str::to_owned);
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
     // Frames a little over the limit are read and refused with ERROR,67;
     // far larger ones end the connection without being buffered.
     ws.protocols([WS_SUBPROTOCOL])
         .max_message_size(limit.saturating_mul(4))
-        .on_upgrade(move |socket| connection(st, peer, host, socket))
+        .on_upgrade(move |socket| connection(st, peer, headers, socket))
 }
 
 /// Waits for the next chunk of the bound stream, or forever if none is bound.
@@ -53,7 +52,8 @@ async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
 /// What a socket knows between requests.
 #[derive(Debug, Default)]
 struct Socket {
-    host: Option<String>,
+    /// The handshake's headers: the client's address and host come from them.
+    headers: HeaderMap,
     stream: Option<Stream>,
     /// Requests that omit LS_session address the socket's last session.
     last_session: Option<String>,
@@ -62,12 +62,12 @@ struct Socket {
     created_here: Option<String>,
 }
 
-async fn connection(st: AppState, peer: SocketAddr, host: Option<String>, socket: WebSocket) {
+async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     // Answers of control requests, which run concurrently with the stream.
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<String>();
     let mut sock = Socket {
-        host,
+        headers,
         ..Socket::default()
     };
     loop {
@@ -144,7 +144,7 @@ async fn handle(
             return Some(out);
         }
     };
-    let ctx = st.bind_context(peer, true, sock.host.as_deref());
+    let ctx = st.bind_context(peer, true, &sock.headers);
     let port_type = st.listener.port_type;
     match batch.name {
         RequestName::Wsok => Some(Line::WsOk.to_line()),
