@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub sync_interval: Duration,
     /// Default and maximum wait for a missing message of a sequence.
     pub message_max_wait: Duration,
+    /// Sessions older than this end with code 48, and their clients open a
+    /// new session at once (through the balancer: a way to rebalance).
+    pub max_session_duration: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +59,7 @@ impl Default for EngineConfig {
             distinct_snapshot_length: 10,
             sync_interval: Duration::from_secs(30),
             message_max_wait: Duration::from_secs(5),
+            max_session_duration: None,
         }
     }
 }

@@ -223,6 +223,18 @@ impl Engine {
                 for s in expired {
                     engine.close(&s, 32, "session expired: no stream connection");
                 }
+                if let Some(max) = engine.config.max_session_duration {
+                    let old: Vec<Arc<Session>> = engine
+                        .sessions
+                        .read()
+                        .values()
+                        .filter(|s| now.duration_since(s.created) >= max)
+                        .cloned()
+                        .collect();
+                    for s in old {
+                        engine.close(&s, 48, "maximum session duration reached");
+                    }
+                }
             }
         })
     }

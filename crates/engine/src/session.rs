@@ -23,6 +23,7 @@ pub struct Session {
     /// Wakes the bound stream when something is ready.
     pub(crate) wake: Notify,
     pub(crate) sequences: Mutex<HashMap<String, Arc<crate::message::Sequence>>>,
+    pub(crate) created: Instant,
 }
 
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl Session {
             state: Mutex::new(state),
             wake: Notify::new(),
             sequences: Mutex::new(HashMap::new()),
+            created: Instant::now(),
         }
     }
 

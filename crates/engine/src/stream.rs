@@ -70,7 +70,9 @@ impl Session {
             .keepalive_millis
             .map(Duration::from_millis)
             .unwrap_or(cfg.keepalive)
-            .clamp(cfg.min_keepalive, cfg.max_keepalive);
+            // Not clamp(): it panics if a configuration gives min > max.
+            .max(cfg.min_keepalive)
+            .min(cfg.max_keepalive);
         let content_length = if ctx.websocket {
             u64::MAX
         } else {

@@ -486,3 +486,27 @@ async fn close_socket_is_asked_only_when_the_client_says_so() {
     assert_eq!(c.read_to_end().await, vec!["LOOP,0"]);
     assert!(c.stream.closes_socket());
 }
+
+/// Sessions older than max_session_duration end with END,48 (the client
+/// then opens a new session at once), bound or not.
+#[tokio::test(start_paused = true)]
+async fn sessions_end_at_their_maximum_duration() {
+    let h = Harness::with_config(EngineConfig {
+        max_session_duration: Some(Duration::from_secs(60)),
+        keepalive: Duration::from_secs(30),
+        max_keepalive: Duration::from_secs(30),
+        ..EngineConfig::default()
+    });
+    let _reaper = h.engine.spawn_reaper();
+    let mut c = h.open().await;
+    tokio::time::sleep(Duration::from_secs(58)).await;
+    assert_eq!(h.engine.session_count(), 1, "ended too early");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(h.engine.session_count(), 0, "still there after 61 s");
+    let lines = c.read_to_end().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("END,48,maximum session duration reached"),
+        "{lines:?}"
+    );
+}

@@ -1,11 +1,16 @@
 //! The `shoal` command.
 
+mod check;
+mod settings;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_engine::{Engine, EngineConfig};
 use shoal_transport::{router, serve, ListenerConfig};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -25,10 +30,20 @@ enum Command {
     /// Serve TLCP over HTTP and WebSocket. With no options: 0.0.0.0:8080 and
     /// the embedded demo adapter set DEMO.
     Serve(ServeArgs),
+    /// Check a lightstreamer_conf.xml: print the listeners and control-link
+    /// settings it gives, or the first error with its element and line.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// A lightstreamer_conf.xml to run with (listeners, timings, control
+    /// link); without it, the defaults and --listen.
+    #[arg(long, value_name = "FILE", conflicts_with = "listen")]
+    config: Option<PathBuf>,
     /// Address to listen on, ADDR:PORT (repeatable). Port 0 picks a free port.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
@@ -41,8 +56,19 @@ struct ServeArgs {
     log_level: Option<String>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run_cli(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The message names the file, element and line where it applies;
+            // a backtrace would only hide it.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_level.as_deref())?;
@@ -52,6 +78,7 @@ fn main() -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             rt.block_on(run(args))
         }
+        Command::CheckConfig { file } => check::run(&file),
     }
 }
 
@@ -69,27 +96,81 @@ fn init_logs(level: Option<&str>) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = EngineConfig::default();
-    if let Some(n) = args.max_sessions {
-        config.max_sessions = n as usize;
-    }
+    let (config, plans) = match &args.config {
+        Some(file) => {
+            let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            let mut config = settings::engine_config(&loaded.config)
+                .with_context(|| format!("{}", file.display()))?;
+            if let Some(n) = args.max_sessions {
+                config.max_sessions = n as usize;
+            }
+            let plans = settings::listeners(&loaded.config);
+            for p in &plans {
+                refuse_unsupported(file, &p.source)?;
+            }
+            (config, plans)
+        }
+        None => {
+            let mut config = EngineConfig::default();
+            if let Some(n) = args.max_sessions {
+                config.max_sessions = n as usize;
+            }
+            let addrs = if args.listen.is_empty() {
+                vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
+            } else {
+                args.listen.clone()
+            };
+            let plans = addrs
+                .into_iter()
+                .map(|addr| (addr, ListenerConfig::default()))
+                .collect::<Vec<_>>();
+            return serve_all(config, plans).await;
+        }
+    };
+    serve_all(
+        config,
+        plans.into_iter().map(|p| (p.addr, p.conf)).collect(),
+    )
+    .await
+}
+
+/// Listener features the configuration asks for that this build cannot
+/// provide yet: refused at start, never ignored.
+fn refuse_unsupported(file: &std::path::Path, l: &shoal_config::Listener) -> anyhow::Result<()> {
+    let what = if l.secure {
+        "HTTPS listeners (TLS) are not available in this build yet"
+    } else if l.proxy_protocol {
+        "the PROXY protocol (<proxy_protocol_enabled>) is not available in this build yet"
+    } else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "{}:{}: listener '{}': {what}",
+        file.display(),
+        l.line,
+        l.name
+    )
+}
+
+async fn serve_all(
+    config: EngineConfig,
+    plans: Vec<(SocketAddr, ListenerConfig)>,
+) -> anyhow::Result<()> {
     let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
-    let addrs = if args.listen.is_empty() {
-        vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
-    } else {
-        args.listen
-    };
     let mut servers = tokio::task::JoinSet::new();
-    for addr in addrs {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+    for (addr, conf) in plans {
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (listener '{}')", conf.server_name)
+        })?;
         let local = listener.local_addr().context("listener has no address")?;
         // Tests and scripts read this line to learn the port.
         println!("listening on http://{local}");
-        tracing::info!(%local, "serving TLCP over HTTP and WebSocket, adapter set DEMO");
-        let app = router(engine.clone(), ListenerConfig::default());
+        tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), "serving TLCP over HTTP and WebSocket, adapter set DEMO");
+        let app = router(engine.clone(), conf);
         servers.spawn(async move { serve(listener, app).await.map_err(anyhow::Error::from) });
     }
     tokio::select! {

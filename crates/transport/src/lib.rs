@@ -9,7 +9,7 @@ mod ws;
 
 pub use control_link::ControlLinkRule;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -18,6 +18,7 @@ use shoal_engine::{BindContext, Engine};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
 
 /// What requests a listener takes (`<port_type>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +50,8 @@ pub struct ListenerConfig {
     /// How the control link of `CONOK` is chosen.
     pub control_link: ControlLinkRule,
     pub port_type: PortType,
+    /// A folder of static pages served at `/` (`<web_server><pages_dir>`).
+    pub pages_dir: Option<std::path::PathBuf>,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
@@ -61,6 +64,7 @@ impl Default for ListenerConfig {
             control_link: ControlLinkRule::default(),
             port_type: PortType::GeneralPurpose,
             trusted_forwards: 0,
+            pages_dir: None,
         }
     }
 }
@@ -108,17 +112,26 @@ pub(crate) fn port_type_refusal(listener: &ListenerConfig, what: &str) -> (i32, 
 
 /// The routes of a TLCP listener.
 pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
+    let pages = listener.pages_dir.clone();
     let state = AppState {
         engine,
         listener: Arc::new(listener),
     };
-    Router::new()
+    let tlcp = Router::new()
         .route("/lightstreamer", get(ws::upgrade))
         .route("/lightstreamer/healthcheck", get(healthcheck))
-        .route("/lightstreamer/{request}", any(http::request))
-        .route("/", get(index))
-        .fallback(not_found)
-        .with_state(state)
+        .route("/lightstreamer/{request}", any(http::request));
+    match pages {
+        // ServeDir picks content types by extension, serves index.html for
+        // folders, and refuses paths that leave the folder.
+        Some(dir) => tlcp
+            .fallback_service(ServeDir::new(dir).append_index_html_on_directories(true))
+            .with_state(state),
+        None => tlcp
+            .route("/", get(index))
+            .fallback(not_found)
+            .with_state(state),
+    }
 }
 
 /// Serves `router` on an already bound listener until the task is dropped.
@@ -138,7 +151,7 @@ async fn healthcheck(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn index(ConnectInfo(_peer): ConnectInfo<SocketAddr>) -> &'static str {
+async fn index() -> &'static str {
     "Shoal push server. Lightstreamer clients connect to this address (TLCP at /lightstreamer).\n"
 }
 

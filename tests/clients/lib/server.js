@@ -84,10 +84,13 @@ function waitExit(proc, timeoutMs) {
 class ShoalServer {
   // bin: executable (default SHOAL_BIN or target/release/shoal); binArgs: arguments
   // put before "serve" (lets the harness self-test run a fake server with node).
-  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal' } = {}) {
+  // listeners: how many "listening on" lines to wait for (default: one per
+  // `listen`; give it when the listeners come from a --config file).
+  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal', listeners = null } = {}) {
     this.bin = bin;
     this.binArgs = [...binArgs];
     this.listen = [...listen];
+    this.expected = listeners ?? Math.max(1, listen.length);
     this.extraArgs = [...extraArgs];
     this.env = { ...env };
     this.name = name;
@@ -145,7 +148,7 @@ class ShoalServer {
         settle(
           reject,
           new Error(
-            `${this.name}: no "listening on" line for ${this.listen.length} listener(s) ` +
+            `${this.name}: no "listening on" line for ${this.expected} listener(s) ` +
               `within ${timeoutMs} ms (got ${addresses.length}).\n--- server output ---\n${this.logTail(60)}`,
           ),
         );
@@ -156,7 +159,7 @@ class ShoalServer {
         if (m) {
           const port = Number(m[3]);
           addresses.push({ url: `${m[1]}://${m[2]}:${port}`, host: m[2], port });
-          if (addresses.length >= this.listen.length) settle(resolve);
+          if (addresses.length >= this.expected) settle(resolve);
         }
       });
       onLines(proc.stderr, (line) => this._addLog(`[err#${gen}] ${line}`));

@@ -1,0 +1,108 @@
+//! From a loaded `lightstreamer_conf.xml` to what the engine and the
+//! listeners run with.
+
+use shoal_config::{Config, Listener, PortType as ConfPortType};
+use shoal_engine::EngineConfig;
+use shoal_transport::{ControlLinkRule, ListenerConfig, PortType};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// One listener to open.
+#[derive(Debug, Clone)]
+pub struct ListenerPlan {
+    pub addr: SocketAddr,
+    pub conf: ListenerConfig,
+    /// The configuration's listener (for TLS and reports).
+    pub source: Listener,
+}
+
+pub fn engine_config(config: &Config) -> anyhow::Result<EngineConfig> {
+    let e = &config.engine;
+    let mut out = EngineConfig::default();
+    let ms = Duration::from_millis;
+    if let Some(v) = e.request_limit {
+        out.request_limit = v;
+    }
+    if let Some(v) = e.default_keepalive_millis {
+        out.keepalive = ms(v);
+    }
+    if let Some(v) = e.min_keepalive_millis {
+        out.min_keepalive = ms(v);
+    }
+    if let Some(v) = e.max_keepalive_millis {
+        out.max_keepalive = ms(v);
+    }
+    if let Some(v) = e.content_length {
+        out.content_length = v;
+    }
+    if let Some(v) = e.max_polling_millis {
+        out.max_polling = ms(v);
+    }
+    if let Some(v) = e.max_idle_millis {
+        out.max_idle = ms(v);
+    }
+    if let Some(v) = e.session_timeout_millis {
+        out.session_timeout = ms(v);
+    }
+    if let Some(v) = e.session_recovery_millis {
+        out.recovery_window = ms(v);
+    }
+    if let Some(v) = e.max_buffer_size {
+        out.max_buffer = usize::try_from(v).unwrap_or(usize::MAX).max(1);
+    }
+    if let Some(v) = e.max_sessions {
+        out.max_sessions = usize::try_from(v).unwrap_or(usize::MAX);
+    }
+    if let Some(v) = e.missing_message_timeout_millis {
+        out.message_max_wait = ms(v);
+    }
+    if let Some(v) = e.max_session_duration_minutes.filter(|&m| m > 0) {
+        out.max_session_duration = Some(Duration::from_secs(v.saturating_mul(60)));
+    }
+    // Written values are checked against each other by the parser; Shoal's
+    // defaults for the others must fit too.
+    if !(out.min_keepalive <= out.keepalive && out.keepalive <= out.max_keepalive) {
+        anyhow::bail!(
+            "keepalive settings do not fit together: min_keepalive_millis {} <= default_keepalive_millis {} <= max_keepalive_millis {} must hold (Shoal's defaults are 1000, 5000, 30000; set the others too)",
+            out.min_keepalive.as_millis(),
+            out.keepalive.as_millis(),
+            out.max_keepalive.as_millis()
+        );
+    }
+    Ok(out)
+}
+
+pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
+    let rule = ControlLinkRule {
+        address: config
+            .control_link_address
+            .as_ref()
+            .map(|c| (c.host.clone(), c.port)),
+        machine_name: config.control_link_machine_name.clone(),
+    };
+    config
+        .listeners
+        .iter()
+        .map(|l| ListenerPlan {
+            addr: SocketAddr::new(
+                l.listening_interface
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                l.port,
+            ),
+            conf: ListenerConfig {
+                server_name: l.name.clone(),
+                control_link: rule.clone(),
+                port_type: match l.port_type {
+                    ConfPortType::CreateOnly => PortType::CreateOnly,
+                    ConfPortType::ControlOnly => PortType::ControlOnly,
+                    ConfPortType::GeneralPurpose | ConfPortType::Priority => {
+                        PortType::GeneralPurpose
+                    }
+                },
+                trusted_forwards: l.skip_local_forwards,
+                pages_dir: config.pages_dir.clone(),
+            },
+            source: l.clone(),
+        })
+        .collect()
+}
