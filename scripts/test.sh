@@ -3,7 +3,8 @@
 # tests, a bounded fuzzing run of the request parser, and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
-# It installs what the tests need first (idempotently): the npm packages of
+# It installs what the tests need first (idempotently): Debian's haproxy,
+# the npm packages of
 # the official clients (pinned by tests/clients/package-lock.json and
 # tests/python/requirements.txt) and
 # cargo-fuzz. The Rust workspace is built once, in release mode, and every
@@ -30,6 +31,15 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
+
+step "installing HAProxy (Debian package) if needed"
+if ! command -v haproxy >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy
+    else
+        die "haproxy is missing: install Debian's haproxy package (the balancer tests need it)"
+    fi
+fi
 
 step "installing the official client packages (npm ci)"
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)

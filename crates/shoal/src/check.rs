@@ -28,7 +28,7 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
             ));
         }
         if l.proxy_protocol {
-            line.push_str("  PROXY protocol (not available in this build yet)");
+            line.push_str("  PROXY protocol");
         }
         if let Some(k) = &l.keystore {
             line.push_str(&format!(

@@ -6,11 +6,12 @@ mod settings;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_engine::{Engine, EngineConfig};
-use shoal_transport::{router, serve, ListenerConfig};
+use shoal_transport::{router, serve, serve_proxy_protocol, ListenerConfig};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -125,16 +126,21 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             };
             let plans = addrs
                 .into_iter()
-                .map(|addr| (addr, ListenerConfig::default()))
+                .map(|addr| (addr, ListenerConfig::default(), None))
                 .collect::<Vec<_>>();
             return serve_all(config, plans).await;
         }
     };
-    serve_all(
-        config,
-        plans.into_iter().map(|p| (p.addr, p.conf)).collect(),
-    )
-    .await
+    let plans = plans
+        .into_iter()
+        .map(|p| {
+            let proxy = p.source.proxy_protocol.then(|| {
+                Duration::from_millis(p.source.proxy_protocol_timeout_millis.unwrap_or(1000))
+            });
+            (p.addr, p.conf, proxy)
+        })
+        .collect();
+    serve_all(config, plans).await
 }
 
 /// Listener features the configuration asks for that this build cannot
@@ -142,8 +148,6 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn refuse_unsupported(file: &std::path::Path, l: &shoal_config::Listener) -> anyhow::Result<()> {
     let what = if l.secure {
         "HTTPS listeners (TLS) are not available in this build yet"
-    } else if l.proxy_protocol {
-        "the PROXY protocol (<proxy_protocol_enabled>) is not available in this build yet"
     } else {
         return Ok(());
     };
@@ -155,14 +159,15 @@ fn refuse_unsupported(file: &std::path::Path, l: &shoal_config::Listener) -> any
     )
 }
 
-async fn serve_all(
-    config: EngineConfig,
-    plans: Vec<(SocketAddr, ListenerConfig)>,
-) -> anyhow::Result<()> {
+/// A listener to open: its address, settings, and the PROXY protocol header
+/// timeout when connections carry one.
+type Plan = (SocketAddr, ListenerConfig, Option<Duration>);
+
+async fn serve_all(config: EngineConfig, plans: Vec<Plan>) -> anyhow::Result<()> {
     let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
     let mut servers = tokio::task::JoinSet::new();
-    for (addr, conf) in plans {
+    for (addr, conf, proxy) in plans {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (listener '{}')", conf.server_name)
         })?;
@@ -171,7 +176,13 @@ async fn serve_all(
         println!("listening on http://{local}");
         tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), "serving TLCP over HTTP and WebSocket, adapter set DEMO");
         let app = router(engine.clone(), conf);
-        servers.spawn(async move { serve(listener, app).await.map_err(anyhow::Error::from) });
+        servers.spawn(async move {
+            match proxy {
+                Some(timeout) => serve_proxy_protocol(listener, timeout, app).await,
+                None => serve(listener, app).await,
+            }
+            .map_err(anyhow::Error::from)
+        });
     }
     tokio::select! {
         Some(res) = servers.join_next() => {

@@ -1,6 +1,6 @@
 //! TLCP over HTTP: `POST /lightstreamer/<request>.txt`.
 
-use crate::{cors_headers, port_type_refusal, tlcp_headers, AppState, PortType};
+use crate::{cors_headers, port_type_refusal, tlcp_headers, AppState, Peer, PortType};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 pub(crate) async fn request(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(request): Path<String>,
     method: Method,
     uri: Uri,

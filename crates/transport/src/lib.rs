@@ -5,7 +5,10 @@
 mod client_ip;
 mod control_link;
 mod http;
+mod listener;
 mod ws;
+
+pub use listener::{Peer, ProxyProtocolListener};
 
 pub use control_link::ControlLinkRule;
 
@@ -138,7 +141,22 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
 pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<Peer>(),
+    )
+    .await
+}
+
+/// Like [`serve`], for connections that start with a PROXY protocol header
+/// (`<proxy_protocol_enabled>`); `timeout` bounds the wait for it.
+pub async fn serve_proxy_protocol(
+    listener: TcpListener,
+    timeout: std::time::Duration,
+    router: Router,
+) -> std::io::Result<()> {
+    let listener = ProxyProtocolListener::new(listener, timeout)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<Peer>(),
     )
     .await
 }

@@ -2,7 +2,7 @@
 //! socket carries requests upstream and the bound session's stream down.
 
 use crate::http::{control_line, error_line};
-use crate::{port_type_refusal, AppState, PortType};
+use crate::{port_type_refusal, AppState, Peer, PortType};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 pub(crate) async fn upgrade(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
