@@ -1,9 +1,11 @@
 //! `shoal check-config FILE`: what a configuration would run, or why not.
 
-use crate::settings;
+use crate::{settings, tls};
 use std::path::Path;
 
 pub fn run(file: &Path) -> anyhow::Result<()> {
+    // Certificates are loaded as `serve` would: a wrong password or an
+    // expired certificate fails here too.
     let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let config = &loaded.config;
     settings::engine_config(config).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -30,14 +32,31 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         if l.proxy_protocol {
             line.push_str("  PROXY protocol");
         }
+        let mut certs = Vec::new();
         if let Some(k) = &l.keystore {
             line.push_str(&format!(
-                "  keystore {} {} (TLS not available in this build yet)",
+                "  keystore {} {}",
                 k.kind.as_str(),
                 k.file.display()
             ));
+            certs = tls::certificates(file, l, k)?;
         }
         println!("{line}");
+        for c in certs {
+            let i = &c.info;
+            println!(
+                "    certificate {}: subject {}; names {}; valid {} to {}",
+                i.alias.as_deref().unwrap_or("-"),
+                i.subject,
+                if i.sans.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    i.sans.join(", ")
+                },
+                i.not_before,
+                i.not_after
+            );
+        }
     }
     match (
         &config.control_link_address,

@@ -2,11 +2,12 @@
 
 mod check;
 mod settings;
+mod tls;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_engine::{Engine, EngineConfig};
-use shoal_transport::{router, serve, serve_proxy_protocol, ListenerConfig};
+use shoal_transport::{router, serve, serve_with, Handshakes, ListenerConfig};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,7 +98,7 @@ fn init_logs(level: Option<&str>) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let (config, plans) = match &args.config {
+    let (config, plans, file) = match &args.config {
         Some(file) => {
             let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
             for w in &loaded.warnings {
@@ -109,10 +110,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 config.max_sessions = n as usize;
             }
             let plans = settings::listeners(&loaded.config);
-            for p in &plans {
-                refuse_unsupported(file, &p.source)?;
-            }
-            (config, plans)
+            (config, plans, file)
         }
         None => {
             let mut config = EngineConfig::default();
@@ -126,60 +124,55 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             };
             let plans = addrs
                 .into_iter()
-                .map(|addr| (addr, ListenerConfig::default(), None))
+                .map(|addr| (addr, ListenerConfig::default(), Handshakes::default()))
                 .collect::<Vec<_>>();
             return serve_all(config, plans).await;
         }
     };
-    let plans = plans
-        .into_iter()
-        .map(|p| {
-            let proxy = p.source.proxy_protocol.then(|| {
+    let mut ready = Vec::with_capacity(plans.len());
+    for p in plans {
+        let handshakes = Handshakes {
+            proxy_protocol: p.source.proxy_protocol.then(|| {
                 Duration::from_millis(p.source.proxy_protocol_timeout_millis.unwrap_or(1000))
-            });
-            (p.addr, p.conf, proxy)
-        })
-        .collect();
+            }),
+            tls: match &p.source.keystore {
+                Some(k) if p.source.secure => Some(tls::acceptor(file, &p.source, k)?),
+                _ => None,
+            },
+        };
+        ready.push((p.addr, p.conf, handshakes));
+    }
+    let plans = ready;
     serve_all(config, plans).await
 }
 
-/// Listener features the configuration asks for that this build cannot
-/// provide yet: refused at start, never ignored.
-fn refuse_unsupported(file: &std::path::Path, l: &shoal_config::Listener) -> anyhow::Result<()> {
-    let what = if l.secure {
-        "HTTPS listeners (TLS) are not available in this build yet"
-    } else {
-        return Ok(());
-    };
-    anyhow::bail!(
-        "{}:{}: listener '{}': {what}",
-        file.display(),
-        l.line,
-        l.name
-    )
-}
-
-/// A listener to open: its address, settings, and the PROXY protocol header
-/// timeout when connections carry one.
-type Plan = (SocketAddr, ListenerConfig, Option<Duration>);
+/// A listener to open: its address, settings, and what its connections go
+/// through before HTTP (PROXY header, TLS).
+type Plan = (SocketAddr, ListenerConfig, Handshakes);
 
 async fn serve_all(config: EngineConfig, plans: Vec<Plan>) -> anyhow::Result<()> {
     let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
     let mut servers = tokio::task::JoinSet::new();
-    for (addr, conf, proxy) in plans {
+    for (addr, conf, handshakes) in plans {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (listener '{}')", conf.server_name)
         })?;
         let local = listener.local_addr().context("listener has no address")?;
         // Tests and scripts read this line to learn the port.
-        println!("listening on http://{local}");
+        let scheme = if handshakes.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("listening on {scheme}://{local}");
         tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), "serving TLCP over HTTP and WebSocket, adapter set DEMO");
         let app = router(engine.clone(), conf);
         servers.spawn(async move {
-            match proxy {
-                Some(timeout) => serve_proxy_protocol(listener, timeout, app).await,
-                None => serve(listener, app).await,
+            if handshakes.tls.is_none() && handshakes.proxy_protocol.is_none() {
+                serve(listener, app).await
+            } else {
+                serve_with(listener, handshakes, app).await
             }
             .map_err(anyhow::Error::from)
         });

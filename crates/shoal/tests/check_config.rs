@@ -33,17 +33,120 @@ fn names(prefix: &str) -> Vec<String> {
     v
 }
 
-#[test]
-fn every_seed_snippet_is_accepted() {
-    let seeds = names("seed_");
-    assert!(seeds.len() >= 30, "expected the guide's snippets, found {}", seeds.len());
-    for f in seeds {
-        let (ok, out, err) = check(&f);
-        assert!(ok, "{f} refused: {err}");
-        assert!(out.contains("valid"), "{f}: {out}");
-        assert!(out.contains("listeners:"), "{f}: {out}");
-        assert!(!out.contains("warning:"), "{f} has warnings: {out}");
+/// A copy of the seed fixtures where every keystore they name is a real JKS
+/// made by `keytool` (password `mypassword`, as in the guide's snippets).
+fn seed_site() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shoal-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut stores = std::collections::BTreeSet::new();
+    for f in names("seed_") {
+        let text = std::fs::read_to_string(fixtures().join(&f)).unwrap_or_else(|e| panic!("{e}"));
+        for part in text.split("<keystore_file>").skip(1) {
+            let name = part
+                .split('<')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("./");
+            stores.insert(name.to_owned());
+        }
+        std::fs::write(dir.join(&f), text).unwrap_or_else(|e| panic!("{e}"));
     }
+    for name in stores {
+        let host = name.trim_end_matches(".keystore").replace('_', ".");
+        let status = Command::new("keytool")
+            .args([
+                "-genkeypair",
+                "-alias",
+                "server",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+            ])
+            .args([
+                "-dname",
+                &format!("CN={host}.example.test"),
+                "-validity",
+                "30",
+            ])
+            .args([
+                "-storetype",
+                "JKS",
+                "-storepass",
+                "mypassword",
+                "-keypass",
+                "mypassword",
+            ])
+            .arg("-keystore")
+            .arg(dir.join(&name))
+            .output()
+            .unwrap_or_else(|e| panic!("keytool (Java) is needed to make test keystores: {e}"));
+        assert!(
+            status.status.success(),
+            "keytool failed for {name}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    dir
+}
+
+fn check_in(dir: &std::path::Path, file: &str) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("check-config")
+        .arg(dir.join(file))
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run shoal: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_seed_snippet_is_accepted_with_real_keystores() {
+    let site = seed_site();
+    let seeds = names("seed_");
+    assert!(
+        seeds.len() >= 30,
+        "expected the guide's snippets, found {}",
+        seeds.len()
+    );
+    for f in &seeds {
+        let (ok, out, err) = check_in(&site, f);
+        assert!(ok, "{f} refused: {err}");
+        assert!(
+            out.contains("valid") && out.contains("listeners:"),
+            "{f}: {out}"
+        );
+        assert!(!out.contains("warning:"), "{f} has warnings: {out}");
+        if out.contains("https://") {
+            assert!(
+                out.contains("certificate server: subject CN="),
+                "{f}: {out}"
+            );
+        }
+    }
+    // A wrong password is refused, naming the keystore element's line.
+    let text = std::fs::read_to_string(site.join("seed_2a1.xml")).unwrap_or_else(|e| panic!("{e}"));
+    let line = text
+        .lines()
+        .position(|l| l.contains("<keystore>"))
+        .map(|i| i + 1);
+    std::fs::write(
+        site.join("wrong.xml"),
+        text.replace("mypassword", "nottheone"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, err) = check_in(&site, "wrong.xml");
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("wrong.xml:{}:", line.unwrap_or(0))) && err.contains("password"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(site).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -70,5 +173,8 @@ fn broken_files_name_element_and_line() {
 fn a_missing_file_is_a_clear_error() {
     let (ok, _, err) = check("no_such_file.xml");
     assert!(!ok);
-    assert!(err.contains("no_such_file.xml") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("no_such_file.xml") && err.contains("cannot read"),
+        "{err}"
+    );
 }

@@ -8,7 +8,8 @@ mod http;
 mod listener;
 mod ws;
 
-pub use listener::{Peer, ProxyProtocolListener};
+pub use listener::{HandshakeListener, Handshakes, Peer};
+pub use tokio_rustls::TlsAcceptor;
 
 pub use control_link::ControlLinkRule;
 
@@ -146,19 +147,15 @@ pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()>
     .await
 }
 
-/// Like [`serve`], for connections that start with a PROXY protocol header
-/// (`<proxy_protocol_enabled>`); `timeout` bounds the wait for it.
-pub async fn serve_proxy_protocol(
+/// Like [`serve`], for connections that first go through a PROXY protocol
+/// header and/or a TLS handshake.
+pub async fn serve_with(
     listener: TcpListener,
-    timeout: std::time::Duration,
+    handshakes: Handshakes,
     router: Router,
 ) -> std::io::Result<()> {
-    let listener = ProxyProtocolListener::new(listener, timeout)?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .await
+    let listener = HandshakeListener::new(listener, handshakes)?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<Peer>()).await
 }
 
 async fn healthcheck(State(st): State<AppState>) -> Response {

@@ -1,6 +1,7 @@
-//! Accepting connections: plain TCP, or TCP with a PROXY protocol header
-//! (v1 or v2, as HAProxy's `send-proxy` / `send-proxy-v2` write it) that
-//! carries the real client address.
+//! Accepting connections: plain TCP, or connections that first need a
+//! PROXY protocol header (v1 or v2, as HAProxy's `send-proxy` /
+//! `send-proxy-v2` write it, carrying the real client address) and/or a TLS
+//! handshake.
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -8,7 +9,8 @@ use ppp::HeaderResult;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -22,32 +24,62 @@ impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     }
 }
 
-impl Connected<IncomingStream<'_, ProxyProtocolListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, ProxyProtocolListener>) -> Self {
+impl Connected<IncomingStream<'_, HandshakeListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, HandshakeListener>) -> Self {
         Peer(*stream.remote_addr())
     }
 }
 
-/// A listener whose connections all start with a PROXY protocol header.
-/// Headers are read by a task per connection, so a slow or silent peer
-/// holds only itself up; one that sends no valid header in time is closed.
-#[derive(Debug)]
-pub struct ProxyProtocolListener {
-    accepted: mpsc::Receiver<(TcpStream, SocketAddr)>,
+/// A connection after its handshakes: TCP, or TLS over TCP.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// What a connection must go through before HTTP.
+#[derive(Clone, Default)]
+pub struct Handshakes {
+    /// Read a PROXY protocol header first, waiting at most this long.
+    pub proxy_protocol: Option<Duration>,
+    /// Then a TLS handshake.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Handshakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshakes")
+            .field("proxy_protocol", &self.proxy_protocol)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Longest TLS handshake allowed: a peer that stalls it is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener whose connections go through [`Handshakes`]. They run in a
+/// task per connection, so a slow or silent peer holds only itself up; one
+/// that fails them is closed and logged.
+pub struct HandshakeListener {
+    accepted: mpsc::Receiver<(Box<dyn Io>, SocketAddr)>,
     local: SocketAddr,
 }
 
-impl ProxyProtocolListener {
-    pub fn new(listener: TcpListener, timeout: Duration) -> io::Result<Self> {
+impl std::fmt::Debug for HandshakeListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandshakeListener").field("local", &self.local).finish()
+    }
+}
+
+impl HandshakeListener {
+    pub fn new(listener: TcpListener, handshakes: Handshakes) -> io::Result<Self> {
         let local = listener.local_addr()?;
         let (tx, accepted) = mpsc::channel(256);
-        tokio::spawn(accept_loop(listener, timeout, tx));
+        tokio::spawn(accept_loop(listener, handshakes, tx));
         Ok(Self { accepted, local })
     }
 }
 
-impl Listener for ProxyProtocolListener {
-    type Io = TcpStream;
+impl Listener for HandshakeListener {
+    type Io = Box<dyn Io>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -65,11 +97,11 @@ impl Listener for ProxyProtocolListener {
 
 async fn accept_loop(
     listener: TcpListener,
-    timeout: Duration,
-    tx: mpsc::Sender<(TcpStream, SocketAddr)>,
+    handshakes: Handshakes,
+    tx: mpsc::Sender<(Box<dyn Io>, SocketAddr)>,
 ) {
     loop {
-        let (mut stream, peer) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little.
@@ -79,19 +111,47 @@ async fn accept_loop(
             }
         };
         let tx = tx.clone();
+        let handshakes = handshakes.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(timeout, read_header(&mut stream, peer)).await {
-                Ok(Ok(client)) => {
-                    let _ = tx.send((stream, client)).await;
-                }
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, "connection closed: bad PROXY protocol header: {e}")
-                }
-                Err(_) => {
-                    tracing::info!(%peer, "connection closed: no PROXY protocol header within {timeout:?}")
-                }
+            if let Some(conn) = handshake(stream, peer, &handshakes).await {
+                let _ = tx.send(conn).await;
             }
         });
+    }
+}
+
+async fn handshake(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    h: &Handshakes,
+) -> Option<(Box<dyn Io>, SocketAddr)> {
+    let client = match h.proxy_protocol {
+        None => peer,
+        Some(timeout) => match tokio::time::timeout(timeout, read_header(&mut stream, peer)).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                tracing::info!(%peer, "connection closed: bad PROXY protocol header: {e}");
+                return None;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "connection closed: no PROXY protocol header within {timeout:?}");
+                return None;
+            }
+        },
+    };
+    let Some(acceptor) = &h.tls else {
+        return Some((Box::new(stream), client));
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some((Box::new(tls), client)),
+        Ok(Err(e)) => {
+            tracing::info!(client = %client, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::info!(client = %client, "TLS handshake not done within {TLS_HANDSHAKE_TIMEOUT:?}");
+            None
+        }
     }
 }
 
