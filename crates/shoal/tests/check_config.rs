@@ -35,8 +35,8 @@ fn names(prefix: &str) -> Vec<String> {
 
 /// A copy of the seed fixtures where every keystore they name is a real JKS
 /// made by `keytool` (password `mypassword`, as in the guide's snippets).
-fn seed_site() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shoal-seed-{}", std::process::id()));
+fn seed_site(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shoal-seed-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let mut stores = std::collections::BTreeSet::new();
     for f in names("seed_") {
@@ -107,7 +107,7 @@ fn check_in(dir: &std::path::Path, file: &str) -> (bool, String, String) {
 
 #[test]
 fn every_seed_snippet_is_accepted_with_real_keystores() {
-    let site = seed_site();
+    let site = seed_site("check");
     let seeds = names("seed_");
     assert!(
         seeds.len() >= 30,
@@ -177,4 +177,69 @@ fn a_missing_file_is_a_clear_error() {
         err.contains("no_such_file.xml") && err.contains("cannot read"),
         "{err}"
     );
+}
+
+/// `serve` starts with every seed snippet: ports become 0 and interfaces
+/// loopback (the guide's public addresses do not exist here); each listener
+/// must say where it listens, with the right scheme.
+#[test]
+fn serve_starts_with_every_seed_snippet() {
+    use std::io::{BufRead, BufReader};
+    let site = seed_site("serve");
+    for f in names("seed_") {
+        let text = std::fs::read_to_string(site.join(&f)).unwrap_or_else(|e| panic!("{e}"));
+        let mut local = String::new();
+        let mut rest = text.as_str();
+        // Every <port>N</port> becomes 0, every interface 127.0.0.1.
+        while let Some(i) = rest.find('<') {
+            local.push_str(&rest[..i]);
+            rest = &rest[i..];
+            let tag_end = rest.find('>').map_or(rest.len(), |e| e + 1);
+            let tag = &rest[..tag_end];
+            let close = match tag {
+                "<port>" => Some("</port>"),
+                "<listening_interface>" => Some("</listening_interface>"),
+                _ => None,
+            };
+            match close.and_then(|c| rest.find(c).map(|e| (c, e))) {
+                Some((c, e)) => {
+                    let value = if c == "</port>" { "0" } else { "127.0.0.1" };
+                    local.push_str(&format!("{tag}{value}{c}"));
+                    rest = &rest[e + c.len()..];
+                }
+                None => {
+                    local.push_str(tag);
+                    rest = &rest[tag_end..];
+                }
+            }
+        }
+        local.push_str(rest);
+        let expected_https = text.matches("<https_server").count();
+        let expected = text.matches("<http_server").count() + expected_https;
+        let conf = site.join(format!("local_{f}"));
+        std::fs::write(&conf, local).unwrap_or_else(|e| panic!("{e}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(["serve", "--config"])
+            .arg(&conf)
+            .env_remove("RUST_BACKTRACE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run shoal: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take(expected)
+            .collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(lines.len(), expected, "{f}: {lines:?}");
+        let https = lines
+            .iter()
+            .filter(|l| l.starts_with("listening on https://"))
+            .count();
+        assert_eq!(https, expected_https, "{f}: {lines:?}");
+    }
+    std::fs::remove_dir_all(site).unwrap_or_else(|e| panic!("{e}"));
 }
