@@ -155,7 +155,11 @@ pub async fn serve_with(
     router: Router,
 ) -> std::io::Result<()> {
     let listener = HandshakeListener::new(listener, handshakes)?;
-    axum::serve(listener, router.into_make_service_with_connect_info::<Peer>()).await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<Peer>(),
+    )
+    .await
 }
 
 async fn healthcheck(State(st): State<AppState>) -> Response {

@@ -10,9 +10,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio_rustls::TlsAcceptor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 /// The client of a connection, as the listener determined it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,9 @@ pub struct HandshakeListener {
 
 impl std::fmt::Debug for HandshakeListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandshakeListener").field("local", &self.local).finish()
+        f.debug_struct("HandshakeListener")
+            .field("local", &self.local)
+            .finish()
     }
 }
 
@@ -127,17 +129,19 @@ async fn handshake(
 ) -> Option<(Box<dyn Io>, SocketAddr)> {
     let client = match h.proxy_protocol {
         None => peer,
-        Some(timeout) => match tokio::time::timeout(timeout, read_header(&mut stream, peer)).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => {
-                tracing::info!(%peer, "connection closed: bad PROXY protocol header: {e}");
-                return None;
+        Some(timeout) => {
+            match tokio::time::timeout(timeout, read_header(&mut stream, peer)).await {
+                Ok(Ok(client)) => client,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, "connection closed: bad PROXY protocol header: {e}");
+                    return None;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "connection closed: no PROXY protocol header within {timeout:?}");
+                    return None;
+                }
             }
-            Err(_) => {
-                tracing::info!(%peer, "connection closed: no PROXY protocol header within {timeout:?}");
-                return None;
-            }
-        },
+        }
     };
     let Some(acceptor) = &h.tls else {
         return Some((Box::new(stream), client));
