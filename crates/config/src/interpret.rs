@@ -3,8 +3,8 @@
 use crate::address::{interfaces_overlap, parse_control_link, parse_interface};
 use crate::xml::{self, Element};
 use crate::{
-    Config, ConfigError, EngineSettings, Keystore, KeystoreType, Listener, Loaded, PortType,
-    Warning,
+    Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Listener, Loaded,
+    PortType, Warning,
 };
 use std::path::{Path, PathBuf};
 
@@ -273,10 +273,11 @@ impl Cx<'_> {
                 "max_session_duration_minutes",
                 "missing_message_timeout_millis",
                 "web_server",
+                "healthcheck",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck] =
             p.single;
 
         let mut parsed = Vec::new();
@@ -339,12 +340,18 @@ impl Cx<'_> {
             Some(el) => self.web_server(el, path)?,
         };
 
+        let healthcheck = match healthcheck {
+            None => None,
+            Some(el) => Some(self.healthcheck(el, path, &parsed)?),
+        };
+
         Ok(Config {
             listeners: parsed.into_iter().map(|p| p.listener).collect(),
             control_link_address,
             control_link_machine_name,
             engine,
             pages_dir,
+            healthcheck,
         })
     }
 
@@ -733,6 +740,45 @@ impl Cx<'_> {
             }
         }
         Ok(())
+    }
+
+    fn healthcheck(
+        &mut self,
+        el: &Element,
+        parent: &str,
+        listeners: &[Parsed],
+    ) -> Result<Healthcheck, ConfigError> {
+        let path = format!("{parent}/{}", el.name);
+        self.attributes(el, &path, &[]);
+        let p = self.pick(
+            el,
+            &path,
+            ["available_on_all_servers"],
+            &["available_on_server"],
+        )?;
+        let all_servers = self.flag(p.single[0], &path)?.unwrap_or(false);
+        let mut servers = Vec::new();
+        for s in &p.many {
+            let at = format!("{path}/{}", s.name);
+            self.attributes(s, &at, &["name"]);
+            let name = s
+                .attrs
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case("name"))
+                .map(|a| a.value.trim().to_owned())
+                .unwrap_or_default();
+            if name.is_empty() {
+                return Err(self.error(s.line, &at, "the name attribute is required: the name of an <http_server> or <https_server>"));
+            }
+            if !listeners.iter().any(|l| l.listener.name == name) {
+                return Err(self.error(s.line, &at, format!("no listener is named \"{name}\"")));
+            }
+            servers.push(name);
+        }
+        Ok(Healthcheck {
+            all_servers,
+            servers,
+        })
     }
 
     fn web_server(&mut self, el: &Element, parent: &str) -> Result<Option<PathBuf>, ConfigError> {

@@ -59,6 +59,24 @@ pub struct Config {
     /// configuration folder (Lightstreamer's default `../pages` when not
     /// given). `None` when the web server is not enabled.
     pub pages_dir: Option<PathBuf>,
+    /// `<healthcheck>`: where `/lightstreamer/healthcheck` answers. `None`
+    /// when the element is absent: Shoal then answers it on every listener.
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// `<healthcheck>`: `<available_on_all_servers>` (default N) and the
+/// listeners named by `<available_on_server name="...">`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Healthcheck {
+    pub all_servers: bool,
+    pub servers: Vec<String>,
+}
+
+impl Healthcheck {
+    /// Whether the listener named `name` answers health checks.
+    pub fn available_on(&self, name: &str) -> bool {
+        self.all_servers || self.servers.iter().any(|s| s == name)
+    }
 }
 
 /// `<control_link_address>`: a host (name or IP address) and an optional

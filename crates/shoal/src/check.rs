@@ -23,6 +23,9 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
             l.name,
             l.port_type.as_str()
         );
+        if !p.conf.healthcheck {
+            line.push_str("  no healthcheck");
+        }
         if l.skip_local_forwards > 0 {
             line.push_str(&format!(
                 "  trusted X-Forwarded-For hops {}",

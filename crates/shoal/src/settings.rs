@@ -101,6 +101,10 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                 },
                 trusted_forwards: l.skip_local_forwards,
                 pages_dir: config.pages_dir.clone(),
+                healthcheck: config
+                    .healthcheck
+                    .as_ref()
+                    .is_none_or(|h| h.available_on(&l.name)),
             },
             source: l.clone(),
         })

@@ -56,6 +56,8 @@ pub struct ListenerConfig {
     pub port_type: PortType,
     /// A folder of static pages served at `/` (`<web_server><pages_dir>`).
     pub pages_dir: Option<std::path::PathBuf>,
+    /// Whether `/lightstreamer/healthcheck` answers on this listener.
+    pub healthcheck: bool,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
@@ -69,6 +71,7 @@ impl Default for ListenerConfig {
             port_type: PortType::GeneralPurpose,
             trusted_forwards: 0,
             pages_dir: None,
+            healthcheck: true,
         }
     }
 }
@@ -162,7 +165,11 @@ pub async fn serve_with(
     .await
 }
 
-async fn healthcheck(State(st): State<AppState>) -> Response {
+async fn healthcheck(State(st): State<AppState>, uri: axum::http::Uri) -> Response {
+    if !st.listener.healthcheck {
+        // As Lightstreamer: only on the listeners <healthcheck> names.
+        return not_found(Method::GET, uri).await;
+    }
     if st.engine.is_accepting() {
         (StatusCode::OK, "OK").into_response()
     } else {

@@ -80,3 +80,24 @@ async fn tlcp_paths_still_belong_to_the_server() {
     assert_eq!((s, b.as_str()), (StatusCode::OK, "OK"));
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[tokio::test]
+async fn healthcheck_can_be_turned_off_per_listener() {
+    let engine = Engine::new(EngineConfig::default(), vec![shoal_demo::adapter_set()]);
+    let on = router(engine.clone(), ListenerConfig::default());
+    let off = router(
+        engine,
+        ListenerConfig {
+            healthcheck: false,
+            ..ListenerConfig::default()
+        },
+    );
+    assert_eq!(
+        get(&on, "/lightstreamer/healthcheck").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&off, "/lightstreamer/healthcheck").await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -693,3 +693,26 @@ fn load_reads_the_file_and_refuses_invalid_utf8() {
     assert_eq!((e.line, e.element.as_str()), (Some(2), ""));
     assert!(e.message.contains("UTF-8"), "{e}");
 }
+
+#[test]
+fn healthcheck_names_listeners() {
+    let dir = std::env::temp_dir();
+    let text = r#"<lightstreamer_conf>
+  <http_server name="A"><port>0</port></http_server>
+  <http_server name="B"><port>0</port><listening_interface>127.0.0.2</listening_interface></http_server>
+  <healthcheck><available_on_server name="B"/></healthcheck>
+</lightstreamer_conf>"#;
+    let loaded = crate::parse(text, &dir.join("h.xml")).unwrap();
+    let h = loaded.config.healthcheck.unwrap();
+    assert!(!h.available_on("A") && h.available_on("B"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let bad = text.replace("name=\"B\"/>", "name=\"C\"/>");
+    let e = crate::parse(&bad, &dir.join("h.xml")).unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert!(
+        e.element.ends_with("healthcheck/available_on_server") && e.message.contains("\"C\""),
+        "{e}"
+    );
+    let absent = crate::parse("<lightstreamer_conf><http_server name=\"A\"><port>0</port></http_server></lightstreamer_conf>", &dir.join("h.xml")).unwrap();
+    assert_eq!(absent.config.healthcheck, None);
+}
