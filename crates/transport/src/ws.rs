@@ -36,10 +36,16 @@ pub(crate) async fn upgrade(
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
     // Frames a little over the limit are read and refused with ERROR,67;
     // far larger ones end the connection without being buffered.
+    // The default 128 KiB read buffer is allocated up front for every
+    // socket; TLCP requests are small, and it grows when a larger one comes.
     ws.protocols([WS_SUBPROTOCOL])
+        .read_buffer_size(WS_READ_BUFFER)
         .max_message_size(limit.saturating_mul(4))
         .on_upgrade(move |socket| connection(st, peer, headers, socket))
 }
+
+/// Initial read buffer of a WebSocket: a few requests' worth.
+const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Waits for the next chunk of the bound stream, or forever if none is bound.
 async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {

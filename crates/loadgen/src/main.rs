@@ -1,0 +1,471 @@
+//! `shoal-load`: opens many TLCP sessions over WebSocket, subscribes each to
+//! the same `COUNTER` items of the demo adapter set, and measures what
+//! arrives: updates per second against the rate asked for, end-to-end
+//! latency from the `ts` field, and gaps or repeats in `seq`. With
+//! `--server-pid` it also samples the server's memory and CPU time.
+
+mod procfs;
+mod report;
+mod session;
+mod stats;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Parser, ValueEnum};
+use report::Summary;
+use session::{Plan, Report, Shared};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shoal-load",
+    version,
+    about = "TLCP load generator: many WebSocket sessions subscribed to COUNTER items"
+)]
+struct Cli {
+    /// Server address: ws://HOST:PORT[/lightstreamer] or http://HOST:PORT
+    /// (as `shoal serve` prints it).
+    #[arg(long, default_value = "ws://127.0.0.1:8080/lightstreamer")]
+    url: String,
+    /// Sessions to open, one WebSocket each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sessions: u32,
+    /// Items each session subscribes: rate-R, rate-(R+1), ..., so that they
+    /// are K distinct items.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    items: u32,
+    /// Updates per second of the first item (R).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rate: u64,
+    /// The items by name instead (rate-N, comma-separated); overrides
+    /// --items and --rate.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["items", "rate"])]
+    item_names: Vec<String>,
+    /// Subscription mode.
+    #[arg(long, value_enum, default_value_t = Mode::Raw, ignore_case = true)]
+    mode: Mode,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds after every session is subscribed and before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Seconds allowed for every session to connect and subscribe.
+    #[arg(long, default_value_t = 60.0)]
+    connect_timeout: f64,
+    /// Sessions being set up at once (handshake to SUBOK).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    connect_concurrency: u32,
+    /// Process id of the server: its resident memory (VmRSS) and CPU time are
+    /// sampled from /proc during the run.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Adapter set of the sessions.
+    #[arg(long, default_value = "DEMO")]
+    adapter_set: String,
+    /// Data adapter of the subscription.
+    #[arg(long, default_value = "COUNTER")]
+    data_adapter: String,
+    /// Print the results as one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    #[value(name = "RAW")]
+    Raw,
+    #[value(name = "MERGE")]
+    Merge,
+    #[value(name = "DISTINCT")]
+    Distinct,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Raw => "RAW",
+            Mode::Merge => "MERGE",
+            Mode::Distinct => "DISTINCT",
+        }
+    }
+}
+
+/// How often the server's memory is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// How long stopping sessions may take before they are abandoned.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn main() {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(summary) => print!("{summary}"),
+        Err(e) => {
+            eprintln!("shoal-load: error: {}", chain(&e));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// An error and its causes on one line, without the repeats of errors
+/// whose message already includes their cause's.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// The WebSocket URL of a server given as `ws://` or `http://`, with the
+/// TLCP path when none is given.
+fn ws_url(given: &str) -> anyhow::Result<String> {
+    let given = given.trim();
+    let rest = if let Some(r) = given.strip_prefix("ws://") {
+        r
+    } else if let Some(r) = given.strip_prefix("http://") {
+        r
+    } else if given.starts_with("wss://") || given.starts_with("https://") {
+        bail!("{given}: TLS is not supported, use ws:// or http://");
+    } else {
+        bail!("{given}: expected ws://HOST:PORT or http://HOST:PORT");
+    };
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if host.is_empty() {
+        bail!("{given}: no host");
+    }
+    let path = match path {
+        "" | "/" => "/lightstreamer",
+        p => p,
+    };
+    Ok(format!("ws://{host}{path}"))
+}
+
+/// The rate of a COUNTER item name, `rate-<N>`.
+fn item_rate(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("rate-")?;
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|r| (1..=100_000).contains(r))
+}
+
+/// The items and their total rate.
+fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
+    let names: Vec<String> = if cli.item_names.is_empty() {
+        let last = cli.rate + u64::from(cli.items) - 1;
+        if last > 100_000 {
+            bail!(
+                "--rate {} with --items {} asks for rate-{last}: COUNTER rates go up to 100000",
+                cli.rate,
+                cli.items
+            );
+        }
+        (cli.rate..=last).map(|r| format!("rate-{r}")).collect()
+    } else {
+        cli.item_names.iter().map(|s| s.trim().to_owned()).collect()
+    };
+    let mut total = 0;
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            bail!("item {name} is named twice");
+        }
+        total += item_rate(name).ok_or_else(|| {
+            anyhow!("item {name:?}: expected rate-<N> with 1 <= N <= 100000 (a COUNTER item)")
+        })?;
+    }
+    Ok((names, total))
+}
+
+fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<Duration> {
+    if !v.is_finite() || v < min || v > 86_400.0 {
+        bail!("--{name} {v}: expected seconds, at least {min}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// What `/proc` said of the server and of this process over the run.
+#[derive(Debug, Default)]
+struct Usage {
+    peak_rss: u64,
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Summary> {
+    let url = ws_url(&cli.url)?;
+    let (names, rate_per_session) = items(&cli)?;
+    let duration = seconds("duration", cli.duration, 0.5)?;
+    let warmup = seconds("warmup", cli.warmup, 0.0)?;
+    let connect_timeout = seconds("connect-timeout", cli.connect_timeout, 1.0)?;
+    let server = cli.server_pid.map(procfs::check_pid).transpose()?;
+    let me = procfs::Probe::new("self")?;
+    let sessions = cli.sessions as usize;
+
+    let plan = Arc::new(Plan {
+        url: url.clone(),
+        adapter_set: cli.adapter_set.clone(),
+        data_adapter: cli.data_adapter.clone(),
+        mode: cli.mode.as_str(),
+        items: names.clone(),
+    });
+    let shared = Arc::new(Shared::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // The server's memory, sampled until the end.
+    let usage = Arc::new(parking_lot::Mutex::new(Usage::default()));
+    let sampler = server.clone().map(|probe| {
+        let usage = usage.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SAMPLE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                // A server that exited shows up as failed sessions.
+                if let Ok(s) = probe.sample() {
+                    let mut u = usage.lock();
+                    u.peak_rss = u.peak_rss.max(s.rss);
+                }
+            }
+        })
+    });
+
+    eprintln!(
+        "shoal-load: {sessions} sessions x {} items ({}) {} on {url}",
+        names.len(),
+        report::describe_items(&names),
+        plan.mode
+    );
+    let started = Instant::now();
+    let connecting = Arc::new(Semaphore::new(cli.connect_concurrency as usize));
+    let mut tasks: JoinSet<anyhow::Result<Report>> = JoinSet::new();
+    for id in 0..sessions {
+        tasks.spawn(session::run(
+            id,
+            plan.clone(),
+            shared.clone(),
+            connecting.clone(),
+            stop_rx.clone(),
+        ));
+    }
+
+    // Connecting: until every session is subscribed.
+    let deadline = tokio::time::Instant::now() + connect_timeout;
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        if shared.subscribed.load(Ordering::Relaxed) >= sessions {
+            break;
+        }
+        tokio::select! {
+            _ = poll.tick() => {}
+            done = tasks.join_next() => return Err(early_end(done)),
+            () = tokio::time::sleep_until(deadline) => bail!(
+                "only {} of {sessions} sessions subscribed within {:.0}s",
+                shared.subscribed.load(Ordering::Relaxed),
+                connect_timeout.as_secs_f64()
+            ),
+        }
+    }
+    let connect_time = started.elapsed();
+    eprintln!(
+        "shoal-load: {sessions} sessions subscribed in {:.2}s; warming up {:.1}s",
+        connect_time.as_secs_f64(),
+        warmup.as_secs_f64()
+    );
+    shared.phase.store(session::PHASE_WARMUP, Ordering::Relaxed);
+    hold(&mut tasks, warmup).await?;
+
+    // Measuring.
+    let server_before = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let me_before = me.sample()?;
+    let machine_before = procfs::machine_busy();
+    let t0 = Instant::now();
+    shared
+        .phase
+        .store(session::PHASE_MEASURING, Ordering::Relaxed);
+    eprintln!("shoal-load: measuring {:.1}s", duration.as_secs_f64());
+    hold(&mut tasks, duration).await?;
+    shared
+        .phase
+        .store(session::PHASE_STOPPING, Ordering::Relaxed);
+    let measured_for = t0.elapsed();
+    let server_after = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let me_after = me.sample()?;
+    let machine_after = procfs::machine_busy();
+
+    // Stopping: every session destroys itself.
+    let _ = stop_tx.send(true);
+    let mut reports = Vec::with_capacity(sessions);
+    let stopped = tokio::time::timeout(STOP_TIMEOUT, async {
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(r)) => reports.push(r),
+                Ok(Err(e)) => eprintln!("shoal-load: while stopping: {e:#}"),
+                Err(e) => eprintln!("shoal-load: a session task failed: {e}"),
+            }
+        }
+    })
+    .await;
+    if stopped.is_err() {
+        eprintln!(
+            "shoal-load: {} sessions did not stop within {}s; abandoned",
+            tasks.len(),
+            STOP_TIMEOUT.as_secs()
+        );
+        tasks.abort_all();
+    }
+    if let Some(s) = sampler {
+        let _ = s.await;
+    }
+    let server_peak = server.as_ref().map(|probe| {
+        let sampled = usage.lock().peak_rss;
+        let last = probe.sample().ok();
+        (
+            sampled.max(server_after.map_or(0, |s| s.rss)),
+            last.or(server_after).map_or(0, |s| s.hwm),
+        )
+    });
+    let percent = |d: Duration| 100.0 * d.as_secs_f64() / measured_for.as_secs_f64();
+    let cpu_percent = |before: procfs::Sample, after: procfs::Sample| {
+        percent(after.cpu.saturating_sub(before.cpu))
+    };
+    let server_cpu = server_before
+        .zip(server_after)
+        .map(|(b, a)| cpu_percent(b, a));
+    let loadgen_cpu = cpu_percent(me_before, me_after);
+    // What the rest of the machine used meanwhile: other work skews the run.
+    let others_cpu = machine_before.zip(machine_after).map(|(b, a)| {
+        (percent(a.saturating_sub(b)) - loadgen_cpu - server_cpu.unwrap_or(0.0)).max(0.0)
+    });
+
+    let latency = shared.latency.lock().clone();
+    Ok(Summary::new(report::Inputs {
+        url,
+        mode: plan.mode,
+        items: names,
+        sessions,
+        rate_per_session,
+        warmup,
+        measured_for,
+        connect_time,
+        reports,
+        latency,
+        server_peak_rss: server_peak.map(|p| p.0),
+        server_hwm: server_peak.map(|p| p.1),
+        server_cpu,
+        loadgen_cpu,
+        others_cpu,
+        json: cli.json,
+    }))
+}
+
+/// Waits `d` while watching the sessions: none may end before it is told to.
+async fn hold(tasks: &mut JoinSet<anyhow::Result<Report>>, d: Duration) -> anyhow::Result<()> {
+    tokio::select! {
+        () = tokio::time::sleep(d) => Ok(()),
+        done = tasks.join_next() => Err(early_end(done)),
+    }
+}
+
+/// The error of a session that ended before the run was over.
+fn early_end(
+    done: Option<Result<anyhow::Result<Report>, tokio::task::JoinError>>,
+) -> anyhow::Error {
+    match done {
+        Some(Ok(Err(e))) => e,
+        Some(Ok(Ok(_))) => anyhow!("a session ended before the run was over"),
+        Some(Err(e)) => anyhow!("a session task failed: {e}"),
+        None => anyhow!("no sessions are running"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chains_do_not_repeat() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(io)
+            .context("IO error: refused")
+            .context("session 3");
+        assert_eq!(chain(&e), "session 3: IO error: refused");
+        let e = anyhow!("inner").context("outer");
+        assert_eq!(chain(&e), "outer: inner");
+    }
+
+    #[test]
+    fn urls() {
+        let ok = |s: &str| ws_url(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(
+            ok("http://127.0.0.1:9000"),
+            "ws://127.0.0.1:9000/lightstreamer"
+        );
+        assert_eq!(
+            ok("ws://127.0.0.1:9000/"),
+            "ws://127.0.0.1:9000/lightstreamer"
+        );
+        assert_eq!(ok("ws://[::1]:9000/x"), "ws://[::1]:9000/x");
+        assert_eq!(ok(" ws://h:1/lightstreamer "), "ws://h:1/lightstreamer");
+        for bad in ["wss://h:1", "https://h", "h:1", "ws://", "ws:///x"] {
+            assert!(ws_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn item_lists() {
+        let cli = |args: &[&str]| {
+            let mut all = vec!["shoal-load"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let c = cli(&["--items", "3", "--rate", "1000"]).map_err(|e| e.to_string());
+        let (names, total) = c
+            .and_then(|c| items(&c).map_err(|e| e.to_string()))
+            .unwrap_or_default();
+        assert_eq!(names, ["rate-1000", "rate-1001", "rate-1002"]);
+        assert_eq!(total, 3003);
+
+        let c = cli(&["--item-names", "rate-5,rate-50000"]).map_err(|e| e.to_string());
+        let (names, total) = c
+            .and_then(|c| items(&c).map_err(|e| e.to_string()))
+            .unwrap_or_default();
+        assert_eq!(names, ["rate-5", "rate-50000"]);
+        assert_eq!(total, 50_005);
+
+        for bad in [
+            &["--items", "2", "--rate", "100000"][..],
+            &["--item-names", "rate-5,rate-5"],
+            &["--item-names", "item1"],
+            &["--item-names", "rate-05"],
+        ] {
+            let c = cli(bad).map_err(|e| e.to_string());
+            assert!(
+                c.and_then(|c| items(&c).map_err(|e| e.to_string()))
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(cli(&["--item-names", "rate-5", "--rate", "3"]).is_err());
+        assert!(cli(&["--mode", "merge"]).is_ok());
+        assert!(cli(&["--mode", "COMMAND"]).is_err());
+    }
+}
