@@ -3,7 +3,7 @@
 
 use crate::item::Attach;
 use crate::subscription::{Dispatch, SubItem, Subscription};
-use crate::{release, unknown_session, Engine, Refusal};
+use crate::{release, trace_request, unknown_session, Engine, Refusal};
 use shoal_adapter::Mode as AdapterMode;
 use shoal_protocol::request::{
     BufferSize, Control, ControlOp, MaxFrequency, Mode, Msg, Snapshot, Subscribe,
@@ -27,7 +27,8 @@ impl Engine {
     pub async fn control(&self, session_id: &str, req: Control) -> Result<(), Refusal> {
         let session = self
             .session(session_id)
-            .ok_or_else(|| unknown_session(session_id))?;
+            .ok_or_else(|| unknown_session(session_id, "control"))?;
+        trace_request("control", session_id);
         match req.op {
             ControlOp::Add(sub) => self.subscribe(&session, sub).await,
             ControlOp::Delete { sub_id, .. } => {
@@ -105,7 +106,8 @@ impl Engine {
     pub async fn message(&self, session_id: &str, msg: Msg) -> Result<(), Refusal> {
         let session = self
             .session(session_id)
-            .ok_or_else(|| unknown_session(session_id))?;
+            .ok_or_else(|| unknown_session(session_id, "msg"))?;
+        trace_request("msg", session_id);
         session
             .accept_message(msg)
             .await

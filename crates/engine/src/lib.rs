@@ -108,6 +108,18 @@ impl Engine {
         self.sessions.read().len()
     }
 
+    /// Ids of the sessions held now, oldest first.
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut all: Vec<_> = self
+            .sessions
+            .read()
+            .values()
+            .map(|s| (s.created, s.id.clone()))
+            .collect();
+        all.sort();
+        all.into_iter().map(|(_, id)| id).collect()
+    }
+
     pub fn session(&self, id: &str) -> Option<Arc<Session>> {
         self.sessions.read().get(id).cloned()
     }
@@ -167,6 +179,7 @@ impl Engine {
         ));
         self.sessions.write().insert(id.clone(), session.clone());
         tracing::info!(session = %id, adapter_set = %set.name, client = %ctx.client_ip, user = ?req.user, "session created");
+        trace_request("create_session", &id);
         session.bind(&req.stream, None, ctx)
     }
 
@@ -176,7 +189,10 @@ impl Engine {
             .session
             .as_deref()
             .ok_or_else(|| (65, "missing required parameter LS_session".to_owned()))?;
-        let session = self.session(id).ok_or_else(|| unknown_session(id))?;
+        let session = self
+            .session(id)
+            .ok_or_else(|| unknown_session(id, "bind_session"))?;
+        trace_request("bind_session", id);
         let stream = session.bind(&req.stream, req.recovery_from, ctx);
         if let Err((code, msg)) = &stream {
             tracing::info!(session = %id, code, "bind refused: {msg}");
@@ -247,9 +263,20 @@ fn release(session: &Session, sub: subscription::Subscription) {
     }
 }
 
-pub(crate) fn unknown_session(id: &str) -> Refusal {
+pub(crate) fn unknown_session(id: &str, request: &'static str) -> Refusal {
     let shown: String = id.chars().take(64).collect();
+    // In a cluster this is the sign of a request routed to the wrong node.
+    tracing::info!(target: REQUEST_LOG, session = %shown, request, "request for an unknown session");
     (20, format!("session not found: {shown}"))
+}
+
+/// Log target of the per-request trail (`--log-level info,shoal::requests=debug`):
+/// which node got which request of which session, to follow a session
+/// through a cluster.
+pub const REQUEST_LOG: &str = "shoal::requests";
+
+pub(crate) fn trace_request(request: &'static str, session: &str) {
+    tracing::debug!(target: REQUEST_LOG, session, request, "request");
 }
 
 /// Session ids: `S`, 24 random hex digits. Unguessable, since knowing an id

@@ -1,6 +1,8 @@
 //! The `shoal` command.
 
 mod check;
+mod cluster_plan;
+mod drain;
 mod settings;
 mod tls;
 
@@ -38,6 +40,9 @@ enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Write a cluster kit for one option of the clustering guide: balancer
+    /// and node configurations, certificates, host names and a README.
+    ClusterPlan(cluster_plan::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,10 +57,26 @@ struct ServeArgs {
     /// Most sessions held at once; more are refused with error 8.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_sessions: Option<u32>,
+    /// On SIGTERM, seconds between the health check turning 503 and the
+    /// first session being moved (time for the balancer to notice).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = seconds)]
+    drain_grace: f64,
+    /// On SIGTERM, seconds over which the sessions are moved to other nodes
+    /// (ended with END 48, one after the other); 0 with --drain-grace 0
+    /// exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    drain_window: f64,
     /// Log level or filter (e.g. info, debug, shoal_engine=trace); RUST_LOG
     /// is used when this is not given.
     #[arg(long)]
     log_level: Option<String>,
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds from 0 to 3600")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -81,6 +102,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             rt.block_on(run(args))
         }
         Command::CheckConfig { file } => check::run(&file),
+        Command::ClusterPlan(args) => cluster_plan::run(args),
     }
 }
 
@@ -126,7 +148,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|addr| (addr, ListenerConfig::default(), Handshakes::default()))
                 .collect::<Vec<_>>();
-            return serve_all(config, plans).await;
+            return serve_all(config, plans, drain_of(&args)).await;
         }
     };
     let mut ready = Vec::with_capacity(plans.len());
@@ -143,14 +165,25 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready.push((p.addr, p.conf, handshakes));
     }
     let plans = ready;
-    serve_all(config, plans).await
+    serve_all(config, plans, drain_of(&args)).await
+}
+
+fn drain_of(args: &ServeArgs) -> drain::Drain {
+    drain::Drain {
+        grace: Duration::from_secs_f64(args.drain_grace),
+        window: Duration::from_secs_f64(args.drain_window),
+    }
 }
 
 /// A listener to open: its address, settings, and what its connections go
 /// through before HTTP (PROXY header, TLS).
 type Plan = (SocketAddr, ListenerConfig, Handshakes);
 
-async fn serve_all(config: EngineConfig, plans: Vec<Plan>) -> anyhow::Result<()> {
+async fn serve_all(
+    config: EngineConfig,
+    plans: Vec<Plan>,
+    drain: drain::Drain,
+) -> anyhow::Result<()> {
     let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
     let mut servers = tokio::task::JoinSet::new();
@@ -182,30 +215,58 @@ async fn serve_all(config: EngineConfig, plans: Vec<Plan>) -> anyhow::Result<()>
             res.context("listener task failed")??;
             anyhow::bail!("a listener stopped unexpectedly")
         }
-        _ = shutdown_signal() => {
-            tracing::info!(sessions = engine.session_count(), "shutting down");
-            Ok(())
+        stop = shutdown_signal() => {
+            if stop == Stop::Interrupt {
+                tracing::info!(sessions = engine.session_count(), "interrupted: shutting down");
+                return Ok(());
+            }
         }
     }
+    let nothing_to_move = engine.session_count() == 0;
+    if nothing_to_move || (drain.grace.is_zero() && drain.window.is_zero()) {
+        tracing::info!(sessions = engine.session_count(), "shutting down");
+        return Ok(());
+    }
+    // A second signal cuts the drain short.
+    tokio::select! {
+        _ = drain::run(&engine, drain) => {}
+        _ = shutdown_signal() => {
+            tracing::info!(sessions = engine.session_count(), "drain cut short by a second signal");
+        }
+        Some(res) = servers.join_next() => {
+            res.context("listener task failed")??;
+            anyhow::bail!("a listener stopped unexpectedly")
+        }
+    }
+    Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Which signal asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Ctrl-C: stop now.
+    Interrupt,
+    /// SIGTERM (service managers, rolling restarts): drain first.
+    Terminate,
+}
+
+async fn shutdown_signal() -> Stop {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => Stop::Interrupt,
+                _ = term.recv() => Stop::Terminate,
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                Stop::Interrupt
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        Stop::Interrupt
+    }
 }

@@ -86,7 +86,9 @@ class ShoalServer {
   // put before "serve" (lets the harness self-test run a fake server with node).
   // listeners: how many "listening on" lines to wait for (default: one per
   // `listen`; give it when the listeners come from a --config file).
-  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal', listeners = null } = {}) {
+  // onLine(line, { stream, generation }): sees every output line, including the
+  // ones that `log` (a bounded ring) drops later.
+  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal', listeners = null, onLine = null } = {}) {
     this.bin = bin;
     this.binArgs = [...binArgs];
     this.listen = [...listen];
@@ -94,6 +96,7 @@ class ShoalServer {
     this.extraArgs = [...extraArgs];
     this.env = { ...env };
     this.name = name;
+    this.onLine = onLine;
     this.proc = null;
     this.generation = 0; // how many processes were started by this handle
     this.log = []; // stdout and stderr lines of every process started by this handle
@@ -122,6 +125,11 @@ class ShoalServer {
     const args = [...this.binArgs, 'serve'];
     for (const addr of this.listen) args.push('--listen', addr);
     args.push(...this.extraArgs);
+    // SIGTERM drains a real server for seconds (sessions moved away one by
+    // one); tests stop at once unless they ask for a drain themselves.
+    if (this.binArgs.length === 0 && !this.extraArgs.some((a) => a.startsWith('--drain-'))) {
+      args.push('--drain-grace', '0', '--drain-window', '0');
+    }
     this.generation += 1;
     const gen = this.generation;
     this._addLog(`---- [harness] start #${gen}: ${this.bin} ${args.join(' ')}`);
@@ -155,6 +163,7 @@ class ShoalServer {
       }, timeoutMs);
       onLines(proc.stdout, (line) => {
         this._addLog(`[out#${gen}] ${line}`);
+        if (this.onLine) this.onLine(line, { stream: 'stdout', generation: gen });
         const m = LISTENING_RE.exec(line);
         if (m) {
           const port = Number(m[3]);
@@ -162,7 +171,10 @@ class ShoalServer {
           if (addresses.length >= this.expected) settle(resolve);
         }
       });
-      onLines(proc.stderr, (line) => this._addLog(`[err#${gen}] ${line}`));
+      onLines(proc.stderr, (line) => {
+        this._addLog(`[err#${gen}] ${line}`);
+        if (this.onLine) this.onLine(line, { stream: 'stderr', generation: gen });
+      });
       proc.on('error', (err) => {
         this._addLog(`---- [harness] spawn error: ${err.message}`);
         settle(reject, new Error(`${this.name}: cannot start ${this.bin}: ${err.message}`));

@@ -1,0 +1,70 @@
+//! A node's `lightstreamer_conf.xml`.
+
+use crate::plan::{Node, Plan};
+use std::fmt::Write;
+
+pub fn render(p: &Plan, node: &Node) -> String {
+    let mut s = String::new();
+    let t = p.topology;
+    let _ = writeln!(
+        s,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <!-- Shoal {} of a cluster: clustering guide option {} ({}).\n     \
+         Made by `shoal cluster-plan`. Start: shoal serve --config {}.xml -->\n\
+         <lightstreamer_conf>",
+        node.name, t.id, t.title, node.name
+    );
+    for l in &node.listeners {
+        let element = if l.cert.is_some() {
+            "https_server"
+        } else {
+            "http_server"
+        };
+        let _ = writeln!(s, "<{element} name=\"{}\">", l.name);
+        let _ = writeln!(s, "  <port>{}</port>", l.port);
+        let _ = writeln!(
+            s,
+            "  <listening_interface>{}</listening_interface>",
+            l.address
+        );
+        if l.proxy_protocol {
+            s.push_str(
+                "  <!-- Only the balancer connects here, with a PROXY header naming the client. -->\n\
+                 \x20 <client_identification>\n\
+                 \x20   <proxy_protocol_enabled>Y</proxy_protocol_enabled>\n\
+                 \x20 </client_identification>\n",
+            );
+        } else if l.trusted_forwards > 0 {
+            let _ = writeln!(
+                s,
+                "  <!-- Only the balancer connects here; it appends the client to X-Forwarded-For. -->\n\
+                 \x20 <client_identification>\n\
+                 \x20   <skip_local_forwards>{}</skip_local_forwards>\n\
+                 \x20 </client_identification>",
+                l.trusted_forwards
+            );
+        }
+        if let Some(c) = &l.cert {
+            let _ = writeln!(
+                s,
+                "  <keystore type=\"PKCS12\">\n\
+                 \x20   <keystore_file>{}.keystore</keystore_file>\n\
+                 \x20   <keystore_password>{}</keystore_password>\n\
+                 \x20 </keystore>",
+                c.stem, p.options.keystore_password
+            );
+        }
+        let _ = writeln!(s, "</{element}>");
+    }
+    if let Some(m) = &node.control_link_machine_name {
+        let _ = writeln!(
+            s,
+            "<control_link_machine_name>{m}</control_link_machine_name>"
+        );
+    }
+    if let Some(a) = &node.control_link_address {
+        let _ = writeln!(s, "<control_link_address>{a}</control_link_address>");
+    }
+    s.push_str("</lightstreamer_conf>\n");
+    s
+}

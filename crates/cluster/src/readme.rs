@@ -1,0 +1,139 @@
+//! The kit's README: what it is, how to start it, what each name is for.
+
+use crate::plan::Plan;
+use crate::routes::routes;
+use crate::topology::CrRoute;
+use std::fmt::Write;
+
+/// The guide's table for a plan, as markdown.
+pub fn route_table(p: &Plan) -> String {
+    let mut s = String::from(
+        "| conn | host name | reaches | at | served by | node listener |\n|---|---|---|---|---|---|\n",
+    );
+    for r in routes(p) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.conns, r.host, r.reached, r.address, r.final_box, r.final_address
+        );
+    }
+    s
+}
+
+pub fn render(p: &Plan) -> String {
+    let t = p.topology;
+    let mut s = String::new();
+    let mh = if p.options.multihosting {
+        " with multihosting"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "# Shoal cluster kit: option {}{mh}\n\n{}: clustering guide section {}\n",
+        t.id, t.title, t.section
+    );
+    let _ = writeln!(s, "{}\n", t.summary);
+    let _ = writeln!(
+        s,
+        "S = session creation (any node), CR = control and rebind (the node that owns the session).\n"
+    );
+    s.push_str(&route_table(p));
+    let _ = writeln!(s, "\n**WebSocket**: {}", t.websocket);
+    if !p.options.balancer_websocket {
+        let _ = writeln!(
+            s,
+            "This kit's balancer refuses WebSocket upgrades (made with `--balancer-websocket off`)."
+        );
+    }
+    s.push_str("\n## Start it\n\n");
+    let _ = writeln!(
+        s,
+        "1. Make the host names resolve. To try the kit on one machine, add `hosts` to\n   \
+         `/etc/hosts` (`cat hosts >> /etc/hosts` as root; remove the lines afterwards).\n   \
+         In production, publish them in DNS with your real addresses instead."
+    );
+    let nodes: Vec<_> = p
+        .nodes
+        .iter()
+        .map(|n| format!("`shoal serve --config {}.xml`", n.name))
+        .collect();
+    let _ = writeln!(
+        s,
+        "2. Start each node (on its own machine in production): {}.",
+        nodes.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "3. Start the balancer from this folder: `haproxy -f haproxy.cfg`."
+    );
+    let _ = writeln!(
+        s,
+        "4. Point clients at {}{}.",
+        p.public_urls
+            .iter()
+            .map(|u| format!("`{u}`"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        if p.https() {
+            "; they must trust `ca.pem` (Node.js: `NODE_EXTRA_CA_CERTS=ca.pem`; browsers: import it as an authority), or make the kit with your own CA (`--ca-cert`, `--ca-key`)"
+        } else {
+            ""
+        }
+    );
+    s.push_str("\n## Clients\n\n");
+    match t.cr_route {
+        CrRoute::Cookie => s.push_str(
+            "Clients must keep cookies: browsers and the official Node.js client do; the Java SE and Android clients need a CookieManager (see the guide, 2.1.2.1).\n",
+        ),
+        CrRoute::SourceIp => s.push_str(
+            "Nothing to set. A client whose address changes between requests (some mobile networks) loses its session and starts a new one.\n",
+        ),
+        CrRoute::ControlLink => s.push_str(
+            "Nothing to set: each node sends its own name in the session's control link. Browser pages may add `connectionOptions.setEarlyWSOpenEnabled(false)` (client 8.x) for a faster start.\n",
+        ),
+    }
+    if t.id == "4" {
+        s.push_str(
+            "\nTo reach one node directly (tests, an internal page), connect to its `nodeK` name and set `connectionOptions.setServerInstanceAddressIgnored(true)`: the control link names the public pushK host, which may not be visible from inside.\n",
+        );
+    }
+    s.push_str("\n## Files\n\n");
+    s.push_str("- `haproxy.cfg`: the balancer; health checks on `/lightstreamer/healthcheck` every second.\n");
+    for n in &p.nodes {
+        let _ = writeln!(
+            s,
+            "- `{}.xml`: {} ({} listener(s); direct address {}).",
+            n.name,
+            n.name,
+            n.listeners.len(),
+            n.direct_url
+        );
+    }
+    s.push_str(
+        "- `hosts`: every host name and its address.\n- `kit.json`: this kit for scripts.\n",
+    );
+    if p.https() {
+        s.push_str("- `ca.pem`: the authority that signed the kit's certificates.\n");
+        for c in &p.certs {
+            let _ = writeln!(
+                s,
+                "- `{}.keystore` / `{}.pem`: certificate for {} (PKCS12 for the nodes, PEM for HAProxy, as needed).",
+                c.stem,
+                c.stem,
+                c.names.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nAddresses are on `{}.0/24` so the kit runs on one machine; `--network` moves them, and in production you edit them (listening_interface, haproxy.cfg, hosts) to your own.",
+        p.options
+            .network
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
+    );
+    s
+}

@@ -1,0 +1,282 @@
+'use strict';
+// One official LightstreamerClient in a process of its own: a simulated client
+// machine for the cluster tests. It has its own cookie jar (the Node client's jar
+// is per process), its own source address, and resolves the kit's host names
+// from the kit's hosts file.
+//
+//   node lib/cluster-client.js '{"url":"http://push.example.test:8000", ...}'
+//   (or the same JSON in the SHOAL_CLUSTER_CLIENT environment variable)
+//
+// Configuration: name, url, adapterSet ("DEMO"), hostsFile, sourceAddress,
+// forcedTransport, ignoreControlLink (setServerInstanceAddressIgnored(true)),
+// options { retryDelay, firstRetryMaxDelay, sessionRecoveryTimeout,
+// reverseHeartbeatInterval, keepaliveInterval, stalledTimeout, reconnectTimeout }.
+// The test CA comes from NODE_EXTRA_CA_CERTS, set by the parent (Node reads it at
+// start-up only).
+//
+// Commands, one JSON object per line on stdin:
+//   {cmd:'connect'} {cmd:'disconnect'} {cmd:'exit'} {cmd:'details'}
+//   {cmd:'subscribe', id, mode, items, fields, dataAdapter, snapshot, maxFrequency, bufferSize}
+//   {cmd:'unsubscribe', id}
+//   {cmd:'send', text, sequence?, id?, delayTimeout?, enqueueWhileDisconnected?}
+// Events, one JSON object per line on stdout, each with `t` (Date.now()), `ht`
+// (same clock, fractional ms), `ev`, and `session` (the session id at that time):
+//   ready, status {status}, session {session, previous, serverInstanceAddress}, property {name, value},
+//   details {...}, subscribed {id}, unsubscribed {id}, subscriptionError {id, code, message},
+//   update {id, item, itemPos, snapshot, values}, endOfSnapshot {id, item},
+//   lost {id, item, lost}, message {id, text, sequence, outcome, response|code|message|sentOnNetwork},
+//   serverError {code, message}, commandError {cmd, message}, exiting {reason}
+// The client library's own log goes to stderr (timestamped), for the parent to
+// keep: it is what tells why a reconnection took the time it took.
+//
+// The process exits by itself when stdin closes or when its parent goes away, so
+// a crashed test run never leaves clients behind.
+
+const { performance } = require('node:perf_hooks');
+const { installHosts, readHostsFile, bindSourceAddress } = require('./hosts');
+
+function readConfig() {
+  const raw = process.argv[2] || process.env.SHOAL_CLUSTER_CLIENT;
+  if (!raw) throw new Error('cluster-client: give the configuration as a JSON argument or in SHOAL_CLUSTER_CLIENT');
+  const config = JSON.parse(raw);
+  if (!config.url) throw new Error('cluster-client: "url" is required');
+  return { adapterSet: 'DEMO', options: {}, ...config };
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+let stdoutOpen = true;
+process.stdout.on('error', () => {
+  // EPIPE: the parent is gone.
+  stdoutOpen = false;
+  shutdown('stdout closed', 0);
+});
+
+let currentSession = () => null;
+
+function emit(ev, fields = {}) {
+  if (!stdoutOpen) return;
+  const now = performance.timeOrigin + performance.now();
+  const line = JSON.stringify({ t: Date.now(), ht: Number(now.toFixed(3)), ev, session: currentSession(), ...fields });
+  process.stdout.write(`${line}\n`);
+}
+
+// Library log on stderr: absolute time, so that it lines up with the node logs
+// and the harness's kill time. The stream category at debug shows every request
+// sent and every line received; cookies at debug show what the jar holds.
+const LEVELS = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5 };
+const CATEGORY_LEVEL = {
+  'lightstreamer.stream': LEVELS.debug,
+  'lightstreamer.protocol': LEVELS.info,
+  'lightstreamer.session': LEVELS.debug,
+  'lightstreamer.cookies': LEVELS.debug,
+  'lightstreamer.subscriptions': LEVELS.info,
+  'lightstreamer.messages': LEVELS.info,
+  'lightstreamer.reachability': LEVELS.info,
+};
+
+function makeLogger(category) {
+  const min = CATEGORY_LEVEL[category] ?? LEVELS.warn;
+  const short = category.replace('lightstreamer.', '');
+  const logger = {};
+  for (const [name, value] of Object.entries(LEVELS)) {
+    const enabled = value >= min;
+    logger[name] = enabled
+      ? (msg, exc) => {
+          let line = `${new Date().toISOString()} ${name.toUpperCase().padEnd(5)} ${short}: ${msg}`;
+          if (exc) line += ` (${exc && exc.message ? exc.message : exc})`;
+          if (line.length > 1000) line = `${line.slice(0, 1000)}...[${line.length} chars]`;
+          process.stderr.write(`${line.replace(/\r?\n/g, '\\n')}\n`);
+        }
+      : () => {};
+    logger[`is${name[0].toUpperCase()}${name.slice(1)}Enabled`] = () => enabled;
+  }
+  return logger;
+}
+
+// ---------------------------------------------------------------------------
+// The client
+
+let client = null;
+const subscriptions = new Map(); // id -> Subscription
+let shuttingDown = false;
+
+function setupClient(config, ls) {
+  ls.LightstreamerClient.setLoggerProvider({ getLogger: makeLogger });
+  client = new ls.LightstreamerClient(config.url, config.adapterSet);
+  const co = client.connectionOptions;
+  if (config.forcedTransport) co.setForcedTransport(config.forcedTransport);
+  if (config.ignoreControlLink) co.setServerInstanceAddressIgnored(true);
+  const setters = {
+    retryDelay: 'setRetryDelay',
+    firstRetryMaxDelay: 'setFirstRetryMaxDelay',
+    sessionRecoveryTimeout: 'setSessionRecoveryTimeout',
+    reverseHeartbeatInterval: 'setReverseHeartbeatInterval',
+    keepaliveInterval: 'setKeepaliveInterval',
+    stalledTimeout: 'setStalledTimeout',
+    reconnectTimeout: 'setReconnectTimeout',
+  };
+  for (const [key, value] of Object.entries(config.options || {})) {
+    if (!setters[key]) throw new Error(`cluster-client: unknown option ${key}`);
+    co[setters[key]](value);
+  }
+  const details = client.connectionDetails;
+  currentSession = () => details.getSessionId();
+  let lastSession = null;
+  client.addListener({
+    onStatusChange: (status) => emit('status', { status }),
+    onServerError: (code, message) => emit('serverError', { code, message }),
+    onPropertyChange: (name) => {
+      if (name === 'sessionId') {
+        const sid = details.getSessionId();
+        if (sid !== lastSession) {
+          emit('session', { previous: lastSession, serverInstanceAddress: details.getServerInstanceAddress() });
+          lastSession = sid;
+        }
+        return;
+      }
+      const getters = {
+        serverInstanceAddress: 'getServerInstanceAddress',
+        serverSocketName: 'getServerSocketName',
+        clientIp: 'getClientIp',
+      };
+      if (getters[name]) emit('property', { name, value: details[getters[name]]() });
+    },
+  });
+}
+
+function detailsEvent() {
+  const d = client.connectionDetails;
+  emit('details', {
+    status: client.getStatus(),
+    serverInstanceAddress: d.getServerInstanceAddress(),
+    serverSocketName: d.getServerSocketName(),
+    clientIp: d.getClientIp(),
+    serverAddress: d.getServerAddress(),
+  });
+}
+
+function subscribe(ls, cmd) {
+  const { makeSubscription } = require('./client');
+  if (cmd.id == null) throw new Error('subscribe needs an id');
+  if (subscriptions.has(cmd.id)) throw new Error(`subscription id ${cmd.id} already used`);
+  const sub = makeSubscription(cmd);
+  const fields = sub.getFields() || [];
+  const id = cmd.id;
+  sub.addListener({
+    onSubscription: () => emit('subscribed', { id }),
+    onUnsubscription: () => emit('unsubscribed', { id }),
+    onSubscriptionError: (code, message) => emit('subscriptionError', { id, code, message }),
+    onItemUpdate: (u) => {
+      const values = {};
+      for (const f of fields) values[f] = u.getValue(f);
+      emit('update', { id, item: u.getItemName(), itemPos: u.getItemPos(), snapshot: u.isSnapshot(), values });
+    },
+    onEndOfSnapshot: (item) => emit('endOfSnapshot', { id, item }),
+    onItemLostUpdates: (item, itemPos, lost) => emit('lost', { id, item, lost }),
+  });
+  subscriptions.set(id, sub);
+  client.subscribe(sub);
+}
+
+function send(cmd) {
+  const { id = null, text, sequence = null, delayTimeout = null, enqueueWhileDisconnected = false } = cmd;
+  if (typeof text !== 'string') throw new Error('send needs a text');
+  const base = { id, text, sequence };
+  client.sendMessage(text, sequence, delayTimeout, {
+    onProcessed: (_msg, response) => emit('message', { ...base, outcome: 'processed', response }),
+    onDeny: (_msg, code, message) => emit('message', { ...base, outcome: 'deny', code, message }),
+    onError: () => emit('message', { ...base, outcome: 'error' }),
+    onDiscarded: () => emit('message', { ...base, outcome: 'discarded' }),
+    onAbort: (_msg, sentOnNetwork) => emit('message', { ...base, outcome: 'abort', sentOnNetwork }),
+  }, enqueueWhileDisconnected);
+}
+
+function handle(ls, cmd) {
+  switch (cmd.cmd) {
+    case 'connect': client.connect(); break;
+    case 'disconnect': client.disconnect(); break;
+    case 'details': detailsEvent(); break;
+    case 'subscribe': subscribe(ls, cmd); break;
+    case 'unsubscribe': {
+      const sub = subscriptions.get(cmd.id);
+      if (!sub) throw new Error(`no subscription ${cmd.id}`);
+      client.unsubscribe(sub);
+      break;
+    }
+    case 'send': send(cmd); break;
+    case 'exit': shutdown('exit command', 0); break;
+    default: throw new Error(`unknown command ${JSON.stringify(cmd.cmd)}`);
+  }
+}
+
+// Disconnects (so that the server sees the session end) and exits; bounded, since
+// a dead server must not keep the process alive.
+function shutdown(reason, code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  emit('exiting', { reason });
+  const finish = () => process.exit(code);
+  if (!client || client.getStatus() === 'DISCONNECTED') {
+    setImmediate(finish);
+    return;
+  }
+  client.addListener({ onStatusChange: (s) => { if (s === 'DISCONNECTED') setTimeout(finish, 50); } });
+  client.disconnect();
+  setTimeout(finish, 1000);
+}
+
+function readCommands(ls) {
+  let pending = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!line) continue;
+      let cmd = null;
+      try {
+        cmd = JSON.parse(line);
+        handle(ls, cmd);
+      } catch (err) {
+        emit('commandError', { cmd: cmd ? cmd.cmd : line, message: err.message });
+      }
+    }
+  });
+  process.stdin.on('end', () => shutdown('stdin closed', 0));
+  process.stdin.on('close', () => shutdown('stdin closed', 0));
+}
+
+// stdin EOF covers a parent that dies, but a stdin inherited elsewhere would
+// keep it open: also watch the parent pid.
+function watchParent() {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) shutdown('parent gone', 0);
+  }, 500);
+  timer.unref();
+}
+
+function main() {
+  const config = readConfig();
+  // Before the library is loaded, so that every socket it opens is covered.
+  if (config.hostsFile) installHosts(readHostsFile(config.hostsFile));
+  if (config.sourceAddress) bindSourceAddress(config.sourceAddress);
+  const { ls } = require('./client');
+  setupClient(config, ls);
+  readCommands(ls);
+  watchParent();
+  emit('ready', { pid: process.pid, name: config.name || null, url: config.url, sourceAddress: config.sourceAddress || null });
+}
+
+if (require.main === module) {
+  try {
+    main();
+  } catch (err) {
+    process.stderr.write(`cluster-client: ${err.stack || err.message}\n`);
+    process.exit(2);
+  }
+}

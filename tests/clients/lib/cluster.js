@@ -1,0 +1,551 @@
+'use strict';
+// Runs a cluster kit (the directory `shoal cluster-plan` writes, see
+// /work/spec/kit.md): its Shoal nodes, its HAProxy, and official clients as child
+// processes, each one a separate client machine (own source address, own cookie
+// jar, the kit's host names). Then tells where each session and each of its
+// requests went, from the nodes' logs.
+//
+//   const kit = await startKit(dir);                  // nodes, then haproxy
+//   const c = await kit.spawnClient({ source: '127.0.10.51' });
+//   c.connect(); await c.waitStatus(/^CONNECTED:/);
+//   kit.nodeOf(c.sessionId()); kit.requestsOf(sid); kit.unknownSessionRequests();
+//   const { t } = await kit.kill('node1');            // SIGKILL, time recorded
+//   await kit.stop();                                 // always (withKit does it)
+//
+// withKit(t, dir, opts, fn) starts the kit for a node:test test, stops it after
+// the test whatever happens, and prints every log tail when the test fails (or
+// always, with SHOAL_CLUSTER_DUMP=1).
+
+const { spawn } = require('node:child_process');
+const { EventEmitter } = require('node:events');
+const fs = require('node:fs');
+const path = require('node:path');
+const { ShoalServer } = require('./server');
+const { startHaproxyFile } = require('./haproxy');
+const { waitUntil } = require('./util');
+
+const NODE_LOG_LEVEL = 'info,shoal::requests=debug';
+const CLIENT_PROGRAM = path.join(__dirname, 'cluster-client.js');
+const CLIENT_LOG_LIMIT = 5000; // library log lines kept per client
+const NODE_RECORD_LIMIT = 200000; // parsed node log lines kept per node
+
+// Every client process started here dies with the test process, whatever the way
+// it exits (the clients also exit by themselves when their stdin closes).
+const liveClients = new Set();
+process.on('exit', () => {
+  for (const proc of liveClients) {
+    try {
+      proc.kill('SIGKILL');
+    } catch (_) {
+      // already gone
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Node logs
+
+// tracing's fmt output: `2026-11-24T10:00:00.123456Z  INFO target: message k=v k="v"`.
+const LOG_RE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\s+(TRACE|DEBUG|INFO|WARN|ERROR)\s+([\w:]+):\s?(.*)$/;
+const FIELD_START_RE = /(?:^|\s)[A-Za-z_][\w.]*=/;
+const FIELD_RE = /([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)/g;
+
+function unquote(value) {
+  if (!value.startsWith('"')) return value;
+  try {
+    return JSON.parse(value);
+  } catch (_) {
+    return value.slice(1, -1);
+  }
+}
+
+// { t (ms), level, target, message, fields } or null for other lines.
+// String field values may or may not be quoted; both read the same.
+function parseLogLine(raw) {
+  const line = raw.replace(/\x1b\[[0-9;]*m/g, ''); // in case colours are on
+  const m = LOG_RE.exec(line);
+  if (!m) return null;
+  const rest = m[4];
+  const start = FIELD_START_RE.exec(rest);
+  const cut = start ? start.index : rest.length;
+  const fields = {};
+  for (const f of rest.slice(cut).matchAll(FIELD_RE)) fields[f[1]] = unquote(f[2]);
+  return { t: Date.parse(m[1]), level: m[2], target: m[3], message: rest.slice(0, cut).trim(), fields, line };
+}
+
+function tailLines(text, n) {
+  const lines = String(text).split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n).join('\n');
+}
+
+function indent(text, prefix = '  ') {
+  return String(text).split('\n').map((l) => prefix + l).join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// Client processes
+
+class ClusterClient extends EventEmitter {
+  constructor({ name, config, env = {}, cwd }) {
+    super();
+    this.setMaxListeners(0);
+    this.name = name;
+    this.config = config;
+    this.source = config.sourceAddress || null;
+    this.events = []; // every event line of the child, parsed
+    this.log = []; // the child's stderr: the client library's log
+    this.exit = null; // { code, signal, t } once the process is gone
+    this.nextId = 1;
+    this.proc = spawn(process.execPath, [CLIENT_PROGRAM, JSON.stringify(config)], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    liveClients.add(this.proc);
+    this.proc.stdin.on('error', () => {}); // EPIPE when the child is gone
+    this._lines(this.proc.stdout, (line) => this._onEvent(line));
+    this._lines(this.proc.stderr, (line) => {
+      this.log.push(line);
+      if (this.log.length > CLIENT_LOG_LIMIT) this.log.splice(0, this.log.length - CLIENT_LOG_LIMIT);
+    });
+    this.proc.on('error', (err) => {
+      this.log.push(`[harness] spawn error: ${err.message}`);
+      this.emit('change');
+    });
+    this.proc.on('close', (code, signal) => {
+      liveClients.delete(this.proc);
+      this.exit = { code, signal, t: Date.now() };
+      this.emit('change');
+    });
+  }
+
+  _lines(stream, onLine) {
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      pending += chunk;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        onLine(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+  }
+
+  _onEvent(line) {
+    let ev;
+    try {
+      ev = JSON.parse(line);
+    } catch (_) {
+      ev = { t: Date.now(), ev: 'stdout', text: line };
+    }
+    ev.index = this.events.length;
+    this.events.push(ev);
+    this.emit('change');
+  }
+
+  get running() {
+    return this.exit === null;
+  }
+
+  // Index of the next event: pass it as `from` to wait for what comes after now.
+  mark() {
+    return this.events.length;
+  }
+
+  send(cmd) {
+    if (!this.running) throw new Error(`${this.name}: cannot send ${JSON.stringify(cmd)}: the process has exited\n${this.describe()}`);
+    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+  }
+
+  // Resolves with the first event at index >= from satisfying pred. Fails at once
+  // when the process exits, or when a command was refused.
+  waitEvent(pred, { timeoutMs = 15000, what = 'an event', from = 0 } = {}) {
+    return waitUntil(this, () => {
+      for (let i = from; i < this.events.length; i += 1) {
+        const ev = this.events[i];
+        if (pred(ev)) return ev;
+        if (ev.ev === 'commandError') throw new Error(`${this.name}: command ${ev.cmd} refused: ${ev.message} (waiting for ${what})\n${this.describe()}`);
+      }
+      if (!this.running) throw new Error(`${this.name}: process exited (${JSON.stringify(this.exit)}) while waiting for ${what}\n${this.describe()}`);
+      return null;
+    }, { timeoutMs, what: `${this.name}: ${what}`, state: () => this.describe() });
+  }
+
+  waitReady({ timeoutMs = 15000 } = {}) {
+    return this.waitEvent((e) => e.ev === 'ready', { timeoutMs, what: 'ready' });
+  }
+
+  connect() {
+    this.send({ cmd: 'connect' });
+  }
+
+  disconnect() {
+    this.send({ cmd: 'disconnect' });
+  }
+
+  // expected: exact status string, RegExp, or predicate(event). A server error
+  // fails the wait at once unless allowServerError.
+  waitStatus(expected, { timeoutMs = 15000, from = 0, allowServerError = false } = {}) {
+    const match = typeof expected === 'function' ? expected
+      : expected instanceof RegExp ? (e) => expected.test(e.status) : (e) => e.status === expected;
+    const what = `status ${expected}`;
+    return this.waitEvent((e) => {
+      if (e.ev === 'serverError' && !allowServerError) {
+        throw new Error(`${this.name}: onServerError(${e.code}, ${JSON.stringify(e.message)}) while waiting for ${what}\n${this.describe()}`);
+      }
+      return e.ev === 'status' && match(e);
+    }, { timeoutMs, from, what });
+  }
+
+  status() {
+    const last = this.events.filter((e) => e.ev === 'status').pop();
+    return last ? last.status : null;
+  }
+
+  // The current session id as the client last reported it.
+  sessionId() {
+    const last = this.events.filter((e) => e.ev === 'session').pop();
+    return last ? last.session : null;
+  }
+
+  // Every session id the client had, in order.
+  sessions() {
+    const ids = [];
+    for (const e of this.events) if (e.ev === 'session' && e.session && !ids.includes(e.session)) ids.push(e.session);
+    return ids;
+  }
+
+  // Sends the subscription command; returns its id (given or generated).
+  subscribe(spec) {
+    const id = spec.id ?? `sub${this.nextId++}`;
+    this.send({ cmd: 'subscribe', ...spec, id });
+    return id;
+  }
+
+  waitSubscribed(id, { timeoutMs = 15000, from = 0 } = {}) {
+    return this.waitEvent((e) => {
+      if (e.ev === 'subscriptionError' && e.id === id) {
+        throw new Error(`${this.name}: subscription ${id}: onSubscriptionError(${e.code}, ${JSON.stringify(e.message)})\n${this.describe()}`);
+      }
+      return e.ev === 'subscribed' && e.id === id;
+    }, { timeoutMs, from, what: `subscription ${id} confirmed` });
+  }
+
+  // Update events of subscription `id`, optionally only those of one session.
+  updates(id, { session = undefined, from = 0 } = {}) {
+    return this.events.slice(from).filter((e) => e.ev === 'update' && e.id === id && (session === undefined || e.session === session));
+  }
+
+  // The first update of `id` at index >= from (and of `session`, if given) that
+  // satisfies pred.
+  waitUpdate(id, { from = 0, session = undefined, pred = () => true, timeoutMs = 15000, what = null } = {}) {
+    return this.waitEvent((e) => e.ev === 'update' && e.id === id && (session === undefined || e.session === session) && pred(e), {
+      from,
+      timeoutMs,
+      what: what || `an update of ${id}${session !== undefined ? ` on session ${session}` : ''}`,
+    });
+  }
+
+  // Sends a message and resolves with its outcome event (processed, deny,
+  // error, abort or discarded: the caller decides what is acceptable).
+  async sendMessage(text, { sequence = null, timeoutMs = 15000, ...rest } = {}) {
+    const id = `msg${this.nextId++}`;
+    const from = this.mark();
+    this.send({ cmd: 'send', id, text, sequence, ...rest });
+    return this.waitEvent((e) => e.ev === 'message' && e.id === id, { from, timeoutMs, what: `outcome of message ${JSON.stringify(text)}` });
+  }
+
+  // Asks the client process to disconnect and exit; SIGKILL if it does not
+  // within timeoutMs. Never throws.
+  async stop({ timeoutMs = 3000 } = {}) {
+    if (!this.running) return;
+    try {
+      this.proc.stdin.end(`${JSON.stringify({ cmd: 'exit' })}\n`);
+    } catch (_) {
+      // already closing
+    }
+    await waitUntil(this, () => !this.running, { timeoutMs, what: `${this.name} exit` }).catch(() => {});
+    if (this.running) {
+      this.proc.kill('SIGKILL');
+      await waitUntil(this, () => !this.running, { timeoutMs: 5000, what: `${this.name} exit after SIGKILL` }).catch(() => {});
+    }
+  }
+
+  summary() {
+    const t0 = this.events.length ? this.events[0].t : 0;
+    const statuses = this.events
+      .filter((e) => e.ev === 'status' || e.ev === 'serverError')
+      .map((e) => (e.ev === 'status' ? `${e.status}${e.session ? `[${e.session}]` : ''}` : `serverError(${e.code},${e.message})`) + `@+${e.t - t0}`);
+    return `${this.name} (source ${this.source}, pid ${this.proc.pid}${this.exit ? `, exited ${JSON.stringify(this.exit)}` : ''}): ` +
+      `status ${this.status()}, session ${this.sessionId()}, sessions ${this.sessions().join(' ')}; ${statuses.join(' -> ')}`;
+  }
+
+  describe({ events = 25, log = 60 } = {}) {
+    const skip = new Set(['index']);
+    const evLines = this.events.slice(-events).map((e) => JSON.stringify(e, (k, v) => (skip.has(k) ? undefined : v)));
+    return [
+      this.summary(),
+      `  -- last events of ${this.name} --`,
+      indent(evLines.join('\n') || '(none)', '    '),
+      `  -- client library log of ${this.name} (last ${log} lines) --`,
+      indent(this.log.slice(-log).join('\n') || '(none)', '    '),
+    ].join('\n');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The kit
+
+function readKitSpec(dir) {
+  const file = path.join(dir, 'kit.json');
+  let spec;
+  try {
+    spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${err.message}`);
+  }
+  if (!Array.isArray(spec.nodes) || !spec.nodes.length) throw new Error(`${file}: no nodes`);
+  if (!spec.balancer || !spec.balancer.config) throw new Error(`${file}: no balancer.config`);
+  for (const n of spec.nodes) {
+    if (!n.name || !n.config || !Array.isArray(n.listens) || !n.listens.length) {
+      throw new Error(`${file}: node ${JSON.stringify(n)} needs name, config and listens`);
+    }
+  }
+  return spec;
+}
+
+const hostPort = (host, port) => `${String(host).replace(/^\[(.*)\]$/, '$1')}:${port}`;
+
+class Kit extends EventEmitter {
+  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000 } = {}) {
+    super();
+    this.setMaxListeners(0);
+    this.dir = path.resolve(dir);
+    this.spec = spec;
+    this.logLevel = logLevel;
+    this.startTimeoutMs = startTimeoutMs;
+    this.publicUrl = (spec.public_urls || [])[0] || null;
+    this.hostsFile = spec.hosts ? path.join(this.dir, spec.hosts) : null;
+    this.caFile = spec.ca ? path.join(this.dir, spec.ca) : null;
+    this.nodes = new Map(); // name -> { name, spec, server, records }
+    this.haproxy = null;
+    this.clients = [];
+    this.sessions = new Map(); // session id -> { node, client, adapterSet, user, t, closed }
+    this.requests = new Map(); // session id -> [{ node, request, t }]
+    this.unknown = []; // [{ node, session, request, t }]
+    this.kills = []; // [{ node, signal, t }]
+    this.stopped = false;
+    for (const nodeSpec of spec.nodes) {
+      const node = { name: nodeSpec.name, spec: nodeSpec, server: null, records: [] };
+      node.server = new ShoalServer({
+        name: nodeSpec.name,
+        listen: [],
+        listeners: nodeSpec.listens.length,
+        extraArgs: ['--config', path.join(this.dir, nodeSpec.config), '--log-level', logLevel],
+        onLine: (line) => this._onNodeLine(node, line),
+      });
+      this.nodes.set(node.name, node);
+    }
+  }
+
+  _onNodeLine(node, line) {
+    const rec = parseLogLine(line);
+    if (!rec) return;
+    node.records.push(rec);
+    if (node.records.length > NODE_RECORD_LIMIT) node.records.splice(0, node.records.length - NODE_RECORD_LIMIT);
+    const f = rec.fields;
+    if (rec.message === 'session created' && f.session) {
+      this.sessions.set(f.session, { node: node.name, client: f.client ?? null, adapterSet: f.adapter_set ?? null, user: f.user ?? null, t: rec.t, closed: null });
+    } else if (rec.message.startsWith('session closed') && f.session && this.sessions.has(f.session)) {
+      this.sessions.get(f.session).closed = { message: rec.message, code: f.code ?? null, t: rec.t };
+    } else if (rec.target === 'shoal::requests' && rec.message === 'request' && f.session) {
+      if (!this.requests.has(f.session)) this.requests.set(f.session, []);
+      this.requests.get(f.session).push({ node: node.name, request: f.request, t: rec.t });
+    } else if (rec.message.startsWith('request for an unknown session')) {
+      this.unknown.push({ node: node.name, session: f.session ?? null, request: f.request ?? null, t: rec.t });
+    }
+    this.emit('change');
+  }
+
+  node(name) {
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`no node ${JSON.stringify(name)} in the kit (nodes: ${[...this.nodes.keys()].join(', ')})`);
+    return node;
+  }
+
+  // Starts (or starts again, after kill) one node and checks that it listens
+  // where kit.json says.
+  async startNode(name) {
+    const node = this.node(name);
+    await node.server.start({ timeoutMs: this.startTimeoutMs });
+    const got = node.server.addresses.map((a) => hostPort(a.host, a.port)).sort();
+    const want = node.spec.listens.map(([h, p]) => hostPort(h, p)).sort();
+    if (got.join(' ') !== want.join(' ')) {
+      throw new Error(`${name} listens on ${got.join(', ')}, kit.json says ${want.join(', ')}\n${node.server.logTail(40)}`);
+    }
+    return node;
+  }
+
+  async _start() {
+    // Nodes first, so that the balancer's first health checks find them up.
+    await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)));
+    this.haproxy = await startHaproxyFile(path.join(this.dir, this.spec.balancer.config), this.spec.balancer.listens || [], {
+      cwd: this.dir,
+      timeoutMs: this.startTimeoutMs,
+    });
+  }
+
+  // Starts one official client in a process of its own. source: its source
+  // address (127.x.y.z); url: where it connects (default: the kit's first public
+  // URL); forcedTransport, ignoreControlLink, adapterSet, options: see
+  // cluster-client.js. Resolves once the process is up.
+  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', forcedTransport = null, ignoreControlLink = false, options = {}, env = {} } = {}) {
+    if (this.stopped) throw new Error('spawnClient after kit.stop()');
+    if (!url) throw new Error('spawnClient: no url and kit.json has no public_urls');
+    const config = {
+      name: name || `client${this.clients.length + 1}`,
+      url,
+      adapterSet,
+      hostsFile: this.hostsFile,
+      sourceAddress: source,
+      forcedTransport,
+      ignoreControlLink,
+      options,
+    };
+    const childEnv = { ...env };
+    if (this.caFile) childEnv.NODE_EXTRA_CA_CERTS = this.caFile;
+    const client = new ClusterClient({ name: config.name, config, env: childEnv, cwd: path.join(__dirname, '..') });
+    this.clients.push(client);
+    await client.waitReady();
+    return client;
+  }
+
+  // The node whose log says it created the session, or null (yet).
+  nodeOf(sessionId) {
+    const s = this.sessions.get(sessionId);
+    return s ? s.node : null;
+  }
+
+  // What the owner node logged at creation: { node, client, adapterSet, user, t, closed }.
+  sessionInfo(sessionId) {
+    return this.sessions.get(sessionId) || null;
+  }
+
+  // Node logs arrive through pipes, possibly after the client already reported
+  // its session: wait for the creation line.
+  waitSession(sessionId, { timeoutMs = 5000 } = {}) {
+    return waitUntil(this, () => this.sessions.get(sessionId), {
+      timeoutMs,
+      what: `a node logging "session created" for ${sessionId}`,
+      state: () => this.describeNodes({ lines: 40 }),
+    });
+  }
+
+  // Every request of a session the nodes served: [{ node, request, t }], in the
+  // order each node logged them (nodes merged by time).
+  requestsOf(sessionId) {
+    return [...(this.requests.get(sessionId) || [])].sort((a, b) => a.t - b.t);
+  }
+
+  // Requests that reached a node which did not know their session:
+  // [{ node, session, request, t }]; only those of `node` when given.
+  unknownSessionRequests(node = null) {
+    return this.unknown.filter((u) => node === null || u.node === node);
+  }
+
+  // Parsed log lines of a node: [{ t, level, target, message, fields, line }].
+  nodeRecords(name) {
+    return this.node(name).records;
+  }
+
+  haproxyLines() {
+    return this.haproxy ? this.haproxy.log.join('').split('\n').filter(Boolean) : [];
+  }
+
+  // Kills a node (SIGKILL by default: a crash) and waits until it is gone.
+  // Resolves with { node, signal, t }, t = Date.now() just before the signal.
+  async kill(name, signal = 'SIGKILL') {
+    const node = this.node(name);
+    if (!node.server.running) throw new Error(`kill ${name}: not running`);
+    const record = { node: name, signal, t: Date.now() };
+    this.kills.push(record);
+    await node.server.stop({ signal });
+    record.gone = Date.now();
+    return record;
+  }
+
+  describeNodes({ lines = 80 } = {}) {
+    const out = [];
+    for (const node of this.nodes.values()) {
+      out.push(`---- ${node.name} (${node.spec.config}; ${node.server.running ? `pid ${node.server.proc.pid}` : 'not running'}) last ${lines} lines ----`);
+      out.push(node.server.logTail(lines));
+    }
+    return out.join('\n');
+  }
+
+  describe({ nodeLines = 80, haproxyLines = 60, clientEvents = 25, clientLog = 60 } = {}) {
+    const out = [`==== kit ${this.dir} (${this.spec.topology || '?'}) ====`];
+    if (this.kills.length) out.push(`kills: ${JSON.stringify(this.kills)}`);
+    for (const [sid, s] of this.sessions) {
+      const reqs = this.requestsOf(sid);
+      const elsewhere = reqs.filter((r) => r.node !== s.node).length;
+      out.push(`session ${sid} on ${s.node} from ${s.client}: ${reqs.length} requests${elsewhere ? ` (${elsewhere} on another node!)` : ''}${s.closed ? `, closed: ${s.closed.message}` : ''}`);
+    }
+    if (this.unknown.length) out.push(`unknown-session requests: ${JSON.stringify(this.unknown)}`);
+    out.push(this.describeNodes({ lines: nodeLines }));
+    out.push(`---- haproxy (last ${haproxyLines} lines) ----`);
+    out.push(this.haproxy ? tailLines(this.haproxy.log.join(''), haproxyLines) || '(no output)' : '(not started)');
+    for (const c of this.clients) out.push(`---- ${c.name} ----`, c.describe({ events: clientEvents, log: clientLog }));
+    return out.join('\n');
+  }
+
+  // Stops the clients (while the servers still answer), the balancer, the nodes.
+  // Idempotent; never throws.
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(this.clients.map((c) => c.stop().catch(() => {})));
+    if (this.haproxy) await this.haproxy.stop().catch(() => {});
+    await Promise.all([...this.nodes.values()].map((n) => n.server.stop().catch(() => {})));
+  }
+}
+
+async function startKit(dir, opts = {}) {
+  const kit = new Kit(dir, readKitSpec(dir), opts);
+  try {
+    await kit._start();
+  } catch (err) {
+    const details = kit.describe({ nodeLines: 40 });
+    await kit.stop();
+    err.message = `${err.message}\n${details}`;
+    throw err;
+  }
+  return kit;
+}
+
+// Runs fn(kit) in a node:test test: the kit is stopped after the test whatever
+// happens, and a failure prints the kit's state and every log tail.
+async function withKit(t, dir, opts, fn) {
+  let kit = null;
+  t.after(() => (kit ? kit.stop() : undefined));
+  kit = await startKit(dir, opts);
+  try {
+    const result = await fn(kit);
+    // SHOAL_CLUSTER_DUMP=1: the whole story even when the test passes.
+    if (process.env.SHOAL_CLUSTER_DUMP) {
+      for (const line of kit.describe({ nodeLines: 400, haproxyLines: 400, clientEvents: 400, clientLog: 1000 }).split('\n')) t.diagnostic(line);
+    }
+    return result;
+  } catch (err) {
+    try {
+      for (const line of kit.describe().split('\n')) t.diagnostic(line);
+    } catch (reportErr) {
+      t.diagnostic(`(diagnostics failed: ${reportErr.message})`);
+    }
+    throw err;
+  }
+}
+
+module.exports = { startKit, withKit, Kit, ClusterClient, parseLogLine, readKitSpec, NODE_LOG_LEVEL };
