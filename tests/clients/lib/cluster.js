@@ -319,7 +319,7 @@ function readKitSpec(dir) {
 const hostPort = (host, port) => `${String(host).replace(/^\[(.*)\]$/, '$1')}:${port}`;
 
 class Kit extends EventEmitter {
-  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000 } = {}) {
+  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000, nodeArgs = [] } = {}) {
     super();
     this.setMaxListeners(0);
     this.dir = path.resolve(dir);
@@ -343,7 +343,7 @@ class Kit extends EventEmitter {
         name: nodeSpec.name,
         listen: [],
         listeners: nodeSpec.listens.length,
-        extraArgs: ['--config', path.join(this.dir, nodeSpec.config), '--log-level', logLevel],
+        extraArgs: ['--config', path.join(this.dir, nodeSpec.config), '--log-level', logLevel, ...nodeArgs],
         onLine: (line) => this._onNodeLine(node, line),
       });
       this.nodes.set(node.name, node);
@@ -401,14 +401,14 @@ class Kit extends EventEmitter {
   // address (127.x.y.z); url: where it connects (default: the kit's first public
   // URL); forcedTransport, ignoreControlLink, adapterSet, options: see
   // cluster-client.js. Resolves once the process is up.
-  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', forcedTransport = null, ignoreControlLink = false, options = {}, env = {} } = {}) {
+  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', forcedTransport = null, ignoreControlLink = false, options = {}, env = {}, hostsFile = this.hostsFile } = {}) {
     if (this.stopped) throw new Error('spawnClient after kit.stop()');
     if (!url) throw new Error('spawnClient: no url and kit.json has no public_urls');
     const config = {
       name: name || `client${this.clients.length + 1}`,
       url,
       adapterSet,
-      hostsFile: this.hostsFile,
+      hostsFile,
       sourceAddress: source,
       forcedTransport,
       ignoreControlLink,
@@ -466,12 +466,13 @@ class Kit extends EventEmitter {
 
   // Kills a node (SIGKILL by default: a crash) and waits until it is gone.
   // Resolves with { node, signal, t }, t = Date.now() just before the signal.
-  async kill(name, signal = 'SIGKILL') {
+  // graceMs: how long a SIGTERM may take (a draining node) before SIGKILL.
+  async kill(name, signal = 'SIGKILL', { graceMs } = {}) {
     const node = this.node(name);
     if (!node.server.running) throw new Error(`kill ${name}: not running`);
     const record = { node: name, signal, t: Date.now() };
     this.kills.push(record);
-    await node.server.stop({ signal });
+    await node.server.stop(graceMs == null ? { signal } : { signal, graceMs });
     record.gone = Date.now();
     return record;
   }

@@ -1,0 +1,214 @@
+'use strict';
+// One clustering option, checked for real: the kit made by `shoal cluster-plan`,
+// its two nodes and HAProxy, and official clients in processes of their own
+// (one source address each, host names from the kit's hosts file).
+//
+//   await checkTopology(t, { id: '1.B.1', multihosting: true });
+//
+// Checks: session creations spread over both nodes; every request of a
+// session on the node that owns it and no request for a session a node does
+// not know; the transport the option promises (WebSocket, or HTTP streaming
+// where the balancer refuses WebSocket and CR requests pass through it); the
+// control link of the owner node where the option uses one; the client's own
+// address on its node where the balancer may vouch for it; a chat message
+// round trip. Then kill -9 of one node: its clients get a new session on the
+// survivor with their subscriptions, by themselves; the other clients keep
+// theirs. The fail-over times go to target/cluster-results/ for the docs.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { withKit } = require('./cluster');
+const { shoalBin, REPO_ROOT } = require('./server');
+const { waitUntil } = require('./util');
+
+const QUOTE = { id: 'quote', mode: 'MERGE', items: ['item1'], fields: ['last_price', 'stock_name'], dataAdapter: 'QUOTE_ADAPTER', snapshot: 'yes' };
+const CHAT = { id: 'chat', mode: 'DISTINCT', items: ['chat_room'], fields: ['message', 'nick'], dataAdapter: 'CHAT_ROOM' };
+
+// Every case of the matrix, with its own network 127.0.(40+i).0/24 so that
+// cases can run at the same time.
+const CASES = [
+  { id: '1.A.1' },
+  { id: '1.A.2' },
+  { id: '1.A.2', websocket: 'off' },
+  { id: '1.B.1' },
+  { id: '1.B.1', multihosting: true },
+  { id: '1.B.1', websocket: 'off' },
+  { id: '1.B.2', websocket: 'off' },
+  { id: '2.A.1' },
+  { id: '2.A.1', multihosting: true },
+  { id: '2.A.2' },
+  { id: '2.B.1.1' },
+  { id: '2.B.1.1', multihosting: true },
+  { id: '2.B.1.2' },
+  { id: '2.B.1.3' },
+  { id: '2.B.1.4', websocket: 'off' },
+  { id: '2.B.2.1' },
+  { id: '2.B.2.1', multihosting: true },
+  { id: '2.B.2.2' },
+  { id: '2.B.2.3' },
+  { id: '2.B.2.4', websocket: 'off' },
+  { id: '4' },
+].map((c, i) => ({ ...c, network: `127.0.${40 + i}` }));
+
+// Options where a node's listener is also reached by clients directly, so it
+// trusts no forwarded address: the node sees the balancer's.
+const CLIENT_ADDRESS_UNTRUSTED = new Set(['1.B.2', '2.B.1.2', '4']);
+
+function caseName(c) {
+  return `${c.id}${c.multihosting ? ' multihosting' : ''}${c.websocket === 'off' ? ', balancer without WebSocket' : ''}`;
+}
+
+function caseSlug(c) {
+  return `${c.id}${c.multihosting ? '-mh' : ''}${c.websocket === 'off' ? '-nows' : ''}`;
+}
+
+// Writes the kit of a case into a fresh folder; returns the folder.
+function makeKit(c) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
+  const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
+  if (c.multihosting) args.push('--multihosting');
+  if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
+  execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return dir;
+}
+
+async function connect(c, { chat = false } = {}) {
+  c.subscribe(QUOTE);
+  if (chat) c.subscribe(CHAT);
+  c.connect();
+  await c.waitStatus(/^CONNECTED:(WS|HTTP)-(STREAMING|POLLING)$/, { timeoutMs: 20000 });
+  await c.waitSubscribed('quote', { timeoutMs: 15000 });
+  if (chat) await c.waitSubscribed('chat', { timeoutMs: 15000 });
+  await c.waitUpdate('quote', { timeoutMs: 15000 });
+}
+
+function writeResult(c, result) {
+  const dir = process.env.SHOAL_CLUSTER_RESULTS || path.join(REPO_ROOT, 'target', 'cluster-results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${caseSlug(c)}.json`), `${JSON.stringify({ case: caseName(c), ...c, ...result }, null, 2)}\n`);
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function checkTopology(t, c) {
+  const dir = makeKit(c);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
+  await withKit(t, dir, {}, async (kit) => {
+    // Four client machines, spread over the public URLs (two domains with multihosting).
+    const urls = spec.public_urls;
+    const clients = [];
+    for (let i = 0; i < 4; i += 1) {
+      const url = urls[i % urls.length];
+      clients.push(await kit.spawnClient({ source: `${c.network}.${51 + i}`, url, name: `client${i + 1}` }));
+    }
+    await Promise.all(clients.map((cl, i) => connect(cl, { chat: i === 0 })));
+
+    const expectedTransport = spec.websocket_expected ? 'CONNECTED:WS-STREAMING' : 'CONNECTED:HTTP-STREAMING';
+    const owner = new Map(); // client -> { sid, node }
+    for (const cl of clients) {
+      assert.equal(cl.status(), expectedTransport, `${cl.name}: transport`);
+      const sid = cl.sessionId();
+      const info = await kit.waitSession(sid);
+      owner.set(cl, { sid, node: info.node });
+      if (!CLIENT_ADDRESS_UNTRUSTED.has(c.id)) {
+        assert.equal(info.client, cl.source, `${cl.name}: the node sees the client's own address`);
+      }
+      if (spec.cr_route === 'control-link') {
+        const k = info.node.replace(/^node/, '');
+        const domain = new URL(cl.config.url).hostname.replace(/^push\./, '');
+        const link = cl.events.filter((e) => e.ev === 'session' && e.session === sid).map((e) => e.serverInstanceAddress).pop() || '';
+        assert.equal(new URL(link).hostname, `push${k}.${domain}`, `${cl.name}: control link of ${info.node}`);
+      }
+    }
+    const onNode = (node) => clients.filter((cl) => owner.get(cl).node === node);
+    t.diagnostic(`${caseName(c)}: ${clients.map((cl) => `${cl.name}@${owner.get(cl).node}`).join(' ')}`);
+    assert.ok(onNode('node1').length > 0 && onNode('node2').length > 0, 'session creations reach both nodes');
+
+    const sender = clients[0];
+    const from = sender.mark();
+    const outcome = await sender.sendMessage('CHAT|hello from the cluster');
+    assert.equal(outcome.outcome, 'processed', JSON.stringify(outcome));
+    await sender.waitUpdate('chat', { from, pred: (u) => u.values.message === 'hello from the cluster' });
+    await waitUntil(kit, () => kit.requestsOf(owner.get(sender).sid).some((r) => r.request === 'msg'), {
+      timeoutMs: 5000, what: 'the msg request in a node log',
+    });
+
+    for (const cl of clients) {
+      const { sid, node } = owner.get(cl);
+      const reqs = kit.requestsOf(sid);
+      assert.ok(reqs.some((r) => r.request === 'control'), `${cl.name}: control requests logged`);
+      assert.deepEqual(reqs.filter((r) => r.node !== node), [], `${cl.name}: requests of ${sid} off ${node}`);
+    }
+    assert.deepEqual(kit.unknownSessionRequests(), [], 'no request reached a node that did not know its session');
+
+    if (c.id === '4') await checkDirectAccess(t, c, kit, dir, clients);
+
+    // Fail over: the node of the first client dies.
+    const victim = owner.get(clients[0]).node;
+    const survivor = victim === 'node1' ? 'node2' : 'node1';
+    const marks = new Map(clients.map((cl) => [cl, cl.mark()]));
+    const kill = await kit.kill(victim);
+    const times = [];
+    await Promise.all(onNode(victim).map(async (cl) => {
+      const old = owner.get(cl).sid;
+      const u = await cl.waitUpdate('quote', {
+        from: marks.get(cl),
+        pred: (e) => e.session && e.session !== old,
+        timeoutMs: 45000,
+        what: `an update on a new session after ${victim} was killed`,
+      });
+      const info = await kit.waitSession(u.session);
+      assert.equal(info.node, survivor, `${cl.name}: new session on ${survivor}`);
+      times.push(u.t - kill.t);
+    }));
+    await Promise.all(onNode(survivor).map(async (cl) => {
+      await cl.waitUpdate('quote', { from: marks.get(cl), session: owner.get(cl).sid, timeoutMs: 15000 });
+      assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session on ${survivor}`);
+      const left = cl.events.filter((e) => e.t >= kill.t && e.ev === 'status' && !e.status.startsWith('CONNECTED'));
+      assert.deepEqual(left, [], `${cl.name} never left CONNECTED`);
+    }));
+    times.sort((a, b) => a - b);
+    t.diagnostic(`${caseName(c)}: fail-over ms ${times.join(', ')}`);
+    writeResult(c, {
+      title: spec.title,
+      cr_route: spec.cr_route,
+      transport: expectedTransport.replace('CONNECTED:', ''),
+      failover_ms: times,
+      failover_p50_ms: percentile(times, 50),
+      failover_max_ms: times[times.length - 1],
+    });
+  });
+}
+
+// §4: a client that connects straight to node1 by its own name, where the
+// public pushK names do not resolve, works when it ignores the control link;
+// the balancer's clients keep working meanwhile.
+async function checkDirectAccess(t, c, kit, dir, viaBalancer) {
+  const inside = path.join(dir, 'hosts.inside');
+  const lines = fs.readFileSync(path.join(dir, 'hosts'), 'utf8').split('\n')
+    .map((l) => l.split(/\s+/).filter((w, i) => i === 0 || !/^push/.test(w)).join(' '))
+    .filter((l) => l.split(' ').length > 1 && !l.startsWith('#'));
+  fs.writeFileSync(inside, `${lines.join('\n')}\n`);
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
+  const direct = await kit.spawnClient({
+    source: `${c.network}.60`, url: spec.nodes[0].direct_url, name: 'inside', ignoreControlLink: true, hostsFile: inside,
+  });
+  await connect(direct);
+  const sid = direct.sessionId();
+  const info = await kit.waitSession(sid);
+  assert.equal(info.node, 'node1', 'the direct client is on the node it named');
+  assert.deepEqual(kit.requestsOf(sid).filter((r) => r.node !== 'node1'), [], 'its requests stay on node1');
+  const marks = viaBalancer.map((cl) => cl.mark());
+  await Promise.all(viaBalancer.map((cl, i) => cl.waitUpdate('quote', { from: marks[i], session: cl.sessionId(), timeoutMs: 15000 })));
+  await direct.stop();
+  t.diagnostic(`direct access: ${spec.nodes[0].direct_url} served by node1, balancer clients unaffected`);
+}
+
+module.exports = { CASES, caseName, caseSlug, makeKit, checkTopology, connect, QUOTE, CHAT };
