@@ -55,7 +55,10 @@ pub fn decode_values(encoded: &str, previous: &[Option<String>]) -> Option<Vec<O
             "$" => out.push(Some(String::new())),
             t if t.starts_with('^') => {
                 let n: usize = t[1..].parse().ok()?;
-                for i in here..here + n {
+                // A hostile count must not overflow: anything past the
+                // previous values is invalid anyway.
+                let end = here.checked_add(n).filter(|&e| e <= previous.len())?;
+                for i in here..end {
                     out.push(previous.get(i)?.clone());
                 }
             }
@@ -92,5 +95,14 @@ mod tests {
         let w = decode_values("20:04:40|^4|3.02|3.03|||", &v).unwrap();
         assert_eq!(w[1].as_deref(), Some("3.04"));
         assert_eq!(w[5].as_deref(), Some("3.02"));
+    }
+
+    #[test]
+    fn huge_unchanged_counts_are_invalid_not_a_panic() {
+        // Found by the fuzzer: `^` with usize::MAX overflowed the range end.
+        let prev: Vec<Option<String>> = vec![None; 3];
+        assert!(decode_values("a|^18446744073709551615", &prev).is_none());
+        assert!(decode_values("a|^3", &prev).is_none());
+        assert_eq!(decode_values("a|^2", &prev).map(|v| v.len()), Some(3));
     }
 }
