@@ -3,7 +3,7 @@
 # tests, a bounded fuzzing run of the request parser, and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
-# It installs what the tests need first (idempotently): Debian's haproxy,
+# It installs what the tests need first (idempotently): Debian's haproxy and nginx,
 # the npm packages of
 # the official clients (pinned by tests/clients/package-lock.json and
 # tests/python/requirements.txt) and
@@ -32,12 +32,17 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy (Debian package) if needed"
-if ! command -v haproxy >/dev/null; then
+step "installing HAProxy and nginx (Debian packages) if needed"
+missing=()
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy
+        # The packages' own services are not wanted: tests start their own.
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
-        die "haproxy is missing: install Debian's haproxy package (the balancer tests need it)"
+        die "missing ${missing[*]}: install Debian's packages (the balancer tests need them)"
     fi
 fi
 

@@ -102,9 +102,7 @@ fn frontend(s: &mut String, p: &Plan, f: &Frontend) {
 fn backend(s: &mut String, p: &Plan, b: &Backend) {
     let _ = writeln!(s, "backend {}", b.name);
     // A backend follows its frontend's level.
-    let http = p.frontends.iter().any(|f| {
-        f.http && (f.default_backend == b.name || f.host_routes.iter().any(|(_, r)| *r == b.name))
-    });
+    let http = p.is_level7(b);
     let _ = writeln!(s, "    mode {}", if http { "http" } else { "tcp" });
     match b.sticky {
         Sticky::Cookie => s.push_str(
@@ -117,19 +115,26 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
              \x20   # a node going down moves only its own clients.\n\
              \x20   balance source\n    hash-type consistent\n",
         ),
+        Sticky::None if b.only.is_some() && b.with_backups => s.push_str(
+            "    # This node's name: the node itself while it is up, the others\n\
+             \x20   # only when it is not. A request it fails goes on at once to\n\
+             \x20   # the next one, which tells the client to start a new session.\n\
+             \x20   balance first\n",
+        ),
         Sticky::None => s.push_str("    balance roundrobin\n"),
     }
     // The health check turns 503 when a node drains: no new sessions.
     s.push_str(
         "    option httpchk GET /lightstreamer/healthcheck\n    http-check expect status 200\n",
     );
-    for (i, node) in p.nodes.iter().enumerate() {
-        let k = i + 1;
-        let backup = match b.only {
-            Some(only) if only != k && b.with_backups => " backup",
-            Some(only) if only != k => continue,
-            _ => "",
-        };
+    // `balance first` takes servers in the order listed: the named node first.
+    let mut order: Vec<usize> = (1..=p.nodes.len()).collect();
+    if let Some(only) = b.only {
+        order.retain(|&k| k == only || b.with_backups);
+        order.sort_by_key(|&k| k != only);
+    }
+    for k in order {
+        let node = &p.nodes[k - 1];
         let Some(l) = node.listeners.get(b.listener) else {
             continue;
         };
@@ -152,7 +157,7 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         };
         let _ = writeln!(
             s,
-            "    server {} {}:{} check{check_tls}{proxy}{cookie}{backup}",
+            "    server {} {}:{} check{check_tls}{proxy}{cookie}",
             node.name, l.address, l.port
         );
     }

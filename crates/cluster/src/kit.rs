@@ -1,7 +1,7 @@
 //! Writes a kit: the files of a plan in one folder.
 
-use crate::plan::Plan;
-use crate::{haproxy, node_conf, readme};
+use crate::plan::{Balancer, Plan};
+use crate::{haproxy, nginx, node_conf, readme};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -85,7 +85,11 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
         }
         Some("ca.pem")
     };
-    put("haproxy.cfg", haproxy::render(plan).as_bytes())?;
+    let balancer = match plan.options.balancer {
+        Balancer::Haproxy => haproxy::render(plan),
+        Balancer::Nginx => nginx::render(plan),
+    };
+    put(plan.options.balancer.config_file(), balancer.as_bytes())?;
     for node in &plan.nodes {
         put(
             &format!("{}.xml", node.name),
@@ -132,8 +136,8 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "title": plan.topology.title,
         "public_urls": plan.public_urls,
         "balancer": {
-            "kind": "haproxy",
-            "config": "haproxy.cfg",
+            "kind": plan.options.balancer.as_str(),
+            "config": plan.options.balancer.config_file(),
             "listens": plan.frontends.iter().map(|f| json!([f.address.to_string(), f.port])).collect::<Vec<_>>(),
             "websocket": plan.options.balancer_websocket,
         },

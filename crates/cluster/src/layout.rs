@@ -64,7 +64,7 @@ fn backend(p: &mut Plan, name: String, listener: usize, only: Option<usize>, sti
     });
 }
 
-/// Backends `nodeK` (node K only, the others as backups when `backups`).
+/// Backends `nodeK` (node K first, then the others when `backups`).
 fn node_backends(p: &mut Plan, suffix: &str, listener: usize, backups: bool) {
     for k in 1..=p.nodes.len() {
         p.backends.push(Backend {
@@ -100,6 +100,26 @@ fn frontend(p: &mut Plan, f: Front<'_>, host_routes: Vec<(String, String)>) {
         default_backend: f.backend.to_owned(),
         host_routes,
     });
+}
+
+/// The balanced `push` frontend of the first domain, on the balancer's
+/// main address, and its host name.
+fn push_front(p: &mut Plan, port: u16, http: bool, offload: Option<Cert>) {
+    let d0 = p.domains[0].clone();
+    let at = Addr::Vip {
+        domain: 0,
+        node: None,
+    };
+    let front = Front {
+        name: "push".into(),
+        at,
+        port,
+        http,
+        offload,
+        backend: "nodes",
+    };
+    frontend(p, front, vec![]);
+    host(p, at, format!("push.{d0}"));
 }
 
 fn host(p: &mut Plan, at: Addr, name: String) {
@@ -149,16 +169,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
                 Sticky::Cookie
             };
             backend(p, "nodes".into(), l, None, sticky);
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: http,
-                http: id == "1.A.2",
-                offload: None,
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, http, id == "1.A.2", None);
         }
         "2.A.1" => {
             let names = ["My HTTPS Server", "Our HTTPS Server"];
@@ -188,16 +199,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         "2.A.2" => {
             let l = listener(p, "HTTP Server", private, http, none);
             backend(p, "nodes".into(), l, None, Sticky::Cookie);
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: https,
-                http: true,
-                offload: Some(Cert::for_name(&format!("push.{d0}"))),
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, https, true, Some(Cert::for_name(&format!("push.{d0}"))));
         }
         "1.B.1" | "4" | "2.B.1.3" => {
             let l = listener(p, "HTTP Server", private, http, none);
@@ -232,16 +234,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         "1.B.2" => {
             let l = listener(p, "HTTP Server", public, http, none);
             backend(p, "nodes".into(), l, None, Sticky::None);
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: http,
-                http: true,
-                offload: None,
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, http, true, None);
             partial_hosts(p, &d0);
             control_links(p);
         }
@@ -261,16 +254,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             };
             let s = if wildcard { cr } else { 0 };
             backend(p, "nodes".into(), s, None, Sticky::None);
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: https,
-                http: false,
-                offload: None,
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, https, false, None);
             partial_hosts(p, &d0);
             control_links(p);
         }
@@ -291,16 +275,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             } else {
                 format!("push.{d0}")
             };
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: https,
-                http: true,
-                offload: Some(Cert::for_name(&cert)),
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, https, true, Some(Cert::for_name(&cert)));
             partial_hosts(p, &d0);
             control_links(p);
         }
@@ -308,16 +283,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             let l = listener(p, "HTTP Server", private, http, none);
             backend(p, "nodes".into(), l, None, Sticky::None);
             node_backends(p, "", l, true);
-            let front = Front {
-                name: "push".into(),
-                at: vip(0, None),
-                port: https,
-                http: true,
-                offload: Some(Cert::for_name(&format!("push.{d0}"))),
-                backend: "nodes",
-            };
-            frontend(p, front, vec![]);
-            host(p, vip(0, None), format!("push.{d0}"));
+            push_front(p, https, true, Some(Cert::for_name(&format!("push.{d0}"))));
             for k in 1..=n {
                 let b = format!("node{k}");
                 let front = Front {
@@ -430,7 +396,7 @@ fn behind_l4(p: &mut Plan, wildcard: bool) -> Result<(), PlanError> {
             },
             format!("push.{d}"),
         );
-        // Backups only where their certificate also covers pushK (wildcard).
+        // Other nodes only where their certificate also covers pushK (wildcard).
         node_backends(p, &suffix(i), cr, wildcard);
         for k in 1..=n {
             let b = format!("node{k}{}", suffix(i));
@@ -480,13 +446,11 @@ fn client_identification(p: &mut Plan) {
             if direct(p, l) {
                 continue;
             }
-            let level7 = p.backends.iter().filter(|b| b.listener == li).any(|b| {
-                p.frontends.iter().any(|f| {
-                    f.http
-                        && (f.default_backend == b.name
-                            || f.host_routes.iter().any(|(_, r)| *r == b.name))
-                })
-            });
+            let level7 = p
+                .backends
+                .iter()
+                .filter(|b| b.listener == li)
+                .any(|b| p.is_level7(b));
             let reached = p.backends.iter().any(|b| b.listener == li);
             let l = &mut p.nodes[k].listeners[li];
             if reached && level7 {

@@ -6,6 +6,7 @@ pub mod docs;
 mod haproxy;
 pub mod kit;
 mod layout;
+mod nginx;
 mod node_conf;
 pub mod plan;
 pub mod readme;
@@ -13,7 +14,7 @@ pub mod routes;
 pub mod topology;
 
 pub use kit::{write, CaSource, KitError};
-pub use plan::{plan, Options, Plan, PlanError};
+pub use plan::{plan, Balancer, Options, Plan, PlanError};
 
 #[cfg(test)]
 mod tests;

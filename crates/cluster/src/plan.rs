@@ -22,6 +22,31 @@ pub struct Options {
     /// Whether the balancer lets WebSocket upgrades through (level 7 only).
     pub balancer_websocket: bool,
     pub keystore_password: String,
+    pub balancer: Balancer,
+}
+
+/// The load balancer a kit configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balancer {
+    Haproxy,
+    Nginx,
+}
+
+impl Balancer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Balancer::Haproxy => "haproxy",
+            Balancer::Nginx => "nginx",
+        }
+    }
+
+    /// The configuration file in the kit.
+    pub fn config_file(self) -> &'static str {
+        match self {
+            Balancer::Haproxy => "haproxy.cfg",
+            Balancer::Nginx => "nginx.conf",
+        }
+    }
 }
 
 impl Default for Options {
@@ -38,6 +63,7 @@ impl Default for Options {
             https_port2: 8444,
             balancer_websocket: true,
             keystore_password: "shoal-kit".into(),
+            balancer: Balancer::Haproxy,
         }
     }
 }
@@ -55,6 +81,8 @@ pub enum PlanError {
     WebsocketAtL4(&'static str),
     #[error("{0}: {1}")]
     Invalid(&'static str, String),
+    #[error("--balancer nginx: {0}")]
+    Nginx(String),
 }
 
 /// A certificate the kit needs, named by the host names it covers.
@@ -120,9 +148,10 @@ pub struct Backend {
     pub name: String,
     /// Index into every node's `listeners`.
     pub listener: usize,
-    /// `None`: every node, balanced. `Some(k)`: node k only, the others as
-    /// backups so a request for a dead node is answered by a live one (which
-    /// tells the client to start over at once instead of retrying).
+    /// `None`: every node, balanced. `Some(k)`: node k, then (with
+    /// `with_backups`) the others in turn, so a request for a dead node is
+    /// answered by a live one, which tells the client to start over at once
+    /// instead of retrying.
     pub only: Option<usize>,
     pub with_backups: bool,
     pub sticky: Sticky,
@@ -165,6 +194,14 @@ impl Plan {
 
     pub fn cr_route(&self) -> CrRoute {
         self.topology.cr_route
+    }
+
+    /// Whether a backend is reached from a level-7 (HTTP) frontend.
+    pub fn is_level7(&self, b: &Backend) -> bool {
+        self.frontends.iter().any(|f| {
+            f.http
+                && (f.default_backend == b.name || f.host_routes.iter().any(|(_, r)| *r == b.name))
+        })
     }
 
     pub fn address_of(&self, name: &str) -> Option<Ipv4Addr> {
@@ -237,6 +274,11 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         websocket_expected: true,
     };
     crate::layout::lay_out(&mut plan)?;
+    if opts.balancer == Balancer::Nginx {
+        if let Some(why) = crate::nginx::unsupported(&plan) {
+            return Err(PlanError::Nginx(why));
+        }
+    }
     let l7_cr = plan.frontends.iter().any(|f| f.http)
         && matches!(
             t.id,

@@ -63,10 +63,11 @@ pub fn render(p: &Plan) -> String {
         "2. Start each node (on its own machine in production): {}.",
         nodes.join(", ")
     );
-    let _ = writeln!(
-        s,
-        "3. Start the balancer from this folder: `haproxy -f haproxy.cfg`."
-    );
+    let start = match p.options.balancer {
+        crate::Balancer::Haproxy => "haproxy -f haproxy.cfg",
+        crate::Balancer::Nginx => "nginx -p . -c nginx.conf",
+    };
+    let _ = writeln!(s, "3. Start the balancer from this folder: `{start}`.");
     let _ = writeln!(
         s,
         "4. Point clients at {}{}.",
@@ -99,7 +100,10 @@ pub fn render(p: &Plan) -> String {
         );
     }
     s.push_str("\n## Files\n\n");
-    s.push_str("- `haproxy.cfg`: the balancer; health checks on `/lightstreamer/healthcheck` every second.\n");
+    s.push_str(match p.options.balancer {
+        crate::Balancer::Haproxy => "- `haproxy.cfg`: the balancer; health checks on `/lightstreamer/healthcheck` every second.\n",
+        crate::Balancer::Nginx => "- `nginx.conf`: the balancer (open-source nginx: no active health checks; a node that refuses connections is left out for 5 s).\n",
+    });
     for n in &p.nodes {
         let _ = writeln!(
             s,
@@ -127,7 +131,7 @@ pub fn render(p: &Plan) -> String {
     }
     let _ = writeln!(
         s,
-        "\nAddresses are on `{}.0/24` so the kit runs on one machine; `--network` moves them, and in production you edit them (listening_interface, haproxy.cfg, hosts) to your own.",
+        "\nAddresses are on `{}.0/24` so the kit runs on one machine; `--network` moves them, and in production you edit them (listening_interface, the balancer's file, hosts) to your own.",
         p.options
             .network
             .iter()

@@ -65,6 +65,8 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Balancer {
     Haproxy,
+    /// Open-source nginx (not for the cookie options 1.A.2 and 2.A.2).
+    Nginx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,7 +106,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (Some(topology), Some(out)) = (args.topology, args.out) else {
         anyhow::bail!("--topology and --out are required");
     };
-    let Balancer::Haproxy = args.balancer;
     let opts = Options {
         topology,
         multihosting: args.multihosting,
@@ -117,6 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         https_port2: args.https_port2,
         balancer_websocket: args.balancer_websocket == OnOff::On,
         keystore_password: args.keystore_password,
+        balancer: match args.balancer {
+            Balancer::Haproxy => shoal_cluster::Balancer::Haproxy,
+            Balancer::Nginx => shoal_cluster::Balancer::Nginx,
+        },
     };
     let plan = plan(&opts)?;
     let ca = match (args.ca_cert, args.ca_key) {
@@ -136,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("\n{}", readme::route_table(&plan));
     println!(
-        "Next: see {}/README.md (host names, then the nodes, then haproxy -f haproxy.cfg).",
+        "Next: see {}/README.md (host names, then the nodes, then the balancer).",
         out.display()
     );
     Ok(())

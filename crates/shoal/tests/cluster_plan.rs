@@ -133,6 +133,58 @@ fn every_option_gives_a_kit_that_haproxy_and_shoal_accept() {
     std::fs::remove_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
 }
 
+fn nginx() -> PathBuf {
+    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("nginx is not installed: scripts/test.sh installs it (apt-get install nginx libnginx-mod-stream)");
+}
+
+#[test]
+fn every_option_but_cookie_insertion_gives_an_nginx_kit_that_nginx_accepts() {
+    let root = scratch("nginx");
+    for (id, mh) in OPTIONS {
+        if ["1.A.2", "2.A.2"].contains(id) {
+            continue;
+        }
+        let out = root.join(format!("{id}{}", if *mh { "-mh" } else { "" }));
+        let out_s = out.to_string_lossy().into_owned();
+        let mut args = vec![
+            "cluster-plan",
+            "--balancer",
+            "nginx",
+            "--topology",
+            id,
+            "--out",
+            &out_s,
+        ];
+        if *mh {
+            args.push("--multihosting");
+        }
+        let o = shoal(&args, None);
+        assert!(o.status.success(), "{id}: {}", text(&o));
+        let kit = std::fs::read_to_string(out.join("kit.json")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            kit.contains("\"kind\": \"nginx\"") && kit.contains("nginx.conf"),
+            "{id}: {kit}"
+        );
+        assert!(
+            !out.join("haproxy.cfg").exists(),
+            "{id}: a haproxy.cfg beside nginx.conf"
+        );
+        let check = Command::new(nginx())
+            .args(["-t", "-q", "-p"])
+            .arg(&out)
+            .args(["-c", "nginx.conf"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(check.status.success(), "{id}: nginx -t: {}", text(&check));
+    }
+    std::fs::remove_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[test]
 fn bad_options_are_refused_naming_the_option() {
     let root = scratch("bad");

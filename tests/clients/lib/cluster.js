@@ -20,9 +20,10 @@ const { spawn } = require('node:child_process');
 const { EventEmitter } = require('node:events');
 const fs = require('node:fs');
 const path = require('node:path');
-const { ShoalServer } = require('./server');
+const { ShoalServer, onLines } = require('./server');
 const { startHaproxyFile } = require('./haproxy');
-const { waitUntil } = require('./util');
+const { startNginxFile } = require('./nginx');
+const { killedOnExit, waitUntil } = require('./util');
 
 const NODE_LOG_LEVEL = 'info,shoal::requests=debug';
 const CLIENT_PROGRAM = path.join(__dirname, 'cluster-client.js');
@@ -31,16 +32,7 @@ const NODE_RECORD_LIMIT = 200000; // parsed node log lines kept per node
 
 // Every client process started here dies with the test process, whatever the way
 // it exits (the clients also exit by themselves when their stdin closes).
-const liveClients = new Set();
-process.on('exit', () => {
-  for (const proc of liveClients) {
-    try {
-      proc.kill('SIGKILL');
-    } catch (_) {
-      // already gone
-    }
-  }
-});
+const liveClients = killedOnExit();
 
 // ---------------------------------------------------------------------------
 // Node logs
@@ -104,8 +96,8 @@ class ClusterClient extends EventEmitter {
     });
     liveClients.add(this.proc);
     this.proc.stdin.on('error', () => {}); // EPIPE when the child is gone
-    this._lines(this.proc.stdout, (line) => this._onEvent(line));
-    this._lines(this.proc.stderr, (line) => {
+    onLines(this.proc.stdout, (line) => this._onEvent(line));
+    onLines(this.proc.stderr, (line) => {
       this.log.push(line);
       if (this.log.length > CLIENT_LOG_LIMIT) this.log.splice(0, this.log.length - CLIENT_LOG_LIMIT);
     });
@@ -117,19 +109,6 @@ class ClusterClient extends EventEmitter {
       liveClients.delete(this.proc);
       this.exit = { code, signal, t: Date.now() };
       this.emit('change');
-    });
-  }
-
-  _lines(stream, onLine) {
-    let pending = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
     });
   }
 
@@ -391,10 +370,16 @@ class Kit extends EventEmitter {
   async _start() {
     // Nodes first, so that the balancer's first health checks find them up.
     await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)));
-    this.haproxy = await startHaproxyFile(path.join(this.dir, this.spec.balancer.config), this.spec.balancer.listens || [], {
-      cwd: this.dir,
-      timeoutMs: this.startTimeoutMs,
-    });
+    const file = path.join(this.dir, this.spec.balancer.config);
+    const listens = this.spec.balancer.listens || [];
+    // `haproxy` keeps its name: it is the balancer, whichever it is.
+    this.haproxy = this.spec.balancer.kind === 'nginx'
+      ? await startNginxFile(file, listens, { timeoutMs: this.startTimeoutMs })
+      : await startHaproxyFile(file, listens, { cwd: this.dir, timeoutMs: this.startTimeoutMs });
+    // Waits on the balancer's log (a node seen DOWN or UP) wake up on its output.
+    for (const stream of [this.haproxy.proc.stdout, this.haproxy.proc.stderr]) {
+      if (stream) stream.on('data', () => setImmediate(() => this.emit('change')));
+    }
   }
 
   // Starts one official client in a process of its own. source: its source

@@ -12,17 +12,9 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { killedOnExit } = require('./util');
 
-const live = new Set();
-process.on('exit', () => {
-  for (const proc of live) {
-    try {
-      proc.kill('SIGKILL');
-    } catch (_) {
-      // already gone
-    }
-  }
-});
+const live = killedOnExit();
 
 function haproxyBin() {
   try {
@@ -35,7 +27,7 @@ function haproxyBin() {
 
 // Waits until host:port accepts connections; gives up early when `exited()`
 // says haproxy is gone (a bad configuration makes it exit at once).
-function waitPort(host, port, timeoutMs, exited = () => null) {
+function waitPort(host, port, timeoutMs, exited = () => null, what = 'haproxy') {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -44,8 +36,8 @@ function waitPort(host, port, timeoutMs, exited = () => null) {
       sock.once('error', () => {
         sock.destroy();
         const gone = exited();
-        if (gone) reject(new Error(`haproxy exited (${gone}) before opening ${host}:${port}`));
-        else if (Date.now() > deadline) reject(new Error(`haproxy did not open ${host}:${port} within ${timeoutMs} ms`));
+        if (gone) reject(new Error(`${what} exited (${gone}) before opening ${host}:${port}`));
+        else if (Date.now() > deadline) reject(new Error(`${what} did not open ${host}:${port} within ${timeoutMs} ms`));
         else setTimeout(attempt, 50);
       });
     };
@@ -102,4 +94,4 @@ function startHaproxyFile(file, ports, { cwd = path.dirname(path.resolve(file)),
   return runHaproxy(path.resolve(file), ports, { cwd, timeoutMs });
 }
 
-module.exports = { startHaproxy, startHaproxyFile };
+module.exports = { startHaproxy, startHaproxyFile, waitPort };

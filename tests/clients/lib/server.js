@@ -12,6 +12,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { killedOnExit } = require('./util');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEFAULT_BIN = 'target/release/shoal';
@@ -21,16 +22,7 @@ const LOG_LIMIT = 4000; // lines kept per server (older ones are dropped)
 
 const LISTENING_RE = /listening on (https?):\/\/([^\s/]+):(\d+)/;
 
-const live = new Set();
-process.on('exit', () => {
-  for (const proc of live) {
-    try {
-      proc.kill('SIGKILL');
-    } catch (_) {
-      // already gone
-    }
-  }
-});
+const live = killedOnExit();
 
 function shoalBin() {
   const configured = process.env.SHOAL_BIN || DEFAULT_BIN;
@@ -257,4 +249,4 @@ async function startServer(opts = {}) {
   return server;
 }
 
-module.exports = { ShoalServer, startServer, shoalBin, REPO_ROOT };
+module.exports = { ShoalServer, startServer, shoalBin, onLines, REPO_ROOT };

@@ -51,24 +51,42 @@ const CASES = [
   { id: '2.B.2.3' },
   { id: '2.B.2.4', websocket: 'off' },
   { id: '4' },
-].map((c, i) => ({ ...c, network: `127.0.${40 + i}` }));
+  // Three nodes where it matters: a dead node's clients spread over two survivors.
+  { id: '1.A.2', nodes: 3 },
+  { id: '1.B.1', nodes: 3 },
+  // nginx where it fits (not the cookie options).
+  { id: '1.A.1', balancer: 'nginx' },
+  { id: '1.B.1', balancer: 'nginx' },
+  { id: '1.B.2', balancer: 'nginx', websocket: 'off' },
+  { id: '2.A.1', balancer: 'nginx' },
+  { id: '2.B.1.1', balancer: 'nginx' },
+  { id: '2.B.1.3', balancer: 'nginx' },
+  { id: '2.B.2.3', balancer: 'nginx' },
+  { id: '2.B.2.4', balancer: 'nginx' },
+].map((c, i) => ({ nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${40 + i}` }));
+
+const CLIENTS = Math.min(40, Math.max(4, Number(process.env.SHOAL_CLUSTER_CLIENTS) || 4));
 
 // Options where a node's listener is also reached by clients directly, so it
 // trusts no forwarded address: the node sees the balancer's.
 const CLIENT_ADDRESS_UNTRUSTED = new Set(['1.B.2', '2.B.1.2', '4']);
 
 function caseName(c) {
-  return `${c.id}${c.multihosting ? ' multihosting' : ''}${c.websocket === 'off' ? ', balancer without WebSocket' : ''}`;
+  return `${c.id}${c.multihosting ? ' multihosting' : ''}${c.nodes > 2 ? `, ${c.nodes} nodes` : ''}` +
+    `${c.balancer === 'nginx' ? ', nginx' : ''}${c.websocket === 'off' ? ', balancer without WebSocket' : ''}`;
 }
 
 function caseSlug(c) {
-  return `${c.id}${c.multihosting ? '-mh' : ''}${c.websocket === 'off' ? '-nows' : ''}`;
+  return `${c.id}${c.multihosting ? '-mh' : ''}${c.nodes > 2 ? `-${c.nodes}n` : ''}` +
+    `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}`;
 }
 
 // Writes the kit of a case into a fresh folder; returns the folder.
 function makeKit(c) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
   const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
+  if (c.nodes) args.push('--nodes', String(c.nodes));
+  if (c.balancer) args.push('--balancer', c.balancer);
   if (c.multihosting) args.push('--multihosting');
   if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
   execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -101,10 +119,11 @@ async function checkTopology(t, c) {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
   await withKit(t, dir, {}, async (kit) => {
-    // Four client machines, spread over the public URLs (two domains with multihosting).
+    // Client machines (4, or SHOAL_CLUSTER_CLIENTS for the fail-over report),
+    // spread over the public URLs (two domains with multihosting).
     const urls = spec.public_urls;
     const clients = [];
-    for (let i = 0; i < 4; i += 1) {
+    for (let i = 0; i < CLIENTS; i += 1) {
       const url = urls[i % urls.length];
       clients.push(await kit.spawnClient({ source: `${c.network}.${51 + i}`, url, name: `client${i + 1}` }));
     }
@@ -129,7 +148,10 @@ async function checkTopology(t, c) {
     }
     const onNode = (node) => clients.filter((cl) => owner.get(cl).node === node);
     t.diagnostic(`${caseName(c)}: ${clients.map((cl) => `${cl.name}@${owner.get(cl).node}`).join(' ')}`);
-    assert.ok(onNode('node1').length > 0 && onNode('node2').length > 0, 'session creations reach both nodes');
+    const used = new Set(clients.map((cl) => owner.get(cl).node));
+    // Round robin reaches every node; a hash of the client's address at least two.
+    const want = spec.cr_route === 'source-ip' ? 2 : spec.nodes.length;
+    assert.ok(used.size >= want, `session creations reach ${want} nodes (got ${[...used].join(', ')})`);
 
     const sender = clients[0];
     const from = sender.mark();
@@ -152,7 +174,7 @@ async function checkTopology(t, c) {
 
     // Fail over: the node of the first client dies.
     const victim = owner.get(clients[0]).node;
-    const survivor = victim === 'node1' ? 'node2' : 'node1';
+    const survivors = spec.nodes.map((n) => n.name).filter((n) => n !== victim);
     const marks = new Map(clients.map((cl) => [cl, cl.mark()]));
     const kill = await kit.kill(victim);
     const times = [];
@@ -165,12 +187,12 @@ async function checkTopology(t, c) {
         what: `an update on a new session after ${victim} was killed`,
       });
       const info = await kit.waitSession(u.session);
-      assert.equal(info.node, survivor, `${cl.name}: new session on ${survivor}`);
+      assert.ok(survivors.includes(info.node), `${cl.name}: new session on a survivor (${info.node})`);
       times.push(u.t - kill.t);
     }));
-    await Promise.all(onNode(survivor).map(async (cl) => {
+    await Promise.all(clients.filter((cl) => owner.get(cl).node !== victim).map(async (cl) => {
       await cl.waitUpdate('quote', { from: marks.get(cl), session: owner.get(cl).sid, timeoutMs: 15000 });
-      assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session on ${survivor}`);
+      assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session on ${owner.get(cl).node}`);
       const left = cl.events.filter((e) => e.t >= kill.t && e.ev === 'status' && !e.status.startsWith('CONNECTED'));
       assert.deepEqual(left, [], `${cl.name} never left CONNECTED`);
     }));
@@ -178,10 +200,13 @@ async function checkTopology(t, c) {
     t.diagnostic(`${caseName(c)}: fail-over ms ${times.join(', ')}`);
     writeResult(c, {
       title: spec.title,
+      balancer: spec.balancer.kind,
       cr_route: spec.cr_route,
       transport: expectedTransport.replace('CONNECTED:', ''),
       failover_ms: times,
+      clients: clients.length,
       failover_p50_ms: percentile(times, 50),
+      failover_p99_ms: percentile(times, 99),
       failover_max_ms: times[times.length - 1],
     });
   });

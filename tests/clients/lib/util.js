@@ -198,4 +198,20 @@ async function scoped(t, fn) {
   }
 }
 
-module.exports = { waitUntil, sequenceProblems, parseSeq, compactRanges, uniqueToken, Scope, scoped };
+// A set of child processes that are all killed when the test process exits,
+// whatever the way it exits, so that a crashed test leaves nothing behind.
+function killedOnExit() {
+  const procs = new Set();
+  process.on('exit', () => {
+    for (const proc of procs) {
+      try {
+        proc.kill('SIGKILL');
+      } catch (_) {
+        // already gone
+      }
+    }
+  });
+  return procs;
+}
+
+module.exports = { killedOnExit, waitUntil, sequenceProblems, parseSeq, compactRanges, uniqueToken, Scope, scoped };

@@ -9,7 +9,7 @@ const { CASES, caseName, checkTopology } = require('../lib/topology');
 const only = process.env.SHOAL_TOPOLOGY ? new RegExp(process.env.SHOAL_TOPOLOGY) : null;
 
 describe('clustering options https-2', () => {
-  for (const c of CASES.filter((x) => /^2\.B\.2/.test(x.id))) {
+  for (const c of CASES.filter((x) => x.balancer === 'haproxy' && /^2\.B\.2/.test(x.id))) {
     const name = caseName(c);
     it(name, { timeout: 150000, skip: only && !only.test(name) ? 'not selected by SHOAL_TOPOLOGY' : false }, (t) => checkTopology(t, c));
   }

@@ -1,0 +1,184 @@
+//! `nginx.conf` for a plan (Debian's nginx 1.22 with its stream module),
+//! for the options that open-source nginx can balance: everything but
+//! cookie insertion.
+
+use crate::plan::{Backend, Frontend, Plan, Sticky};
+use std::fmt::Write;
+
+/// Where Debian installs the stream (level 4) module.
+const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+/// Why an option has no nginx variant, if it has none.
+pub fn unsupported(p: &Plan) -> Option<String> {
+    p.backends.iter().any(|b| b.sticky == Sticky::Cookie).then(|| {
+        format!(
+            "option {} needs a balancer that inserts a cookie, which open-source nginx cannot do; use --balancer haproxy",
+            p.topology.id
+        )
+    })
+}
+
+pub fn render(p: &Plan) -> String {
+    let t = p.topology;
+    let l4 = p.frontends.iter().any(|f| !f.http);
+    let l7 = p.frontends.iter().any(|f| f.http);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# nginx for a Shoal cluster: clustering guide option {} ({}).\n\
+         # Made by `shoal cluster-plan --balancer nginx`. Start it from this folder\n\
+         # (certificate paths are relative): nginx -p . -c nginx.conf\n\
+         # Open-source nginx has no active health checks: a node is taken out\n\
+         # when connecting to it fails, for fail_timeout.\n",
+        t.id, t.title
+    );
+    if l4 {
+        let _ = writeln!(s, "load_module {STREAM_MODULE};");
+    }
+    s.push_str(
+        "daemon off;\nworker_processes 1;\npid nginx.pid;\nerror_log stderr notice;\n\n\
+         events {\n    worker_connections 8192;\n}\n",
+    );
+    if l7 {
+        http_block(&mut s, p);
+    }
+    if l4 {
+        stream_block(&mut s, p);
+    }
+    s
+}
+
+fn servers(s: &mut String, p: &Plan, b: &Backend) {
+    let mut order: Vec<usize> = (1..=p.nodes.len()).collect();
+    if let Some(only) = b.only {
+        order.retain(|&k| k == only || b.with_backups);
+        order.sort_by_key(|&k| k != only);
+    }
+    for k in order {
+        let Some(l) = p.nodes[k - 1].listeners.get(b.listener) else {
+            continue;
+        };
+        let backup = match b.only {
+            Some(only) if only != k => " backup",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "        server {}:{} max_fails=1 fail_timeout=5s{backup};",
+            l.address, l.port
+        );
+    }
+}
+
+fn upstream(s: &mut String, p: &Plan, b: &Backend) {
+    let _ = writeln!(s, "    upstream {} {{", b.name);
+    match b.sticky {
+        Sticky::SourceIp => s.push_str(
+            "        # A hash of the client's address picks the node; consistent, so\n\
+             \x20       # a node going down moves only its own clients.\n\
+             \x20       hash $remote_addr consistent;\n",
+        ),
+        _ if b.only.is_some() && b.with_backups => {
+            s.push_str("        # This node's name: the node itself, the others when it fails.\n")
+        }
+        _ => {}
+    }
+    servers(s, p, b);
+    s.push_str("    }\n\n");
+}
+
+fn http_block(s: &mut String, p: &Plan) {
+    s.push_str(
+        "\nhttp {\n    access_log access.log;\n\
+         \x20   # Streams are long and must not wait in buffers.\n\
+         \x20   proxy_buffering off;\n    proxy_request_buffering off;\n    gzip off;\n\
+         \x20   proxy_read_timeout 1h;\n    proxy_send_timeout 1h;\n\
+         \x20   proxy_connect_timeout 2s;\n\
+         \x20   # WebSocket upgrades pass through.\n\
+         \x20   proxy_http_version 1.1;\n\
+         \x20   map $http_upgrade $connection_upgrade {\n        default upgrade;\n        '' '';\n    }\n\
+         \x20   proxy_set_header Upgrade $http_upgrade;\n\
+         \x20   proxy_set_header Connection $connection_upgrade;\n\
+         \x20   proxy_set_header Host $http_host;\n\
+         \x20   # The nodes trust one X-Forwarded-For hop: this one.\n\
+         \x20   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+         \x20   # A node that fails a request: the next one gets it at once (it tells\n\
+         \x20   # the client to start a new session if the session was elsewhere).\n\
+         \x20   proxy_next_upstream error timeout non_idempotent;\n\n",
+    );
+    for b in p.backends.iter().filter(|b| p.is_level7(b)) {
+        upstream(s, p, b);
+    }
+    for f in p.frontends.iter().filter(|f| f.http) {
+        http_server(s, p, f, None, &f.default_backend);
+        for (host, backend) in &f.host_routes {
+            http_server(s, p, f, Some(host), backend);
+        }
+    }
+    s.push_str("}\n");
+}
+
+fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backend: &str) {
+    let ssl = if f.offload.is_some() { " ssl" } else { "" };
+    let default = if host.is_none() {
+        " default_server"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "    server {{\n        listen {}:{}{ssl}{default};",
+        f.address, f.port
+    );
+    if let Some(h) = host {
+        let _ = writeln!(s, "        server_name {h};");
+    }
+    if let Some(c) = &f.offload {
+        let _ = writeln!(
+            s,
+            "        ssl_certificate {0}.pem;\n        ssl_certificate_key {0}.pem;",
+            c.stem
+        );
+    }
+    if !p.options.balancer_websocket {
+        s.push_str(
+            "        # This balancer refuses WebSocket (kit made with --balancer-websocket off).\n\
+             \x20       if ($http_upgrade ~* websocket) {\n            return 501;\n        }\n",
+        );
+    }
+    let _ = writeln!(
+        s,
+        "        location / {{\n            proxy_pass http://{backend};\n        }}\n    }}\n"
+    );
+}
+
+fn stream_block(s: &mut String, p: &Plan) {
+    s.push_str(
+        "\nstream {\n\
+         \x20   # Connections, one line each.\n\
+         \x20   log_format basic '$remote_addr [$time_local] $server_addr:$server_port -> $upstream_addr $status';\n\
+         \x20   access_log access.log basic;\n\
+         \x20   proxy_connect_timeout 2s;\n    proxy_timeout 1h;\n\n",
+    );
+    for b in p.backends.iter().filter(|b| !p.is_level7(b)) {
+        upstream(s, p, b);
+    }
+    for f in p.frontends.iter().filter(|f| !f.http) {
+        let proxy = p
+            .backends
+            .iter()
+            .find(|b| b.name == f.default_backend)
+            .and_then(|b| p.nodes.first().and_then(|n| n.listeners.get(b.listener)))
+            .is_some_and(|l| l.proxy_protocol);
+        let _ = writeln!(
+            s,
+            "    server {{\n        listen {}:{};\n        proxy_pass {};",
+            f.address, f.port, f.default_backend
+        );
+        if proxy {
+            s.push_str("        # The node reads the client's address from this PROXY header.\n        proxy_protocol on;\n");
+        }
+        s.push_str("    }\n\n");
+    }
+    s.push_str("}\n");
+}

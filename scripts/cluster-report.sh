@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Measures fail over (kill -9) in every clustering option, drain and rolling
+# restart, with more clients than the test suite uses, and writes the figures
+# into docs/clustering.md. Needs what scripts/test.sh installs (haproxy, the
+# Node packages) and a release build; takes a few minutes.
+#
+#   scripts/cluster-report.sh              # 12 clients per option
+#   SHOAL_CLUSTER_CLIENTS=20 scripts/cluster-report.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SHOAL_CLUSTER_CLIENTS=${SHOAL_CLUSTER_CLIENTS:-12}
+export SHOAL_CLUSTER_RESULTS=${SHOAL_CLUSTER_RESULTS:-$PWD/target/cluster-results}
+command -v haproxy >/dev/null || { echo "cluster-report.sh: haproxy is missing (scripts/test.sh installs it)" >&2; exit 1; }
+[ -d tests/clients/node_modules ] || (cd tests/clients && npm ci --no-audit --no-fund)
+cargo build --release --quiet -p shoal
+rm -rf "$SHOAL_CLUSTER_RESULTS"
+# One file at a time: the figures are times, and the machine has 2 cores.
+(cd tests/clients && node --test --test-concurrency=1 \
+    test/cluster-http.test.js test/cluster-https-1.test.js test/cluster-https-2.test.js \
+    test/cluster-nginx.test.js test/cluster-drain.test.js)
+node tests/clients/tools/cluster-report.js
