@@ -26,9 +26,10 @@ const order = (id) => id.split('.').map((p) => (/^\d+$/.test(p) ? p.padStart(3, 
 failover.sort((a, b) => order(a.id).localeCompare(order(b.id)) || a.case.localeCompare(b.case));
 
 const out = [BEGIN, ''];
-out.push(`Measured ${new Date().toISOString().slice(0, 10)} on one machine (2 cores), HAProxy from Debian, official Node.js client 9.2.2 in one process per client.`);
+const clientVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'clients', 'node_modules', 'lightstreamer-client-node', 'package.json'), 'utf8')).version;
+out.push(`Measured ${new Date().toISOString().slice(0, 10)} on one machine (2 cores), HAProxy and nginx from Debian, official Node.js client ${clientVersion} in one process per client.`);
 out.push('');
-out.push('**Fail over** (`kill -9` of one of two nodes): time from the kill to the first update on the new session, per client of the dead node.');
+out.push('**Fail over** (`kill -9` of one node; two nodes unless the option says 3): time from the kill to the first update on the new session, per client of the dead node.');
 out.push('');
 out.push('| option | CR route | transport | clients | moved | p50 ms | p99 ms | max ms |');
 out.push('|---|---|---|--:|--:|--:|--:|--:|');
