@@ -67,16 +67,20 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
 SERVER_PID=""
 LOAD_PID=""
 keep_logs=false
+# Sends SIGTERM to a process, gives it up to $2 seconds, then SIGKILL.
+# Fails only if it had to be killed.
+stop_pid() { # pid, seconds
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    return 1
+}
 cleanup() {
     for pid in $LOAD_PID $SERVER_PID; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $LOAD_PID $SERVER_PID; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -KILL "$pid" 2>/dev/null || true
+        stop_pid "$pid" 2 || true
     done
     if $keep_logs; then
         say "logs are in $WORK"
@@ -133,15 +137,7 @@ start_server() { # scenario name -> SERVER_PID, URL
 }
 
 stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        say "the server did not stop within 5 s of SIGTERM; killed"
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_pid "$SERVER_PID" 5 || say "the server did not stop within 5 s of SIGTERM; killed"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
 }
@@ -170,7 +166,7 @@ for s in "${selected[@]}"; do
         why=$(grep -h 'error' "$WORK/$name.load.log" | tail -n 1 | tr '|' '/')
         [ "$rc" -eq 124 ] && why="timed out"
         say "$name failed (exit $rc): $why"
-        rows+=("| $name | $sessions | $items | failed: ${why:-exit $rc} | | | | | | | | |")
+        rows+=("| $what | $sessions | $items | failed: ${why:-exit $rc} | | | | | | | | |")
         continue
     fi
     gaps=$(field gaps "$json")
@@ -179,7 +175,7 @@ for s in "${selected[@]}"; do
     [ "$dups" != 0 ] && gaps="$gaps (+$dups dup)"
     [ "$ov" != 0 ] && gaps="$gaps (OV $ov)"
     rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |' \
-        "$what" "$(field sessions "$json")" "$items" \
+        "$what" "$sessions" "$items" \
         "$(fmt '%.0f' "$(field expected_per_s "$json")")" \
         "$(fmt '%.0f' "$(field received_per_s "$json")")" \
         "$(fmt '%.3f' "$(field ratio "$json")")" \

@@ -24,7 +24,7 @@ use crate::generator::{Generators, StopToken};
 use crate::listener::ListenerSlot;
 
 /// The highest rate an item may ask for.
-pub(crate) const MAX_RATE: u64 = 100_000;
+pub const MAX_RATE: u64 = 100_000;
 
 /// Updates emitted in one go before yielding to other tasks, so catching up
 /// after a stall does not monopolise a runtime worker.
@@ -35,7 +35,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// Why an item name is not a counter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad COUNTER item name '{0}': expected rate-<N> with 1 <= N <= 100000")]
-pub(crate) struct BadName(String);
+pub struct BadName(String);
 
 impl From<BadName> for AdapterError {
     fn from(err: BadName) -> Self {
@@ -45,7 +45,7 @@ impl From<BadName> for AdapterError {
 
 /// The rate of `rate-<N>`. N is plain decimal digits without sign or leading
 /// zeros, so every rate has exactly one item name (and one sequence).
-pub(crate) fn parse_rate(item: &str) -> Result<u64, BadName> {
+pub fn parse_rate(item: &str) -> Result<u64, BadName> {
     let bad = || BadName(item.to_owned());
     let digits = item.strip_prefix("rate-").ok_or_else(bad)?;
     if digits.is_empty()

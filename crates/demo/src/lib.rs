@@ -35,6 +35,7 @@ mod stocks;
 
 use chat::ChatRoom;
 use counter::Counter;
+pub use counter::{parse_rate, BadName, MAX_RATE};
 use metadata::DemoMetadata;
 use portfolio::Portfolio;
 use quote::QuoteAdapter;

@@ -13,7 +13,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use report::Summary;
 use session::{Plan, Report, Shared};
-use std::sync::atomic::Ordering;
+use shoal_demo::{parse_rate, MAX_RATE};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
@@ -38,7 +39,7 @@ struct Cli {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     items: u32,
     /// Updates per second of the first item (R).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_RATE))]
     rate: u64,
     /// The items by name instead (rate-N, comma-separated); overrides
     /// --items and --rate.
@@ -64,10 +65,10 @@ struct Cli {
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// Adapter set of the sessions.
-    #[arg(long, default_value = "DEMO")]
+    #[arg(long, default_value = shoal_demo::ADAPTER_SET)]
     adapter_set: String,
     /// Data adapter of the subscription.
-    #[arg(long, default_value = "COUNTER")]
+    #[arg(long, default_value = shoal_demo::COUNTER)]
     data_adapter: String,
     /// Print the results as one JSON object instead of text.
     #[arg(long)]
@@ -101,12 +102,14 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn main() {
     let cli = Cli::parse();
+    let json = cli.json;
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
     match result {
+        Ok(summary) if json => print!("{}", summary.to_json()),
         Ok(summary) => print!("{summary}"),
         Err(e) => {
             eprintln!("shoal-load: error: {}", chain(&e));
@@ -158,22 +161,13 @@ fn ws_url(given: &str) -> anyhow::Result<String> {
     Ok(format!("ws://{host}{path}"))
 }
 
-/// The rate of a COUNTER item name, `rate-<N>`.
-fn item_rate(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("rate-")?;
-    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|r| (1..=100_000).contains(r))
-}
-
 /// The items and their total rate.
 fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
     let names: Vec<String> = if cli.item_names.is_empty() {
         let last = cli.rate + u64::from(cli.items) - 1;
-        if last > 100_000 {
+        if last > MAX_RATE {
             bail!(
-                "--rate {} with --items {} asks for rate-{last}: COUNTER rates go up to 100000",
+                "--rate {} with --items {} asks for rate-{last}: COUNTER rates go up to {MAX_RATE}",
                 cli.rate,
                 cli.items
             );
@@ -187,8 +181,8 @@ fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
         if names[..i].contains(name) {
             bail!("item {name} is named twice");
         }
-        total += item_rate(name).ok_or_else(|| {
-            anyhow!("item {name:?}: expected rate-<N> with 1 <= N <= 100000 (a COUNTER item)")
+        total += parse_rate(name).map_err(|_| {
+            anyhow!("item {name:?}: expected rate-<N> with 1 <= N <= {MAX_RATE} (a COUNTER item)")
         })?;
     }
     Ok((names, total))
@@ -199,12 +193,6 @@ fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<Duration> {
         bail!("--{name} {v}: expected seconds, at least {min}");
     }
     Ok(Duration::from_secs_f64(v))
-}
-
-/// What `/proc` said of the server and of this process over the run.
-#[derive(Debug, Default)]
-struct Usage {
-    peak_rss: u64,
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Summary> {
@@ -227,10 +215,10 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let shared = Arc::new(Shared::new());
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    // The server's memory, sampled until the end.
-    let usage = Arc::new(parking_lot::Mutex::new(Usage::default()));
+    // The server's peak resident memory in bytes, sampled until the end.
+    let peak_rss = Arc::new(AtomicU64::new(0));
     let sampler = server.clone().map(|probe| {
-        let usage = usage.clone();
+        let peak_rss = peak_rss.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -241,8 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
                 }
                 // A server that exited shows up as failed sessions.
                 if let Ok(s) = probe.sample() {
-                    let mut u = usage.lock();
-                    u.peak_rss = u.peak_rss.max(s.rss);
+                    peak_rss.fetch_max(s.rss, Ordering::Relaxed);
                 }
             }
         })
@@ -290,7 +277,6 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         connect_time.as_secs_f64(),
         warmup.as_secs_f64()
     );
-    shared.phase.store(session::PHASE_WARMUP, Ordering::Relaxed);
     hold(&mut tasks, warmup).await?;
 
     // Measuring.
@@ -298,14 +284,10 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let me_before = me.sample()?;
     let machine_before = procfs::machine_busy();
     let t0 = Instant::now();
-    shared
-        .phase
-        .store(session::PHASE_MEASURING, Ordering::Relaxed);
+    shared.measuring.store(true, Ordering::Relaxed);
     eprintln!("shoal-load: measuring {:.1}s", duration.as_secs_f64());
     hold(&mut tasks, duration).await?;
-    shared
-        .phase
-        .store(session::PHASE_STOPPING, Ordering::Relaxed);
+    shared.measuring.store(false, Ordering::Relaxed);
     let measured_for = t0.elapsed();
     let server_after = server.as_ref().map(procfs::Probe::sample).transpose()?;
     let me_after = me.sample()?;
@@ -336,7 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         let _ = s.await;
     }
     let server_peak = server.as_ref().map(|probe| {
-        let sampled = usage.lock().peak_rss;
+        let sampled = peak_rss.load(Ordering::Relaxed);
         let last = probe.sample().ok();
         (
             sampled.max(server_after.map_or(0, |s| s.rss)),
@@ -356,7 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         (percent(a.saturating_sub(b)) - loadgen_cpu - server_cpu.unwrap_or(0.0)).max(0.0)
     });
 
-    let latency = shared.latency.lock().clone();
+    let latency = std::mem::take(&mut *shared.latency.lock());
     Ok(Summary::new(report::Inputs {
         url,
         mode: plan.mode,
@@ -373,7 +355,6 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         server_cpu,
         loadgen_cpu,
         others_cpu,
-        json: cli.json,
     }))
 }
 

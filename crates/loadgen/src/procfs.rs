@@ -1,6 +1,7 @@
 //! Resident memory and CPU time of a process, read from Linux's /proc.
 
 use anyhow::{bail, Context};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// CPU time and memory of one process at one moment.
@@ -18,15 +19,12 @@ pub struct Sample {
 #[derive(Debug, Clone)]
 pub struct Probe {
     dir: String,
-    /// Clock ticks per second of the times in /proc/PID/stat.
-    ticks: u64,
 }
 
 impl Probe {
     pub fn new(pid: &str) -> anyhow::Result<Self> {
         let probe = Self {
             dir: format!("/proc/{pid}"),
-            ticks: clock_ticks(),
         };
         probe
             .sample()
@@ -43,7 +41,7 @@ impl Probe {
         let rss = status_kib(&status, "VmRSS:").context("no VmRSS in /proc/PID/status")?;
         let hwm = status_kib(&status, "VmHWM:").unwrap_or(rss);
         Ok(Sample {
-            cpu: Duration::from_secs_f64(ticks as f64 / self.ticks as f64),
+            cpu: Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64),
             rss: rss * 1024,
             hwm: hwm * 1024,
         })
@@ -98,17 +96,21 @@ pub fn busy_ticks(line: &str) -> Option<u64> {
     Some(v.iter().sum::<u64>() - v[3] - v.get(4).copied().unwrap_or(0))
 }
 
-/// `getconf CLK_TCK`: 100 on every common Linux platform, asked anyway.
+/// `getconf CLK_TCK`: 100 on every common Linux platform, asked anyway, once
+/// (not from inside a measured window).
 fn clock_ticks() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
 }
 
 /// A process id given on the command line must name a live process.

@@ -2,6 +2,8 @@
 
 use crate::session::Report;
 use crate::stats::Histogram;
+use serde_json::{json, Value};
+use shoal_demo::parse_rate;
 use std::fmt;
 use std::time::Duration;
 
@@ -17,32 +19,26 @@ pub struct Inputs {
     pub warmup: Duration,
     pub measured_for: Duration,
     pub connect_time: Duration,
+    /// One per session that ran to the end and was destroyed cleanly.
     pub reports: Vec<Report>,
     pub latency: Histogram,
     pub server_peak_rss: Option<u64>,
     pub server_hwm: Option<u64>,
+    /// CPU time in percent of one core while measuring.
     pub server_cpu: Option<f64>,
     pub loadgen_cpu: f64,
     /// CPU used by every other process of the machine while measuring.
     pub others_cpu: Option<f64>,
-    pub json: bool,
 }
 
-/// The figures of a run.
-#[derive(Debug, Clone, PartialEq)]
+/// The figures of a run: what was measured, and what follows from it.
+#[derive(Debug)]
 pub struct Summary {
-    pub url: String,
-    pub mode: &'static str,
-    pub items: Vec<String>,
-    pub sessions: usize,
-    /// Sessions that ran to the end and were destroyed cleanly.
-    pub sessions_completed: usize,
-    pub connect_s: f64,
-    pub warmup_s: f64,
-    pub measured_s: f64,
+    pub inputs: Inputs,
     pub expected_per_s: f64,
     pub received_per_s: f64,
     pub ratio: f64,
+    /// Updates received while measuring (each has a latency sample).
     pub updates_measured: u64,
     pub updates_total: u64,
     pub latency_ms: Option<Percentiles>,
@@ -55,10 +51,6 @@ pub struct Summary {
     pub early: u64,
     pub server_peak_rss_mib: Option<f64>,
     pub server_hwm_mib: Option<f64>,
-    pub server_cpu_percent: Option<f64>,
-    pub loadgen_cpu_percent: f64,
-    pub others_cpu_percent: Option<f64>,
-    json: bool,
 }
 
 /// Latency percentiles in milliseconds.
@@ -87,7 +79,8 @@ impl Percentiles {
 const MIB: f64 = 1024.0 * 1024.0;
 
 impl Summary {
-    pub fn new(i: Inputs) -> Self {
+    pub fn new(inputs: Inputs) -> Self {
+        let i = &inputs;
         let measured_s = i.measured_for.as_secs_f64();
         // Every update measured has a latency sample; sessions that did not
         // stop cleanly still count there.
@@ -100,13 +93,6 @@ impl Summary {
         };
         let seqs = || i.reports.iter().flat_map(|r| r.seq.iter());
         Self {
-            url: i.url,
-            mode: i.mode,
-            sessions: i.sessions,
-            sessions_completed: i.reports.len(),
-            connect_s: i.connect_time.as_secs_f64(),
-            warmup_s: i.warmup.as_secs_f64(),
-            measured_s,
             expected_per_s,
             received_per_s,
             ratio: if expected_per_s > 0.0 {
@@ -115,7 +101,7 @@ impl Summary {
                 0.0
             },
             updates_measured: measured,
-            updates_total: i.reports.iter().map(|r| r.received).sum(),
+            updates_total: i.reports.iter().map(Report::received).sum(),
             latency_ms: Percentiles::of(&i.latency),
             gaps: seqs().map(|s| s.missing).sum(),
             duplicates: seqs().map(|s| s.duplicates).sum(),
@@ -123,94 +109,98 @@ impl Summary {
             early: i.reports.iter().map(|r| r.early).sum(),
             server_peak_rss_mib: i.server_peak_rss.map(|b| b as f64 / MIB),
             server_hwm_mib: i.server_hwm.map(|b| b as f64 / MIB),
-            server_cpu_percent: i.server_cpu,
-            loadgen_cpu_percent: i.loadgen_cpu,
-            others_cpu_percent: i.others_cpu,
-            items: i.items,
-            json: i.json,
+            inputs,
         }
     }
 
+    /// Sessions that ran to the end and were destroyed cleanly.
+    pub fn sessions_completed(&self) -> usize {
+        self.inputs.reports.len()
+    }
+
+    /// One flat JSON object on one line, keys in a fixed order.
     pub fn to_json(&self) -> String {
-        let num = |v: f64| {
-            if v.is_finite() {
-                format!("{}", (v * 1000.0).round() / 1000.0)
-            } else {
-                "null".to_owned()
-            }
-        };
-        let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), num);
+        let i = &self.inputs;
+        let opt = |v: Option<f64>| v.map_or(Value::Null, figure);
         let lat = |f: fn(&Percentiles) -> f64| opt(self.latency_ms.as_ref().map(f));
-        let mut fields: Vec<(&str, String)> = vec![
-            ("url", json_string(&self.url)),
-            ("mode", json_string(self.mode)),
-            (
-                "items",
-                format!(
-                    "[{}]",
-                    self.items
-                        .iter()
-                        .map(|s| json_string(s))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-            ),
-            ("sessions", self.sessions.to_string()),
-            ("sessions_completed", self.sessions_completed.to_string()),
-            ("connect_s", num(self.connect_s)),
-            ("warmup_s", num(self.warmup_s)),
-            ("measured_s", num(self.measured_s)),
-            ("expected_per_s", num(self.expected_per_s)),
-            ("received_per_s", num(self.received_per_s)),
-            ("ratio", num(self.ratio)),
-            ("updates_measured", self.updates_measured.to_string()),
-            ("updates_total", self.updates_total.to_string()),
-        ];
-        fields.extend([
+        let fields = [
+            ("url", json!(i.url)),
+            ("mode", json!(i.mode)),
+            ("items", json!(i.items)),
+            ("sessions", json!(i.sessions)),
+            ("sessions_completed", json!(self.sessions_completed())),
+            ("connect_s", figure(i.connect_time.as_secs_f64())),
+            ("warmup_s", figure(i.warmup.as_secs_f64())),
+            ("measured_s", figure(i.measured_for.as_secs_f64())),
+            ("expected_per_s", figure(self.expected_per_s)),
+            ("received_per_s", figure(self.received_per_s)),
+            ("ratio", figure(self.ratio)),
+            ("updates_measured", json!(self.updates_measured)),
+            ("updates_total", json!(self.updates_total)),
             ("latency_p50_ms", lat(|p| p.p50)),
             ("latency_p90_ms", lat(|p| p.p90)),
             ("latency_p99_ms", lat(|p| p.p99)),
             ("latency_max_ms", lat(|p| p.max)),
             ("latency_mean_ms", lat(|p| p.mean)),
-            ("gaps", self.gaps.to_string()),
-            ("duplicates", self.duplicates.to_string()),
-            ("overflow", self.overflow.to_string()),
-            ("early", self.early.to_string()),
+            ("gaps", json!(self.gaps)),
+            ("duplicates", json!(self.duplicates)),
+            ("overflow", json!(self.overflow)),
+            ("early", json!(self.early)),
             ("server_peak_rss_mib", opt(self.server_peak_rss_mib)),
             ("server_hwm_mib", opt(self.server_hwm_mib)),
-            ("server_cpu_percent", opt(self.server_cpu_percent)),
-            ("loadgen_cpu_percent", num(self.loadgen_cpu_percent)),
-            ("others_cpu_percent", opt(self.others_cpu_percent)),
-        ]);
+            ("server_cpu_percent", opt(i.server_cpu)),
+            ("loadgen_cpu_percent", figure(i.loadgen_cpu)),
+            ("others_cpu_percent", opt(i.others_cpu)),
+        ];
+        // A serde_json map would sort the keys (its preserve_order feature is
+        // off): the object is joined here, in the order above. The keys are
+        // plain identifiers; serde_json writes the values.
         let body: Vec<String> = fields
-            .into_iter()
-            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .iter()
+            .map(|(key, value)| format!("\"{key}\":{value}"))
             .collect();
         format!("{{{}}}\n", body.join(","))
     }
 }
 
+/// A figure as the JSON output gives it: rounded to 3 decimals, whole
+/// numbers without a fraction (`20`, not `20.0`), null when not finite.
+fn figure(v: f64) -> Value {
+    /// Whole numbers below this are exact in an `f64`.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let rounded = (v * 1000.0).round() / 1000.0;
+    if !rounded.is_finite() {
+        Value::Null
+    } else if rounded.fract() == 0.0 && rounded.abs() < EXACT {
+        // Whole and in range: the cast is exact.
+        json!(rounded as i64)
+    } else {
+        json!(rounded)
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.json {
-            return f.write_str(&self.to_json());
-        }
+        let i = &self.inputs;
         writeln!(
             f,
             "sessions            {} subscribed in {:.2} s, {} destroyed cleanly",
-            self.sessions, self.connect_s, self.sessions_completed
+            i.sessions,
+            i.connect_time.as_secs_f64(),
+            self.sessions_completed()
         )?;
         writeln!(
             f,
             "items               {} x {} ({})",
-            self.items.len(),
-            self.mode,
-            describe_items(&self.items)
+            i.items.len(),
+            i.mode,
+            describe_items(&i.items)
         )?;
         writeln!(
             f,
             "measured            {:.1} s after a {:.1} s warm-up",
-            self.measured_s, self.warmup_s
+            i.measured_for.as_secs_f64(),
+            i.warmup.as_secs_f64()
         )?;
         writeln!(f, "expected updates/s  {:.0}", self.expected_per_s)?;
         writeln!(f, "received updates/s  {:.0}", self.received_per_s)?;
@@ -229,7 +219,7 @@ impl fmt::Display for Summary {
             self.gaps,
             self.duplicates,
             self.updates_total,
-            if self.mode == "RAW" {
+            if i.mode == "RAW" {
                 ""
             } else {
                 "; conflation may skip updates in this mode"
@@ -255,44 +245,22 @@ impl fmt::Display for Summary {
                 "server memory       peak RSS {rss:.1} MiB sampled (high-water mark {hwm:.1} MiB)"
             )?;
         }
-        if let Some(cpu) = self.server_cpu_percent {
+        if let Some(cpu) = i.server_cpu {
             writeln!(f, "server CPU          {cpu:.1} % of one core")?;
         }
-        writeln!(
-            f,
-            "load generator CPU  {:.1} % of one core",
-            self.loadgen_cpu_percent
-        )
+        writeln!(f, "load generator CPU  {:.1} % of one core", i.loadgen_cpu)
     }
 }
 
 /// `rate-10..rate-19` for a run of consecutive rates, else the names.
 pub fn describe_items(names: &[String]) -> String {
-    let rates: Vec<u64> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix("rate-")?.parse().ok())
-        .collect();
+    let rates: Vec<u64> = names.iter().filter_map(|n| parse_rate(n).ok()).collect();
     let consecutive = rates.len() == names.len() && rates.windows(2).all(|w| w[1] == w[0] + 1);
     match (names.first(), names.last()) {
         (Some(first), Some(last)) if names.len() > 2 && consecutive => format!("{first}..{last}"),
         _ if names.len() > 6 => format!("{} ... ({} items)", names[..3].join(" "), names.len()),
         _ => names.join(" "),
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -306,7 +274,6 @@ mod tests {
             check.observe(s);
         }
         Report {
-            received: seqs.len() as u64,
             overflow: 0,
             early: 0,
             seq: vec![check],
@@ -330,7 +297,6 @@ mod tests {
             server_cpu: Some(12.5),
             loadgen_cpu: 3.25,
             others_cpu: None,
-            json: true,
         }
     }
 
@@ -369,8 +335,32 @@ mod tests {
         assert!(j.contains("\"latency_p50_ms\":0.005,"));
         assert!(j.contains("\"server_cpu_percent\":12.5,"));
         assert!(j.ends_with("\"loadgen_cpu_percent\":3.25,\"others_cpu_percent\":null}\n"));
-        assert_eq!(format!("{s}"), j);
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+        // Text is the other output.
+        assert!(format!("{s}").starts_with("sessions            2 subscribed in 0.25 s,"));
+    }
+
+    #[test]
+    fn json_escapes_and_formats_figures() {
+        let mut i = inputs(vec![report(&[1, 2])], Histogram::new());
+        i.url = "ws://h:1/a\"b\\c\n".into();
+        i.loadgen_cpu = f64::NAN;
+        let s = Summary::new(i);
+        let j = s.to_json();
+        assert!(j.contains("\"url\":\"ws://h:1/a\\\"b\\\\c\\n\","), "{j}");
+        // Whole numbers without a fraction, as before serde_json.
+        assert!(j.contains("\"expected_per_s\":20,\"received_per_s\":0,\"ratio\":0,"));
+        assert!(j.contains("\"measured_s\":10,"));
+        assert!(j.contains("\"latency_p50_ms\":null,"));
+        assert!(j.contains("\"loadgen_cpu_percent\":null,"));
+        let parsed: Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        let object = parsed.as_object().unwrap_or_else(|| panic!("{j}"));
+        assert_eq!(object.len(), 27);
+        assert_eq!(object["url"], "ws://h:1/a\"b\\c\n");
+        assert_eq!(object["updates_total"], 2);
+        // Flat: only the item list is not a single value.
+        assert!(object
+            .iter()
+            .all(|(k, v)| k == "items" || !(v.is_object() || v.is_array())));
     }
 
     #[test]

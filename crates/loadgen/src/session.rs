@@ -6,9 +6,9 @@ use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use shoal_protocol::decode::{arg, decode_values, split_line};
+use shoal_protocol::decode::{arg, decode_values_into, split_line};
 use shoal_protocol::WS_SUBPROTOCOL;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{watch, Semaphore};
@@ -27,12 +27,6 @@ const READ_BUFFER: usize = 16 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a session waits for `END` after asking to be destroyed.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The run's timeline, as every session sees it.
-pub const PHASE_CONNECTING: u8 = 0;
-pub const PHASE_WARMUP: u8 = 1;
-pub const PHASE_MEASURING: u8 = 2;
-pub const PHASE_STOPPING: u8 = 3;
 
 /// What every session does.
 #[derive(Debug)]
@@ -68,7 +62,9 @@ impl Plan {
 /// What all sessions share while they run.
 #[derive(Debug)]
 pub struct Shared {
-    pub phase: AtomicU8,
+    /// Whether the run is in its measured window (after the warm-up, before
+    /// stopping).
+    pub measuring: AtomicBool,
     /// Sessions whose subscription was accepted (`SUBOK`).
     pub subscribed: AtomicUsize,
     /// End-to-end latencies of the updates received while measuring, in
@@ -79,7 +75,7 @@ pub struct Shared {
 impl Shared {
     pub fn new() -> Self {
         Self {
-            phase: AtomicU8::new(PHASE_CONNECTING),
+            measuring: AtomicBool::new(false),
             subscribed: AtomicUsize::new(0),
             latency: Mutex::new(Histogram::new()),
         }
@@ -89,8 +85,6 @@ impl Shared {
 /// What one session saw.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// Updates received in all.
-    pub received: u64,
     /// Updates the server said it dropped (`OV`).
     pub overflow: u64,
     /// Updates whose `ts` was later than the local clock on arrival.
@@ -99,36 +93,38 @@ pub struct Report {
     pub seq: Vec<SeqCheck>,
 }
 
+impl Report {
+    /// Updates received in all.
+    pub fn received(&self) -> u64 {
+        self.seq.iter().map(|s| s.received).sum()
+    }
+}
+
 /// What a line meant to the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     Nothing,
-    /// `CONOK`: the session exists.
-    Created,
     /// `SUBOK`: the subscription is on.
     Subscribed,
-    /// `END`: the server closed the session.
-    Ended {
-        code: i64,
-        message: String,
-    },
 }
 
 /// The protocol state of one session, apart from its socket.
 #[derive(Debug)]
 pub struct Reader {
-    items: usize,
     /// The last values of each item's fields (`seq`, `ts`), for the
     /// unchanged-field encoding of updates.
     values: Vec<Vec<Option<String>>>,
+    /// Where an update is decoded before it is accepted, so that a bad one
+    /// leaves the item's values as they were; kept to reuse its buffers.
+    scratch: Vec<Option<String>>,
     pub report: Report,
 }
 
 impl Reader {
     pub fn new(items: usize) -> Self {
         Self {
-            items,
             values: vec![vec![None, None]; items],
+            scratch: Vec::new(),
             report: Report {
                 seq: vec![SeqCheck::default(); items],
                 ..Report::default()
@@ -147,16 +143,25 @@ impl Reader {
         measuring: bool,
         latencies: &mut Vec<u64>,
     ) -> anyhow::Result<Notice> {
-        let raw =
-            split_line(line).ok_or_else(|| anyhow!("unreadable line from the server: {line:?}"))?;
+        let unreadable = || anyhow!("unreadable line from the server: {line:?}");
+        // Nearly every line is an update: it is split here as split_line
+        // would (three arguments, the last may hold commas), without its Vec.
+        if let Some(rest) = line.strip_prefix("U,") {
+            let mut args = rest.splitn(3, ',');
+            let (Some(sub), Some(item), Some(values)) = (args.next(), args.next(), args.next())
+            else {
+                return Err(unreadable());
+            };
+            self.update(sub, item, values, now_us, measuring, latencies)?;
+            return Ok(Notice::Nothing);
+        }
+        let raw = split_line(line).ok_or_else(unreadable)?;
+        // split_line gives every tag matched below exactly its arity of
+        // arguments (only a bare REQOK, PROBE or WSOK has none), so the
+        // indexes are in range.
         let a = &raw.args;
         let text = |i: usize| a.get(i).and_then(|s| arg(s)).unwrap_or_default();
         match raw.tag {
-            "U" => {
-                self.update(a[0], a[1], a[2], now_us, measuring, latencies)?;
-                Ok(Notice::Nothing)
-            }
-            "CONOK" => Ok(Notice::Created),
             "SUBOK" => Ok(Notice::Subscribed),
             "OV" => {
                 let lost: u64 = a[2]
@@ -165,10 +170,11 @@ impl Reader {
                 self.report.overflow += lost;
                 Ok(Notice::Nothing)
             }
-            "END" => Ok(Notice::Ended {
-                code: a[0].parse().unwrap_or(-1),
-                message: text(1),
-            }),
+            "END" => bail!(
+                "the server ended the session: END {} {}",
+                a[0].parse::<i64>().unwrap_or(-1),
+                text(1)
+            ),
             "CONERR" => bail!("session refused: CONERR {} {}", a[0], text(1)),
             "REQERR" => bail!("request {} refused: REQERR {} {}", a[0], a[1], text(2)),
             "ERROR" => bail!("request refused: ERROR {} {}", a[0], text(1)),
@@ -195,11 +201,14 @@ impl Reader {
         let index = item
             .parse::<usize>()
             .ok()
-            .filter(|i| (1..=self.items).contains(i))
+            .filter(|i| (1..=self.values.len()).contains(i))
             .ok_or_else(|| anyhow!("update for unknown item {item}"))?;
         let slot = &mut self.values[index - 1];
-        let values = decode_values(encoded, slot)
-            .ok_or_else(|| anyhow!("bad update values {encoded:?} for item {index}"))?;
+        let values = &mut self.scratch;
+        values.clone_from(slot);
+        if !decode_values_into(encoded, values) {
+            bail!("bad update values {encoded:?} for item {index}");
+        }
         let number = |i: usize, name: &str| {
             values[i]
                 .as_deref()
@@ -210,8 +219,7 @@ impl Reader {
         };
         let seq = number(0, "seq")?;
         let ts = number(1, "ts")?;
-        *slot = values;
-        self.report.received += 1;
+        std::mem::swap(slot, values);
         self.report.seq[index - 1].observe(seq);
         if measuring {
             if ts > now_us {
@@ -294,18 +302,11 @@ async fn session(
             None => bail!("the server closed the connection"),
         };
         let now = now_micros();
-        let measuring = shared.phase.load(Ordering::Relaxed) == PHASE_MEASURING;
+        let measuring = shared.measuring.load(Ordering::Relaxed);
         for line in text.as_str().split("\r\n").filter(|l| !l.is_empty()) {
-            match reader.line(line, now, measuring, &mut latencies)? {
-                Notice::Subscribed => {
-                    if permit.take().is_some() {
-                        shared.subscribed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Notice::Ended { code, message } => {
-                    bail!("the server ended the session: END {code} {message}")
-                }
-                Notice::Created | Notice::Nothing => {}
+            let notice = reader.line(line, now, measuring, &mut latencies)?;
+            if notice == Notice::Subscribed && permit.take().is_some() {
+                shared.subscribed.fetch_add(1, Ordering::Relaxed);
             }
         }
         if !latencies.is_empty() {
@@ -400,7 +401,7 @@ mod tests {
         let mut lat = Vec::new();
         let now = 2_000_000;
         for (line, notice) in [
-            ("CONOK,S1,50000,5000,*", Notice::Created),
+            ("CONOK,S1,50000,5000,*", Notice::Nothing),
             ("SERVNAME,Shoal", Notice::Nothing),
             ("CONS,unmanaged", Notice::Nothing),
             ("SUBOK,1,2,2", Notice::Subscribed),
@@ -423,18 +424,16 @@ mod tests {
         // From the future: counted, latency 0.
         assert!(r.line("U,1,2,101|2000100", now, true, &mut lat).is_ok());
         assert_eq!(lat, vec![1000, 500, 100, 0]);
-        assert_eq!(r.report.received, 5);
+        assert_eq!(r.report.received(), 5);
         assert_eq!(r.report.early, 1);
         assert_eq!(r.report.seq[0].missing, 1);
         assert_eq!(r.report.seq[1].missing, 0);
         assert!(r.line("OV,1,2,17", now, true, &mut lat).is_ok());
         assert_eq!(r.report.overflow, 17);
         assert_eq!(
-            r.line("END,31,destroyed", now, true, &mut lat).ok(),
-            Some(Notice::Ended {
-                code: 31,
-                message: "destroyed".into()
-            })
+            r.line("END,31,destroyed", now, true, &mut lat)
+                .map_err(|e| e.to_string()),
+            Err("the server ended the session: END 31 destroyed".into())
         );
     }
 
@@ -460,6 +459,7 @@ mod tests {
         assert!(err(&mut r, "U,1,1,1|2|3").contains("bad update values"));
         assert!(err(&mut r, "LOOP,0").contains("LOOP"));
         assert!(err(&mut r, "HELLO").contains("unreadable"));
+        assert!(err(&mut r, "U,1,1").contains("unreadable"));
         // The first update may not leave a field unchanged: there is no value yet.
         assert!(err(&mut r, "U,1,1,1|").contains("numeric ts"));
         assert!(r.line("U,1,1,1|5", 10, true, &mut lat).is_ok());

@@ -1,6 +1,7 @@
 //! Reading server lines back: used by the tests, fuzzing and the Rust client.
 
-use crate::encoding::decode_arg;
+use crate::encoding::{decode_arg, decode_arg_borrowed};
+use std::borrow::Cow;
 
 /// A server line split into its tag and raw (still encoded) arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,26 +47,83 @@ pub fn split_line(line: &str) -> Option<RawLine<'_>> {
 /// Decodes the value list of a `U` line against the item's previous values
 /// (`None` is null). Returns the new values, or `None` if the list is invalid.
 pub fn decode_values(encoded: &str, previous: &[Option<String>]) -> Option<Vec<Option<String>>> {
-    let mut out: Vec<Option<String>> = Vec::with_capacity(previous.len());
+    let mut values = previous.to_vec();
+    decode_values_into(encoded, &mut values).then_some(values)
+}
+
+/// Applies the value list of a `U` line to the item's current `values` in
+/// place: unchanged fields (empty, `^N`) stay as they are, `#` is null, `$`
+/// the empty string. Returns `false`, with `values` untouched, if the list
+/// is invalid (a bad token or escape, or not exactly one value per field).
+pub fn decode_values_into(encoded: &str, values: &mut [Option<String>]) -> bool {
+    // The list is checked whole before anything changes. Fields without
+    // escapes (the common case) are read in place, so checking costs no
+    // allocation, and setting one reuses the previous string's buffer.
+    if fields_covered(encoded, values.len()) != Some(values.len()) {
+        return false;
+    }
+    // fields_covered read every token and bounded every count: the
+    // fallbacks below are never taken.
+    let mut at: usize = 0;
     for token in encoded.split('|') {
-        let here = out.len();
-        match token {
-            "" => out.push(previous.get(here)?.clone()),
-            "#" => out.push(None),
-            "$" => out.push(Some(String::new())),
-            t if t.starts_with('^') => {
-                let n: usize = t[1..].parse().ok()?;
-                // A hostile count must not overflow: anything past the
-                // previous values is invalid anyway.
-                let end = here.checked_add(n).filter(|&e| e <= previous.len())?;
-                for i in here..end {
-                    out.push(previous.get(i)?.clone());
+        match parse_token(token) {
+            Some(Token::Keep(n)) => at = at.saturating_add(n),
+            Some(Token::Set(value)) => {
+                if let Some(slot) = values.get_mut(at) {
+                    set(slot, value);
                 }
+                at += 1;
             }
-            t => out.push(Some(decode_arg(t)?)),
+            None => return false,
         }
     }
-    (out.len() == previous.len()).then_some(out)
+    true
+}
+
+/// What one token of a value list does to the next field(s).
+enum Token<'a> {
+    /// Leaves this many fields unchanged.
+    Keep(usize),
+    /// Sets one field (`None` is null).
+    Set(Option<Cow<'a, str>>),
+}
+
+fn parse_token(token: &str) -> Option<Token<'_>> {
+    Some(match token {
+        "" => Token::Keep(1),
+        "#" => Token::Set(None),
+        "$" => Token::Set(Some(Cow::Borrowed(""))),
+        t => match t.strip_prefix('^') {
+            Some(count) => Token::Keep(count.parse().ok()?),
+            None => Token::Set(Some(decode_arg_borrowed(t)?)),
+        },
+    })
+}
+
+/// How many fields a valid value list covers, or `None` if a token is
+/// invalid or it goes past `len` fields.
+fn fields_covered(encoded: &str, len: usize) -> Option<usize> {
+    let mut at: usize = 0;
+    for token in encoded.split('|') {
+        let n = match parse_token(token)? {
+            Token::Keep(n) => n,
+            Token::Set(_) => 1,
+        };
+        // A hostile count must not overflow: anything past the previous
+        // values is invalid anyway.
+        at = at.checked_add(n).filter(|&end| end <= len)?;
+    }
+    Some(at)
+}
+
+fn set(slot: &mut Option<String>, value: Option<Cow<'_, str>>) {
+    match (slot.as_mut(), value) {
+        (Some(old), Some(Cow::Borrowed(new))) => {
+            old.clear();
+            old.push_str(new);
+        }
+        (_, value) => *slot = value.map(Cow::into_owned),
+    }
 }
 
 /// Decodes one percent-encoded argument.
@@ -104,5 +162,38 @@ mod tests {
         assert!(decode_values("a|^18446744073709551615", &prev).is_none());
         assert!(decode_values("a|^3", &prev).is_none());
         assert_eq!(decode_values("a|^2", &prev).map(|v| v.len()), Some(3));
+    }
+
+    #[test]
+    fn decodes_in_place_all_or_nothing() {
+        let mut v: Vec<Option<String>> = vec![Some("a".into()), None, Some("c".into())];
+        assert!(decode_values_into("x|$|", &mut v));
+        assert_eq!(v, [Some("x".into()), Some(String::new()), Some("c".into())]);
+        assert!(decode_values_into("^2|%7C", &mut v));
+        assert_eq!(v, [Some("x".into()), Some(String::new()), Some("|".into())]);
+        assert!(decode_values_into("#|^1|y", &mut v));
+        assert_eq!(v, [None, Some(String::new()), Some("y".into())]);
+        let before = v.clone();
+        // Invalid lists change nothing, even where their first tokens are good.
+        for bad in [
+            "p|q",
+            "p|q|r|s",
+            "p|q|%FF",
+            "p|^18446744073709551615",
+            "p|^3",
+            "p|^x|r",
+            "^",
+        ] {
+            assert!(!decode_values_into(bad, &mut v), "{bad}");
+            assert_eq!(v, before, "{bad}");
+        }
+        // The wrapper agrees with the in-place version.
+        assert_eq!(decode_values("1|^2", &before), {
+            let mut w = before.clone();
+            decode_values_into("1|^2", &mut w).then_some(w)
+        });
+        let mut empty: Vec<Option<String>> = Vec::new();
+        assert!(!decode_values_into("", &mut empty));
+        assert!(decode_values_into("^0", &mut empty));
     }
 }

@@ -55,10 +55,12 @@ fn push_escaped(out: &mut String, ch: char) {
 
 /// Decodes a percent-encoded argument of a server line.
 pub fn decode_arg(raw: &str) -> Option<String> {
-    percent_decode_str(raw)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+    decode_arg_borrowed(raw).map(std::borrow::Cow::into_owned)
+}
+
+/// [`decode_arg`], borrowing `raw` when it has no escape.
+pub(crate) fn decode_arg_borrowed(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    percent_decode_str(raw).decode_utf8().ok()
 }
 
 #[cfg(test)]
