@@ -2,8 +2,9 @@
 //! private key PEM forms operators have (PKCS#8, SEC1 `EC PRIVATE KEY`,
 //! PKCS#1 `RSA PRIVATE KEY`) as PKCS#8, and writing PEM text.
 
-use rustls_pki_types::pem::PemObject;
+use pem_rfc7468::LineEnding;
 use rustls_pki_types::PrivateKeyDer;
+use shoal_tls::PemKeyError;
 
 /// DER of the `id-ecPublicKey` OID (1.2.840.10045.2.1), tag included.
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
@@ -26,18 +27,14 @@ const TAG_CONTEXT_0: u8 = 0xA0;
 /// The private key of `pem` as PKCS#8 DER, whichever of the three plain PEM
 /// forms it is in. The error is a sentence for people.
 pub(crate) fn private_key_pkcs8(pem: &str) -> Result<Vec<u8>, String> {
-    if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || pem.contains("Proc-Type: 4,ENCRYPTED")
-    {
-        return Err(
-            "the key is encrypted: decrypt it first (openssl pkey -in KEY -out PLAIN)".into(),
-        );
-    }
-    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => "no PEM private key found (expected \
+    let key = shoal_tls::pem_private_key(pem.as_bytes()).map_err(|e| match e {
+        PemKeyError::Encrypted => {
+            "the key is encrypted: decrypt it first (openssl pkey -in KEY -out PLAIN)".to_owned()
+        }
+        PemKeyError::NotFound => "no PEM private key found (expected \
              -----BEGIN PRIVATE KEY-----, EC PRIVATE KEY or RSA PRIVATE KEY)"
             .to_owned(),
-        other => format!("the PEM private key cannot be read: {other}"),
+        PemKeyError::Unreadable(other) => format!("the PEM private key cannot be read: {other}"),
     })?;
     match key {
         PrivateKeyDer::Pkcs8(k) => Ok(k.secret_pkcs8_der().to_vec()),
@@ -47,12 +44,18 @@ pub(crate) fn private_key_pkcs8(pem: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A PrivateKeyInfo (PKCS#8, version 0) of the DER AlgorithmIdentifier
+/// `algorithm` and the algorithm's own private key encoding `key`.
+fn private_key_info(algorithm: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut body = VERSION_0.to_vec();
+    body.extend_from_slice(algorithm);
+    body.extend(tlv(TAG_OCTET_STRING, key));
+    tlv(TAG_SEQUENCE, &body)
+}
+
 /// Wraps an RSAPrivateKey (PKCS#1) in a PrivateKeyInfo (PKCS#8).
 fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
-    let mut body = VERSION_0.to_vec();
-    body.extend_from_slice(RSA_ALGORITHM);
-    body.extend(tlv(TAG_OCTET_STRING, pkcs1));
-    tlv(TAG_SEQUENCE, &body)
+    private_key_info(RSA_ALGORITHM, pkcs1)
 }
 
 /// Wraps an ECPrivateKey (SEC1, RFC 5915) in a PrivateKeyInfo (PKCS#8),
@@ -83,12 +86,8 @@ fn sec1_to_pkcs8(sec1: &[u8]) -> Result<Vec<u8>, String> {
          (openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY8)"
             .to_owned()
     })?;
-    let mut algorithm = OID_EC_PUBLIC_KEY.to_vec();
-    algorithm.extend_from_slice(curve);
-    let mut body = VERSION_0.to_vec();
-    body.extend(tlv(TAG_SEQUENCE, &algorithm));
-    body.extend(tlv(TAG_OCTET_STRING, sec1));
-    Ok(tlv(TAG_SEQUENCE, &body))
+    let algorithm = tlv(TAG_SEQUENCE, &[OID_EC_PUBLIC_KEY, curve].concat());
+    Ok(private_key_info(&algorithm, sec1))
 }
 
 /// One DER element: its tag, its content and what follows it. Only the
@@ -132,36 +131,33 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// PEM text of `der` under `label` (`CERTIFICATE`, `PRIVATE KEY`), base64
-/// in lines of 64 characters, ending with a newline.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
-    for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3F) as usize]);
-            } else {
-                b64.push(b'=');
-            }
-        }
-    }
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+/// PEM text (`-----BEGIN CERTIFICATE-----`) of a DER certificate.
+pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+/// PEM text (`-----BEGIN PRIVATE KEY-----`) of a PKCS#8 DER private key.
+pub(crate) fn private_key_pem(pkcs8: &[u8]) -> String {
+    pem("PRIVATE KEY", pkcs8)
+}
+
+/// PEM text of `der` under `label`, base64 in lines of 64 characters,
+/// ending with a newline.
+fn pem(label: &'static str, der: &[u8]) -> String {
+    // Encoding fails only for a label RFC 7468 forbids or an output too
+    // long for a `usize`: the labels are the literals above, which it
+    // allows, and the base64 of a slice already in memory is about 4/3 of
+    // its length, so this cannot fail.
+    #[allow(clippy::expect_used)]
+    pem_rfc7468::encode_string(label, LineEnding::LF, der)
+        .expect("PEM encoding of a literal label and an in-memory DER cannot fail")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
 
     #[test]
     fn pem_encodes_base64_with_padding() {
@@ -177,6 +173,33 @@ mod tests {
         let long = pem("X", &[0u8; 60]);
         assert_eq!(long.lines().nth(1).map(str::len), Some(64));
         assert_eq!(long.lines().nth(2).map(str::len), Some(16));
+    }
+
+    #[test]
+    fn pem_wraps_full_lines_without_a_blank_one() {
+        let one_line = pem("X", &[0u8; 48]);
+        assert_eq!(
+            one_line,
+            format!("-----BEGIN X-----\n{}\n-----END X-----\n", "A".repeat(64))
+        );
+    }
+
+    #[test]
+    fn pem_matches_what_openssl_wrote() {
+        // A certificate as `openssl req -x509` wrote it.
+        const KNOWN: &str = "-----BEGIN CERTIFICATE-----\n\
+                             MIIBfTCCASOgAwIBAgIUIKIf6swFZ2Eu0KjIOEcw4Yi/iLQwCgYIKoZIzj0EAwIw\n\
+                             EzERMA8GA1UEAwwIUEVNIHRlc3QwIBcNMjYxMTI0MjA0NTMxWhgPMjEyNjEwMzEy\n\
+                             MDQ1MzFaMBMxETAPBgNVBAMMCFBFTSB0ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D\n\
+                             AQcDQgAE9pr308vq4MYw36n3pqYXx5AdyH+Bxx3FSkU0u4x4ZDgYI7eTpTryBRr9\n\
+                             cJhWdnuGJ678rpa0c7zhtORwRBQCTqNTMFEwHQYDVR0OBBYEFEbQMRasp5LtIBr7\n\
+                             mTWvBh9eL+/VMB8GA1UdIwQYMBaAFEbQMRasp5LtIBr7mTWvBh9eL+/VMA8GA1Ud\n\
+                             EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIhANagkhDSoh/PBw2P78IyHKPn\n\
+                             A5XS1qGSG/Gf7qmyvL00AiBcGH1e2ezr+ffce7dXL5BulWCnC8ONyDul6Y9U7Tzt\n\
+                             ow==\n\
+                             -----END CERTIFICATE-----\n";
+        let der = CertificateDer::from_pem_slice(KNOWN.as_bytes()).unwrap();
+        assert_eq!(certificate_pem(&der), KNOWN);
     }
 
     #[test]

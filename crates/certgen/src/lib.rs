@@ -246,7 +246,7 @@ impl fmt::Debug for Leaf {
 impl Leaf {
     /// The certificate alone, in PEM.
     pub fn cert_pem(&self) -> String {
-        der::pem("CERTIFICATE", &self.cert)
+        der::certificate_pem(&self.cert)
     }
 
     /// The certificate alone, in DER.
@@ -256,7 +256,7 @@ impl Leaf {
 
     /// The private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), unencrypted.
     pub fn key_pem(&self) -> String {
-        der::pem("PRIVATE KEY", &self.key_pkcs8)
+        der::private_key_pem(&self.key_pkcs8)
     }
 
     /// The certificate then the CA chain, in PEM: what a PEM `<keystore>`
@@ -300,7 +300,7 @@ impl Leaf {
 }
 
 fn pem_chain(chain: &[CertificateDer<'static>]) -> String {
-    chain.iter().map(|c| der::pem("CERTIFICATE", c)).collect()
+    chain.iter().map(|c| der::certificate_pem(c)).collect()
 }
 
 /// Now less one day, to the second: certificates made now are already
@@ -331,7 +331,9 @@ fn san(name: &str) -> Result<SanType, Error> {
 /// Checks a DNS name as certificate verifiers want it: letters, digits and
 /// hyphens in labels of 1 to 63 characters, at most 253 in all, with at
 /// least two labels; a `*` may only be the whole leftmost label.
-fn check_dns_name(name: &str) -> Result<(), &'static str> {
+/// Whether `name` can be a server name in a certificate (`*.` allowed on
+/// the left); the error says what is wrong with it.
+pub fn check_dns_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("it is empty");
     }

@@ -21,9 +21,14 @@ fn run(dir: &Path, tool: &str, args: &[&str], install: &str) -> Output {
     }
 }
 
+/// Runs `openssl`, which may fail.
+fn try_openssl(dir: &Path, args: &[&str]) -> Output {
+    run(dir, "openssl", args, "apt-get install openssl")
+}
+
 /// Runs `openssl`, which must succeed; its standard output.
 fn openssl(dir: &Path, args: &[&str]) -> String {
-    let output = run(dir, "openssl", args, "apt-get install openssl");
+    let output = try_openssl(dir, args);
     assert!(
         output.status.success(),
         "`openssl {}` failed: {}{}",
@@ -40,6 +45,45 @@ fn write(dir: &Path, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
     path
 }
 
+/// The `openssl` arguments that verify the certificate `file` for a TLS
+/// server against the CA in `ca.pem`, and for the name `host` if given.
+fn verify<'a>(file: &'a str, host: Option<&'a str>) -> Vec<&'a str> {
+    let mut args = vec!["verify", "-CAfile", "ca.pem", "-purpose", "sslserver"];
+    if let Some(host) = host {
+        args.extend(["-verify_hostname", host]);
+    }
+    args.push(file);
+    args
+}
+
+/// The subjectAltName extension of the certificate `file`, as `openssl`
+/// prints it.
+fn sans(dir: &Path, file: &str) -> String {
+    openssl(
+        dir,
+        &["x509", "-in", file, "-noout", "-ext", "subjectAltName"],
+    )
+}
+
+/// The `openssl` arguments that read the PKCS12 keystore `push.p12` with
+/// `password`, then `what` (like `-nokeys`) says what to print.
+fn pkcs12<'a>(password: &'a str, what: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["pkcs12", "-in", "push.p12", "-passin", password];
+    args.extend_from_slice(what);
+    args
+}
+
+/// The `openssl` arguments that make an ECDSA P-256 key in `ca.key`.
+const EC_P256_KEY: &[&str] = &[
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    "ca.key",
+];
+
 #[test]
 fn openssl_reads_the_keystore_and_verifies_the_leaf() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,73 +98,31 @@ fn openssl_reads_the_keystore_and_verifies_the_leaf() {
     write(d, "push.p12", leaf.pkcs12(PASSWORD, "push").unwrap());
 
     let pass = format!("pass:{PASSWORD}");
-    let certs = openssl(
-        d,
-        &["pkcs12", "-in", "push.p12", "-passin", &pass, "-nokeys"],
-    );
+    let certs = openssl(d, &pkcs12(&pass, &["-nokeys"]));
     assert_eq!(
         certs.matches("-----BEGIN CERTIFICATE-----").count(),
         2,
         "{certs}"
     );
     assert!(certs.contains("subject=CN = push.example.test"), "{certs}");
-    let key = openssl(
-        d,
-        &[
-            "pkcs12", "-in", "push.p12", "-passin", &pass, "-nocerts", "-nodes",
-        ],
-    );
+    let key = openssl(d, &pkcs12(&pass, &["-nocerts", "-nodes"]));
     assert!(key.contains("-----BEGIN PRIVATE KEY-----"), "{key}");
     // The alias is the key entry's name, as Java's keytool lists it.
     assert!(key.contains("friendlyName: push"), "{key}");
-    let wrong = run(
-        d,
-        "openssl",
-        &[
-            "pkcs12",
-            "-in",
-            "push.p12",
-            "-passin",
-            "pass:wrong",
-            "-nokeys",
-        ],
-        "apt-get install openssl",
-    );
+    let wrong = try_openssl(d, &pkcs12("pass:wrong", &["-nokeys"]));
     assert!(
         !wrong.status.success(),
         "openssl opened the keystore with a wrong password"
     );
 
-    let verified = openssl(
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "ca.pem",
-            "-purpose",
-            "sslserver",
-            "-verify_hostname",
-            "push1.example.test",
-            "leaf.pem",
-        ],
-    );
+    let verified = openssl(d, &verify("leaf.pem", Some("push1.example.test")));
     assert!(verified.contains("leaf.pem: OK"), "{verified}");
     // The key is the certificate's.
     let from_cert = openssl(d, &["x509", "-in", "leaf.pem", "-noout", "-pubkey"]);
     let from_key = openssl(d, &["pkey", "-in", "leaf.key", "-pubout"]);
     assert_eq!(from_cert, from_key);
 
-    let sans = openssl(
-        d,
-        &[
-            "x509",
-            "-in",
-            "leaf.pem",
-            "-noout",
-            "-ext",
-            "subjectAltName",
-        ],
-    );
+    let sans = sans(d, "leaf.pem");
     assert!(
         sans.contains("DNS:push.example.test, DNS:push1.example.test, IP Address:127.0.0.1"),
         "{sans}"
@@ -138,43 +140,11 @@ fn openssl_sees_the_wildcard() {
     write(d, "ca.pem", ca.cert_pem());
     write(d, "wild.pem", leaf.cert_pem());
 
-    let sans = openssl(
-        d,
-        &[
-            "x509",
-            "-in",
-            "wild.pem",
-            "-noout",
-            "-ext",
-            "subjectAltName",
-        ],
-    );
+    let sans = sans(d, "wild.pem");
     assert!(sans.contains("DNS:*.example.test"), "{sans}");
-    let verified = openssl(
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "ca.pem",
-            "-verify_hostname",
-            "push1.example.test",
-            "wild.pem",
-        ],
-    );
+    let verified = openssl(d, &verify("wild.pem", Some("push1.example.test")));
     assert!(verified.contains("wild.pem: OK"), "{verified}");
-    let other = run(
-        d,
-        "openssl",
-        &[
-            "verify",
-            "-CAfile",
-            "ca.pem",
-            "-verify_hostname",
-            "push.other.test",
-            "wild.pem",
-        ],
-        "apt-get install openssl",
-    );
+    let other = try_openssl(d, &verify("wild.pem", Some("push.other.test")));
     assert!(
         !other.status.success(),
         "the wildcard verified for push.other.test"
@@ -210,19 +180,7 @@ fn operator_ca(d: &Path, key_args: &[&str]) {
 #[test]
 fn an_operator_ca_from_openssl_signs_kits_that_verify() {
     let cases: [(&str, &[&str], &str); 4] = [
-        (
-            "EC PKCS#8",
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                "ca.key",
-            ],
-            "-----BEGIN PRIVATE KEY-----",
-        ),
+        ("EC PKCS#8", EC_P256_KEY, "-----BEGIN PRIVATE KEY-----"),
         (
             "EC SEC1",
             &[
@@ -267,30 +225,18 @@ fn an_operator_ca_from_openssl_signs_kits_that_verify() {
             .unwrap_or_else(|e| panic!("{what}: the operator's CA is refused: {e}"));
         let leaf = ca.issue(&["push.example.test"]).unwrap();
         write(d, "leaf.pem", leaf.cert_pem());
-        let verified = openssl(d, &["verify", "-CAfile", "ca.pem", "leaf.pem"]);
+        let verified = openssl(d, &verify("leaf.pem", None));
         assert!(verified.contains("leaf.pem: OK"), "{what}: {verified}");
         // Signed for no longer than the CA lives.
-        let end = run(
+        let end = try_openssl(
             d,
-            "openssl",
             &["x509", "-in", "leaf.pem", "-noout", "-checkend", "2678400"],
-            "apt-get install openssl",
         );
         let end = String::from_utf8_lossy(&end.stdout);
         assert!(end.contains("Certificate will expire"), "{what}: {end}");
         // The keystore carries the operator's CA.
         write(d, "push.p12", leaf.pkcs12(PASSWORD, "push").unwrap());
-        let certs = openssl(
-            d,
-            &[
-                "pkcs12",
-                "-in",
-                "push.p12",
-                "-passin",
-                &format!("pass:{PASSWORD}"),
-                "-nokeys",
-            ],
-        );
+        let certs = openssl(d, &pkcs12(&format!("pass:{PASSWORD}"), &["-nokeys"]));
         assert!(certs.contains("CN = Operator CA"), "{what}: {certs}");
     }
 }
@@ -299,18 +245,7 @@ fn an_operator_ca_from_openssl_signs_kits_that_verify() {
 fn a_malformed_operator_ca_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    operator_ca(
-        d,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "ca.key",
-        ],
-    );
+    operator_ca(d, EC_P256_KEY);
     let cert_pem = std::fs::read_to_string(d.join("ca.pem")).unwrap();
     let key_pem = std::fs::read_to_string(d.join("ca.key")).unwrap();
 

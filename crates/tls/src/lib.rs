@@ -406,39 +406,70 @@ fn load_pem(source: &CertSource) -> Result<Vec<Pair>, TlsError> {
         Some(key_file) => (key_file.as_path(), read_file(key_file, "private key")?),
         None => (file.as_path(), data),
     };
-    let text = String::from_utf8_lossy(&key_data);
+    let key = pem_private_key(&key_data).map_err(|e| {
+        let (kind, message) = match e {
+            PemKeyError::Encrypted => (
+                TlsErrorKind::UnsupportedKey,
+                format!(
+                    "the private key in {} is encrypted, which Shoal does not support for \
+                     PEM: decrypt it (openssl pkey -in KEY -out PLAIN) or use a PKCS12 keystore",
+                    key_path.display()
+                ),
+            ),
+            PemKeyError::NotFound => (
+                TlsErrorKind::NoPrivateKey,
+                format!(
+                    "{} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC){}",
+                    key_path.display(),
+                    if source.key_file.is_none() {
+                        ": name the key file with <key_file>"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            PemKeyError::Unreadable(other) => (
+                TlsErrorKind::NoPrivateKey,
+                format!(
+                    "cannot read the private key in {}: {other}",
+                    key_path.display()
+                ),
+            ),
+        };
+        TlsError::new(kind, key_path, message)
+    })?;
+    Ok(vec![(None, chain, key)])
+}
+
+/// Why [`pem_private_key`] found no usable key; each caller words it for
+/// its own users.
+#[derive(Debug, thiserror::Error)]
+pub enum PemKeyError {
+    /// The key is encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`, or a legacy
+    /// OpenSSL `Proc-Type: 4,ENCRYPTED` header), which is not supported.
+    #[error("the private key is encrypted")]
+    Encrypted,
+    /// The text holds no private key block.
+    #[error("no PEM private key found")]
+    NotFound,
+    /// A private key block is there but is not valid PEM.
+    #[error("the PEM private key cannot be read: {0}")]
+    Unreadable(rustls_pki_types::pem::Error),
+}
+
+/// The first unencrypted private key in the PEM text `pem`: PKCS#8
+/// `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`.
+pub fn pem_private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, PemKeyError> {
+    let text = String::from_utf8_lossy(pem);
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         || text.contains("Proc-Type: 4,ENCRYPTED")
     {
-        return Err(TlsError::new(
-            TlsErrorKind::UnsupportedKey,
-            key_path,
-            format!(
-                "the private key in {} is encrypted, which Shoal does not support for PEM: \
-                 decrypt it (openssl pkey -in KEY -out PLAIN) or use a PKCS12 keystore",
-                key_path.display()
-            ),
-        ));
+        return Err(PemKeyError::Encrypted);
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_data).map_err(|e| {
-        let message = match e {
-            rustls_pki_types::pem::Error::NoItemsFound => format!(
-                "{} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC){}",
-                key_path.display(),
-                if source.key_file.is_none() {
-                    ": name the key file with <key_file>"
-                } else {
-                    ""
-                }
-            ),
-            other => format!(
-                "cannot read the private key in {}: {other}",
-                key_path.display()
-            ),
-        };
-        TlsError::new(TlsErrorKind::NoPrivateKey, key_path, message)
-    })?;
-    Ok(vec![(None, chain, key)])
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => PemKeyError::NotFound,
+        other => PemKeyError::Unreadable(other),
+    })
 }
 
 fn format_time(t: &x509_parser::time::ASN1Time) -> String {
@@ -673,7 +704,7 @@ impl ResolvesServerCert for SniResolver {
 
 #[cfg(test)]
 mod tests {
-    use super::wildcard_matches;
+    use super::{pem_private_key, wildcard_matches, PemKeyError};
 
     #[test]
     fn wildcards_cover_one_label() {
@@ -682,5 +713,30 @@ mod tests {
         assert!(!wildcard_matches("*.example.test", "example.test"));
         assert!(!wildcard_matches("*.example.test", ".example.test"));
         assert!(!wildcard_matches("push.example.test", "push.example.test"));
+    }
+
+    #[test]
+    fn pem_private_key_says_why_there_is_none() {
+        assert!(matches!(
+            pem_private_key(b"not a key"),
+            Err(PemKeyError::NotFound)
+        ));
+        for encrypted in [
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             -----END RSA PRIVATE KEY-----\n",
+        ] {
+            assert!(
+                matches!(
+                    pem_private_key(encrypted.as_bytes()),
+                    Err(PemKeyError::Encrypted)
+                ),
+                "{encrypted}"
+            );
+        }
+        assert!(matches!(
+            pem_private_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n"),
+            Err(PemKeyError::Unreadable(_))
+        ));
     }
 }
