@@ -76,7 +76,7 @@ fn frontend(s: &mut String, p: &Plan, f: &Frontend) {
     let tls = f
         .offload
         .as_ref()
-        .map(|c| format!(" ssl crt {}.pem", c.stem))
+        .map(|c| format!(" ssl crt {}.pem", c.stem()))
         .unwrap_or_default();
     let _ = writeln!(s, "    bind {}:{}{tls}", f.address, f.port);
     if f.http {
@@ -115,7 +115,7 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
              \x20   # a node going down moves only its own clients.\n\
              \x20   balance source\n    hash-type consistent\n",
         ),
-        Sticky::None if b.only.is_some() && b.with_backups => s.push_str(
+        Sticky::None if b.fails_over() => s.push_str(
             "    # This node's name: the node itself while it is up, the others\n\
              \x20   # only when it is not. A request it fails goes on at once to\n\
              \x20   # the next one, which tells the client to start a new session.\n\
@@ -128,16 +128,8 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         "    option httpchk GET /lightstreamer/healthcheck\n    http-check expect status 200\n",
     );
     // `balance first` takes servers in the order listed: the named node first.
-    let mut order: Vec<usize> = (1..=p.nodes.len()).collect();
-    if let Some(only) = b.only {
-        order.retain(|&k| k == only || b.with_backups);
-        order.sort_by_key(|&k| k != only);
-    }
-    for k in order {
-        let node = &p.nodes[k - 1];
-        let Some(l) = node.listeners.get(b.listener) else {
-            continue;
-        };
+    for server in p.servers(b) {
+        let (node, l) = (server.node, server.listener);
         // The node reads the client's address from the PROXY header; health
         // checks must send one too.
         let proxy = if l.proxy_protocol {

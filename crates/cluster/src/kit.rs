@@ -16,15 +16,18 @@ pub enum CaSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KitError {
-    #[error("{path}: {source}")]
+    // The cause is printed by the error chain, not repeated here.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{0}: the folder is not empty and holds no kit.json; give a new or empty folder")]
     NotAKit(PathBuf),
-    #[error("certificates: {0}")]
+    #[error("certificates")]
     Cert(#[from] shoal_certgen::Error),
+    #[error("--ca-cert/--ca-key: option {0} uses no certificate (HTTP only); leave them out")]
+    CaUnused(&'static str),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KitError + '_ {
@@ -34,13 +37,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KitError + '_ {
     }
 }
 
-/// Writes the kit into `out` (created if missing; an earlier kit there is
-/// replaced). Returns the files written, relative to `out`.
+/// Writes the kit into `out` (created if missing; the files of an earlier
+/// kit there are removed first). Returns the files written, relative to
+/// `out`.
 pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitError> {
     if out.exists() {
         let mut entries = std::fs::read_dir(out).map_err(io(out))?;
-        if entries.next().is_some() && !out.join("kit.json").exists() {
-            return Err(KitError::NotAKit(out.to_owned()));
+        if entries.next().is_some() {
+            remove_earlier_kit(out)?;
         }
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
@@ -52,6 +56,9 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
         Ok(())
     };
     let ca_file = if plan.certs.is_empty() {
+        if matches!(ca, CaSource::Files { .. }) {
+            return Err(KitError::CaUnused(plan.topology.id));
+        }
         None
     } else {
         let ca = match ca {
@@ -64,23 +71,14 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
         };
         put("ca.pem", ca.cert_pem().as_bytes())?;
         for cert in &plan.certs {
-            let names: Vec<&str> = cert.names.iter().map(String::as_str).collect();
-            let leaf = ca.issue(&names)?;
-            let on_nodes = plan
-                .nodes
-                .iter()
-                .flat_map(|n| &n.listeners)
-                .any(|l| l.cert.as_ref() == Some(cert));
-            if on_nodes {
-                let p12 = leaf.pkcs12(&plan.options.keystore_password, &cert.stem)?;
-                put(&format!("{}.keystore", cert.stem), &p12)?;
+            let leaf = ca.issue(&[cert.name.as_str()])?;
+            let stem = cert.stem();
+            if plan.cert_on_nodes(cert) {
+                let p12 = leaf.pkcs12(&plan.options.keystore_password, &stem)?;
+                put(&format!("{stem}.keystore"), &p12)?;
             }
-            if plan
-                .frontends
-                .iter()
-                .any(|f| f.offload.as_ref() == Some(cert))
-            {
-                put(&format!("{}.pem", cert.stem), leaf.haproxy_pem().as_bytes())?;
+            if plan.cert_on_balancer(cert) {
+                put(&format!("{stem}.pem"), leaf.haproxy_pem().as_bytes())?;
             }
         }
         Some("ca.pem")
@@ -98,10 +96,45 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
     }
     put("hosts", hosts(plan).as_bytes())?;
     put("README.md", readme::render(plan).as_bytes())?;
-    let json = kit_json(plan, ca_file);
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
-    put("kit.json", text.as_bytes())?;
+    files.push("kit.json".to_owned());
+    let mut json = kit_json(plan, ca_file);
+    json["files"] = json!(files);
+    #[allow(clippy::expect_used)]
+    // Invariant: a `Value` (string keys, finite numbers) always serializes.
+    let text = serde_json::to_string_pretty(&json).expect("a JSON value serializes") + "\n";
+    let path = out.join("kit.json");
+    std::fs::write(&path, text).map_err(io(&path))?;
     Ok(files)
+}
+
+/// Removes the files an earlier kit in `out` lists in its kit.json (so a
+/// kit with fewer nodes or another balancer leaves nothing stale); refuses
+/// a folder that holds no kit.
+fn remove_earlier_kit(out: &Path) -> Result<(), KitError> {
+    let spec = out.join("kit.json");
+    let text = match std::fs::read_to_string(&spec) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(KitError::NotAKit(out.to_owned()))
+        }
+        Err(e) => return Err(io(&spec)(e)),
+    };
+    let listed: Vec<String> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::from_value(v["files"].clone()).ok())
+        .unwrap_or_default();
+    // Only plain names in `out`: a hand-edited list must not reach elsewhere.
+    let names = listed
+        .iter()
+        .filter(|f| Path::new(f).file_name() == Some(std::ffi::OsStr::new(f.as_str())));
+    for name in names {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `/etc/hosts` lines for every name of the kit.
@@ -134,7 +167,7 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "topology": plan.topology.id,
         "multihosting": plan.options.multihosting,
         "title": plan.topology.title,
-        "public_urls": plan.public_urls,
+        "public_urls": plan.public_urls(),
         "balancer": {
             "kind": plan.options.balancer.as_str(),
             "config": plan.options.balancer.config_file(),
@@ -145,6 +178,6 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "hosts": "hosts",
         "ca": ca,
         "cr_route": plan.cr_route().as_str(),
-        "websocket_expected": plan.websocket_expected,
+        "websocket_expected": plan.websocket_expected(),
     })
 }

@@ -1,7 +1,7 @@
 //! Where everything of each option goes: the guide's tables, with its
 //! fictitious addresses replaced by a plan of our own (see `addr`).
 
-use crate::plan::{Backend, Cert, Frontend, Listener, Node, Plan, PlanError, Sticky};
+use crate::plan::{Backend, Cert, Frontend, Listener, Members, Node, Plan, PlanError, Sticky};
 use std::net::Ipv4Addr;
 
 /// Addresses by role, last octet: balancer 10 (+K for node K's own address,
@@ -54,12 +54,12 @@ fn listener(
     index
 }
 
-fn backend(p: &mut Plan, name: String, listener: usize, only: Option<usize>, sticky: Sticky) {
+/// A backend balanced over every node.
+fn backend(p: &mut Plan, name: String, listener: usize, sticky: Sticky) {
     p.backends.push(Backend {
         name,
         listener,
-        only,
-        with_backups: false,
+        members: Members::All,
         sticky,
     });
 }
@@ -70,8 +70,7 @@ fn node_backends(p: &mut Plan, suffix: &str, listener: usize, backups: bool) {
         p.backends.push(Backend {
             name: format!("node{k}{suffix}"),
             listener,
-            only: Some(k),
-            with_backups: backups,
+            members: Members::Node { k, backups },
             sticky: Sticky::None,
         });
     }
@@ -102,24 +101,23 @@ fn frontend(p: &mut Plan, f: Front<'_>, host_routes: Vec<(String, String)>) {
     });
 }
 
-/// The balanced `push` frontend of the first domain, on the balancer's
-/// main address, and its host name.
-fn push_front(p: &mut Plan, port: u16, http: bool, offload: Option<Cert>) {
-    let d0 = p.domains[0].clone();
-    let at = Addr::Vip {
-        domain: 0,
-        node: None,
-    };
+/// The balanced `push` frontend of a domain (`push_2` for the second), on
+/// the balancer's address for it, towards backend `nodes` (`nodes_2`), and
+/// its host name `push.<domain>`.
+fn push_front(p: &mut Plan, domain: usize, port: u16, http: bool, offload: Option<Cert>) {
+    let d = p.domains[domain].clone();
+    let at = Addr::Vip { domain, node: None };
+    let backend = format!("nodes{}", suffix(domain));
     let front = Front {
-        name: "push".into(),
+        name: format!("push{}", suffix(domain)),
         at,
         port,
         http,
         offload,
-        backend: "nodes",
+        backend: &backend,
     };
     frontend(p, front, vec![]);
-    host(p, at, format!("push.{d0}"));
+    host(p, at, format!("push.{d}"));
 }
 
 fn host(p: &mut Plan, at: Addr, name: String) {
@@ -154,7 +152,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
     }
     let domains = p.domains.clone();
     let d0 = domains[0].clone();
-    let (http, https, https2) = (o.http_port, o.https_port, o.https_port2);
+    let (http, https) = (o.http_port, o.https_port);
     let vip = |domain, node| Addr::Vip { domain, node };
     let private = |node| Addr::Private { node, domain: 0 };
     let public = |node| Addr::Public { node };
@@ -168,42 +166,33 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             } else {
                 Sticky::Cookie
             };
-            backend(p, "nodes".into(), l, None, sticky);
-            push_front(p, http, id == "1.A.2", None);
+            backend(p, "nodes".into(), l, sticky);
+            push_front(p, 0, http, id == "1.A.2", None);
         }
         "2.A.1" => {
-            let names = ["My HTTPS Server", "Our HTTPS Server"];
             for (i, d) in domains.iter().enumerate() {
                 let cert = Cert::for_name(&format!("push.{d}"));
-                let name = if domains.len() > 1 {
-                    names[i]
-                } else {
-                    "HTTPS Server"
-                };
-                let port = if i == 0 { https } else { https2 };
-                let l = listener(p, name, private, port, |_| Some(cert.clone()));
-                let b = format!("nodes{}", suffix(i));
-                backend(p, b.clone(), l, None, Sticky::SourceIp);
-                let front = Front {
-                    name: format!("push{}", suffix(i)),
-                    at: vip(i, None),
-                    port: https,
-                    http: false,
-                    offload: None,
-                    backend: &b,
-                };
-                frontend(p, front, vec![]);
-                host(p, vip(i, None), format!("push.{d}"));
+                let name = listener_name(&domains, i, "HTTPS Server");
+                let port = node_https_port(&o, i);
+                let l = listener(p, &name, private, port, |_| Some(cert.clone()));
+                backend(p, format!("nodes{}", suffix(i)), l, Sticky::SourceIp);
+                push_front(p, i, https, false, None);
             }
         }
         "2.A.2" => {
             let l = listener(p, "HTTP Server", private, http, none);
-            backend(p, "nodes".into(), l, None, Sticky::Cookie);
-            push_front(p, https, true, Some(Cert::for_name(&format!("push.{d0}"))));
+            backend(p, "nodes".into(), l, Sticky::Cookie);
+            push_front(
+                p,
+                0,
+                https,
+                true,
+                Some(Cert::for_name(&format!("push.{d0}"))),
+            );
         }
         "1.B.1" | "4" | "2.B.1.3" => {
             let l = listener(p, "HTTP Server", private, http, none);
-            backend(p, "nodes".into(), l, None, Sticky::None);
+            backend(p, "nodes".into(), l, Sticky::None);
             node_backends(p, "", l, true);
             let mut routes = Vec::new();
             for d in &domains {
@@ -233,8 +222,8 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         }
         "1.B.2" => {
             let l = listener(p, "HTTP Server", public, http, none);
-            backend(p, "nodes".into(), l, None, Sticky::None);
-            push_front(p, http, true, None);
+            backend(p, "nodes".into(), l, Sticky::None);
+            push_front(p, 0, http, true, None);
             partial_hosts(p, &d0);
             control_links(p);
         }
@@ -253,8 +242,8 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
                 })
             };
             let s = if wildcard { cr } else { 0 };
-            backend(p, "nodes".into(), s, None, Sticky::None);
-            push_front(p, https, false, None);
+            backend(p, "nodes".into(), s, Sticky::None);
+            push_front(p, 0, https, false, None);
             partial_hosts(p, &d0);
             control_links(p);
         }
@@ -269,21 +258,27 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
                     format!("push{k}.{d}")
                 }))
             });
-            backend(p, "nodes".into(), s, None, Sticky::None);
+            backend(p, "nodes".into(), s, Sticky::None);
             let cert = if wildcard {
                 format!("*.{d0}")
             } else {
                 format!("push.{d0}")
             };
-            push_front(p, https, true, Some(Cert::for_name(&cert)));
+            push_front(p, 0, https, true, Some(Cert::for_name(&cert)));
             partial_hosts(p, &d0);
             control_links(p);
         }
         "2.B.2.3" => {
             let l = listener(p, "HTTP Server", private, http, none);
-            backend(p, "nodes".into(), l, None, Sticky::None);
+            backend(p, "nodes".into(), l, Sticky::None);
             node_backends(p, "", l, true);
-            push_front(p, https, true, Some(Cert::for_name(&format!("push.{d0}"))));
+            push_front(
+                p,
+                0,
+                https,
+                true,
+                Some(Cert::for_name(&format!("push.{d0}"))),
+            );
             for k in 1..=n {
                 let b = format!("node{k}");
                 let front = Front {
@@ -320,13 +315,17 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         p.nodes[k - 1].direct_url = direct;
     }
     client_identification(p);
-    let scheme = if p.https() { "https" } else { "http" };
-    let port = if p.https() { https } else { http };
-    p.public_urls = domains
-        .iter()
-        .map(|d| format!("{scheme}://push.{d}:{port}"))
-        .collect();
     Ok(())
+}
+
+/// A node's HTTPS port for a domain: the guide's 443, and 444 for the
+/// second domain.
+fn node_https_port(o: &crate::plan::Options, domain: usize) -> u16 {
+    if domain == 0 {
+        o.https_port
+    } else {
+        o.https_port2
+    }
 }
 
 fn suffix(domain: usize) -> String {
@@ -353,7 +352,7 @@ fn behind_l4(p: &mut Plan, wildcard: bool) -> Result<(), PlanError> {
         let (s, cr) = if wildcard {
             let c = Cert::for_name(&format!("*.{d}"));
             let name = listener_name(&domains, i, "HTTPS Server");
-            let port = if i == 0 { o.https_port } else { o.https_port2 };
+            let port = node_https_port(&o, i);
             let l = listener(
                 p,
                 &name,
@@ -374,28 +373,8 @@ fn behind_l4(p: &mut Plan, wildcard: bool) -> Result<(), PlanError> {
             });
             (s, cr)
         };
-        let b = format!("nodes{}", suffix(i));
-        backend(p, b.clone(), s, None, Sticky::None);
-        let front = Front {
-            name: format!("push{}", suffix(i)),
-            at: Addr::Vip {
-                domain: i,
-                node: None,
-            },
-            port: o.https_port,
-            http: false,
-            offload: None,
-            backend: &b,
-        };
-        frontend(p, front, vec![]);
-        host(
-            p,
-            Addr::Vip {
-                domain: i,
-                node: None,
-            },
-            format!("push.{d}"),
-        );
+        backend(p, format!("nodes{}", suffix(i)), s, Sticky::None);
+        push_front(p, i, o.https_port, false, None);
         // Other nodes only where their certificate also covers pushK (wildcard).
         node_backends(p, &suffix(i), cr, wildcard);
         for k in 1..=n {
@@ -434,12 +413,8 @@ fn listener_name(domains: &[String], i: usize, base: &str) -> String {
 /// X-Forwarded-For entry (level 7). A listener clients also reach directly
 /// trusts neither, since a client could forge them.
 fn client_identification(p: &mut Plan) {
-    let direct = |p: &Plan, l: &Listener| {
-        p.topology.id == "4"
-            || p.hosts
-                .iter()
-                .any(|(a, _)| *a == l.address && a.octets()[3] > 200)
-    };
+    // Clients reach a listener directly when a host name leads to it.
+    let direct = |p: &Plan, l: &Listener| p.hosts.iter().any(|(a, _)| *a == l.address);
     for k in 0..p.nodes.len() {
         for li in 0..p.nodes[k].listeners.len() {
             let l = &p.nodes[k].listeners[li];

@@ -49,23 +49,12 @@ pub fn render(p: &Plan) -> String {
 }
 
 fn servers(s: &mut String, p: &Plan, b: &Backend) {
-    let mut order: Vec<usize> = (1..=p.nodes.len()).collect();
-    if let Some(only) = b.only {
-        order.retain(|&k| k == only || b.with_backups);
-        order.sort_by_key(|&k| k != only);
-    }
-    for k in order {
-        let Some(l) = p.nodes[k - 1].listeners.get(b.listener) else {
-            continue;
-        };
-        let backup = match b.only {
-            Some(only) if only != k => " backup",
-            _ => "",
-        };
+    for server in p.servers(b) {
+        let backup = if server.backup { " backup" } else { "" };
         let _ = writeln!(
             s,
             "        server {}:{} max_fails=1 fail_timeout=5s{backup};",
-            l.address, l.port
+            server.listener.address, server.listener.port
         );
     }
 }
@@ -78,7 +67,7 @@ fn upstream(s: &mut String, p: &Plan, b: &Backend) {
              \x20       # a node going down moves only its own clients.\n\
              \x20       hash $remote_addr consistent;\n",
         ),
-        _ if b.only.is_some() && b.with_backups => {
+        _ if b.fails_over() => {
             s.push_str("        # This node's name: the node itself, the others when it fails.\n")
         }
         _ => {}
@@ -137,7 +126,7 @@ fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backe
         let _ = writeln!(
             s,
             "        ssl_certificate {0}.pem;\n        ssl_certificate_key {0}.pem;",
-            c.stem
+            c.stem()
         );
     }
     if !p.options.balancer_websocket {
@@ -168,8 +157,7 @@ fn stream_block(s: &mut String, p: &Plan) {
             .backends
             .iter()
             .find(|b| b.name == f.default_backend)
-            .and_then(|b| p.nodes.first().and_then(|n| n.listeners.get(b.listener)))
-            .is_some_and(|l| l.proxy_protocol);
+            .is_some_and(|b| p.servers(b).iter().any(|s| s.listener.proxy_protocol));
         let _ = writeln!(
             s,
             "    server {{\n        listen {}:{};\n        proxy_pass {};",

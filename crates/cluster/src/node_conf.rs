@@ -51,7 +51,8 @@ pub fn render(p: &Plan, node: &Node) -> String {
                  \x20   <keystore_file>{}.keystore</keystore_file>\n\
                  \x20   <keystore_password>{}</keystore_password>\n\
                  \x20 </keystore>",
-                c.stem, p.options.keystore_password
+                c.stem(),
+                p.options.keystore_password
             );
         }
         let _ = writeln!(s, "</{element}>");

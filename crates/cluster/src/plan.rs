@@ -85,20 +85,23 @@ pub enum PlanError {
     Nginx(String),
 }
 
-/// A certificate the kit needs, named by the host names it covers.
+/// A certificate the kit needs, named by the host name it covers (one name,
+/// or a wildcard).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cert {
-    /// File stem: the first name, `*` spelled `wildcard`.
-    pub stem: String,
-    pub names: Vec<String>,
+    pub name: String,
 }
 
 impl Cert {
     pub(crate) fn for_name(name: &str) -> Cert {
         Cert {
-            stem: name.replacen('*', "wildcard", 1),
-            names: vec![name.to_owned()],
+            name: name.to_owned(),
         }
+    }
+
+    /// File stem: the name, `*` spelled `wildcard`.
+    pub fn stem(&self) -> String {
+        self.name.replacen('*', "wildcard", 1)
     }
 }
 
@@ -148,13 +151,35 @@ pub struct Backend {
     pub name: String,
     /// Index into every node's `listeners`.
     pub listener: usize,
-    /// `None`: every node, balanced. `Some(k)`: node k, then (with
-    /// `with_backups`) the others in turn, so a request for a dead node is
-    /// answered by a live one, which tells the client to start over at once
-    /// instead of retrying.
-    pub only: Option<usize>,
-    pub with_backups: bool,
+    pub members: Members,
     pub sticky: Sticky,
+}
+
+/// The nodes behind a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Members {
+    /// Every node, balanced.
+    All,
+    /// Node `k` (from 1); with `backups`, then the others in turn, so a
+    /// request for a dead node is answered by a live one, which tells the
+    /// client to start over at once instead of retrying.
+    Node { k: usize, backups: bool },
+}
+
+impl Backend {
+    /// Node K first, the others only when it fails.
+    pub fn fails_over(&self) -> bool {
+        matches!(self.members, Members::Node { backups: true, .. })
+    }
+}
+
+/// A server of a backend: a node's listener, and whether it only stands in
+/// for the backend's own node.
+#[derive(Debug, Clone, Copy)]
+pub struct Server<'a> {
+    pub node: &'a Node,
+    pub listener: &'a Listener,
+    pub backup: bool,
 }
 
 /// An address the balancer listens on.
@@ -183,8 +208,6 @@ pub struct Plan {
     pub certs: Vec<Cert>,
     /// Address -> names, in order of first use.
     pub hosts: Vec<(Ipv4Addr, Vec<String>)>,
-    pub public_urls: Vec<String>,
-    pub websocket_expected: bool,
 }
 
 impl Plan {
@@ -204,6 +227,63 @@ impl Plan {
         })
     }
 
+    /// The servers of a backend, in the order a balancer tries them: the
+    /// backend's own node first.
+    pub fn servers(&self, b: &Backend) -> Vec<Server<'_>> {
+        let mut order: Vec<usize> = (1..=self.nodes.len()).collect();
+        if let Members::Node { k, backups } = b.members {
+            order.retain(|&i| i == k || backups);
+            order.sort_by_key(|&i| i != k);
+        }
+        order
+            .into_iter()
+            .filter_map(|i| {
+                let node = &self.nodes[i - 1];
+                let listener = node.listeners.get(b.listener)?;
+                let backup = matches!(b.members, Members::Node { k, .. } if k != i);
+                Some(Server {
+                    node,
+                    listener,
+                    backup,
+                })
+            })
+            .collect()
+    }
+
+    /// The URLs clients are given: `push.<domain>`, one per domain.
+    pub fn public_urls(&self) -> Vec<String> {
+        let (scheme, port) = if self.https() {
+            ("https", self.options.https_port)
+        } else {
+            ("http", self.options.http_port)
+        };
+        self.domains
+            .iter()
+            .map(|d| format!("{scheme}://push.{d}:{port}"))
+            .collect()
+    }
+
+    /// Whether control and rebind requests pass through the balancer: by
+    /// its stickiness, or because the control link names one of its
+    /// addresses.
+    pub fn cr_through_balancer(&self) -> bool {
+        match self.cr_route() {
+            CrRoute::Cookie | CrRoute::SourceIp => true,
+            CrRoute::ControlLink => self.nodes.iter().any(|n| {
+                n.control_link_address
+                    .as_deref()
+                    .and_then(|h| self.address_of(h))
+                    .is_some_and(|a| self.frontends.iter().any(|f| f.address == a))
+            }),
+        }
+    }
+
+    /// Whether clients get WebSocket: always, unless the balancer refuses
+    /// upgrades and their control and rebind requests pass through it.
+    pub fn websocket_expected(&self) -> bool {
+        self.options.balancer_websocket || !self.cr_through_balancer()
+    }
+
     pub fn address_of(&self, name: &str) -> Option<Ipv4Addr> {
         self.hosts
             .iter()
@@ -217,6 +297,23 @@ impl Plan {
             Some((_, names)) => names.push(name),
             None => self.hosts.push((address, vec![name])),
         }
+    }
+
+    /// Whether a node serves this certificate (the kit has its PKCS12
+    /// keystore `<stem>.keystore`).
+    pub fn cert_on_nodes(&self, cert: &Cert) -> bool {
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.listeners)
+            .any(|l| l.cert.as_ref() == Some(cert))
+    }
+
+    /// Whether the balancer terminates TLS with this certificate (the kit
+    /// has `<stem>.pem`, certificate and key).
+    pub fn cert_on_balancer(&self, cert: &Cert) -> bool {
+        self.frontends
+            .iter()
+            .any(|f| f.offload.as_ref() == Some(cert))
     }
 
     pub(crate) fn add_cert(&mut self, cert: &Cert) {
@@ -270,43 +367,54 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         backends: Vec::new(),
         certs: Vec::new(),
         hosts: Vec::new(),
-        public_urls: Vec::new(),
-        websocket_expected: true,
     };
     crate::layout::lay_out(&mut plan)?;
+    check_sockets(&plan)?;
     if opts.balancer == Balancer::Nginx {
         if let Some(why) = crate::nginx::unsupported(&plan) {
             return Err(PlanError::Nginx(why));
         }
     }
-    let l7_cr = plan.frontends.iter().any(|f| f.http)
-        && matches!(
-            t.id,
-            "1.A.2" | "2.A.2" | "1.B.1" | "4" | "2.B.1.3" | "2.B.2.3"
-        );
-    if !opts.balancer_websocket {
-        if !plan.frontends.iter().any(|f| f.http) {
-            return Err(PlanError::WebsocketAtL4(t.id));
-        }
-        plan.websocket_expected = !l7_cr;
+    if !opts.balancer_websocket && !plan.frontends.iter().any(|f| f.http) {
+        return Err(PlanError::WebsocketAtL4(t.id));
     }
     Ok(plan)
 }
 
 fn check_domain(what: &'static str, d: &str) -> Result<(), PlanError> {
-    let ok = !d.is_empty()
-        && d.contains('.')
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if ok {
-        Ok(())
+    // The certificates' rule: a kit's names must be usable in them.
+    let why = if d.contains('*') {
+        Some("a wildcard is not a domain")
     } else {
-        Err(PlanError::Invalid(
+        shoal_certgen::check_dns_name(d).err()
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(PlanError::Invalid(
             what,
-            format!("'{d}' is not a domain name like example.com"),
-        ))
+            format!("'{d}' is not a domain name like example.com: {why}"),
+        )),
     }
+}
+
+/// Every address and port is one socket: the balancer's and the nodes'.
+fn check_sockets(p: &Plan) -> Result<(), PlanError> {
+    let mut seen = std::collections::HashSet::new();
+    let sockets = p.frontends.iter().map(|f| (f.address, f.port)).chain(
+        p.nodes
+            .iter()
+            .flat_map(|n| n.listeners.iter().map(|l| (l.address, l.port))),
+    );
+    for (address, port) in sockets {
+        if !seen.insert((address, port)) {
+            return Err(PlanError::Invalid(
+                "--http-port/--https-port/--https-port2",
+                format!(
+                    "{address}:{port} would be used twice in option {}; give different ports",
+                    p.topology.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

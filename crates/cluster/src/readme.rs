@@ -71,7 +71,7 @@ pub fn render(p: &Plan) -> String {
     let _ = writeln!(
         s,
         "4. Point clients at {}{}.",
-        p.public_urls
+        p.public_urls()
             .iter()
             .map(|u| format!("`{u}`"))
             .collect::<Vec<_>>()
@@ -120,13 +120,21 @@ pub fn render(p: &Plan) -> String {
     if p.https() {
         s.push_str("- `ca.pem`: the authority that signed the kit's certificates.\n");
         for c in &p.certs {
-            let _ = writeln!(
-                s,
-                "- `{}.keystore` / `{}.pem`: certificate for {} (PKCS12 for the nodes, PEM for HAProxy, as needed).",
-                c.stem,
-                c.stem,
-                c.names.join(", ")
-            );
+            let stem = c.stem();
+            if p.cert_on_nodes(c) {
+                let _ = writeln!(
+                    s,
+                    "- `{stem}.keystore`: certificate and key for {} (PKCS12, for the nodes).",
+                    c.name
+                );
+            }
+            if p.cert_on_balancer(c) {
+                let _ = writeln!(
+                    s,
+                    "- `{stem}.pem`: certificate and key for {} (PEM, for the balancer).",
+                    c.name
+                );
+            }
         }
     }
     let _ = writeln!(

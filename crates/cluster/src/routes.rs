@@ -1,7 +1,7 @@
 //! The guide's routing table for a plan: for each host name a client uses,
 //! the connections it carries, where they arrive and which node serves them.
 
-use crate::plan::{Backend, Plan, Sticky};
+use crate::plan::{Backend, Members, Plan, Sticky};
 use crate::topology::CrRoute;
 
 #[derive(Debug, Clone)]
@@ -125,9 +125,9 @@ fn unknown(conns: &'static str, host: &str) -> Route {
 }
 
 fn served_by(p: &Plan, b: &Backend) -> String {
-    match b.only {
-        Some(k) => p.nodes[k - 1].name.clone(),
-        None => {
+    match b.members {
+        Members::Node { k, .. } => p.nodes[k - 1].name.clone(),
+        Members::All => {
             let names: Vec<_> = p.nodes.iter().map(|n| n.name.as_str()).collect();
             let how = match b.sticky {
                 Sticky::None => "balanced",
@@ -140,9 +140,9 @@ fn served_by(p: &Plan, b: &Backend) -> String {
 }
 
 fn listeners(p: &Plan, b: &Backend) -> String {
-    let nodes: Vec<_> = match b.only {
-        Some(k) => vec![&p.nodes[k - 1]],
-        None => p.nodes.iter().collect(),
+    let nodes: Vec<_> = match b.members {
+        Members::Node { k, .. } => vec![&p.nodes[k - 1]],
+        Members::All => p.nodes.iter().collect(),
     };
     nodes
         .iter()

@@ -1,10 +1,10 @@
-//! Plans of every option: consistent addresses, names and routes. Files
-//! (node configs, haproxy.cfg) are checked by tests/kits.rs.
+//! Plans of every option: consistent addresses, names and routes. The files
+//! (node configs, balancer configs) are checked by the shoal crate's
+//! tests/cluster_plan.rs.
 
 use crate::plan::{plan, Options, Plan};
 use crate::routes::routes;
 use crate::topology::{CrRoute, TOPOLOGIES};
-use std::collections::HashSet;
 
 /// Every option, and its multihosting variant where the guide has one.
 pub(crate) fn all_plans() -> Vec<Plan> {
@@ -30,18 +30,9 @@ fn label(p: &Plan) -> String {
 }
 
 #[test]
-fn no_two_sockets_share_an_address_and_port() {
-    for p in all_plans() {
-        let mut seen = HashSet::new();
-        let sockets = p.frontends.iter().map(|f| (f.address, f.port)).chain(
-            p.nodes
-                .iter()
-                .flat_map(|n| n.listeners.iter().map(|l| (l.address, l.port))),
-        );
-        for s in sockets {
-            assert!(seen.insert(s), "{}: {s:?} used twice", label(&p));
-        }
-    }
+fn every_option_plans_with_the_default_ports() {
+    // `plan` refuses a socket used twice; the defaults never hit that.
+    assert_eq!(all_plans().len(), TOPOLOGIES.len() + 4);
 }
 
 #[test]
@@ -115,7 +106,7 @@ fn multihosting_gives_machine_names_and_second_domain_routes() {
 fn https_options_have_certificates_for_every_name_clients_use() {
     for p in all_plans().into_iter().filter(|p| p.https()) {
         for r in routes(&p) {
-            let covered = p.certs.iter().flat_map(|c| &c.names).any(|n| {
+            let covered = p.certs.iter().map(|c| &c.name).any(|n| {
                 n == &r.host
                     || n.strip_prefix("*.")
                         .is_some_and(|d| r.host.split_once('.').is_some_and(|(_, rest)| rest == d))
@@ -161,20 +152,67 @@ fn bad_options_are_refused_naming_the_option() {
         ..Options::default()
     });
     assert!(e.contains("--domain"), "{e}");
+    for bad in ["-bad.test", "example", "*.example.test", "a..test"] {
+        let e = err(Options {
+            domain: bad.into(),
+            ..Options::default()
+        });
+        assert!(e.contains("--domain") && e.contains(bad), "{e}");
+    }
+}
+
+#[test]
+fn ports_that_would_share_a_socket_are_refused() {
+    let e = plan(&Options {
+        topology: "2.B.2.1".into(),
+        https_port2: 8443,
+        ..Options::default()
+    })
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("--https-port2") && e.contains(":8443 would be used twice"),
+        "{e}"
+    );
 }
 
 #[test]
 fn websocket_blocked_at_the_balancer_is_expected_only_where_cr_bypasses_it() {
-    let p = |id: &str| {
-        plan(&Options {
-            topology: id.into(),
-            balancer_websocket: false,
-            ..Options::default()
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
-    assert!(!p("1.A.2").websocket_expected);
-    assert!(!p("1.B.1").websocket_expected);
-    assert!(p("1.B.2").websocket_expected);
-    assert!(p("2.B.2.4").websocket_expected);
+    // The guide: with WebSocket refused at a level-7 balancer, clients keep
+    // it only where their control and rebind requests go straight to a node.
+    let through_balancer = ["1.A.2", "2.A.2", "1.B.1", "4", "2.B.1.3", "2.B.2.3"];
+    let bypassing = ["1.B.2", "2.B.1.4", "2.B.2.4"];
+    for t in crate::topology::TOPOLOGIES {
+        for multihosting in [false, true] {
+            if multihosting && !t.multihosting {
+                continue;
+            }
+            let r = plan(&Options {
+                topology: t.id.into(),
+                multihosting,
+                balancer_websocket: false,
+                ..Options::default()
+            });
+            match r {
+                Ok(p) if through_balancer.contains(&t.id) => {
+                    assert!(!p.websocket_expected(), "{}", label(&p))
+                }
+                Ok(p) if bypassing.contains(&t.id) => {
+                    assert!(p.websocket_expected(), "{}", label(&p))
+                }
+                Ok(p) => panic!(
+                    "{}: a level-4 option took --balancer-websocket off",
+                    label(&p)
+                ),
+                Err(e) => assert!(
+                    matches!(e, crate::PlanError::WebsocketAtL4(_))
+                        && !through_balancer.contains(&t.id)
+                        && !bypassing.contains(&t.id),
+                    "{}: {e}",
+                    t.id
+                ),
+            }
+        }
+    }
 }

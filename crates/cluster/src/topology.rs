@@ -1,5 +1,5 @@
 //! The options of the clustering guide: what each one is, in words. How each
-//! is laid out (addresses, listeners, balancer) is in `plan`.
+//! is laid out (addresses, listeners, balancer) is in `layout`.
 
 /// How control and rebind (CR) requests reach the node that owns a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,13 +30,13 @@ pub struct Args {
     #[arg(long, default_value = "127.0.10", value_parser = parse_network)]
     network: [u8; 3],
     /// HTTP port of the balancer and the nodes.
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
     http_port: u16,
     /// HTTPS port of the balancer and the nodes.
-    #[arg(long, default_value_t = 8443)]
+    #[arg(long, default_value_t = 8443, value_parser = clap::value_parser!(u16).range(1..))]
     https_port: u16,
     /// Second HTTPS port of a node, where the option needs two listeners on one address.
-    #[arg(long, default_value_t = 8444)]
+    #[arg(long, default_value_t = 8444, value_parser = clap::value_parser!(u16).range(1..))]
     https_port2: u16,
     /// The balancer to configure.
     #[arg(long, value_enum, default_value_t = Balancer::Haproxy)]

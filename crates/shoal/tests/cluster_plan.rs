@@ -216,6 +216,23 @@ fn bad_options_are_refused_naming_the_option() {
             ],
             "/nonexistent/ca.pem",
         ),
+        (&["--topology", "1.A.2", "--http-port", "0"], "--http-port"),
+        (
+            &["--topology", "2.B.2.1", "--https-port2", "8443"],
+            "--https-port2",
+        ),
+        (&["--topology", "1.A.2", "--domain=-bad.test"], "--domain"),
+        (
+            &[
+                "--topology",
+                "1.A.2",
+                "--ca-cert",
+                "ca.pem",
+                "--ca-key",
+                "ca.key",
+            ],
+            "uses no certificate",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = vec!["cluster-plan", "--out", &out_s];
@@ -223,6 +240,9 @@ fn bad_options_are_refused_naming_the_option() {
         let o = shoal(&args, None);
         assert!(!o.status.success(), "{extra:?} was accepted");
         assert!(text(&o).contains(expected), "{extra:?}: {}", text(&o));
+        // The cause is said once, not repeated by every layer.
+        let causes = text(&o).matches("No such file").count();
+        assert!(causes <= 1, "{extra:?}: {}", text(&o));
     }
     // A folder that holds something else is not overwritten.
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
@@ -237,5 +257,62 @@ fn bad_options_are_refused_naming_the_option() {
         text(&o)
     );
     assert!(out.join("precious.txt").exists());
+    std::fs::remove_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_new_kit_replaces_an_earlier_one_in_the_same_folder() {
+    let root = scratch("replace");
+    let out = root.join("k");
+    let out_s = out.to_string_lossy().into_owned();
+    let first = shoal(
+        &[
+            "cluster-plan",
+            "--topology",
+            "1.B.1",
+            "--nodes",
+            "3",
+            "--out",
+            &out_s,
+        ],
+        None,
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(out.join("node3.xml").exists() && out.join("haproxy.cfg").exists());
+    let second = shoal(
+        &[
+            "cluster-plan",
+            "--topology",
+            "1.B.1",
+            "--balancer",
+            "nginx",
+            "--out",
+            &out_s,
+        ],
+        None,
+    );
+    assert!(second.status.success(), "{}", text(&second));
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{e}"))
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "README.md",
+            "hosts",
+            "kit.json",
+            "nginx.conf",
+            "node1.xml",
+            "node2.xml"
+        ],
+        "the earlier kit's node3.xml and haproxy.cfg are gone"
+    );
     std::fs::remove_dir_all(&root).unwrap_or_else(|e| panic!("{e}"));
 }
