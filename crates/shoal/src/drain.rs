@@ -42,16 +42,19 @@ pub async fn run(engine: &Arc<Engine>, d: Drain) {
         // Evenly spaced from the start, whatever each close took.
         let at = start + step * u32::try_from(i).unwrap_or(u32::MAX);
         tokio::time::sleep_until(at).await;
-        if let Some(s) = engine.session(id) {
-            engine.close(&s, 48, CAUSE);
-        }
+        end(engine, id);
     }
     // Sessions created meanwhile (the balancer had not noticed yet).
     for id in engine.session_ids() {
-        if let Some(s) = engine.session(&id) {
-            engine.close(&s, 48, CAUSE);
-        }
+        end(engine, &id);
     }
     tokio::time::sleep(LINGER).await;
     tracing::info!(moved = ids.len(), "drain done");
+}
+
+/// Ends one session with `END,48`, unless it has ended by itself meanwhile.
+fn end(engine: &Engine, id: &str) {
+    if let Some(s) = engine.session(id) {
+        engine.close(&s, 48, CAUSE);
+    }
 }

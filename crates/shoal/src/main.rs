@@ -211,10 +211,7 @@ async fn serve_all(
         });
     }
     tokio::select! {
-        Some(res) = servers.join_next() => {
-            res.context("listener task failed")??;
-            anyhow::bail!("a listener stopped unexpectedly")
-        }
+        Some(res) = servers.join_next() => return Err(listener_ended(res)),
         stop = shutdown_signal() => {
             if stop == Stop::Interrupt {
                 tracing::info!(sessions = engine.session_count(), "interrupted: shutting down");
@@ -233,12 +230,18 @@ async fn serve_all(
         _ = shutdown_signal() => {
             tracing::info!(sessions = engine.session_count(), "drain cut short by a second signal");
         }
-        Some(res) = servers.join_next() => {
-            res.context("listener task failed")??;
-            anyhow::bail!("a listener stopped unexpectedly")
-        }
+        Some(res) = servers.join_next() => return Err(listener_ended(res)),
     }
     Ok(())
+}
+
+/// A listener task ended while the server runs: always an error.
+fn listener_ended(res: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match res {
+        Err(e) => anyhow::Error::new(e).context("listener task failed"),
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => anyhow::anyhow!("a listener stopped unexpectedly"),
+    }
 }
 
 /// Which signal asked the process to stop.
