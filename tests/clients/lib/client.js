@@ -39,12 +39,12 @@ const LOG_LIMIT = 800;
 const logRing = [];
 const echoLog = !!process.env.SHOAL_TEST_CLIENT_LOG;
 const LEVELS = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5 };
-const CATEGORY_LEVEL = {
-  'lightstreamer.stream': LEVELS.debug,
-  'lightstreamer.protocol': LEVELS.info,
-  'lightstreamer.session': LEVELS.info,
-  'lightstreamer.subscriptions': LEVELS.info,
-  'lightstreamer.messages': LEVELS.info,
+const CATEGORY_LEVELS = {
+  'lightstreamer.stream': 'debug',
+  'lightstreamer.protocol': 'info',
+  'lightstreamer.session': 'info',
+  'lightstreamer.subscriptions': 'info',
+  'lightstreamer.messages': 'info',
 };
 const t0 = Date.now();
 
@@ -58,18 +58,25 @@ function pushLog(level, category, message, exception) {
   if (echoLog) process.stderr.write(`[ls] ${line}\n`);
 }
 
-function makeLogger(category) {
-  const min = CATEGORY_LEVEL[category] ?? LEVELS.warn;
-  const logger = {};
-  for (const [name, value] of Object.entries(LEVELS)) {
-    const enabled = value >= min;
-    logger[name] = enabled ? (msg, exc) => pushLog(name, category, msg, exc) : () => {};
-    logger[`is${name[0].toUpperCase()}${name.slice(1)}Enabled`] = () => enabled;
-  }
-  return logger;
+// A logger provider for the client library: a category logs at the level
+// categoryLevels gives it ('debug', 'info', ...; 'warn' when not listed) and
+// above, through write(level, category, message, exception).
+function loggerProvider(categoryLevels, write) {
+  return {
+    getLogger(category) {
+      const min = LEVELS[categoryLevels[category] ?? 'warn'];
+      const logger = {};
+      for (const [name, value] of Object.entries(LEVELS)) {
+        const enabled = value >= min;
+        logger[name] = enabled ? (msg, exc) => write(name, category, msg, exc) : () => {};
+        logger[`is${name[0].toUpperCase()}${name.slice(1)}Enabled`] = () => enabled;
+      }
+      return logger;
+    },
+  };
 }
 
-ls.LightstreamerClient.setLoggerProvider({ getLogger: (category) => makeLogger(category) });
+ls.LightstreamerClient.setLoggerProvider(loggerProvider(CATEGORY_LEVELS, pushLog));
 
 function clientLogTail(n = 150) {
   return logRing.slice(-n).join('\n');
@@ -388,4 +395,5 @@ module.exports = {
   SubscriptionRecorder,
   makeSubscription,
   clientLogTail,
+  loggerProvider,
 };

@@ -8,21 +8,18 @@
 //   (or the same JSON in the SHOAL_CLUSTER_CLIENT environment variable)
 //
 // Configuration: name, url, adapterSet ("DEMO"), hostsFile, sourceAddress,
-// forcedTransport, ignoreControlLink (setServerInstanceAddressIgnored(true)),
-// options { retryDelay, firstRetryMaxDelay, sessionRecoveryTimeout,
-// reverseHeartbeatInterval, keepaliveInterval, stalledTimeout, reconnectTimeout }.
+// ignoreControlLink (setServerInstanceAddressIgnored(true)).
 // The test CA comes from NODE_EXTRA_CA_CERTS, set by the parent (Node reads it at
 // start-up only).
 //
 // Commands, one JSON object per line on stdin:
-//   {cmd:'connect'} {cmd:'disconnect'} {cmd:'exit'} {cmd:'details'}
+//   {cmd:'connect'} {cmd:'exit'}
 //   {cmd:'subscribe', id, mode, items, fields, dataAdapter, snapshot, maxFrequency, bufferSize}
-//   {cmd:'unsubscribe', id}
 //   {cmd:'send', text, sequence?, id?, delayTimeout?, enqueueWhileDisconnected?}
 // Events, one JSON object per line on stdout, each with `t` (Date.now()), `ht`
 // (same clock, fractional ms), `ev`, and `session` (the session id at that time):
 //   ready, status {status}, session {session, previous, serverInstanceAddress}, property {name, value},
-//   details {...}, subscribed {id}, unsubscribed {id}, subscriptionError {id, code, message},
+//   subscribed {id}, unsubscribed {id}, subscriptionError {id, code, message},
 //   update {id, item, itemPos, snapshot, values}, endOfSnapshot {id, item},
 //   lost {id, item, lost}, message {id, text, sequence, outcome, response|code|message|sentOnNetwork},
 //   serverError {code, message}, commandError {cmd, message}, exiting {reason}
@@ -40,7 +37,7 @@ function readConfig() {
   if (!raw) throw new Error('cluster-client: give the configuration as a JSON argument or in SHOAL_CLUSTER_CLIENT');
   const config = JSON.parse(raw);
   if (!config.url) throw new Error('cluster-client: "url" is required');
-  return { adapterSet: 'DEMO', options: {}, ...config };
+  return { adapterSet: 'DEMO', ...config };
 }
 
 // ---------------------------------------------------------------------------
@@ -65,34 +62,21 @@ function emit(ev, fields = {}) {
 // Library log on stderr: absolute time, so that it lines up with the node logs
 // and the harness's kill time. The stream category at debug shows every request
 // sent and every line received; cookies at debug show what the jar holds.
-const LEVELS = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5 };
-const CATEGORY_LEVEL = {
-  'lightstreamer.stream': LEVELS.debug,
-  'lightstreamer.protocol': LEVELS.info,
-  'lightstreamer.session': LEVELS.debug,
-  'lightstreamer.cookies': LEVELS.debug,
-  'lightstreamer.subscriptions': LEVELS.info,
-  'lightstreamer.messages': LEVELS.info,
-  'lightstreamer.reachability': LEVELS.info,
+const CATEGORY_LEVELS = {
+  'lightstreamer.stream': 'debug',
+  'lightstreamer.protocol': 'info',
+  'lightstreamer.session': 'debug',
+  'lightstreamer.cookies': 'debug',
+  'lightstreamer.subscriptions': 'info',
+  'lightstreamer.messages': 'info',
+  'lightstreamer.reachability': 'info',
 };
 
-function makeLogger(category) {
-  const min = CATEGORY_LEVEL[category] ?? LEVELS.warn;
-  const short = category.replace('lightstreamer.', '');
-  const logger = {};
-  for (const [name, value] of Object.entries(LEVELS)) {
-    const enabled = value >= min;
-    logger[name] = enabled
-      ? (msg, exc) => {
-          let line = `${new Date().toISOString()} ${name.toUpperCase().padEnd(5)} ${short}: ${msg}`;
-          if (exc) line += ` (${exc && exc.message ? exc.message : exc})`;
-          if (line.length > 1000) line = `${line.slice(0, 1000)}...[${line.length} chars]`;
-          process.stderr.write(`${line.replace(/\r?\n/g, '\\n')}\n`);
-        }
-      : () => {};
-    logger[`is${name[0].toUpperCase()}${name.slice(1)}Enabled`] = () => enabled;
-  }
-  return logger;
+function writeLog(level, category, msg, exc) {
+  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${category.replace('lightstreamer.', '')}: ${msg}`;
+  if (exc) line += ` (${exc && exc.message ? exc.message : exc})`;
+  if (line.length > 1000) line = `${line.slice(0, 1000)}...[${line.length} chars]`;
+  process.stderr.write(`${line.replace(/\r?\n/g, '\\n')}\n`);
 }
 
 // ---------------------------------------------------------------------------
@@ -102,25 +86,10 @@ let client = null;
 const subscriptions = new Map(); // id -> Subscription
 let shuttingDown = false;
 
-function setupClient(config, ls) {
-  ls.LightstreamerClient.setLoggerProvider({ getLogger: makeLogger });
+function setupClient(config, { ls, loggerProvider }) {
+  ls.LightstreamerClient.setLoggerProvider(loggerProvider(CATEGORY_LEVELS, writeLog));
   client = new ls.LightstreamerClient(config.url, config.adapterSet);
-  const co = client.connectionOptions;
-  if (config.forcedTransport) co.setForcedTransport(config.forcedTransport);
-  if (config.ignoreControlLink) co.setServerInstanceAddressIgnored(true);
-  const setters = {
-    retryDelay: 'setRetryDelay',
-    firstRetryMaxDelay: 'setFirstRetryMaxDelay',
-    sessionRecoveryTimeout: 'setSessionRecoveryTimeout',
-    reverseHeartbeatInterval: 'setReverseHeartbeatInterval',
-    keepaliveInterval: 'setKeepaliveInterval',
-    stalledTimeout: 'setStalledTimeout',
-    reconnectTimeout: 'setReconnectTimeout',
-  };
-  for (const [key, value] of Object.entries(config.options || {})) {
-    if (!setters[key]) throw new Error(`cluster-client: unknown option ${key}`);
-    co[setters[key]](value);
-  }
+  if (config.ignoreControlLink) client.connectionOptions.setServerInstanceAddressIgnored(true);
   const details = client.connectionDetails;
   currentSession = () => details.getSessionId();
   let lastSession = null;
@@ -146,18 +115,7 @@ function setupClient(config, ls) {
   });
 }
 
-function detailsEvent() {
-  const d = client.connectionDetails;
-  emit('details', {
-    status: client.getStatus(),
-    serverInstanceAddress: d.getServerInstanceAddress(),
-    serverSocketName: d.getServerSocketName(),
-    clientIp: d.getClientIp(),
-    serverAddress: d.getServerAddress(),
-  });
-}
-
-function subscribe(ls, cmd) {
+function subscribe(cmd) {
   const { makeSubscription } = require('./client');
   if (cmd.id == null) throw new Error('subscribe needs an id');
   if (subscriptions.has(cmd.id)) throw new Error(`subscription id ${cmd.id} already used`);
@@ -193,18 +151,10 @@ function send(cmd) {
   }, enqueueWhileDisconnected);
 }
 
-function handle(ls, cmd) {
+function handle(cmd) {
   switch (cmd.cmd) {
     case 'connect': client.connect(); break;
-    case 'disconnect': client.disconnect(); break;
-    case 'details': detailsEvent(); break;
-    case 'subscribe': subscribe(ls, cmd); break;
-    case 'unsubscribe': {
-      const sub = subscriptions.get(cmd.id);
-      if (!sub) throw new Error(`no subscription ${cmd.id}`);
-      client.unsubscribe(sub);
-      break;
-    }
+    case 'subscribe': subscribe(cmd); break;
     case 'send': send(cmd); break;
     case 'exit': shutdown('exit command', 0); break;
     default: throw new Error(`unknown command ${JSON.stringify(cmd.cmd)}`);
@@ -227,7 +177,7 @@ function shutdown(reason, code) {
   setTimeout(finish, 1000);
 }
 
-function readCommands(ls) {
+function readCommands() {
   let pending = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk) => {
@@ -240,7 +190,7 @@ function readCommands(ls) {
       let cmd = null;
       try {
         cmd = JSON.parse(line);
-        handle(ls, cmd);
+        handle(cmd);
       } catch (err) {
         emit('commandError', { cmd: cmd ? cmd.cmd : line, message: err.message });
       }
@@ -265,9 +215,8 @@ function main() {
   // Before the library is loaded, so that every socket it opens is covered.
   if (config.hostsFile) installHosts(readHostsFile(config.hostsFile));
   if (config.sourceAddress) bindSourceAddress(config.sourceAddress);
-  const { ls } = require('./client');
-  setupClient(config, ls);
-  readCommands(ls);
+  setupClient(config, require('./client'));
+  readCommands();
   watchParent();
   emit('ready', { pid: process.pid, name: config.name || null, url: config.url, sourceAddress: config.sourceAddress || null });
 }

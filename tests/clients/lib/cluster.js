@@ -1,16 +1,16 @@
 'use strict';
 // Runs a cluster kit (the directory `shoal cluster-plan` writes, see
-// /work/spec/kit.md): its Shoal nodes, its HAProxy, and official clients as child
-// processes, each one a separate client machine (own source address, own cookie
-// jar, the kit's host names). Then tells where each session and each of its
-// requests went, from the nodes' logs.
+// /work/spec/kit.md): its Shoal nodes, its balancer (HAProxy or nginx), and
+// official clients as child processes, each one a separate client machine (own
+// source address, own cookie jar, the kit's host names). Then tells where each
+// session and each of its requests went, from the nodes' logs.
 //
-//   const kit = await startKit(dir);                  // nodes, then haproxy
-//   const c = await kit.spawnClient({ source: '127.0.10.51' });
-//   c.connect(); await c.waitStatus(/^CONNECTED:/);
-//   kit.nodeOf(c.sessionId()); kit.requestsOf(sid); kit.unknownSessionRequests();
-//   const { t } = await kit.kill('node1');            // SIGKILL, time recorded
-//   await kit.stop();                                 // always (withKit does it)
+//   await withKit(t, dir, {}, async (kit) => {       // nodes, then the balancer
+//     const c = await kit.spawnClient({ source: '127.0.10.51' });
+//     c.connect(); await c.waitStatus(/^CONNECTED:/);
+//     (await kit.waitSession(c.sessionId())).node; kit.requestsOf(sid); kit.unknownSessionRequests();
+//     const { t } = await kit.kill('node1');          // SIGKILL, time recorded
+//   });
 //
 // withKit(t, dir, opts, fn) starts the kit for a node:test test, stops it after
 // the test whatever happens, and prints every log tail when the test fails (or
@@ -28,7 +28,6 @@ const { killedOnExit, waitUntil } = require('./util');
 const NODE_LOG_LEVEL = 'info,shoal::requests=debug';
 const CLIENT_PROGRAM = path.join(__dirname, 'cluster-client.js');
 const CLIENT_LOG_LIMIT = 5000; // library log lines kept per client
-const NODE_RECORD_LIMIT = 200000; // parsed node log lines kept per node
 
 // Every client process started here dies with the test process, whatever the way
 // it exits (the clients also exit by themselves when their stdin closes).
@@ -63,12 +62,6 @@ function parseLogLine(raw) {
   const fields = {};
   for (const f of rest.slice(cut).matchAll(FIELD_RE)) fields[f[1]] = unquote(f[2]);
   return { t: Date.parse(m[1]), level: m[2], target: m[3], message: rest.slice(0, cut).trim(), fields, line };
-}
-
-function tailLines(text, n) {
-  const lines = String(text).split('\n');
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(-n).join('\n');
 }
 
 function indent(text, prefix = '  ') {
@@ -160,10 +153,6 @@ class ClusterClient extends EventEmitter {
     this.send({ cmd: 'connect' });
   }
 
-  disconnect() {
-    this.send({ cmd: 'disconnect' });
-  }
-
   // expected: exact status string, RegExp, or predicate(event). A server error
   // fails the wait at once unless allowServerError.
   waitStatus(expected, { timeoutMs = 15000, from = 0, allowServerError = false } = {}) {
@@ -210,11 +199,6 @@ class ClusterClient extends EventEmitter {
       }
       return e.ev === 'subscribed' && e.id === id;
     }, { timeoutMs, from, what: `subscription ${id} confirmed` });
-  }
-
-  // Update events of subscription `id`, optionally only those of one session.
-  updates(id, { session = undefined, from = 0 } = {}) {
-    return this.events.slice(from).filter((e) => e.ev === 'update' && e.id === id && (session === undefined || e.session === session));
   }
 
   // The first update of `id` at index >= from (and of `session`, if given) that
@@ -297,8 +281,10 @@ function readKitSpec(dir) {
 
 const hostPort = (host, port) => `${String(host).replace(/^\[(.*)\]$/, '$1')}:${port}`;
 
+// opts: nodeArgs (more `shoal serve` arguments for every node), fastStop (see
+// ShoalServer: false when nodeArgs set the drain), logLevel, startTimeoutMs.
 class Kit extends EventEmitter {
-  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000, nodeArgs = [] } = {}) {
+  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000, nodeArgs = [], fastStop = true } = {}) {
     super();
     this.setMaxListeners(0);
     this.dir = path.resolve(dir);
@@ -308,8 +294,8 @@ class Kit extends EventEmitter {
     this.publicUrl = (spec.public_urls || [])[0] || null;
     this.hostsFile = spec.hosts ? path.join(this.dir, spec.hosts) : null;
     this.caFile = spec.ca ? path.join(this.dir, spec.ca) : null;
-    this.nodes = new Map(); // name -> { name, spec, server, records }
-    this.haproxy = null;
+    this.nodes = new Map(); // name -> { name, spec, server }
+    this.balancer = null; // lib/balancer.js: { proc, log (lines), stop }
     this.clients = [];
     this.sessions = new Map(); // session id -> { node, client, adapterSet, user, t, closed }
     this.requests = new Map(); // session id -> [{ node, request, t }]
@@ -317,12 +303,13 @@ class Kit extends EventEmitter {
     this.kills = []; // [{ node, signal, t }]
     this.stopped = false;
     for (const nodeSpec of spec.nodes) {
-      const node = { name: nodeSpec.name, spec: nodeSpec, server: null, records: [] };
+      const node = { name: nodeSpec.name, spec: nodeSpec, server: null };
       node.server = new ShoalServer({
         name: nodeSpec.name,
         listen: [],
         listeners: nodeSpec.listens.length,
         extraArgs: ['--config', path.join(this.dir, nodeSpec.config), '--log-level', logLevel, ...nodeArgs],
+        fastStop,
         onLine: (line) => this._onNodeLine(node, line),
       });
       this.nodes.set(node.name, node);
@@ -332,8 +319,6 @@ class Kit extends EventEmitter {
   _onNodeLine(node, line) {
     const rec = parseLogLine(line);
     if (!rec) return;
-    node.records.push(rec);
-    if (node.records.length > NODE_RECORD_LIMIT) node.records.splice(0, node.records.length - NODE_RECORD_LIMIT);
     const f = rec.fields;
     if (rec.message === 'session created' && f.session) {
       this.sessions.set(f.session, { node: node.name, client: f.client ?? null, adapterSet: f.adapter_set ?? null, user: f.user ?? null, t: rec.t, closed: null });
@@ -372,21 +357,18 @@ class Kit extends EventEmitter {
     await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)));
     const file = path.join(this.dir, this.spec.balancer.config);
     const listens = this.spec.balancer.listens || [];
-    // `haproxy` keeps its name: it is the balancer, whichever it is.
-    this.haproxy = this.spec.balancer.kind === 'nginx'
-      ? await startNginxFile(file, listens, { timeoutMs: this.startTimeoutMs })
-      : await startHaproxyFile(file, listens, { cwd: this.dir, timeoutMs: this.startTimeoutMs });
-    // Waits on the balancer's log (a node seen DOWN or UP) wake up on its output.
-    for (const stream of [this.haproxy.proc.stdout, this.haproxy.proc.stderr]) {
-      if (stream) stream.on('data', () => setImmediate(() => this.emit('change')));
-    }
+    // Waits on the balancer's log (a node seen DOWN or UP) wake up on each line.
+    const onLine = () => this.emit('change');
+    this.balancer = this.spec.balancer.kind === 'nginx'
+      ? await startNginxFile(file, listens, { timeoutMs: this.startTimeoutMs, onLine })
+      : await startHaproxyFile(file, listens, { cwd: this.dir, timeoutMs: this.startTimeoutMs, onLine });
   }
 
   // Starts one official client in a process of its own. source: its source
   // address (127.x.y.z); url: where it connects (default: the kit's first public
-  // URL); forcedTransport, ignoreControlLink, adapterSet, options: see
-  // cluster-client.js. Resolves once the process is up.
-  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', forcedTransport = null, ignoreControlLink = false, options = {}, env = {}, hostsFile = this.hostsFile } = {}) {
+  // URL); hostsFile: the names it resolves (default: the kit's); adapterSet,
+  // ignoreControlLink: see cluster-client.js. Resolves once the process is up.
+  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', ignoreControlLink = false, hostsFile = this.hostsFile } = {}) {
     if (this.stopped) throw new Error('spawnClient after kit.stop()');
     if (!url) throw new Error('spawnClient: no url and kit.json has no public_urls');
     const config = {
@@ -395,22 +377,13 @@ class Kit extends EventEmitter {
       adapterSet,
       hostsFile,
       sourceAddress: source,
-      forcedTransport,
       ignoreControlLink,
-      options,
     };
-    const childEnv = { ...env };
-    if (this.caFile) childEnv.NODE_EXTRA_CA_CERTS = this.caFile;
+    const childEnv = this.caFile ? { NODE_EXTRA_CA_CERTS: this.caFile } : {};
     const client = new ClusterClient({ name: config.name, config, env: childEnv, cwd: path.join(__dirname, '..') });
     this.clients.push(client);
     await client.waitReady();
     return client;
-  }
-
-  // The node whose log says it created the session, or null (yet).
-  nodeOf(sessionId) {
-    const s = this.sessions.get(sessionId);
-    return s ? s.node : null;
   }
 
   // What the owner node logged at creation: { node, client, adapterSet, user, t, closed }.
@@ -440,13 +413,9 @@ class Kit extends EventEmitter {
     return this.unknown.filter((u) => node === null || u.node === node);
   }
 
-  // Parsed log lines of a node: [{ t, level, target, message, fields, line }].
-  nodeRecords(name) {
-    return this.node(name).records;
-  }
-
-  haproxyLines() {
-    return this.haproxy ? this.haproxy.log.join('').split('\n').filter(Boolean) : [];
+  // The balancer's output lines so far (the array itself: it grows).
+  balancerLines() {
+    return this.balancer ? this.balancer.log : [];
   }
 
   // Kills a node (SIGKILL by default: a crash) and waits until it is gone.
@@ -471,7 +440,7 @@ class Kit extends EventEmitter {
     return out.join('\n');
   }
 
-  describe({ nodeLines = 80, haproxyLines = 60, clientEvents = 25, clientLog = 60 } = {}) {
+  describe({ nodeLines = 80, balancerLines = 60, clientEvents = 25, clientLog = 60 } = {}) {
     const out = [`==== kit ${this.dir} (${this.spec.topology || '?'}) ====`];
     if (this.kills.length) out.push(`kills: ${JSON.stringify(this.kills)}`);
     for (const [sid, s] of this.sessions) {
@@ -481,8 +450,8 @@ class Kit extends EventEmitter {
     }
     if (this.unknown.length) out.push(`unknown-session requests: ${JSON.stringify(this.unknown)}`);
     out.push(this.describeNodes({ lines: nodeLines }));
-    out.push(`---- haproxy (last ${haproxyLines} lines) ----`);
-    out.push(this.haproxy ? tailLines(this.haproxy.log.join(''), haproxyLines) || '(no output)' : '(not started)');
+    out.push(`---- ${this.spec.balancer.kind || 'balancer'} (last ${balancerLines} lines) ----`);
+    out.push(this.balancer ? this.balancer.log.slice(-balancerLines).join('\n') || '(no output)' : '(not started)');
     for (const c of this.clients) out.push(`---- ${c.name} ----`, c.describe({ events: clientEvents, log: clientLog }));
     return out.join('\n');
   }
@@ -493,7 +462,7 @@ class Kit extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.clients.map((c) => c.stop().catch(() => {})));
-    if (this.haproxy) await this.haproxy.stop().catch(() => {});
+    if (this.balancer) await this.balancer.stop().catch(() => {});
     await Promise.all([...this.nodes.values()].map((n) => n.server.stop().catch(() => {})));
   }
 }
@@ -521,7 +490,7 @@ async function withKit(t, dir, opts, fn) {
     const result = await fn(kit);
     // SHOAL_CLUSTER_DUMP=1: the whole story even when the test passes.
     if (process.env.SHOAL_CLUSTER_DUMP) {
-      for (const line of kit.describe({ nodeLines: 400, haproxyLines: 400, clientEvents: 400, clientLog: 1000 }).split('\n')) t.diagnostic(line);
+      for (const line of kit.describe({ nodeLines: 400, balancerLines: 400, clientEvents: 400, clientLog: 1000 }).split('\n')) t.diagnostic(line);
     }
     return result;
   } catch (err) {
@@ -534,4 +503,4 @@ async function withKit(t, dir, opts, fn) {
   }
 }
 
-module.exports = { startKit, withKit, Kit, ClusterClient, parseLogLine, readKitSpec, NODE_LOG_LEVEL };
+module.exports = { withKit, ClusterClient, parseLogLine };

@@ -82,19 +82,15 @@ function resolveMapped(map, hostname, options) {
   return all ? matching.map((e) => ({ address: e.address, family: e.family })) : matching[0];
 }
 
-let installed = null; // { original, originalPromise, map }
+let hostsInstalled = false;
 
-// Makes `map` (from parseHosts / readHostsFile, or a plain { name: address }
-// object) resolve in this process. Calling it again replaces the map.
-// Returns a function that restores the original resolver.
+// Makes `map` (from parseHosts / readHostsFile) resolve in this process, for
+// the rest of its life; once per process.
 function installHosts(map) {
-  const table = map instanceof Map ? map : parseHosts(Object.entries(map).map(([n, a]) => `${a} ${n}`).join('\n'));
-  if (installed) {
-    installed.map = table;
-    return uninstallHosts;
-  }
-  const state = { original: dns.lookup, originalPromise: dns.promises.lookup, map: table };
-  installed = state;
+  if (hostsInstalled) throw new Error('installHosts: already installed');
+  hostsInstalled = true;
+  const original = dns.lookup;
+  const originalPromise = dns.promises.lookup;
 
   function lookup(hostname, options, callback) {
     if (typeof options === 'function') {
@@ -103,12 +99,12 @@ function installHosts(map) {
     }
     let answer;
     try {
-      answer = resolveMapped(state.map, hostname, options);
+      answer = resolveMapped(map, hostname, options);
     } catch (err) {
       process.nextTick(callback, err);
       return {};
     }
-    if (answer === null) return state.original.call(dns, hostname, options, callback);
+    if (answer === null) return original.call(dns, hostname, options, callback);
     // Node's contract: the callback is never called synchronously.
     if (Array.isArray(answer)) process.nextTick(callback, null, answer);
     else process.nextTick(callback, null, answer.address, answer.family);
@@ -116,21 +112,13 @@ function installHosts(map) {
   }
 
   async function lookupPromise(hostname, options) {
-    const answer = resolveMapped(state.map, hostname, options);
-    if (answer === null) return state.originalPromise.call(dns.promises, hostname, options);
+    const answer = resolveMapped(map, hostname, options);
+    if (answer === null) return originalPromise.call(dns.promises, hostname, options);
     return answer;
   }
 
   dns.lookup = lookup;
   dns.promises.lookup = lookupPromise;
-  return uninstallHosts;
-}
-
-function uninstallHosts() {
-  if (!installed) return;
-  dns.lookup = installed.original;
-  dns.promises.lookup = installed.originalPromise;
-  installed = null;
 }
 
 // Makes every outgoing TCP connection of this process (plain or TLS, whoever
@@ -140,15 +128,15 @@ function uninstallHosts() {
 // net.Socket.prototype.connect, the one place all of them go through, and
 // adding `localAddress` unless the caller chose one. The family is pinned to
 // the address's, since a socket bound to an IPv4 address cannot reach an IPv6
-// one. Returns a function that undoes it.
-let originalConnect = null;
+// one. For the rest of the process's life; once per process.
+let sourceBound = false;
 
 function bindSourceAddress(address) {
   const family = net.isIP(address);
   if (!family) throw new Error(`bindSourceAddress: ${JSON.stringify(address)} is not an IP address`);
-  if (originalConnect) throw new Error('bindSourceAddress: already installed');
+  if (sourceBound) throw new Error('bindSourceAddress: already installed');
+  sourceBound = true;
   const connect = net.Socket.prototype.connect;
-  originalConnect = connect;
   const withSource = (options) => {
     if (!options || typeof options !== 'object' || options.path || options.localAddress) return options;
     return { ...options, localAddress: address, family: options.family || family };
@@ -160,22 +148,13 @@ function bindSourceAddress(address) {
       // array (tagged with an internal symbol): rewrite the options in place.
       first[0] = withSource(first[0]);
     } else if (first && typeof first === 'object') {
+      // tls.connect calls socket.connect(options) itself.
       args[0] = withSource(first);
-    } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
-      // connect(port[, host][, listener])
-      const host = typeof args[1] === 'string' ? args[1] : undefined;
-      const listener = args.find((a) => typeof a === 'function');
-      args.length = 0;
-      args.push(withSource({ port: first, host }));
-      if (listener) args.push(listener);
     }
-    // Anything else is connect(path): a Unix socket, nothing to bind.
+    // socket.connect(port, host) or (path): neither net, tls, http, ws nor
+    // fetch calls it so (net.connect(port, host) arrives as the array above).
     return connect.apply(this, args);
-  };
-  return () => {
-    net.Socket.prototype.connect = originalConnect;
-    originalConnect = null;
   };
 }
 
-module.exports = { parseHosts, readHostsFile, installHosts, uninstallHosts, resolveMapped, bindSourceAddress };
+module.exports = { parseHosts, readHostsFile, installHosts, resolveMapped, bindSourceAddress };

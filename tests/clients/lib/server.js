@@ -80,7 +80,14 @@ class ShoalServer {
   // `listen`; give it when the listeners come from a --config file).
   // onLine(line, { stream, generation }): sees every output line, including the
   // ones that `log` (a bounded ring) drops later.
-  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal', listeners = null, onLine = null } = {}) {
+  // fastStop: SIGTERM drains a real server for seconds (sessions moved away one
+  // by one); by default tests stop it at once (--drain-grace 0 --drain-window 0).
+  // false leaves the drain settings alone: a drain test gives its own --drain-*
+  // in extraArgs; the harness's fake server knows no such flags.
+  constructor({ bin = shoalBin(), binArgs = [], listen = ['127.0.0.1:0'], extraArgs = [], env = {}, name = 'shoal', listeners = null, onLine = null, fastStop = true } = {}) {
+    if (fastStop && extraArgs.some((a) => a.startsWith('--drain-'))) {
+      throw new Error(`${name}: --drain-* in extraArgs needs fastStop: false`);
+    }
     this.bin = bin;
     this.binArgs = [...binArgs];
     this.listen = [...listen];
@@ -89,6 +96,7 @@ class ShoalServer {
     this.env = { ...env };
     this.name = name;
     this.onLine = onLine;
+    this.fastStop = fastStop;
     this.proc = null;
     this.generation = 0; // how many processes were started by this handle
     this.log = []; // stdout and stderr lines of every process started by this handle
@@ -117,11 +125,7 @@ class ShoalServer {
     const args = [...this.binArgs, 'serve'];
     for (const addr of this.listen) args.push('--listen', addr);
     args.push(...this.extraArgs);
-    // SIGTERM drains a real server for seconds (sessions moved away one by
-    // one); tests stop at once unless they ask for a drain themselves.
-    if (this.binArgs.length === 0 && !this.extraArgs.some((a) => a.startsWith('--drain-'))) {
-      args.push('--drain-grace', '0', '--drain-window', '0');
-    }
+    if (this.fastStop) args.push('--drain-grace', '0', '--drain-window', '0');
     this.generation += 1;
     const gen = this.generation;
     this._addLog(`---- [harness] start #${gen}: ${this.bin} ${args.join(' ')}`);

@@ -1,11 +1,12 @@
 'use strict';
 // One clustering option, checked for real: the kit made by `shoal cluster-plan`,
-// its two nodes and HAProxy, and official clients in processes of their own
-// (one source address each, host names from the kit's hosts file).
+// its nodes (two, or three) and its balancer (HAProxy or nginx), and official
+// clients in processes of their own (one source address each, host names from
+// the kit's hosts file).
 //
-//   await checkTopology(t, { id: '1.B.1', multihosting: true });
+//   describeGroup('http');   // test/cluster-http.test.js: a test per case
 //
-// Checks: session creations spread over both nodes; every request of a
+// Checks: session creations spread over the nodes; every request of a
 // session on the node that owns it and no request for a session a node does
 // not know; the transport the option promises (WebSocket, or HTTP streaming
 // where the balancer refuses WebSocket and CR requests pass through it); the
@@ -14,14 +15,20 @@
 // round trip. Then kill -9 of one node: its clients get a new session on the
 // survivor with their subscriptions, by themselves; the other clients keep
 // theirs. The fail-over times go to target/cluster-results/ for the docs.
+//
+// The cases are split into GROUPS, one test file each (test/cluster-GROUP.test.js,
+// a describeGroup call), so that node --test runs them side by side.
 
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { withKit } = require('./cluster');
-const { shoalBin, REPO_ROOT } = require('./server');
+const { readHostsFile } = require('./hosts');
+const { writeResult } = require('./results');
+const { shoalBin } = require('./server');
 const { waitUntil } = require('./util');
 
 const QUOTE = { id: 'quote', mode: 'MERGE', items: ['item1'], fields: ['last_price', 'stock_name'], dataAdapter: 'QUOTE_ADAPTER', snapshot: 'yes' };
@@ -65,6 +72,15 @@ const CASES = [
   { id: '2.B.2.4', balancer: 'nginx' },
 ].map((c, i) => ({ nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${40 + i}` }));
 
+// Every case in exactly one group (test/cluster-harness.test.js checks it);
+// scripts/cluster-report.sh names the group files.
+const GROUPS = {
+  http: { title: 'clustering options http', has: (c) => c.balancer === 'haproxy' && /^(1|4)/.test(c.id) },
+  'https-1': { title: 'clustering options https-1', has: (c) => c.balancer === 'haproxy' && /^2\.(A|B\.1)/.test(c.id) },
+  'https-2': { title: 'clustering options https-2', has: (c) => c.balancer === 'haproxy' && /^2\.B\.2/.test(c.id) },
+  nginx: { title: 'clustering options behind nginx', has: (c) => c.balancer === 'nginx' },
+};
+
 const CLIENTS = Math.min(40, Math.max(4, Number(process.env.SHOAL_CLUSTER_CLIENTS) || 4));
 
 // Options where a node's listener is also reached by clients directly, so it
@@ -81,7 +97,13 @@ function caseSlug(c) {
     `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}`;
 }
 
-// Writes the kit of a case into a fresh folder; returns the folder.
+// The names of the groups a case is in.
+function groupsOf(c) {
+  return Object.keys(GROUPS).filter((g) => GROUPS[g].has(c));
+}
+
+// Writes the kit of a case into a fresh folder; returns the folder (removed
+// again if cluster-plan fails).
 function makeKit(c) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
   const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
@@ -89,10 +111,17 @@ function makeKit(c) {
   if (c.balancer) args.push('--balancer', c.balancer);
   if (c.multihosting) args.push('--multihosting');
   if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
-  execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return dir;
 }
 
+// Subscribes a client (to QUOTE, and CHAT with chat), connects it and waits for
+// its first QUOTE update.
 async function connect(c, { chat = false } = {}) {
   c.subscribe(QUOTE);
   if (chat) c.subscribe(CHAT);
@@ -103,10 +132,33 @@ async function connect(c, { chat = false } = {}) {
   await c.waitUpdate('quote', { timeoutMs: 15000 });
 }
 
-function writeResult(c, result) {
-  const dir = process.env.SHOAL_CLUSTER_RESULTS || path.join(REPO_ROOT, 'target', 'cluster-results');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${caseSlug(c)}.json`), `${JSON.stringify({ case: caseName(c), ...c, ...result }, null, 2)}\n`);
+// kill -9 of `victim`: each of its clients gets, by itself, an update of
+// 'quote' on a new session on another node; the other clients keep their
+// session and never leave CONNECTED. owner: Map client -> { sid, node }.
+// Resolves with { kill, moved: [{ client, update, info, ms }] }: info is what
+// the new node logged, ms the time from the kill to that update.
+async function failOver(kit, clients, owner, victim) {
+  const marks = new Map(clients.map((cl) => [cl, cl.mark()]));
+  const kill = await kit.kill(victim);
+  const moved = await Promise.all(clients.filter((cl) => owner.get(cl).node === victim).map(async (cl) => {
+    const old = owner.get(cl).sid;
+    const update = await cl.waitUpdate('quote', {
+      from: marks.get(cl),
+      pred: (e) => e.session && e.session !== old,
+      timeoutMs: 45000,
+      what: `an update on a new session after ${victim} was killed (old session ${old})`,
+    });
+    const info = await kit.waitSession(update.session);
+    assert.notEqual(info.node, victim, `${cl.name}: new session on a survivor`);
+    return { client: cl, update, info, ms: update.t - kill.t };
+  }));
+  await Promise.all(clients.filter((cl) => owner.get(cl).node !== victim).map(async (cl) => {
+    await cl.waitUpdate('quote', { from: marks.get(cl), session: owner.get(cl).sid, timeoutMs: 15000 });
+    assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session on ${owner.get(cl).node}`);
+    const left = cl.events.filter((e) => e.t >= kill.t && e.ev === 'status' && !e.status.startsWith('CONNECTED'));
+    assert.deepEqual(left, [], `${cl.name} never left CONNECTED`);
+  }));
+  return { kill, moved };
 }
 
 function percentile(sorted, p) {
@@ -117,8 +169,8 @@ function percentile(sorted, p) {
 async function checkTopology(t, c) {
   const dir = makeKit(c);
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
   await withKit(t, dir, {}, async (kit) => {
+    const { spec } = kit;
     // Client machines (4, or SHOAL_CLUSTER_CLIENTS for the fail-over report),
     // spread over the public URLs (two domains with multihosting).
     const urls = spec.public_urls;
@@ -146,7 +198,6 @@ async function checkTopology(t, c) {
         assert.equal(new URL(link).hostname, `push${k}.${domain}`, `${cl.name}: control link of ${info.node}`);
       }
     }
-    const onNode = (node) => clients.filter((cl) => owner.get(cl).node === node);
     t.diagnostic(`${caseName(c)}: ${clients.map((cl) => `${cl.name}@${owner.get(cl).node}`).join(' ')}`);
     const used = new Set(clients.map((cl) => owner.get(cl).node));
     // Round robin reaches every node; a hash of the client's address at least two.
@@ -170,35 +221,15 @@ async function checkTopology(t, c) {
     }
     assert.deepEqual(kit.unknownSessionRequests(), [], 'no request reached a node that did not know its session');
 
-    if (c.id === '4') await checkDirectAccess(t, c, kit, dir, clients);
+    if (c.id === '4') await checkDirectAccess(t, c, kit, clients);
 
     // Fail over: the node of the first client dies.
-    const victim = owner.get(clients[0]).node;
-    const survivors = spec.nodes.map((n) => n.name).filter((n) => n !== victim);
-    const marks = new Map(clients.map((cl) => [cl, cl.mark()]));
-    const kill = await kit.kill(victim);
-    const times = [];
-    await Promise.all(onNode(victim).map(async (cl) => {
-      const old = owner.get(cl).sid;
-      const u = await cl.waitUpdate('quote', {
-        from: marks.get(cl),
-        pred: (e) => e.session && e.session !== old,
-        timeoutMs: 45000,
-        what: `an update on a new session after ${victim} was killed`,
-      });
-      const info = await kit.waitSession(u.session);
-      assert.ok(survivors.includes(info.node), `${cl.name}: new session on a survivor (${info.node})`);
-      times.push(u.t - kill.t);
-    }));
-    await Promise.all(clients.filter((cl) => owner.get(cl).node !== victim).map(async (cl) => {
-      await cl.waitUpdate('quote', { from: marks.get(cl), session: owner.get(cl).sid, timeoutMs: 15000 });
-      assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session on ${owner.get(cl).node}`);
-      const left = cl.events.filter((e) => e.t >= kill.t && e.ev === 'status' && !e.status.startsWith('CONNECTED'));
-      assert.deepEqual(left, [], `${cl.name} never left CONNECTED`);
-    }));
-    times.sort((a, b) => a - b);
+    const { moved } = await failOver(kit, clients, owner, owner.get(clients[0]).node);
+    const times = moved.map((m) => m.ms).sort((a, b) => a - b);
     t.diagnostic(`${caseName(c)}: fail-over ms ${times.join(', ')}`);
-    writeResult(c, {
+    writeResult(caseSlug(c), {
+      case: caseName(c),
+      ...c,
       title: spec.title,
       balancer: spec.balancer.kind,
       cr_route: spec.cr_route,
@@ -215,13 +246,15 @@ async function checkTopology(t, c) {
 // §4: a client that connects straight to node1 by its own name, where the
 // public pushK names do not resolve, works when it ignores the control link;
 // the balancer's clients keep working meanwhile.
-async function checkDirectAccess(t, c, kit, dir, viaBalancer) {
-  const inside = path.join(dir, 'hosts.inside');
-  const lines = fs.readFileSync(path.join(dir, 'hosts'), 'utf8').split('\n')
-    .map((l) => l.split(/\s+/).filter((w, i) => i === 0 || !/^push/.test(w)).join(' '))
-    .filter((l) => l.split(' ').length > 1 && !l.startsWith('#'));
+async function checkDirectAccess(t, c, kit, viaBalancer) {
+  const { spec } = kit;
+  // The kit's hosts file without the public names (push, pushK).
+  const inside = path.join(kit.dir, 'hosts.inside');
+  const lines = [];
+  for (const [name, entries] of readHostsFile(kit.hostsFile)) {
+    if (!name.startsWith('push')) for (const e of entries) lines.push(`${e.address} ${name}`);
+  }
   fs.writeFileSync(inside, `${lines.join('\n')}\n`);
-  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
   const direct = await kit.spawnClient({
     source: `${c.network}.60`, url: spec.nodes[0].direct_url, name: 'inside', ignoreControlLink: true, hostsFile: inside,
   });
@@ -236,4 +269,18 @@ async function checkDirectAccess(t, c, kit, dir, viaBalancer) {
   t.diagnostic(`direct access: ${spec.nodes[0].direct_url} served by node1, balancer clients unaffected`);
 }
 
-module.exports = { CASES, caseName, caseSlug, makeKit, checkTopology, connect, QUOTE, CHAT };
+// Registers, in the calling test file, the tests of a group's cases.
+// SHOAL_TOPOLOGY=<regexp> runs only the cases whose name matches.
+function describeGroup(group) {
+  const g = GROUPS[group];
+  if (!g) throw new Error(`no group ${JSON.stringify(group)} (groups: ${Object.keys(GROUPS).join(', ')})`);
+  const only = process.env.SHOAL_TOPOLOGY ? new RegExp(process.env.SHOAL_TOPOLOGY) : null;
+  describe(g.title, () => {
+    for (const c of CASES.filter(g.has)) {
+      const name = caseName(c);
+      it(name, { timeout: 150000, skip: only && !only.test(name) ? 'not selected by SHOAL_TOPOLOGY' : false }, (t) => checkTopology(t, c));
+    }
+  });
+}
+
+module.exports = { CASES, GROUPS, groupsOf, describeGroup, caseName, makeKit, connect, failOver, QUOTE, CHAT };

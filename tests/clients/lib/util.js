@@ -198,20 +198,22 @@ async function scoped(t, fn) {
   }
 }
 
-// A set of child processes that are all killed when the test process exits,
-// whatever the way it exits, so that a crashed test leaves nothing behind.
+// A set of processes that are all killed when the test process exits, whatever
+// the way it exits, so that a crashed test leaves nothing behind. It holds
+// anything with kill(signal): a ChildProcess, or an object that kills a whole
+// process group. Delete an entry once its process is gone.
 function killedOnExit() {
-  const procs = new Set();
+  const killables = new Set();
   process.on('exit', () => {
-    for (const proc of procs) {
+    for (const k of killables) {
       try {
-        proc.kill('SIGKILL');
+        k.kill('SIGKILL');
       } catch (_) {
         // already gone
       }
     }
   });
-  return procs;
+  return killables;
 }
 
 module.exports = { killedOnExit, waitUntil, sequenceProblems, parseSeq, compactRanges, uniqueToken, Scope, scoped };

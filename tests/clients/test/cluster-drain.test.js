@@ -8,22 +8,16 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const path = require('node:path');
 const { withKit } = require('../lib/cluster');
+const { writeResult } = require('../lib/results');
 const { makeKit, connect } = require('../lib/topology');
-const { REPO_ROOT } = require('../lib/server');
-const { waitUntil } = require('../lib/util');
+const { parseSeq, sequenceProblems, waitUntil } = require('../lib/util');
 
 const GRACE_S = 2;
 const WINDOW_S = 2;
-const NODE_ARGS = ['--drain-grace', String(GRACE_S), '--drain-window', String(WINDOW_S)];
+// Real drains: the nodes keep these settings (no fast stop).
+const KIT_OPTS = { nodeArgs: ['--drain-grace', String(GRACE_S), '--drain-window', String(WINDOW_S)], fastStop: false };
 const COUNTER = { id: 'counter', mode: 'RAW', items: ['rate-10'], fields: ['seq', 'ts'], dataAdapter: 'COUNTER' };
-
-function writeResult(slug, result) {
-  const dir = process.env.SHOAL_CLUSTER_RESULTS || path.join(REPO_ROOT, 'target', 'cluster-results');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `drain-${slug}.json`), `${JSON.stringify(result, null, 2)}\n`);
-}
 
 // Per session of a client: counter seq values must go up by exactly one
 // (nothing lost or repeated inside a session, recoveries included).
@@ -32,15 +26,9 @@ function seqProblems(client) {
   for (const e of client.events) {
     if (e.ev !== 'update' || e.id !== 'counter') continue;
     if (!bySession.has(e.session)) bySession.set(e.session, []);
-    bySession.get(e.session).push(Number(e.values.seq));
+    bySession.get(e.session).push(parseSeq(e.values.seq));
   }
-  const problems = [];
-  for (const [sid, seqs] of bySession) {
-    for (let i = 1; i < seqs.length; i += 1) {
-      if (seqs[i] !== seqs[i - 1] + 1) problems.push(`${client.name} ${sid}: ${seqs[i - 1]} -> ${seqs[i]}`);
-    }
-  }
-  return problems;
+  return [...bySession].flatMap(([sid, seqs]) => sequenceProblems(seqs).map((p) => `session ${sid}: ${p}`));
 }
 
 // The longest time without a counter update, between two instants.
@@ -79,7 +67,7 @@ describe('graceful drain on SIGTERM', () => {
     it(`${c.id}: the drained node's clients move to the other node, the rest see nothing`, { timeout: 120000 }, async (t) => {
       const dir = makeKit(c);
       t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-      await withKit(t, dir, { nodeArgs: NODE_ARGS }, async (kit) => {
+      await withKit(t, dir, KIT_OPTS, async (kit) => {
         const clients = await startClients(kit, c.network, 4);
         const owner = new Map();
         for (const cl of clients) owner.set(cl, { sid: cl.sessionId(), node: (await kit.waitSession(cl.sessionId())).node });
@@ -87,12 +75,14 @@ describe('graceful drain on SIGTERM', () => {
         const survivor = victim === 'node1' ? 'node2' : 'node1';
         const moving = clients.filter((cl) => owner.get(cl).node === victim);
         const staying = clients.filter((cl) => owner.get(cl).node === survivor);
+        t.diagnostic(`${c.id}: ${clients.map((cl) => `${cl.name}@${owner.get(cl).node}`).join(' ')}`);
+        assert.ok(staying.length > 0, `clients on ${survivor} too, to see that they notice nothing`);
         const marks = new Map(clients.map((cl) => [cl, cl.mark()]));
 
         const t0 = Date.now();
         const stopped = kit.kill(victim, 'SIGTERM', { graceMs: 20000 });
         // The balancer itself sees the 503 and takes the node out.
-        await waitUntil(kit, () => kit.haproxyLines().some((l) => l.includes(`/${victim} is DOWN`) && l.includes('503')), {
+        await waitUntil(kit, () => kit.balancerLines().some((l) => l.includes(`/${victim} is DOWN`) && l.includes('503')), {
           timeoutMs: 5000, what: `HAProxy marking ${victim} DOWN on a 503 health check`,
         });
         const downAt = Date.now() - t0;
@@ -107,8 +97,11 @@ describe('graceful drain on SIGTERM', () => {
           const info = await kit.waitSession(u.session);
           assert.equal(info.node, survivor, `${cl.name}: new session on ${survivor}`);
           await cl.waitUpdate('quote', { session: u.session, timeoutMs: 15000 });
-          const closed = kit.sessionInfo(old).closed;
-          assert.ok(closed && /48/.test(String(closed.code)), `${cl.name}: its old session ended with 48 (${JSON.stringify(closed)})`);
+          // The drained node's log comes through a pipe, maybe after the client moved.
+          const closed = await waitUntil(kit, () => kit.sessionInfo(old).closed, {
+            timeoutMs: 5000, what: `${victim} logging the end of ${old}`, state: () => kit.describeNodes({ lines: 40 }),
+          });
+          assert.equal(String(closed.code), '48', `${cl.name}: its old session ended with 48 (${JSON.stringify(closed)})`);
           return { client: cl.name, fromTerm: u.t - t0, silence: u.t - lastOld(), closedAt: closed.t - t0 };
         }));
         const exit = await stopped;
@@ -125,14 +118,13 @@ describe('graceful drain on SIGTERM', () => {
         for (const cl of staying) {
           await cl.waitUpdate('counter', { from: marks.get(cl), session: owner.get(cl).sid, timeoutMs: 10000 });
           assert.equal(cl.sessionId(), owner.get(cl).sid, `${cl.name} kept its session`);
-          assert.deepEqual(cl.events.filter((e) => e.t >= t0 && e.ev === 'serverError'), [], `${cl.name}: no error`);
         }
         for (const cl of clients) {
           assert.deepEqual(cl.events.filter((e) => e.ev === 'serverError'), [], `${cl.name}: no error shown to the application`);
           assert.deepEqual(seqProblems(cl), [], `${cl.name}: nothing lost inside a session`);
         }
         t.diagnostic(`${c.id}: balancer saw the 503 after ${downAt} ms; moves ${JSON.stringify(moves)}; exit after ${exitAfter} ms`);
-        writeResult(c.id, { id: c.id, grace_s: GRACE_S, window_s: WINDOW_S, down_after_ms: downAt, exit_after_ms: exitAfter, moves });
+        writeResult(`drain-${c.id}`, { id: c.id, grace_s: GRACE_S, window_s: WINDOW_S, down_after_ms: downAt, exit_after_ms: exitAfter, moves });
       });
     });
   }
@@ -141,14 +133,14 @@ describe('graceful drain on SIGTERM', () => {
     const c = { id: '1.A.2', network: '127.0.83' };
     const dir = makeKit(c);
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    await withKit(t, dir, { nodeArgs: NODE_ARGS }, async (kit) => {
+    await withKit(t, dir, KIT_OPTS, async (kit) => {
       const clients = await startClients(kit, c.network, 6);
       const t0 = Date.now();
       for (const node of ['node1', 'node2']) {
-        const ups = kit.haproxyLines().filter((l) => l.includes(`/${node} is UP`)).length;
+        const ups = kit.balancerLines().filter((l) => l.includes(`/${node} is UP`)).length;
         await kit.kill(node, 'SIGTERM', { graceMs: 20000 });
         await kit.startNode(node);
-        await waitUntil(kit, () => kit.haproxyLines().filter((l) => l.includes(`/${node} is UP`)).length > ups, {
+        await waitUntil(kit, () => kit.balancerLines().filter((l) => l.includes(`/${node} is UP`)).length > ups, {
           timeoutMs: 15000, what: `HAProxy seeing ${node} UP again`,
         });
       }
@@ -166,7 +158,7 @@ describe('graceful drain on SIGTERM', () => {
         assert.deepEqual(cl.events.filter((e) => e.ev === 'serverError'), [], `${cl.name}: no error shown to the application`);
       }
       t.diagnostic(`rolling restart took ${end - t0} ms; longest silence per client (ms): ${silences.join(', ')}; sessions per client: ${sessions.join(', ')}`);
-      writeResult('rolling-1.A.2', { id: '1.A.2', clients: clients.length, took_ms: end - t0, longest_silence_ms: silences, sessions_per_client: sessions });
+      writeResult('drain-rolling-1.A.2', { id: '1.A.2', clients: clients.length, took_ms: end - t0, longest_silence_ms: silences, sessions_per_client: sessions });
     });
   });
 });

@@ -16,6 +16,7 @@ const { execFileSync } = require('node:child_process');
 const { withKit, parseLogLine } = require('../lib/cluster');
 const { parseHosts, resolveMapped } = require('../lib/hosts');
 const { shoalBin } = require('../lib/server');
+const { CASES, GROUPS, groupsOf, caseName, connect, failOver } = require('../lib/topology');
 const { waitUntil } = require('../lib/util');
 
 const NET = '127.0.31';
@@ -23,9 +24,6 @@ const VIP = `${NET}.10`;
 const NODES = [1, 2].map((k) => ({ name: `node${k}`, address: `${NET}.${100 + k}` }));
 const SOURCES = [1, 2, 3, 4].map((i) => `${NET}.${50 + i}`);
 const URL = 'http://push.example.test:8000';
-
-const QUOTE = { id: 'quote', mode: 'MERGE', items: ['item1'], fields: ['last_price', 'stock_name'], dataAdapter: 'QUOTE_ADAPTER', snapshot: 'yes' };
-const CHAT = { id: 'chat', mode: 'DISTINCT', items: ['chat_room'], fields: ['message', 'nick'], dataAdapter: 'CHAT_ROOM' };
 
 // The kit `shoal cluster-plan --topology 1.A.2 --network 127.0.31` is expected
 // to write, by hand. X-Forwarded-For (skip_local_forwards 1) lets the nodes log
@@ -96,7 +94,7 @@ function processAlive(pid) {
   }
 }
 
-const CHECK_PORT = 18131;
+// Servers on ports the system picks; the child reports the HTTP one (`port`).
 const NETWORK_CHECK = `
 const net = require('node:net'); const http = require('node:http'); const WebSocket = require('ws');
 const { installHosts, parseHosts, bindSourceAddress } = require('./lib/hosts');
@@ -104,14 +102,15 @@ const srv = http.createServer((req, res) => res.end(req.socket.remoteAddress + '
 new WebSocket.Server({ server: srv }).on('connection', (ws, req) => ws.send(req.socket.remoteAddress));
 const raw = net.createServer((s) => s.end(s.remoteAddress));
 const text = (s) => new Promise((ok, ko) => { let b = ''; s.setEncoding('utf8'); s.on('data', (d) => { b += d; }); s.on('end', () => ok(b)); s.on('error', ko); });
-srv.listen(${CHECK_PORT}, '${NET}.77', () => raw.listen(${CHECK_PORT + 1}, '${NET}.77', async () => {
+srv.listen(0, '${NET}.77', () => raw.listen(0, '${NET}.77', async () => {
+  const port = srv.address().port;
   installHosts(parseHosts('${NET}.77 name.example.test'));
   bindSourceAddress('${NET}.59');
-  const r = {};
-  r.net = await text(net.connect(${CHECK_PORT + 1}, 'name.example.test'));
-  r.http = await new Promise((ok, ko) => http.get('http://name.example.test:${CHECK_PORT}/', (res) => text(res).then(ok, ko)).on('error', ko));
-  r.ws = await new Promise((ok, ko) => { const ws = new WebSocket('ws://name.example.test:${CHECK_PORT}/'); ws.on('message', (m) => { ok(String(m)); ws.close(); }); ws.on('error', ko); });
-  r.fetch = (await (await fetch('http://name.example.test:${CHECK_PORT}/')).text()).split(' ')[0];
+  const r = { port };
+  r.net = await text(net.connect(raw.address().port, 'name.example.test'));
+  r.http = await new Promise((ok, ko) => http.get('http://name.example.test:' + port + '/', (res) => text(res).then(ok, ko)).on('error', ko));
+  r.ws = await new Promise((ok, ko) => { const ws = new WebSocket('ws://name.example.test:' + port + '/'); ws.on('message', (m) => { ok(String(m)); ws.close(); }); ws.on('error', ko); });
+  r.fetch = (await (await fetch('http://name.example.test:' + port + '/')).text()).split(' ')[0];
   process.stdout.write(JSON.stringify(r)); process.exit(0);
 }));
 `;
@@ -122,17 +121,6 @@ const c = new ClusterClient({ name: 'orphan', config: { url: 'http://127.0.31.1:
 c.waitReady().then(() => process.stdout.write(c.proc.pid + '\\n'));
 setInterval(() => {}, 1000);
 `;
-
-// Connects a client with its subscriptions and waits for its first update.
-async function connectClient(c, { chat = false } = {}) {
-  c.subscribe(QUOTE);
-  if (chat) c.subscribe(CHAT);
-  c.connect();
-  await c.waitStatus(/^CONNECTED:(WS|HTTP)-(STREAMING|POLLING)$/, { timeoutMs: 15000 });
-  await c.waitSubscribed('quote');
-  if (chat) await c.waitSubscribed('chat');
-  await c.waitUpdate('quote', { timeoutMs: 15000 });
-}
 
 // What the client went through between the kill and its first update on a new
 // session, relative to the kill: the evidence when fail-over is slow.
@@ -171,10 +159,21 @@ describe('cluster harness', () => {
 
   // In a child process, since both change process-wide state.
   it('hosts file and source address cover net, http, ws and fetch', { timeout: 30000 }, () => {
-    const out = execFileSync(process.execPath, ['-e', NETWORK_CHECK], { cwd: path.join(__dirname, '..'), timeout: 20000 }).toString();
-    assert.deepEqual(JSON.parse(out), {
-      net: `${NET}.59`, http: `${NET}.59 name.example.test:${CHECK_PORT}`, ws: `${NET}.59`, fetch: `${NET}.59`,
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', NETWORK_CHECK], { cwd: path.join(__dirname, '..'), timeout: 20000 }).toString());
+    assert.ok(Number.isInteger(out.port) && out.port > 0, `port ${out.port}`);
+    assert.deepEqual(out, {
+      port: out.port, net: `${NET}.59`, http: `${NET}.59 name.example.test:${out.port}`, ws: `${NET}.59`, fetch: `${NET}.59`,
     });
+  });
+
+  it('every clustering case is in exactly one group, and every group has its test file', () => {
+    for (const c of CASES) {
+      assert.equal(groupsOf(c).length, 1, `${caseName(c)} is in groups [${groupsOf(c).join(', ')}]`);
+    }
+    for (const g of Object.keys(GROUPS)) {
+      const file = path.join(__dirname, `cluster-${g}.test.js`);
+      assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`describeGroup\\('${g}'\\)`), `${file} registers group ${g}`);
+    }
   });
 
   it('a client process exits when its parent dies', { timeout: 30000 }, async (t) => {
@@ -189,6 +188,10 @@ describe('cluster harness', () => {
       let buf = '';
       parent.stdout.on('data', (d) => { buf += d; if (buf.includes('\n')) resolve(Number(buf.trim())); });
       parent.on('exit', (code) => reject(new Error(`parent exited early (${code}): ${buf}`)));
+    });
+    // Should this test fail, the client must not outlive it.
+    t.after(() => {
+      if (processAlive(childPid)) process.kill(childPid, 'SIGKILL');
     });
     assert.ok(processAlive(childPid), 'the client runs');
     parent.kill('SIGKILL');
@@ -210,7 +213,7 @@ describe('cluster harness', () => {
         assert.match(res.headers.get('set-cookie') || '', /^LSNODE=node[12]; path=\//i, 'cookie inserted with Path=/');
 
         const clients = await Promise.all(SOURCES.map((source, i) => kit.spawnClient({ source, name: `client${i + 1}` })));
-        await Promise.all(clients.map((c, i) => connectClient(c, { chat: i === 0 })));
+        await Promise.all(clients.map((c, i) => connect(c, { chat: i === 0 })));
 
         // Where each session lives, seen from the nodes' logs.
         const before = new Map(); // client -> { sid, node }
@@ -246,29 +249,15 @@ describe('cluster harness', () => {
         assert.deepEqual(kit.unknownSessionRequests(), [], 'no request reached a node that did not know its session');
 
         // node1 dies: its clients must start over on node2; node2's keep going.
-        const marks = new Map(clients.map((c) => [c, c.mark()]));
-        const kill = await kit.kill('node1');
+        const { kill, moved } = await failOver(kit, clients, before, 'node1');
         const times = [];
-        await Promise.all(byNode('node1').map(async (c) => {
-          const old = before.get(c).sid;
-          const u = await c.waitUpdate('quote', {
-            from: marks.get(c),
-            pred: (e) => e.session && e.session !== old,
-            timeoutMs: 45000,
-            what: `an update on a new session after node1 was killed (old session ${old})`,
-          });
-          const info = await kit.waitSession(u.session);
+        for (const { client: c, update: u, info, ms } of moved) {
           assert.equal(info.node, 'node2', `${c.name}: new session on node2`);
           assert.equal(info.client, c.source, `${c.name}: source address on the new session`);
           assert.match(c.status(), /^CONNECTED:/, `${c.name} connected`);
-          const ms = u.t - kill.t;
           times.push({ client: c.name, ms });
           t.diagnostic(`${c.name}: fail-over ${ms} ms (kill -> first update on ${u.session}); ${failoverStory(c, kill.t, u.t)}`);
-        }));
-        await Promise.all(byNode('node2').map(async (c) => {
-          await c.waitUpdate('quote', { from: marks.get(c), session: before.get(c).sid, timeoutMs: 15000 });
-          assert.equal(c.sessionId(), before.get(c).sid, `${c.name} kept its session on node2`);
-        }));
+        }
 
         // After the fail-over, the new sessions too are served by their node only;
         // the only unknown-session requests are the dead node's old sessions

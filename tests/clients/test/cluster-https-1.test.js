@@ -1,16 +1,6 @@
 'use strict';
-// Clustering options of the guide, each for real: a kit made by
-// `shoal cluster-plan`, two nodes, HAProxy, official clients (lib/topology.js).
-// SHOAL_TOPOLOGY=<regexp> runs only the cases whose name matches.
+// Clustering options of the guide over HTTPS (2.A, 2.B.1) behind HAProxy, each
+// for real (lib/topology.js). SHOAL_TOPOLOGY=<regexp> runs only the cases whose
+// name matches.
 
-const { describe, it } = require('node:test');
-const { CASES, caseName, checkTopology } = require('../lib/topology');
-
-const only = process.env.SHOAL_TOPOLOGY ? new RegExp(process.env.SHOAL_TOPOLOGY) : null;
-
-describe('clustering options https-1', () => {
-  for (const c of CASES.filter((x) => x.balancer === 'haproxy' && /^2\.(A|B\.1)/.test(x.id))) {
-    const name = caseName(c);
-    it(name, { timeout: 150000, skip: only && !only.test(name) ? 'not selected by SHOAL_TOPOLOGY' : false }, (t) => checkTopology(t, c));
-  }
-});
+require('../lib/topology').describeGroup('https-1');

@@ -11,7 +11,8 @@ const { startProxy } = require('../lib/proxy');
 const { sequenceProblems, compactRanges, parseSeq, waitUntil } = require('../lib/util');
 
 const FAKE = path.join(__dirname, '..', 'fixtures', 'fake-shoal.js');
-const fakeOpts = (extra = {}) => ({ bin: process.execPath, binArgs: [FAKE], name: 'fake-shoal', ...extra });
+// The fake knows no --drain-* flags (and stops at once on SIGTERM anyway).
+const fakeOpts = (extra = {}) => ({ bin: process.execPath, binArgs: [FAKE], name: 'fake-shoal', fastStop: false, ...extra });
 
 async function health(url) {
   const res = await fetch(`${url}/lightstreamer/healthcheck`, { signal: AbortSignal.timeout(5000) });

@@ -5,10 +5,10 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { REPO_ROOT } = require('../lib/server');
+const { RESULTS } = require('../lib/results');
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const RESULTS = process.env.SHOAL_CLUSTER_RESULTS || path.join(ROOT, 'target', 'cluster-results');
-const DOC = path.join(ROOT, 'docs', 'clustering.md');
+const DOC = path.join(REPO_ROOT, 'docs', 'clustering.md');
 const BEGIN = '<!-- cluster-results:begin (made by scripts/cluster-report.sh; do not edit) -->';
 const END = '<!-- cluster-results:end -->';
 
@@ -26,7 +26,7 @@ const order = (id) => id.split('.').map((p) => (/^\d+$/.test(p) ? p.padStart(3, 
 failover.sort((a, b) => order(a.id).localeCompare(order(b.id)) || a.case.localeCompare(b.case));
 
 const out = [BEGIN, ''];
-const clientVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'clients', 'node_modules', 'lightstreamer-client-node', 'package.json'), 'utf8')).version;
+const clientVersion = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tests', 'clients', 'node_modules', 'lightstreamer-client-node', 'package.json'), 'utf8')).version;
 out.push(`Measured ${new Date().toISOString().slice(0, 10)} on one machine (2 cores), HAProxy and nginx from Debian, official Node.js client ${clientVersion} in one process per client.`);
 out.push('');
 out.push('**Fail over** (`kill -9` of one node; two nodes unless the option says 3): time from the kill to the first update on the new session, per client of the dead node.');
