@@ -8,6 +8,7 @@
 //!
 //! Nothing here allocates per byte or blocks, so it can be fuzzed directly.
 
+pub mod code;
 pub mod decode;
 pub mod encoding;
 pub mod notify;

@@ -1,0 +1,319 @@
+//! What the hostile-client tests share: a `shoal serve` process of their own
+//! (port 0 on loopback, its log kept), its memory as the kernel counts it, raw
+//! TLCP clients over WebSocket and HTTP, and a bystander session that checks
+//! its updates arrive on time and without a gap while a test misbehaves.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SUBPROTOCOL: &str = "TLCP-2.5.0.lightstreamer.com";
+
+/// A `shoal serve` of the test's own, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `shoal serve --listen 127.0.0.1:0` with `args` added.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_with(&["serve", "--listen", "127.0.0.1:0"], args)
+    }
+
+    /// Starts `shoal` with `base` then `args` (a `--config` run passes its own).
+    pub fn start_with(base: &[&str], args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(base)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start shoal");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("listening on http://") {
+                    if !sent {
+                        let _ = tx.send(a.trim().to_owned());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "shoal did not announce a listener; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the server process now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        status_field(self.pid(), "VmRSS:")
+    }
+
+    /// The server's log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `needle`, or panics after `within`.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> String {
+        let end = Instant::now() + within;
+        loop {
+            if let Some(l) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            assert!(
+                Instant::now() < end,
+                "no log line with {needle:?} within {within:?}; log:\n{}",
+                self.log().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/lightstreamer", self.addr)
+    }
+
+    /// Whether the process is still running (not exited, not crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A TLCP WebSocket, raw: the test writes requests and reads lines.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens a TLCP WebSocket (subprotocol offered, no `Origin`).
+pub async fn ws_connect(server: &Server) -> Ws {
+    ws_connect_with(server, &[]).await
+}
+
+/// Opens a TLCP WebSocket with extra handshake headers.
+pub async fn ws_connect_with(server: &Server, headers: &[(&'static str, &str)]) -> Ws {
+    let mut req = server.ws_url().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    for (k, v) in headers {
+        req.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).unwrap());
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket handshake");
+    ws
+}
+
+/// Reads TLCP lines from a WebSocket until `pred` accepts one, and returns
+/// it; panics on close or after `within`.
+pub async fn ws_until(ws: &mut Ws, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(end, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no matching line within {within:?}"));
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                for l in t.as_str().split("\r\n").filter(|l| !l.is_empty()) {
+                    if pred(l) {
+                        return l.to_owned();
+                    }
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("websocket ended while waiting: {other:?}"),
+        }
+    }
+}
+
+/// Creates a `DEMO` session on a fresh WebSocket and returns it with its id.
+pub async fn ws_session(server: &Server) -> (Ws, String) {
+    let mut ws = ws_connect(server).await;
+    ws.send(Message::text(
+        "create_session\r\nLS_adapter_set=DEMO&LS_cid=hostile&LS_send_sync=false",
+    ))
+    .await
+    .unwrap();
+    let conok = ws_until(&mut ws, Duration::from_secs(10), |l| {
+        l.starts_with("CONOK") || l.starts_with("CONERR")
+    })
+    .await;
+    assert!(conok.starts_with("CONOK"), "session refused: {conok}");
+    let id = conok.split(',').nth(1).unwrap().to_owned();
+    (ws, id)
+}
+
+/// One plain HTTP/1.1 exchange on a new connection: the status code and body.
+pub async fn http_post(server: &Server, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_owned())
+}
+
+/// What a bystander saw.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    pub updates: u64,
+    /// `seq` jumps (lost updates) and repeats.
+    pub gaps: u64,
+    pub repeats: u64,
+    /// Longest time between two consecutive updates.
+    pub longest_silence: Duration,
+    pub ended: Option<String>,
+}
+
+/// A well-behaved client: a WebSocket session subscribed in RAW mode to the
+/// counter `rate-<rate>`; it checks that `seq` goes up by one every time and
+/// records the longest silence, until stopped.
+pub struct Bystander {
+    seen: Arc<Mutex<Seen>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bystander {
+    pub async fn start(server: &Server, rate: u32) -> Bystander {
+        let (mut ws, _) = ws_session(server).await;
+        let sub = format!(
+            "control\r\nLS_reqId=1&LS_op=add&LS_subId=1&LS_group=rate-{rate}&LS_schema=seq%20ts&LS_data_adapter=COUNTER&LS_mode=RAW"
+        );
+        ws.send(Message::text(sub)).await.unwrap();
+        // The first update proves the subscription works.
+        ws_until(&mut ws, Duration::from_secs(10), |l| {
+            l.starts_with("U,1,1,")
+        })
+        .await;
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let shared = seen.clone();
+        let task = tokio::spawn(async move {
+            let mut last_seq: Option<u64> = None;
+            let mut last_at = Instant::now();
+            loop {
+                let msg = tokio::select! {
+                    m = ws.next() => m,
+                    _ = stopped.changed() => break,
+                };
+                let Some(Ok(Message::Text(t))) = msg else {
+                    let mut s = shared.lock().unwrap();
+                    s.ended = Some(format!("{msg:?}"));
+                    break;
+                };
+                for line in t.as_str().split("\r\n") {
+                    if line.starts_with("END") {
+                        shared.lock().unwrap().ended = Some(line.to_owned());
+                    }
+                    let Some(values) = line.strip_prefix("U,1,1,") else {
+                        continue;
+                    };
+                    let Some(seq) = values.split('|').next().and_then(|v| v.parse::<u64>().ok())
+                    else {
+                        continue;
+                    };
+                    let now = Instant::now();
+                    let mut s = shared.lock().unwrap();
+                    s.updates += 1;
+                    s.longest_silence = s.longest_silence.max(now - last_at);
+                    last_at = now;
+                    match last_seq {
+                        Some(p) if seq == p + 1 => {}
+                        Some(p) if seq <= p => s.repeats += 1,
+                        Some(_) => s.gaps += 1,
+                        None => {}
+                    }
+                    last_seq = Some(seq);
+                }
+            }
+        });
+        Bystander { seen, stop, task }
+    }
+
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Stops and asserts a healthy stream: updates kept coming, no gap, no
+    /// repeat, never silent for longer than `max_silence`.
+    pub async fn finish(self, max_silence: Duration) -> Seen {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let s = self.seen.lock().unwrap().clone();
+        assert!(s.updates > 0, "the bystander received nothing: {s:?}");
+        assert_eq!(s.gaps, 0, "the bystander lost updates: {s:?}");
+        assert_eq!(s.repeats, 0, "the bystander got repeated updates: {s:?}");
+        assert!(s.ended.is_none(), "the bystander's session ended: {s:?}");
+        assert!(
+            s.longest_silence <= max_silence,
+            "the bystander was silent for {:?} (at most {max_silence:?} allowed)",
+            s.longest_silence
+        );
+        s
+    }
+}
