@@ -14,15 +14,18 @@ mod log;
 mod message;
 mod session;
 mod stream;
+mod requests;
 mod subscription;
 
 pub use config::EngineConfig;
+pub use requests::{error_line, refusal_line, too_large, Answer, Connection, PortType};
 pub use session::Session;
 pub use stream::{BindContext, Stream};
 
 use hub::Hub;
 use parking_lot::RwLock;
 use shoal_adapter::{AdapterSet, MetadataProvider, SessionInfo};
+use shoal_protocol::code;
 use shoal_protocol::request::{BindSession, CreateSession};
 use std::collections::HashMap;
 use std::fmt;
@@ -140,17 +143,21 @@ impl Engine {
         ctx: &BindContext,
     ) -> Result<Stream, Refusal> {
         let set = self.sets.get(&req.adapter_set).ok_or_else(|| {
+            // The official server's exact words: the official clients' own
+            // test suites compare them. The name goes to the log instead.
+            let shown: String = req.adapter_set.chars().take(64).collect();
+            tracing::info!(adapter_set = %shown, client = %ctx.client_ip, "session refused: unknown adapter set");
             (
-                2,
-                format!("Requested Adapter Set not available: {}", req.adapter_set),
+                code::UNKNOWN_ADAPTER_SET,
+                "Requested Adapter Set not available".to_owned(),
             )
         })?;
         if !self.is_accepting() {
-            return Err((5, "this server is not accepting new sessions now".into()));
+            return Err((code::NOT_ACCEPTING, "this server is not accepting new sessions now".into()));
         }
         if self.session_count() >= self.config.max_sessions {
             return Err((
-                8,
+                code::MAX_SESSIONS,
                 format!(
                     "Configured maximum number of sessions reached ({})",
                     self.config.max_sessions
@@ -188,17 +195,22 @@ impl Engine {
         let id = req
             .session
             .as_deref()
-            .ok_or_else(|| (65, "missing required parameter LS_session".to_owned()))?;
+            .ok_or_else(|| {
+                (
+                    code::BAD_PARAMETER,
+                    "missing required parameter LS_session".to_owned(),
+                )
+            })?;
         let session = self
             .session(id)
             .ok_or_else(|| unknown_session(id, "bind_session"))?;
         trace_request("bind_session", id);
         let stream = session.bind(&req.stream, req.recovery_from, ctx);
-        if let Err((code, msg)) = &stream {
-            tracing::info!(session = %id, code, "bind refused: {msg}");
-            if *code == 4 {
+        if let Err((refused, msg)) = &stream {
+            tracing::info!(session = %id, code = refused, "bind refused: {msg}");
+            if *refused == code::RECOVERY_IMPOSSIBLE {
                 // The client will start over; the session cannot be recovered.
-                self.close(&session, 4, "recovery failed");
+                self.close(&session, code::RECOVERY_IMPOSSIBLE, "recovery failed");
             }
         } else if req.recovery_from.is_some() {
             tracing::info!(session = %id, from = ?req.recovery_from, "session recovered");
@@ -237,7 +249,7 @@ impl Engine {
                     .cloned()
                     .collect();
                 for s in expired {
-                    engine.close(&s, 32, "session expired: no stream connection");
+                    engine.close(&s, code::CLOSED_BY_SERVER, "session expired: no stream connection");
                 }
                 if let Some(max) = engine.config.max_session_duration {
                     let old: Vec<Arc<Session>> = engine
@@ -248,7 +260,7 @@ impl Engine {
                         .cloned()
                         .collect();
                     for s in old {
-                        engine.close(&s, 48, "maximum session duration reached");
+                        engine.close(&s, code::SESSION_MOVED, "maximum session duration reached");
                     }
                 }
             }
@@ -267,7 +279,7 @@ pub(crate) fn unknown_session(id: &str, request: &'static str) -> Refusal {
     let shown: String = id.chars().take(64).collect();
     // In a cluster this is the sign of a request routed to the wrong node.
     tracing::info!(target: REQUEST_LOG, session = %shown, request, "request for an unknown session");
-    (20, format!("session not found: {shown}"))
+    (code::UNKNOWN_SESSION, format!("session not found: {shown}"))
 }
 
 /// Log target of the per-request trail (`--log-level info,shoal::requests=debug`):

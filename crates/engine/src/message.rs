@@ -2,12 +2,18 @@
 //! notifications.
 
 use crate::session::Session;
+use shoal_protocol::code;
 use shoal_protocol::request::{Msg, RequestError};
 use shoal_protocol::Line;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
+
+/// Messages a session may have accepted and not yet processed. Each holds at
+/// most one request's text (`<request_limit>`), so a session's messages cost
+/// at most this many times that.
+pub(crate) const MAX_PENDING_MESSAGES: usize = 64;
 
 /// Messages of one `LS_sequence` are processed one at a time, in progressive
 /// order.
@@ -50,9 +56,9 @@ impl Session {
                 let seq = self.sequence(name);
                 let mut order = seq.order.lock().await;
                 let refusal = if prog < order.next {
-                    Some((32, "was already processed or skipped"))
+                    Some((code::MESSAGE_ALREADY_PROCESSED, "was already processed or skipped"))
                 } else if !order.waiting.insert(prog) {
-                    Some((33, "is already waiting for its turn"))
+                    Some((code::MESSAGE_ALREADY_WAITING, "is already waiting for its turn"))
                 } else {
                     None
                 };
@@ -68,8 +74,17 @@ impl Session {
             }
             _ => None,
         };
+        // Room for one more message: waiting here holds the client's
+        // connection back (its requests are executed in order) instead of
+        // buffering without limit. The semaphore is never closed.
+        let Ok(permit) = self.pending_messages.clone().acquire_owned().await else {
+            return Ok(());
+        };
         let session = self.clone();
-        tokio::spawn(async move { session.process_message(msg, seq).await });
+        tokio::spawn(async move {
+            session.process_message(msg, seq).await;
+            drop(permit);
+        });
         Ok(())
     }
 

@@ -23,6 +23,15 @@ pub struct Session {
     /// Wakes the bound stream when something is ready.
     pub(crate) wake: Notify,
     pub(crate) sequences: Mutex<HashMap<String, Arc<crate::message::Sequence>>>,
+    /// The session's turn: its control and message requests are executed
+    /// one at a time, in the order they arrive, whatever connection they
+    /// come on (tokio's mutex is fair: waiters are served first come, first
+    /// served).
+    pub(crate) turn: tokio::sync::Mutex<()>,
+    /// Client messages accepted and not yet processed, at most
+    /// [`crate::message::MAX_PENDING_MESSAGES`]; a client that sends more
+    /// waits for room (its connection is read no further meanwhile).
+    pub(crate) pending_messages: Arc<tokio::sync::Semaphore>,
     pub(crate) created: Instant,
 }
 
@@ -80,6 +89,10 @@ impl Session {
             state: Mutex::new(state),
             wake: Notify::new(),
             sequences: Mutex::new(HashMap::new()),
+            turn: tokio::sync::Mutex::new(()),
+            pending_messages: Arc::new(tokio::sync::Semaphore::new(
+                crate::message::MAX_PENDING_MESSAGES,
+            )),
             created: Instant::now(),
         }
     }

@@ -18,33 +18,13 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use shoal_engine::{BindContext, Engine};
+use shoal_engine::{BindContext, Connection, Engine};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
-/// What requests a listener takes (`<port_type>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PortType {
-    #[default]
-    GeneralPurpose,
-    /// Only session creation ("S" connections), and what follows on a
-    /// WebSocket that created its session.
-    CreateOnly,
-    /// Only control and rebind requests ("CR" connections).
-    ControlOnly,
-}
-
-impl PortType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::GeneralPurpose => "GENERAL_PURPOSE",
-            Self::CreateOnly => "CREATE_ONLY",
-            Self::ControlOnly => "CONTROL_ONLY",
-        }
-    }
-}
+pub use shoal_engine::PortType;
 
 /// Settings of one listener.
 #[derive(Debug, Clone)]
@@ -98,23 +78,21 @@ impl AppState {
             websocket,
         }
     }
+
+    /// A connection for the engine's request pipeline.
+    pub fn connection(&self, peer: SocketAddr, websocket: bool, headers: &HeaderMap) -> Connection {
+        Connection::new(
+            &self.listener.server_name,
+            self.listener.port_type,
+            websocket,
+            self.bind_context(peer, websocket, headers),
+        )
+    }
 }
 
 /// The `Host` header of a request, if readable.
 pub(crate) fn host_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|h| h.to_str().ok())
-}
-
-/// Refusal of a request the listener's port type does not take (code 70).
-pub(crate) fn port_type_refusal(listener: &ListenerConfig, what: &str) -> (i32, String) {
-    (
-        70,
-        format!(
-            "{what} is not allowed on listener '{}' (port_type {})",
-            listener.server_name,
-            listener.port_type.as_str()
-        ),
-    )
 }
 
 /// The routes of a TLCP listener.

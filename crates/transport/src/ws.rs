@@ -1,18 +1,39 @@
 //! TLCP over WebSocket: `GET /lightstreamer` with the TLCP subprotocol. One
 //! socket carries requests upstream and the bound session's stream down.
+//!
+//! Three parts run per socket, joined by small bounded queues, so that a
+//! client that floods requests is slowed down instead of buffered:
+//!
+//! ```text
+//! socket -> reader --jobs--> worker (engine pipeline, in order) --out--> writer -> socket
+//!                                                          stream chunks ---^
+//! ```
+//!
+//! The reader stops reading when the worker is behind; the worker stops when
+//! the writer is behind; the writer is behind when the client does not read.
+//! Whatever the client does, a socket holds at most `JOBS` requests and `OUT`
+//! answers.
 
-use crate::http::{control_line, error_line};
-use crate::{port_type_refusal, AppState, Peer, PortType};
+use crate::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use shoal_engine::Stream;
-use shoal_protocol::request::{ControlOp, Request, RequestName};
-use shoal_protocol::{parse_ws, Line, RequestError, WS_SUBPROTOCOL};
+use shoal_engine::{refusal_line, too_large, Answer, Connection, Engine, Stream};
+use shoal_protocol::{code, parse_ws, Line, RequestName, WS_SUBPROTOCOL};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
+
+use crate::Peer;
+
+/// Requests read and not yet executed, per socket.
+const JOBS: usize = 8;
+/// Answers produced and not yet written, per socket.
+const OUT: usize = 8;
 
 pub(crate) async fn upgrade(
     State(st): State<AppState>,
@@ -47,6 +68,112 @@ pub(crate) async fn upgrade(
 /// Initial read buffer of a WebSocket: a few requests' worth.
 const WS_READ_BUFFER: usize = 4 * 1024;
 
+/// A request read from the socket, for the worker.
+enum Job {
+    /// A parsed batch, to run through the engine's pipeline.
+    Batch(shoal_protocol::request::Batch),
+    /// A request refused while reading it: its answer only, kept in order.
+    Refused(String),
+}
+
+/// What the worker hands the writer.
+enum Out {
+    Lines(String),
+    Stream(Stream),
+}
+
+async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: WebSocket) {
+    let (tx, rx) = socket.split();
+    let conn = st.connection(peer, true, &headers);
+    // Whether a stream is bound: set by the worker when it binds one (so a
+    // second bind right behind it is refused), cleared by the writer when
+    // the stream ends.
+    let bound = Arc::new(AtomicBool::new(false));
+    let (jobs_tx, jobs) = mpsc::channel(JOBS);
+    let (out_tx, out) = mpsc::channel(OUT);
+    let limit = st.engine.config().request_limit;
+    let reader = tokio::spawn(read(rx, jobs_tx, limit, peer));
+    let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx, bound.clone()));
+    write(tx, out, &bound).await;
+    // The writer is done (socket closed or failed): nothing more is read or run.
+    reader.abort();
+    worker.abort();
+}
+
+/// Reads frames and queues them in order; waits when the queue is full.
+async fn read(
+    mut rx: SplitStream<WebSocket>,
+    jobs: mpsc::Sender<Job>,
+    limit: u64,
+    peer: SocketAddr,
+) {
+    while let Some(msg) = rx.next().await {
+        let job = match msg {
+            Ok(Message::Text(text)) => parse(text.as_str(), limit, peer),
+            Ok(Message::Binary(_)) => Job::Refused(
+                Line::Error {
+                    code: code::MALFORMED,
+                    message: "TLCP requests are text messages",
+                }
+                .to_line(),
+            ),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) => break,
+            Err(e) => {
+                tracing::info!(client = %peer, "websocket closed: {e}");
+                break;
+            }
+        };
+        if jobs.send(job).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn parse(text: &str, limit: u64, peer: SocketAddr) -> Job {
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > limit {
+        let e = too_large(text.len(), limit);
+        tracing::info!(client = %peer, code = e.code, "refused: {}", e.message);
+        return Job::Refused(refusal_line(None, &e));
+    }
+    match parse_ws(text) {
+        Ok(batch) => Job::Batch(batch),
+        Err(e) => {
+            tracing::info!(client = %peer, code = e.code, "malformed websocket request: {}", e.message);
+            let first = text.split("\r\n").next().unwrap_or("");
+            Job::Refused(refusal_line(RequestName::from_wire(first), &e))
+        }
+    }
+}
+
+/// Runs the requests one after the other through the engine.
+async fn work(
+    engine: Arc<Engine>,
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    out: mpsc::Sender<Out>,
+    bound: Arc<AtomicBool>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let next = match job {
+            Job::Refused(line) => Out::Lines(line),
+            Job::Batch(batch) => {
+                conn.has_stream = bound.load(Ordering::Acquire);
+                match engine.handle(&mut conn, batch).await {
+                    Answer::Lines(lines) => Out::Lines(lines),
+                    Answer::Stream(stream) => {
+                        bound.store(true, Ordering::Release);
+                        Out::Stream(stream)
+                    }
+                }
+            }
+        };
+        if out.send(next).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// Waits for the next chunk of the bound stream, or forever if none is bound.
 async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
     match stream {
@@ -55,216 +182,49 @@ async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
     }
 }
 
-/// What a socket knows between requests.
-#[derive(Debug, Default)]
-struct Socket {
-    /// The handshake's headers: the client's address and host come from them.
-    headers: HeaderMap,
-    stream: Option<Stream>,
-    /// Requests that omit LS_session address the socket's last session.
-    last_session: Option<String>,
-    /// The session created on this socket: on a CREATE_ONLY listener, only
-    /// it may be rebound and controlled here.
-    created_here: Option<String>,
-}
-
-async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: WebSocket) {
-    let (mut tx, mut rx) = socket.split();
-    // Answers of control requests, which run concurrently with the stream.
-    let (answers_tx, mut answers) = mpsc::unbounded_channel::<String>();
-    let mut sock = Socket {
-        headers,
-        ..Socket::default()
-    };
+/// Writes answers and the bound stream's chunks until the socket closes,
+/// the client goes away, or a stream asks for the socket to be closed.
+async fn write(
+    mut tx: SplitSink<WebSocket, Message>,
+    mut out: mpsc::Receiver<Out>,
+    bound: &AtomicBool,
+) {
+    let mut stream: Option<Stream> = None;
     loop {
-        let out = tokio::select! {
-            msg = rx.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
-                    handle(&st, peer, text.as_str(), &mut sock, &answers_tx).await
-                }
-                Some(Ok(Message::Binary(_))) => Some(
-                    Line::Error { code: 67, message: "TLCP requests are text messages" }.to_line(),
-                ),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Err(e)) => {
-                    tracing::info!(client = %peer, "websocket closed: {e}");
-                    break;
+        let chunk = tokio::select! {
+            next = out.recv() => match next {
+                None => break,
+                Some(Out::Lines(text)) if text.is_empty() => continue,
+                Some(Out::Lines(text)) => Some(text),
+                Some(Out::Stream(mut s)) => {
+                    // The head (CONOK...) goes before any later answer.
+                    let head = s.next_chunk().await;
+                    stream = Some(s);
+                    head
                 }
             },
-            Some(answer) = answers.recv() => Some(answer),
-            chunk = next_chunk(&mut sock.stream) => match chunk {
-                Some(c) => {
-                    if sock.stream.as_ref().is_some_and(Stream::closes_socket) {
-                        // LS_close_socket: the last lines, then the close.
-                        let _ = tx.send(Message::Text(c.into())).await;
-                        let _ = tx.send(Message::Close(None)).await;
-                        break;
-                    }
-                    // A polling cycle that just ended frees the socket for
-                    // the next bind_session at once.
-                    if sock.stream.as_ref().is_some_and(Stream::is_done) {
-                        sock.stream = None;
-                    }
-                    Some(c)
-                }
-                None => {
-                    // Polling cycle over, or another stream took the session.
-                    sock.stream = None;
-                    None
-                }
-            },
+            chunk = next_chunk(&mut stream) => chunk,
         };
-        if let Some(text) = out {
-            if tx.send(Message::Text(text.into())).await.is_err() {
-                break;
-            }
+        let Some(text) = chunk else {
+            // Polling cycle over, or another stream took the session.
+            stream = None;
+            bound.store(false, Ordering::Release);
+            continue;
+        };
+        let closes = stream.as_ref().is_some_and(Stream::closes_socket);
+        if stream.as_ref().is_some_and(Stream::is_done) {
+            // A polling cycle that just ended frees the socket for the next
+            // bind_session at once.
+            stream = None;
+            bound.store(false, Ordering::Release);
         }
-    }
-}
-
-async fn handle(
-    st: &AppState,
-    peer: SocketAddr,
-    text: &str,
-    sock: &mut Socket,
-    answers: &mpsc::UnboundedSender<String>,
-) -> Option<String> {
-    let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
-    if text.len() > limit {
-        let e = RequestError::malformed(format!(
-            "request of {} bytes is larger than the request limit of {limit} bytes",
-            text.len()
-        ));
-        tracing::info!(client = %peer, code = e.code, "refused: {}", e.message);
-        let mut out = String::new();
-        error_line(&e, &mut out);
-        return Some(out);
-    }
-    let batch = match parse_ws(text) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::info!(client = %peer, code = e.code, "malformed websocket request: {}", e.message);
-            let mut out = String::new();
-            error_line(&e, &mut out);
-            return Some(out);
+        if tx.send(Message::Text(text.into())).await.is_err() {
+            break;
         }
-    };
-    let ctx = st.bind_context(peer, true, &sock.headers);
-    let port_type = st.listener.port_type;
-    match batch.name {
-        RequestName::Wsok => Some(Line::WsOk.to_line()),
-        RequestName::Heartbeat => None,
-        RequestName::CreateSession | RequestName::BindSession => {
-            let req = batch.requests.into_iter().next()?;
-            if sock.stream.is_some() {
-                return Some(conerr(69, "a stream is already bound to this WebSocket"));
-            }
-            let result = match req {
-                Ok(Request::CreateSession(_)) if port_type == PortType::ControlOnly => {
-                    Err(port_type_refusal(&st.listener, "session creation"))
-                }
-                Ok(Request::CreateSession(c)) => st.engine.create_session(&c, &ctx).await,
-                Ok(Request::BindSession(mut b)) => {
-                    if b.session.is_none() {
-                        b.session = sock.last_session.clone();
-                    }
-                    if port_type == PortType::CreateOnly && b.session != sock.created_here {
-                        Err(port_type_refusal(&st.listener, "bind_session"))
-                    } else {
-                        st.engine.bind_session(&b, &ctx)
-                    }
-                }
-                Ok(_) => Err((67, "unexpected request".to_owned())),
-                Err(e) => Err((e.code, e.message)),
-            };
-            match result {
-                Ok(s) => {
-                    let id = s.session().id.clone();
-                    if batch.name == RequestName::CreateSession {
-                        sock.created_here = Some(id.clone());
-                    }
-                    sock.last_session = Some(id);
-                    sock.stream = Some(s);
-                    None
-                }
-                Err((code, message)) => {
-                    tracing::info!(client = %peer, code, "session request refused: {message}");
-                    Some(conerr(code, &message))
-                }
-            }
+        if closes {
+            // LS_close_socket: the last lines, then the close.
+            let _ = tx.send(Message::Close(None)).await;
+            break;
         }
-        RequestName::Control | RequestName::Msg => {
-            for req in batch.requests {
-                let req = req.map(|r| with_session(r, sock.last_session.as_deref()));
-                if port_type == PortType::CreateOnly {
-                    if let Ok(r) = &req {
-                        if session_of(r) != sock.created_here.as_deref() {
-                            let (code, message) =
-                                port_type_refusal(&st.listener, "a control request");
-                            let _ = answers.send(
-                                Line::Error {
-                                    code,
-                                    message: &message,
-                                }
-                                .to_line(),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                let silent = matches!(&req, Ok(r) if !acked(r));
-                let st = st.clone();
-                let answers = answers.clone();
-                tokio::spawn(async move {
-                    let mut out = String::new();
-                    control_line(&st, req, &mut out).await;
-                    if silent && out.starts_with("REQOK") {
-                        return;
-                    }
-                    let _ = answers.send(out);
-                });
-            }
-            None
-        }
-    }
-}
-
-fn session_of(req: &Request) -> Option<&str> {
-    match req {
-        Request::Control(c) => c.session.as_deref(),
-        Request::Msg(m) => m.session.as_deref(),
-        _ => None,
-    }
-}
-
-fn conerr(code: i32, message: &str) -> String {
-    Line::Conerr { code, message }.to_line()
-}
-
-/// Fills in the socket's session when the request omits `LS_session`.
-fn with_session(mut req: Request, last: Option<&str>) -> Request {
-    let slot = match &mut req {
-        Request::Control(c) => &mut c.session,
-        Request::Msg(m) => &mut m.session,
-        _ => return req,
-    };
-    if slot.is_none() {
-        *slot = last.map(str::to_owned);
-    }
-    req
-}
-
-/// Whether a successful request is answered with `REQOK` (`LS_ack=false`
-/// silences subscriptions, unsubscriptions and messages on WebSockets).
-fn acked(req: &Request) -> bool {
-    match req {
-        Request::Control(c) => match &c.op {
-            ControlOp::Add(s) => s.ack,
-            ControlOp::Delete { ack, .. } => *ack,
-            _ => true,
-        },
-        Request::Msg(m) => m.ack,
-        _ => true,
     }
 }

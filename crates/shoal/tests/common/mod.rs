@@ -33,7 +33,11 @@ impl Server {
 
     /// Starts `shoal` with `base` then `args` (a `--config` run passes its own).
     pub fn start_with(base: &[&str], args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        // SHOAL_TEST_BIN runs the same tests against another build (for
+        // example an older one, to see a test fail where a fix is missing).
+        let bin = std::env::var("SHOAL_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_shoal").to_owned());
+        let mut child = Command::new(bin)
             .args(base)
             .args(args)
             .env_remove("RUST_LOG")

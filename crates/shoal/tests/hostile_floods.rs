@@ -1,0 +1,190 @@
+//! Floods of requests over one WebSocket: the server's memory stays flat
+//! (requests are read only as fast as they are executed, answers only as
+//! fast as the client reads them), every request is answered in order, and
+//! a bystander's updates keep coming on time and without a gap.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const MIB: u64 = 1024;
+/// Bytes of requests each flood sends.
+const FLOOD_BYTES: usize = 60 * 1024 * 1024;
+/// Most the server's resident memory may grow during a flood.
+const MAX_GROWTH_KIB: u64 = 64 * MIB;
+
+/// Samples the server's RSS until stopped; returns the peak.
+fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let rss = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(rss);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak
+    })
+}
+
+/// One WebSocket message of control requests: unsubscriptions of
+/// subscriptions that do not exist (each answered `REQERR,<id>,19`), padded
+/// with a parameter the server ignores, about 40 KB in all.
+fn control_batch(first: u64, count: u64) -> String {
+    let pad = "x".repeat(200);
+    let mut m = String::from("control");
+    for i in first..first + count {
+        m.push_str(&format!("\r\nLS_reqId={i}&LS_op=delete&LS_subId={i}&LS_pad={pad}"));
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_flood_is_answered_in_order_with_flat_memory() {
+    let server = Server::start(&[]);
+    let bystander = Bystander::start(&server, 20).await;
+    let base = server.rss_kib();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = watch_rss(server.pid(), stop.clone());
+
+    let (ws, _) = ws_session(&server).await;
+    let (mut tx, mut rx) = ws.split();
+    const PER_BATCH: u64 = 160;
+    let answered = Arc::new(AtomicU64::new(0));
+    let counter = answered.clone();
+    let reader = tokio::spawn(async move {
+        // Every request is answered, in the order sent.
+        let mut next = 1u64;
+        while let Some(Ok(msg)) = rx.next().await {
+            let Message::Text(t) = msg else { continue };
+            for line in t.as_str().split("\r\n").filter(|l| l.starts_with("REQ")) {
+                let expected = format!("REQERR,{next},19,");
+                assert!(line.starts_with(&expected), "expected {expected}..., got {line}");
+                next += 1;
+                counter.store(next - 1, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut sent_bytes = 0;
+    let mut sent = 0u64;
+    while sent_bytes < FLOOD_BYTES {
+        let batch = control_batch(sent + 1, PER_BATCH);
+        sent_bytes += batch.len();
+        sent += PER_BATCH;
+        tx.send(Message::text(batch)).await.unwrap();
+    }
+    // Every answer arrives (the reader checks their order).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while answered.load(Ordering::Relaxed) < sent {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {sent} requests answered",
+            answered.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap();
+    reader.abort();
+    assert!(
+        peak.saturating_sub(base) < MAX_GROWTH_KIB,
+        "{} MiB of requests grew the server from {} to {} MiB",
+        FLOOD_BYTES / 1024 / 1024,
+        base / MIB,
+        peak / MIB
+    );
+    bystander.finish(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_client_that_never_reads_is_held_back_not_buffered() {
+    let server = Server::start(&[]);
+    let bystander = Bystander::start(&server, 20).await;
+    let base = server.rss_kib();
+    let (mut ws, _) = ws_session(&server).await;
+    // Send without ever reading: once the server's small queues and the
+    // sockets' buffers are full, sending blocks.
+    let mut sent_bytes = 0;
+    let mut sent = 0u64;
+    let mut blocked = false;
+    while sent_bytes < FLOOD_BYTES {
+        let batch = control_batch(sent + 1, 160);
+        sent_bytes += batch.len();
+        sent += 160;
+        match tokio::time::timeout(Duration::from_secs(2), ws.send(Message::text(batch))).await {
+            Ok(r) => r.unwrap(),
+            Err(_) => {
+                blocked = true;
+                break;
+            }
+        }
+    }
+    let held = server.rss_kib();
+    assert!(
+        blocked,
+        "the server took all {} MiB without the client reading a byte",
+        sent_bytes / 1024 / 1024
+    );
+    assert!(
+        held.saturating_sub(base) < MAX_GROWTH_KIB,
+        "the server grew from {} to {} MiB holding a non-reading client back",
+        base / MIB,
+        held / MIB
+    );
+    drop(ws);
+    bystander.finish(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_message_flood_keeps_memory_flat() {
+    let server = Server::start(&[]);
+    let bystander = Bystander::start(&server, 20).await;
+    let base = server.rss_kib();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = watch_rss(server.pid(), stop.clone());
+    let (mut ws, _) = ws_session(&server).await;
+    let text = "y".repeat(1000);
+    let mut sent_bytes = 0;
+    let mut i = 0u64;
+    while sent_bytes < FLOOD_BYTES {
+        let mut m = String::from("msg");
+        for _ in 0..40 {
+            i += 1;
+            m.push_str(&format!(
+                "\r\nLS_reqId={i}&LS_message=CHAT%7C{text}&LS_ack=false&LS_outcome=false"
+            ));
+        }
+        sent_bytes += m.len();
+        ws.send(Message::text(m)).await.unwrap();
+    }
+    // A last acknowledged request: its REQOK comes after every message
+    // before it was accepted.
+    ws.send(Message::text(
+        "control\r\nLS_reqId=last&LS_op=delete&LS_subId=77",
+    ))
+    .await
+    .unwrap();
+    ws_until(&mut ws, Duration::from_secs(60), |l| {
+        l.starts_with("REQERR,last,")
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap();
+    assert!(
+        peak.saturating_sub(base) < MAX_GROWTH_KIB,
+        "{} MiB of unacknowledged messages grew the server from {} to {} MiB",
+        FLOOD_BYTES / 1024 / 1024,
+        base / MIB,
+        peak / MIB
+    );
+    bystander.finish(Duration::from_secs(2)).await;
+}
