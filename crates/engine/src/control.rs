@@ -36,7 +36,10 @@ impl Engine {
             ControlOp::Delete { sub_id, .. } => {
                 let sub = session.state.lock().subs.remove(&sub_id);
                 let Some(sub) = sub else {
-                    return Err((code::UNKNOWN_SUBSCRIPTION, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 session.push_counted(Line::Unsub(sub_id).to_line());
                 release(&session, sub);
@@ -48,7 +51,10 @@ impl Engine {
             } => {
                 let mut st = session.state.lock();
                 let Some(sub) = st.subs.get_mut(&sub_id) else {
-                    return Err((code::UNKNOWN_SUBSCRIPTION, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 if !sub.dispatch.filtered {
                     return Err((
@@ -123,7 +129,10 @@ impl Engine {
 
     async fn subscribe(&self, session: &Arc<crate::Session>, s: Subscribe) -> Result<(), Refusal> {
         if session.state.lock().subs.contains_key(&s.sub_id) {
-            return Err((code::BAD_PARAMETER, format!("LS_subId {} is already in use", s.sub_id)));
+            return Err((
+                code::BAD_PARAMETER,
+                format!("LS_subId {} is already in use", s.sub_id),
+            ));
         }
         let set = session.set.clone();
         let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
@@ -144,7 +153,10 @@ impl Engine {
             .await
             .map_err(err)?;
         if fields.is_empty() {
-            return Err((code::BAD_SCHEMA, format!("schema '{}' has no fields", s.schema)));
+            return Err((
+                code::BAD_SCHEMA,
+                format!("schema '{}' has no fields", s.schema),
+            ));
         }
         let command_pos = if s.mode == Mode::Command {
             let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
@@ -214,7 +226,10 @@ impl Engine {
                 for item in &acquired {
                     hub.release(item);
                 }
-                return Err((code::BAD_PARAMETER, format!("LS_subId {} is already in use", s.sub_id)));
+                return Err((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ));
             }
             let now = tokio::time::Instant::now();
             st.log.push(head, now);

@@ -12,9 +12,9 @@ mod hub;
 mod item;
 mod log;
 mod message;
+mod requests;
 mod session;
 mod stream;
-mod requests;
 mod subscription;
 
 pub use config::EngineConfig;
@@ -153,7 +153,10 @@ impl Engine {
             )
         })?;
         if !self.is_accepting() {
-            return Err((code::NOT_ACCEPTING, "this server is not accepting new sessions now".into()));
+            return Err((
+                code::NOT_ACCEPTING,
+                "this server is not accepting new sessions now".into(),
+            ));
         }
         if self.session_count() >= self.config.max_sessions {
             return Err((
@@ -192,15 +195,12 @@ impl Engine {
 
     /// Binds a new stream to an existing session.
     pub fn bind_session(&self, req: &BindSession, ctx: &BindContext) -> Result<Stream, Refusal> {
-        let id = req
-            .session
-            .as_deref()
-            .ok_or_else(|| {
-                (
-                    code::BAD_PARAMETER,
-                    "missing required parameter LS_session".to_owned(),
-                )
-            })?;
+        let id = req.session.as_deref().ok_or_else(|| {
+            (
+                code::BAD_PARAMETER,
+                "missing required parameter LS_session".to_owned(),
+            )
+        })?;
         let session = self
             .session(id)
             .ok_or_else(|| unknown_session(id, "bind_session"))?;
@@ -249,7 +249,11 @@ impl Engine {
                     .cloned()
                     .collect();
                 for s in expired {
-                    engine.close(&s, code::CLOSED_BY_SERVER, "session expired: no stream connection");
+                    engine.close(
+                        &s,
+                        code::CLOSED_BY_SERVER,
+                        "session expired: no stream connection",
+                    );
                 }
                 if let Some(max) = engine.config.max_session_duration {
                     let old: Vec<Arc<Session>> = engine

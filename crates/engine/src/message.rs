@@ -56,9 +56,15 @@ impl Session {
                 let seq = self.sequence(name);
                 let mut order = seq.order.lock().await;
                 let refusal = if prog < order.next {
-                    Some((code::MESSAGE_ALREADY_PROCESSED, "was already processed or skipped"))
+                    Some((
+                        code::MESSAGE_ALREADY_PROCESSED,
+                        "was already processed or skipped",
+                    ))
                 } else if !order.waiting.insert(prog) {
-                    Some((code::MESSAGE_ALREADY_WAITING, "is already waiting for its turn"))
+                    Some((
+                        code::MESSAGE_ALREADY_WAITING,
+                        "is already waiting for its turn",
+                    ))
                 } else {
                     None
                 };

@@ -145,9 +145,10 @@ impl Engine {
     pub async fn handle(&self, conn: &mut Connection, batch: Batch) -> Answer {
         match batch.name {
             RequestName::CreateSession | RequestName::BindSession => {
-                let first = batch.requests.into_iter().next().unwrap_or_else(|| {
-                    Err(RequestError::malformed("empty request".to_owned()))
-                });
+                let first =
+                    batch.requests.into_iter().next().unwrap_or_else(|| {
+                        Err(RequestError::malformed("empty request".to_owned()))
+                    });
                 match self.open(conn, batch.name, first).await {
                     Ok(stream) => {
                         let id = stream.session().id.clone();

@@ -43,7 +43,9 @@ fn control_batch(first: u64, count: u64) -> String {
     let pad = "x".repeat(200);
     let mut m = String::from("control");
     for i in first..first + count {
-        m.push_str(&format!("\r\nLS_reqId={i}&LS_op=delete&LS_subId={i}&LS_pad={pad}"));
+        m.push_str(&format!(
+            "\r\nLS_reqId={i}&LS_op=delete&LS_subId={i}&LS_pad={pad}"
+        ));
     }
     m
 }
@@ -68,7 +70,10 @@ async fn control_flood_is_answered_in_order_with_flat_memory() {
             let Message::Text(t) = msg else { continue };
             for line in t.as_str().split("\r\n").filter(|l| l.starts_with("REQ")) {
                 let expected = format!("REQERR,{next},19,");
-                assert!(line.starts_with(&expected), "expected {expected}..., got {line}");
+                assert!(
+                    line.starts_with(&expected),
+                    "expected {expected}..., got {line}"
+                );
                 next += 1;
                 counter.store(next - 1, Ordering::Relaxed);
             }
