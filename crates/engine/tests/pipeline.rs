@@ -24,7 +24,8 @@ async fn lines(h: &Harness, c: &mut Connection, msg: &str) -> String {
 }
 
 async fn open(h: &Harness, c: &mut Connection) -> Client {
-    let batch = parse_ws(&format!("create_session\r\nLS_adapter_set={SET}")).unwrap();
+    let batch = parse_ws(&format!("create_session\r\nLS_adapter_set={SET}"))
+        .unwrap_or_else(|e| panic!("{e}"));
     match h.engine.handle(c, batch).await {
         Answer::Stream(s) => {
             let mut client = Client::new(s);
