@@ -110,6 +110,8 @@ async fn control_flood_is_answered_in_order_with_flat_memory() {
     bystander.finish(Duration::from_secs(2)).await;
 }
 
+/// Not a finding of today's code (it already stopped reading a socket it
+/// could not write to), kept so that the new queues keep that property.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_client_that_never_reads_is_held_back_not_buffered() {
     let server = Server::start(&[]);
@@ -149,6 +151,9 @@ async fn a_flooding_client_that_never_reads_is_held_back_not_buffered() {
     bystander.finish(Duration::from_secs(2)).await;
 }
 
+/// Messages of one sequence, unacknowledged, as fast as the client can
+/// send them: each is processed in order (its `MSGDONE` says so) while the
+/// server holds only a bounded number of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacknowledged_message_flood_keeps_memory_flat() {
     let server = Server::start(&[]);
@@ -156,7 +161,27 @@ async fn unacknowledged_message_flood_keeps_memory_flat() {
     let base = server.rss_kib();
     let stop = Arc::new(AtomicBool::new(false));
     let peak = watch_rss(server.pid(), stop.clone());
-    let (mut ws, _) = ws_session(&server).await;
+    let (ws, _) = ws_session(&server).await;
+    let (mut tx, mut rx) = ws.split();
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = done.clone();
+    let reader = tokio::spawn(async move {
+        let mut next = 1u64;
+        while let Some(Ok(msg)) = rx.next().await {
+            let Message::Text(t) = msg else { continue };
+            for line in t.as_str().split("\r\n") {
+                if line.starts_with("REQ") || line.starts_with("MSGFAIL") {
+                    panic!("unexpected answer to an unacknowledged message: {line}");
+                }
+                if let Some(rest) = line.strip_prefix("MSGDONE,flood,") {
+                    let prog = rest.split(',').next().unwrap_or("");
+                    assert_eq!(prog, next.to_string(), "messages processed out of order");
+                    next += 1;
+                    counter.store(next - 1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
     let text = "y".repeat(1000);
     let mut sent_bytes = 0;
     let mut i = 0u64;
@@ -165,25 +190,24 @@ async fn unacknowledged_message_flood_keeps_memory_flat() {
         for _ in 0..40 {
             i += 1;
             m.push_str(&format!(
-                "\r\nLS_reqId={i}&LS_message=CHAT%7C{text}&LS_ack=false&LS_outcome=false"
+                "\r\nLS_reqId={i}&LS_message=CHAT%7C{text}&LS_sequence=flood&LS_msg_prog={i}&LS_ack=false"
             ));
         }
         sent_bytes += m.len();
-        ws.send(Message::text(m)).await.unwrap();
+        tx.send(Message::text(m)).await.unwrap();
     }
-    // A last acknowledged request: its REQOK comes after every message
-    // before it was accepted.
-    ws.send(Message::text(
-        "control\r\nLS_reqId=last&LS_op=delete&LS_subId=77",
-    ))
-    .await
-    .unwrap();
-    ws_until(&mut ws, Duration::from_secs(60), |l| {
-        l.starts_with("REQERR,last,")
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while done.load(Ordering::Relaxed) < i {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {i} messages processed",
+            done.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     let peak = peak.join().unwrap();
+    reader.abort();
     assert!(
         peak.saturating_sub(base) < MAX_GROWTH_KIB,
         "{} MiB of unacknowledged messages grew the server from {} to {} MiB",
