@@ -8,7 +8,7 @@ use shoal_adapter::Mode as AdapterMode;
 use shoal_protocol::request::{
     BufferSize, Control, ControlOp, MaxFrequency, Mode, Msg, Snapshot, Subscribe,
 };
-use shoal_protocol::Line;
+use shoal_protocol::{code, Line};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +34,10 @@ impl Engine {
             ControlOp::Delete { sub_id, .. } => {
                 let sub = session.state.lock().subs.remove(&sub_id);
                 let Some(sub) = sub else {
-                    return Err((19, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 session.push_counted(Line::Unsub(sub_id).to_line());
                 release(&session, sub);
@@ -46,11 +49,14 @@ impl Engine {
             } => {
                 let mut st = session.state.lock();
                 let Some(sub) = st.subs.get_mut(&sub_id) else {
-                    return Err((19, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 if !sub.dispatch.filtered {
                     return Err((
-                        13,
+                        code::RECONF_UNFILTERED,
                         "the subscription is unfiltered: its frequency cannot change".into(),
                     ));
                 }
@@ -94,7 +100,7 @@ impl Engine {
                 session.state.lock().close_socket = close_socket;
                 let (code, msg) = match cause_code {
                     Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
-                    None => (31, "destroyed by the client".into()),
+                    None => (code::DESTROYED_BY_CLIENT, "destroyed by the client".into()),
                 };
                 self.close(&session, code, &msg);
                 Ok(())
@@ -120,13 +126,16 @@ impl Engine {
 
     async fn subscribe(&self, session: &Arc<crate::Session>, s: Subscribe) -> Result<(), Refusal> {
         if session.state.lock().subs.contains_key(&s.sub_id) {
-            return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
+            return Err((
+                code::BAD_PARAMETER,
+                format!("LS_subId {} is already in use", s.sub_id),
+            ));
         }
         let set = session.set.clone();
         let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
         let hub = set.hubs.get(adapter).cloned().ok_or_else(|| {
             (
-                17,
+                code::UNKNOWN_DATA_ADAPTER,
                 format!("no data adapter '{adapter}' in adapter set '{}'", set.name),
             )
         })?;
@@ -134,23 +143,26 @@ impl Engine {
         let err = |e: shoal_adapter::AdapterError| (e.code, e.message);
         let items = md.get_items(&session.info, &s.group).await.map_err(err)?;
         if items.is_empty() {
-            return Err((21, format!("group '{}' has no items", s.group)));
+            return Err((code::BAD_GROUP, format!("group '{}' has no items", s.group)));
         }
         let fields = md
             .get_schema(&session.info, &s.group, &s.schema)
             .await
             .map_err(err)?;
         if fields.is_empty() {
-            return Err((23, format!("schema '{}' has no fields", s.schema)));
+            return Err((
+                code::BAD_SCHEMA,
+                format!("schema '{}' has no fields", s.schema),
+            ));
         }
         let command_pos = if s.mode == Mode::Command {
             let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
             let key = pos("key").ok_or((
-                15,
+                code::COMMAND_NO_KEY,
                 "COMMAND mode needs a 'key' field in the schema".to_owned(),
             ))?;
             let cmd = pos("command").ok_or((
-                16,
+                code::COMMAND_NO_COMMAND,
                 "COMMAND mode needs a 'command' field in the schema".to_owned(),
             ))?;
             Some((key, cmd))
@@ -160,7 +172,7 @@ impl Engine {
         let mode = adapter_mode(s.mode);
         if let Some(item) = items.iter().find(|i| !md.mode_allowed(i, mode)) {
             return Err((
-                24,
+                code::MODE_NOT_ALLOWED,
                 format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
             ));
         }
@@ -211,7 +223,10 @@ impl Engine {
                 for item in &acquired {
                     hub.release(item);
                 }
-                return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
+                return Err((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ));
             }
             let now = tokio::time::Instant::now();
             st.log.push(head, now);
@@ -279,7 +294,8 @@ impl Engine {
             (Mode::Merge, None) if filtered => 1,
             _ => cap,
         };
-        let mut buffer = asked_buffer.clamp(1, cap);
+        // Not clamp(): it panics when a configuration gives a cap of 0.
+        let mut buffer = asked_buffer.min(cap).max(1);
         if let Some(m) = md_buffer {
             buffer = buffer.min(usize::try_from(m).unwrap_or(cap).max(1));
         }
@@ -304,9 +320,43 @@ fn stricter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// The longest wait between two updates of a frequency-limited item: the
+/// interval of [`shoal_protocol::request::MIN_MAX_FREQUENCY`] (1000 s).
+const MAX_INTERVAL: Duration = Duration::from_secs(1000);
+
+/// The interval between updates at frequency `f`, `None` for no limit.
+///
+/// Total: every positive frequency, however small (a client's is raised to
+/// `MIN_MAX_FREQUENCY` by the parser, a metadata adapter's is not), gives
+/// an interval of at most [`MAX_INTERVAL`], so the dispatch may add it to
+/// an `Instant` without overflow; a huge one gives zero. A frequency that is
+/// not positive (or NaN, from an adapter) sets no limit.
 fn min_interval(f: MaxFrequency) -> Option<Duration> {
     match f {
-        MaxFrequency::PerSecond(f) if f > 0.0 => Duration::try_from_secs_f64(1.0 / f).ok(),
+        MaxFrequency::PerSecond(f) if f > 0.0 => {
+            Some(Duration::try_from_secs_f64(1.0 / f).map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL)))
+        }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_protocol::request::MIN_MAX_FREQUENCY;
+
+    #[test]
+    fn min_interval_is_total_and_bounded() {
+        let at = |f: f64| min_interval(MaxFrequency::PerSecond(f));
+        assert_eq!(at(2.0), Some(Duration::from_millis(500)));
+        assert_eq!(at(MIN_MAX_FREQUENCY), Some(MAX_INTERVAL));
+        assert_eq!(at(1e-19), Some(MAX_INTERVAL));
+        assert_eq!(at(f64::MIN_POSITIVE), Some(MAX_INTERVAL));
+        assert_eq!(at(1e300), Some(Duration::ZERO));
+        assert_eq!(at(f64::INFINITY), Some(Duration::ZERO));
+        assert_eq!(at(0.0), None);
+        assert_eq!(at(-1.0), None);
+        assert_eq!(at(f64::NAN), None);
+        assert_eq!(min_interval(MaxFrequency::Unlimited), None);
     }
 }

@@ -23,6 +23,7 @@ pub use stream::{BindContext, Stream};
 use hub::Hub;
 use parking_lot::RwLock;
 use shoal_adapter::{AdapterSet, MetadataProvider, SessionInfo};
+use shoal_protocol::code;
 use shoal_protocol::request::{BindSession, CreateSession};
 use std::collections::HashMap;
 use std::fmt;
@@ -139,12 +140,16 @@ impl Engine {
         req: &CreateSession,
         ctx: &BindContext,
     ) -> Result<Stream, Refusal> {
-        let set = self.sets.get(&req.adapter_set).ok_or_else(|| {
-            (
-                2,
-                format!("Requested Adapter Set not available: {}", req.adapter_set),
-            )
-        })?;
+        let Some(set) = self.sets.get(&req.adapter_set) else {
+            // The official server's exact text (its clients' tests compare
+            // it); the name asked for goes to the log only.
+            let shown: String = req.adapter_set.chars().take(64).collect();
+            tracing::info!(adapter_set = %shown, client = %ctx.client_ip, "session refused: no such adapter set");
+            return Err((
+                code::UNKNOWN_ADAPTER_SET,
+                "Requested Adapter Set not available".to_owned(),
+            ));
+        };
         if !self.is_accepting() {
             return Err((5, "this server is not accepting new sessions now".into()));
         }
