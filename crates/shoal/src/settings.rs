@@ -3,7 +3,7 @@
 
 use shoal_config::{Config, Listener, PortType as ConfPortType};
 use shoal_engine::EngineConfig;
-use shoal_transport::{ControlLinkRule, ListenerConfig, PortType};
+use shoal_transport::{ControlLinkRule, ListenerConfig, OriginPolicy, PortType};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -101,6 +101,7 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                 },
                 trusted_forwards: l.skip_local_forwards,
                 pages_dir: config.pages_dir.clone(),
+                origins: OriginPolicy::default(),
                 healthcheck: config
                     .healthcheck
                     .as_ref()
