@@ -249,10 +249,7 @@ async fn run(u: &mut Unstructured<'_>) -> AResult<()> {
                 }
             }
             2 => {
-                let mut line = format!(
-                    "{head}&LS_op=reconf&LS_subId={}",
-                    u.int_in_range(1..=3u8)?
-                );
+                let mut line = format!("{head}&LS_op=reconf&LS_subId={}", u.int_in_range(1..=3u8)?);
                 param(u, &mut line, "LS_requested_max_frequency")?;
                 if let Some(Request::Control(c)) = parse("control", &line) {
                     let _ = engine.control(&session, c).await;
