@@ -105,8 +105,30 @@ struct Origin {
     /// Lower case; an IPv6 address canonical and without brackets.
     host: String,
     port: Option<u16>,
-    /// `host[:port]` as written, lower case, to compare with `Host`.
-    authority: String,
+}
+
+impl Origin {
+    /// Whether `host` (a `Host` header) names this origin's host and port:
+    /// the request comes from a page of the server's own origin. A port
+    /// left out on either side is the scheme's default.
+    fn is_host(&self, host: &str) -> bool {
+        let Some((name, port)) = split_authority(host) else {
+            return false;
+        };
+        let port = match port {
+            Some(p) => p.parse::<u16>().ok(),
+            None => default_port(&self.scheme),
+        };
+        canonical_host(name) == self.host && port == self.port
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
 }
 
 fn parse_origin(value: &str) -> Option<Origin> {
@@ -119,17 +141,12 @@ fn parse_origin(value: &str) -> Option<Origin> {
     let (host, port) = split_authority(&authority)?;
     let port = match port {
         Some(p) => Some(p.parse::<u16>().ok()?),
-        None => match scheme.as_str() {
-            "http" => Some(80),
-            "https" => Some(443),
-            _ => None,
-        },
+        None => default_port(&scheme),
     };
     Some(Origin {
-        scheme,
         host: canonical_host(host),
+        scheme,
         port,
-        authority,
     })
 }
 
@@ -182,10 +199,8 @@ impl OriginPolicy {
         let Some(origin) = value.to_str().ok().and_then(parse_origin) else {
             return Verdict::Refused;
         };
-        let host = crate::host_header(headers).map(str::to_ascii_lowercase);
-        if host.as_deref() == Some(origin.authority.as_str())
-            || self.rules.iter().any(|r| r.matches(&origin))
-        {
+        let same = crate::host_header(headers).is_some_and(|h| origin.is_host(h));
+        if same || self.rules.iter().any(|r| r.matches(&origin)) {
             Verdict::Allowed(value.clone())
         } else {
             Verdict::Refused

@@ -42,6 +42,13 @@ fn no_origin_and_same_origin_always_pass() {
     assert!(!allowed(&p, "null"));
     let v6 = headers(Some("http://[::1]:8080"), "[::1]:8080");
     assert!(matches!(p.verdict(&v6), Verdict::Allowed(_)));
+    // Default ports may be written or not, on either side.
+    let explicit = headers(Some("https://a.example"), "a.example:443");
+    assert!(matches!(p.verdict(&explicit), Verdict::Allowed(_)));
+    let implicit = headers(Some("http://a.example:80"), "A.example");
+    assert!(matches!(p.verdict(&implicit), Verdict::Allowed(_)));
+    let other = headers(Some("http://a.example:81"), "a.example");
+    assert_eq!(p.verdict(&other), Verdict::Refused);
 }
 
 #[test]
