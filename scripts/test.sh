@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Shoal: formatting and lints, the Rust unit and property
-# tests, a bounded fuzzing run of the request parser, and the end-to-end
+# tests, bounded fuzzing runs (request parser, engine parameters), and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy and nginx,
@@ -10,7 +10,8 @@
 # cargo-fuzz. The Rust workspace is built once, in release mode, and every
 # test uses that build.
 #
-# Environment: FUZZ_SECONDS (default 30) bounds the fuzzing run.
+# Environment: FUZZ_SECONDS (default 30) bounds the fuzzing, split between
+# the two targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -68,14 +69,23 @@ step "building (release, once)"
 cargo build --release --workspace --all-targets
 export SHOAL_BIN="$ROOT/target/release/shoal"
 
-step "Rust tests, and fuzzing the request parser for ${FUZZ_SECONDS}s, in parallel"
+# Two fuzz targets, one after the other, share the budget: the request
+# parser, then the engine driven by fuzzed parameter values.
+fuzz_half=$(( (FUZZ_SECONDS + 1) / 2 ))
+step "Rust tests, and fuzzing (request parser, then engine parameters, ${fuzz_half}s each), in parallel"
 fuzz_log=$(mktemp)
 fuzz_corpus=$(mktemp -d)
 (
     # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
     # allows them on the stable toolchain this machine has.
-    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_request "$fuzz_corpus" seeds/parse_request \
-        -- -max_total_time="$FUZZ_SECONDS" -max_len=4096
+    cd fuzz
+    for target in parse_request engine_params; do
+        mkdir -p "$fuzz_corpus/$target"
+        max_len=4096
+        [ "$target" = engine_params ] && max_len=512
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$fuzz_corpus/$target" "seeds/$target" \
+            -- -max_total_time="$fuzz_half" -max_len="$max_len" || exit 1
+    done
 ) >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
 cargo test --release --workspace
@@ -83,7 +93,7 @@ if ! wait "$fuzz_pid"; then
     tail -n 60 "$fuzz_log"
     die "fuzzing found a crash (see above; the input is under fuzz/artifacts/)"
 fi
-grep -E "^Done|runs in" "$fuzz_log" | tail -n 1
+grep -E "^Done|runs in" "$fuzz_log" | tail -n 2
 rm -rf "$fuzz_log" "$fuzz_corpus"
 
 step "end-to-end tests through the official Lightstreamer Node client"

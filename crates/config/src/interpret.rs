@@ -274,10 +274,11 @@ impl Cx<'_> {
                 "missing_message_timeout_millis",
                 "web_server",
                 "healthcheck",
+                "cross_domain_policy",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy] =
             p.single;
 
         let mut parsed = Vec::new();
@@ -345,7 +346,13 @@ impl Cx<'_> {
             Some(el) => Some(self.healthcheck(el, path, &parsed)?),
         };
 
+        let cross_domain_policy = match cross_domain_policy {
+            None => None,
+            Some(el) => Some(self.cross_domain_policy(el, path)?),
+        };
+
         Ok(Config {
+            cross_domain_policy,
             listeners: parsed.into_iter().map(|p| p.listener).collect(),
             control_link_address,
             control_link_machine_name,
@@ -868,5 +875,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+mod cross_domain;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,9 @@
 //!   `<proxy_protocol_timeout_millis>`, `<skip_local_forwards>`);
 //! - `<control_link_address>`, `<control_link_machine_name>`;
 //! - the session settings collected in [`EngineSettings`];
-//! - `<web_server>` with `<enabled>` and `<pages_dir>`.
+//! - `<web_server>` with `<enabled>` and `<pages_dir>`;
+//! - `<healthcheck>`;
+//! - `<cross_domain_policy>` with its `<allow_access_from>` rules.
 //!
 //! Syntax follows Lightstreamer: element and attribute names are compared
 //! ignoring ASCII case, values are trimmed, an element with a blank value is
@@ -62,6 +64,51 @@ pub struct Config {
     /// `<healthcheck>`: where `/lightstreamer/healthcheck` answers. `None`
     /// when the element is absent: Shoal then answers it on every listener.
     pub healthcheck: Option<Healthcheck>,
+    /// `<cross_domain_policy>`: which web pages of other origins may use
+    /// the server. `None` when absent: only requests without `Origin` and
+    /// pages of the server's own origin are accepted.
+    pub cross_domain_policy: Option<CrossDomainPolicy>,
+}
+
+/// `<cross_domain_policy accept_credentials accept_extra_headers
+/// options_max_age>` with its `<allow_access_from>` rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossDomainPolicy {
+    /// `accept_credentials` (Y/N, default Y): allowed pages may send
+    /// cookies and credentials.
+    pub accept_credentials: bool,
+    /// `accept_extra_headers`: header names a preflight may ask for beyond
+    /// the CORS-safelisted ones; lower case.
+    pub accept_extra_headers: Vec<String>,
+    /// `options_max_age` (seconds, default 3600): how long a browser may
+    /// cache a preflight answer.
+    pub options_max_age: u64,
+    /// `<allow_access_from>`, in file order; an origin matching one is allowed.
+    pub allow: Vec<AllowAccessFrom>,
+}
+
+/// `<allow_access_from scheme="…" host="…" port="…"/>`. `None` is `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowAccessFrom {
+    /// Lower case; `*` matches `http` and `https` (all three `*`: anything).
+    pub scheme: Option<String>,
+    pub host: AllowedHost,
+    pub port: Option<u16>,
+    pub line: u32,
+}
+
+/// The `host` of an `<allow_access_from>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedHost {
+    /// `*`.
+    Any,
+    /// A host name, lower case.
+    Name(String),
+    /// An IPv4 or IPv6 address (compared in canonical form).
+    Ip(IpAddr),
+    /// `*.my-domain.com`, kept as `my-domain.com`: its subdomains, at any
+    /// depth (not the domain itself).
+    Subdomains(String),
 }
 
 /// `<healthcheck>`: `<available_on_all_servers>` (default N) and the

@@ -11,7 +11,8 @@
 //! readability is checked.
 
 use shoal_config::{
-    load, ConfigError, ControlLink, EngineSettings, KeystoreType, Loaded, PortType,
+    load, AllowAccessFrom, AllowedHost, ConfigError, ControlLink, CrossDomainPolicy,
+    EngineSettings, KeystoreType, Loaded, PortType,
 };
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -652,6 +653,20 @@ fn a_full_configuration() {
     );
     assert_eq!(c.control_link_machine_name.as_deref(), Some("push1"));
     assert_eq!(c.pages_dir, Some(fixture("pages")));
+    assert_eq!(
+        c.cross_domain_policy,
+        Some(CrossDomainPolicy {
+            accept_credentials: true,
+            accept_extra_headers: vec![],
+            options_max_age: 3600,
+            allow: vec![AllowAccessFrom {
+                scheme: None,
+                host: AllowedHost::Any,
+                port: None,
+                line: 60,
+            }],
+        })
+    );
 
     let warnings: Vec<(u32, &str)> = loaded
         .warnings
@@ -670,7 +685,6 @@ fn a_full_configuration() {
             (51, "lightstreamer_conf/read_timeout_millis"),
             (53, "lightstreamer_conf/write_timeout_millis"),
             (55, "lightstreamer_conf/websocket"),
-            (59, "lightstreamer_conf/cross_domain_policy"),
             (63, "lightstreamer_conf/logback_properties"),
             (65, "lightstreamer_conf/jmx"),
             (71, "lightstreamer_conf/dashboard"),

@@ -297,7 +297,8 @@ impl Engine {
             (Mode::Merge, None) if filtered => 1,
             _ => cap,
         };
-        let mut buffer = asked_buffer.clamp(1, cap);
+        // Not clamp(): it panics when a configuration gives a cap of 0.
+        let mut buffer = asked_buffer.min(cap).max(1);
         if let Some(m) = md_buffer {
             buffer = buffer.min(usize::try_from(m).unwrap_or(cap).max(1));
         }
@@ -322,9 +323,43 @@ fn stricter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// The longest wait between two updates of a frequency-limited item: the
+/// interval of [`shoal_protocol::request::MIN_MAX_FREQUENCY`] (1000 s).
+const MAX_INTERVAL: Duration = Duration::from_secs(1000);
+
+/// The interval between updates at frequency `f`, `None` for no limit.
+///
+/// Total: every positive frequency, however small (a client's is raised to
+/// `MIN_MAX_FREQUENCY` by the parser, a metadata adapter's is not), gives
+/// an interval of at most [`MAX_INTERVAL`], so the dispatch may add it to
+/// an `Instant` without overflow; a huge one gives zero. A frequency that is
+/// not positive (or NaN, from an adapter) sets no limit.
 fn min_interval(f: MaxFrequency) -> Option<Duration> {
     match f {
-        MaxFrequency::PerSecond(f) if f > 0.0 => Duration::try_from_secs_f64(1.0 / f).ok(),
+        MaxFrequency::PerSecond(f) if f > 0.0 => {
+            Some(Duration::try_from_secs_f64(1.0 / f).map_or(MAX_INTERVAL, |d| d.min(MAX_INTERVAL)))
+        }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_protocol::request::MIN_MAX_FREQUENCY;
+
+    #[test]
+    fn min_interval_is_total_and_bounded() {
+        let at = |f: f64| min_interval(MaxFrequency::PerSecond(f));
+        assert_eq!(at(2.0), Some(Duration::from_millis(500)));
+        assert_eq!(at(MIN_MAX_FREQUENCY), Some(MAX_INTERVAL));
+        assert_eq!(at(1e-19), Some(MAX_INTERVAL));
+        assert_eq!(at(f64::MIN_POSITIVE), Some(MAX_INTERVAL));
+        assert_eq!(at(1e300), Some(Duration::ZERO));
+        assert_eq!(at(f64::INFINITY), Some(Duration::ZERO));
+        assert_eq!(at(0.0), None);
+        assert_eq!(at(-1.0), None);
+        assert_eq!(at(f64::NAN), None);
+        assert_eq!(min_interval(MaxFrequency::Unlimited), None);
     }
 }

@@ -142,16 +142,16 @@ impl Engine {
         req: &CreateSession,
         ctx: &BindContext,
     ) -> Result<Stream, Refusal> {
-        let set = self.sets.get(&req.adapter_set).ok_or_else(|| {
-            // The official server's exact words: the official clients' own
-            // test suites compare them. The name goes to the log instead.
+        let Some(set) = self.sets.get(&req.adapter_set) else {
+            // The official server's exact text (its clients' tests compare
+            // it); the name asked for goes to the log only.
             let shown: String = req.adapter_set.chars().take(64).collect();
-            tracing::info!(adapter_set = %shown, client = %ctx.client_ip, "session refused: unknown adapter set");
-            (
+            tracing::info!(adapter_set = %shown, client = %ctx.client_ip, "session refused: no such adapter set");
+            return Err((
                 code::UNKNOWN_ADAPTER_SET,
                 "Requested Adapter Set not available".to_owned(),
-            )
-        })?;
+            ));
+        };
         if !self.is_accepting() {
             return Err((
                 code::NOT_ACCEPTING,

@@ -58,7 +58,7 @@ impl RequestError {
     /// Code 65: syntax error or invalid values for one or more arguments.
     pub fn syntax(message: String) -> Self {
         Self {
-            code: 65,
+            code: crate::code::BAD_PARAMETER,
             message,
             req_id: None,
         }
@@ -67,7 +67,7 @@ impl RequestError {
     /// Code 67: malformed request.
     pub fn malformed(message: String) -> Self {
         Self {
-            code: 67,
+            code: crate::code::MALFORMED,
             message,
             req_id: None,
         }
@@ -166,6 +166,11 @@ impl Mode {
         }
     }
 }
+
+/// The lowest `LS_requested_max_frequency` applied, in updates per second
+/// (one update every 1000 s). A lower positive value is raised to it and
+/// `CONF` reports the raised value; 0 and negative values are refused.
+pub const MIN_MAX_FREQUENCY: f64 = 0.001;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MaxFrequency {
@@ -377,7 +382,9 @@ fn max_frequency(p: &Params, allow_unfiltered: bool) -> Result<Option<MaxFrequen
         Some("unlimited") => Ok(Some(MaxFrequency::Unlimited)),
         Some("unfiltered") if allow_unfiltered => Ok(Some(MaxFrequency::Unfiltered)),
         Some(v) => match parse_decimal(v) {
-            Some(f) if f > 0.0 => Ok(Some(MaxFrequency::PerSecond(f))),
+            // Below the floor, "practically never" becomes "every 1000 s":
+            // the interval stays a time the clock can add.
+            Some(f) if f > 0.0 => Ok(Some(MaxFrequency::PerSecond(f.max(MIN_MAX_FREQUENCY)))),
             _ => Err(bad_value(
                 name,
                 v,
@@ -619,6 +626,42 @@ mod tests {
         for (body, param) in cases {
             let e = one(parse_http("control", "", body)).unwrap_err();
             assert!(e.message.contains(param), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn tiny_frequencies_are_raised_to_the_floor() {
+        for (v, expected) in [
+            ("0.0000000000000000001", MIN_MAX_FREQUENCY),
+            ("0.0005", MIN_MAX_FREQUENCY),
+            ("0.5", 0.5),
+            (
+                "999999999999999999999999",
+                999_999_999_999_999_999_999_999.0,
+            ),
+        ] {
+            let body = format!("LS_reqId=1&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={v}");
+            let Request::Control(c) = one(parse_http("control", "", &body)).unwrap() else {
+                panic!()
+            };
+            let ControlOp::Reconf { max_frequency, .. } = c.op else {
+                panic!()
+            };
+            assert_eq!(
+                max_frequency,
+                Some(MaxFrequency::PerSecond(expected)),
+                "{v}"
+            );
+        }
+        for v in ["0", "0.0", "00000.000"] {
+            let body = format!("LS_reqId=1&LS_op=reconf&LS_subId=1&LS_requested_max_frequency={v}");
+            let e = one(parse_http("control", "", &body)).unwrap_err();
+            assert_eq!(e.code, crate::code::BAD_PARAMETER);
+            assert!(
+                e.message.contains("LS_requested_max_frequency"),
+                "{}",
+                e.message
+            );
         }
     }
 

@@ -78,5 +78,12 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
     if let Some(dir) = &config.pages_dir {
         println!("static pages: {}", dir.display());
     }
+    match &config.cross_domain_policy {
+        None => println!("origins: requests without Origin and pages of this server's own origin"),
+        Some(p) => println!(
+            "origins: requests without Origin, pages of this server's own origin, and {} <allow_access_from> rule(s)",
+            p.allow.len()
+        ),
+    }
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! From a loaded `lightstreamer_conf.xml` to what the engine and the
 //! listeners run with.
 
-use shoal_config::{Config, Listener, PortType as ConfPortType};
+use shoal_config::{AllowedHost, Config, CrossDomainPolicy, Listener, PortType as ConfPortType};
 use shoal_engine::EngineConfig;
-use shoal_transport::{ControlLinkRule, ListenerConfig, PortType};
+use shoal_transport::{
+    ControlLinkRule, HostRule, ListenerConfig, OriginPolicy, OriginRule, PortType,
+};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -101,6 +103,7 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                 },
                 trusted_forwards: l.skip_local_forwards,
                 pages_dir: config.pages_dir.clone(),
+                origins: origin_policy(config.cross_domain_policy.as_ref()),
                 healthcheck: config
                     .healthcheck
                     .as_ref()
@@ -109,4 +112,32 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
             source: l.clone(),
         })
         .collect()
+}
+
+/// `<cross_domain_policy>` as the listeners match it; without one, only
+/// requests without `Origin` and pages of the server's own origin pass.
+fn origin_policy(policy: Option<&CrossDomainPolicy>) -> OriginPolicy {
+    let Some(p) = policy else {
+        return OriginPolicy::default();
+    };
+    OriginPolicy {
+        accept_credentials: p.accept_credentials,
+        extra_headers: p.accept_extra_headers.clone(),
+        max_age: p.options_max_age,
+        rules: p
+            .allow
+            .iter()
+            .map(|r| OriginRule {
+                scheme: r.scheme.clone(),
+                host: match &r.host {
+                    AllowedHost::Any => HostRule::Any,
+                    AllowedHost::Name(name) => HostRule::Exact(name.clone()),
+                    // Display gives the canonical form (IPv6 compressed).
+                    AllowedHost::Ip(ip) => HostRule::Exact(ip.to_string()),
+                    AllowedHost::Subdomains(domain) => HostRule::Subdomains(format!(".{domain}")),
+                },
+                port: r.port,
+            })
+            .collect(),
+    }
 }

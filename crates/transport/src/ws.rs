@@ -41,6 +41,10 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // <cross_domain_policy>: a page of a refused origin gets 403.
+    if let Some(refusal) = st.listener.origins.ws_refusal(&headers) {
+        return refusal;
+    }
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

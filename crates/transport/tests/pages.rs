@@ -74,6 +74,55 @@ async fn never_leaves_the_folder() {
 }
 
 #[tokio::test]
+async fn hidden_files_links_out_and_bare_folders_are_not_found() {
+    let (root, app) = site("hidden");
+    let pages = root.join("pages");
+    std::fs::create_dir_all(pages.join(".git")).unwrap();
+    std::fs::write(pages.join(".git/config"), "secret").unwrap();
+    std::fs::write(pages.join(".env"), "secret").unwrap();
+    std::fs::create_dir_all(pages.join("empty")).unwrap();
+    std::os::unix::fs::symlink(root.join("secret.txt"), pages.join("out.txt")).unwrap();
+    std::os::unix::fs::symlink(&root, pages.join("up")).unwrap();
+    std::os::unix::fs::symlink(pages.join(".env"), pages.join("env.txt")).unwrap();
+    std::os::unix::fs::symlink(pages.join("app.js"), pages.join("alias.js")).unwrap();
+    for uri in [
+        "/.git/config",
+        "/.env",
+        "/%2eenv",
+        "/docs/../.env",
+        "/out.txt",
+        "/up/secret.txt",
+        "/env.txt",
+        "/empty/",
+        "/empty",
+        "//docs/",
+    ] {
+        let (s, _, b) = get(&app, uri).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+        assert!(!b.contains("secret"), "{uri} leaked a file");
+    }
+    // A link that stays inside is a page like any other.
+    let (s, _, b) = get(&app, "/alias.js").await;
+    assert_eq!((s, b.as_str()), (StatusCode::OK, "console.log(1)"));
+    // A folder asked without its final slash is redirected to it.
+    let res = app
+        .clone()
+        .oneshot(Request::get("/docs").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(res.headers()["location"], "/docs/");
+    // Pages are read, not written.
+    let res = app
+        .clone()
+        .oneshot(Request::post("/index.html").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
 async fn tlcp_paths_still_belong_to_the_server() {
     let (root, app) = site("tlcp");
     let (s, _, b) = get(&app, "/lightstreamer/healthcheck").await;

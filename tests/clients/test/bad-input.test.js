@@ -79,7 +79,7 @@ describe('bad input', () => {
       r = await post(base, 'create_session.txt', 'LS_adapter_set=DEMO&LS_cid=x&LS_polling=maybe');
       assert.match(firstLine(r.text), /^CONERR,65,.*LS_polling/, 'bad LS_polling');
       r = await post(base, 'create_session.txt', 'LS_adapter_set=NOPE&LS_cid=x&LS_polling=true&LS_polling_millis=0');
-      assert.match(firstLine(r.text), /^CONERR,2,/, 'unknown adapter set');
+      assert.equal(firstLine(r.text), 'CONERR,2,Requested Adapter Set not available', 'unknown adapter set: the official text');
 
       // A second session, created raw, for control requests with bad values.
       r = await post(base, 'create_session.txt', 'LS_adapter_set=DEMO&LS_cid=x&LS_polling=true&LS_polling_millis=0&LS_idle_millis=0');

@@ -40,6 +40,8 @@ for (const transport of TRANSPORTS) {
         c.connect();
         const err = await c.waitServerError({ timeoutMs: 15000 });
         assert.equal(err.code, 2, `onServerError code (message ${JSON.stringify(err.message)})`);
+        // The official server's text, which the clients' own test suites compare.
+        assert.equal(err.message, 'Requested Adapter Set not available');
         await c.waitStatus(STATUS.DISCONNECTED, { timeoutMs: 5000, allowServerError: true });
         assert.ok(!c.statusHistory().some((st) => st.startsWith('CONNECTED:')),
           `never connected: ${c.statusHistory().join(' -> ')}`);

@@ -716,3 +716,162 @@ fn healthcheck_names_listeners() {
     let absent = crate::parse("<lightstreamer_conf><http_server name=\"A\"><port>0</port></http_server></lightstreamer_conf>", &dir.join("h.xml")).unwrap();
     assert_eq!(absent.config.healthcheck, None);
 }
+
+const POLICY: &str = "lightstreamer_conf/cross_domain_policy";
+const RULE: &str = "lightstreamer_conf/cross_domain_policy/allow_access_from";
+
+#[test]
+fn cross_domain_policy_defaults_and_rules() {
+    let c = ok(HTTP).config;
+    assert_eq!(c.cross_domain_policy, None);
+
+    let loaded = ok(&format!(
+        "{HTTP}\n<cross_domain_policy>\n\
+         <allow_access_from scheme=\"*\" host=\"*\" port=\"*\"/>\n\
+         <allow_access_from scheme=\"HTTPS\" host=\"*.My-Domain.com\" port=\"443\"/>\n\
+         <allow_access_from scheme=\"http\" host=\"[0:0::1]\" port=\"8080\"/>\n\
+         <allow_access_from scheme=\"http\" host=\"10.0.0.1\" port=\"*\"/>\n\
+         <allow_access_from scheme=\"http\" host=\"pages.example\" port=\"80\"/>\n\
+         </cross_domain_policy>"
+    ));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let p = loaded.config.cross_domain_policy.unwrap();
+    assert!(p.accept_credentials);
+    assert!(p.accept_extra_headers.is_empty());
+    assert_eq!(p.options_max_age, 3600);
+    let rules: Vec<_> = p
+        .allow
+        .iter()
+        .map(|r| (r.scheme.as_deref(), r.host.clone(), r.port, r.line))
+        .collect();
+    assert_eq!(
+        rules,
+        vec![
+            (None, AllowedHost::Any, None, 4),
+            (
+                Some("https"),
+                AllowedHost::Subdomains("my-domain.com".into()),
+                Some(443),
+                5
+            ),
+            (
+                Some("http"),
+                AllowedHost::Ip("::1".parse().unwrap()),
+                Some(8080),
+                6
+            ),
+            (
+                Some("http"),
+                AllowedHost::Ip("10.0.0.1".parse().unwrap()),
+                None,
+                7
+            ),
+            (
+                Some("http"),
+                AllowedHost::Name("pages.example".into()),
+                Some(80),
+                8
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cross_domain_policy_attributes() {
+    let p = ok(&format!(
+        "{HTTP}\n<cross_domain_policy accept_credentials=\"N\" \
+         accept_extra_headers=\"X-Token, x-other\" options_max_age=\"60\"/>"
+    ))
+    .config
+    .cross_domain_policy
+    .unwrap();
+    assert!(!p.accept_credentials);
+    assert_eq!(p.accept_extra_headers, ["x-token", "x-other"]);
+    assert_eq!(p.options_max_age, 60);
+    assert!(p.allow.is_empty());
+}
+
+#[test]
+fn cross_domain_policy_errors_name_the_element_and_line() {
+    let policy = |attrs: &str, rule: &str| {
+        format!("{HTTP}\n<cross_domain_policy {attrs}>\n{rule}\n</cross_domain_policy>")
+    };
+    let rule = |s: &str, h: &str, p: &str| {
+        policy(
+            "",
+            &format!("<allow_access_from scheme=\"{s}\" host=\"{h}\" port=\"{p}\"/>"),
+        )
+    };
+    assert_err(
+        &rule("*", "*.com", "*"),
+        4,
+        &format!("{RULE}/@host"),
+        "at least the second-level",
+    );
+    assert_err(
+        &rule("*", "a.*.com", "*"),
+        4,
+        &format!("{RULE}/@host"),
+        "first label",
+    );
+    assert_err(
+        &rule("*", "*.", "*"),
+        4,
+        &format!("{RULE}/@host"),
+        "wildcard",
+    );
+    assert_err(
+        &rule("*", "bad host", "*"),
+        4,
+        &format!("{RULE}/@host"),
+        "not a host name",
+    );
+    assert_err(
+        &rule("*", "*", "99999"),
+        4,
+        &format!("{RULE}/@port"),
+        "1 to 65535",
+    );
+    assert_err(
+        &rule("*", "*", "0"),
+        4,
+        &format!("{RULE}/@port"),
+        "1 to 65535",
+    );
+    assert_err(
+        &rule("*", "*", "http"),
+        4,
+        &format!("{RULE}/@port"),
+        "1 to 65535",
+    );
+    assert_err(
+        &rule("ht tp", "*", "*"),
+        4,
+        &format!("{RULE}/@scheme"),
+        "URL scheme",
+    );
+    assert_err(
+        &policy("", "<allow_access_from scheme=\"*\" host=\"*\"/>"),
+        4,
+        RULE,
+        "port attribute is required",
+    );
+    assert_err(
+        &policy("accept_credentials=\"yes\"", ""),
+        3,
+        &format!("{POLICY}/@accept_credentials"),
+        "Y or N",
+    );
+    assert_err(
+        &policy("options_max_age=\"-1\"", ""),
+        3,
+        &format!("{POLICY}/@options_max_age"),
+        "whole number",
+    );
+    assert_err(
+        &policy("accept_extra_headers=\"X-A; X-B\"", ""),
+        3,
+        &format!("{POLICY}/@accept_extra_headers"),
+        "not a header name",
+    );
+}
