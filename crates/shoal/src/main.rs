@@ -146,7 +146,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             };
             let plans = addrs
                 .into_iter()
-                .map(|addr| (addr, ListenerConfig::default(), Handshakes::default()))
+                .map(|addr| {
+                    // Without a configuration file every origin is allowed,
+                    // as in Lightstreamer's factory configuration.
+                    let conf = ListenerConfig {
+                        origins: shoal_transport::OriginPolicy::allow_all(),
+                        ..ListenerConfig::default()
+                    };
+                    (addr, conf, Handshakes::default())
+                })
                 .collect::<Vec<_>>();
             return serve_all(config, plans, drain_of(&args)).await;
         }

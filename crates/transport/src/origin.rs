@@ -54,6 +54,23 @@ impl Default for OriginPolicy {
     }
 }
 
+impl OriginPolicy {
+    /// Every origin allowed (one rule of three `*`): what Shoal runs with
+    /// when started without a configuration file, as Lightstreamer's own
+    /// factory configuration does, so that a page on a development server
+    /// can use a local `shoal serve` at once.
+    pub fn allow_all() -> Self {
+        Self {
+            rules: vec![OriginRule {
+                scheme: None,
+                host: HostRule::Any,
+                port: None,
+            }],
+            ..Self::default()
+        }
+    }
+}
+
 /// One `<allow_access_from scheme host port>`; `None` is `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginRule {
