@@ -12,6 +12,7 @@
 //!   `<proxy_protocol_timeout_millis>`, `<skip_local_forwards>`);
 //! - `<control_link_address>`, `<control_link_machine_name>`;
 //! - the session settings collected in [`EngineSettings`];
+//! - the socket time limits collected in [`SocketTimeouts`];
 //! - `<web_server>` with `<enabled>` and `<pages_dir>`.
 //!
 //! Syntax follows Lightstreamer: element and attribute names are compared
@@ -62,6 +63,22 @@ pub struct Config {
     /// `<healthcheck>`: where `/lightstreamer/healthcheck` answers. `None`
     /// when the element is absent: Shoal then answers it on every listener.
     pub healthcheck: Option<Healthcheck>,
+    /// Time limits of every connection.
+    pub timeouts: SocketTimeouts,
+}
+
+/// `<read_timeout_millis>`, `<write_timeout_millis>` and
+/// `<handshake_timeout_millis>`: `None` means not written (Shoal's default),
+/// `Some(0)` no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketTimeouts {
+    /// Longest wait for a request (headers, body), for the first request of
+    /// a connection and between kept-alive requests.
+    pub read_millis: Option<u64>,
+    /// Longest time a write may make no progress.
+    pub write_millis: Option<u64>,
+    /// Longest TLS handshake.
+    pub handshake_millis: Option<u64>,
 }
 
 /// `<healthcheck>`: `<available_on_all_servers>` (default N) and the

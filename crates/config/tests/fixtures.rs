@@ -652,6 +652,8 @@ fn a_full_configuration() {
     );
     assert_eq!(c.control_link_machine_name.as_deref(), Some("push1"));
     assert_eq!(c.pages_dir, Some(fixture("pages")));
+    assert_eq!(c.timeouts.read_millis, Some(20000));
+    assert_eq!(c.timeouts.write_millis, Some(120000));
 
     let warnings: Vec<(u32, &str)> = loaded
         .warnings
@@ -667,8 +669,6 @@ fn a_full_configuration() {
             (14, &*format!("{HTTP}/backlog")),
             (16, &*format!("{HTTP}/response_http_headers")),
             (37, &*format!("{HTTPS}/remove_protocols")),
-            (51, "lightstreamer_conf/read_timeout_millis"),
-            (53, "lightstreamer_conf/write_timeout_millis"),
             (55, "lightstreamer_conf/websocket"),
             (59, "lightstreamer_conf/cross_domain_policy"),
             (63, "lightstreamer_conf/logback_properties"),
