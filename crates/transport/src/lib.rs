@@ -6,9 +6,13 @@ mod client_ip;
 mod control_link;
 mod http;
 mod listener;
+mod serve;
+mod timeouts;
 mod ws;
 
-pub use listener::{HandshakeListener, Handshakes, Peer};
+pub use listener::{Handshakes, Peer};
+pub use serve::serve;
+pub use timeouts::Timeouts;
 pub use tokio_rustls::TlsAcceptor;
 
 pub use control_link::ControlLinkRule;
@@ -21,7 +25,6 @@ use axum::Router;
 use shoal_engine::{BindContext, Engine};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
 /// What requests a listener takes (`<port_type>`).
@@ -61,6 +64,8 @@ pub struct ListenerConfig {
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
+    /// Time limits of the listener's connections.
+    pub timeouts: Timeouts,
 }
 
 impl Default for ListenerConfig {
@@ -72,6 +77,7 @@ impl Default for ListenerConfig {
             trusted_forwards: 0,
             pages_dir: None,
             healthcheck: true,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -139,30 +145,6 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
             .fallback(not_found)
             .with_state(state),
     }
-}
-
-/// Serves `router` on an already bound listener until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .await
-}
-
-/// Like [`serve`], for connections that first go through a PROXY protocol
-/// header and/or a TLS handshake.
-pub async fn serve_with(
-    listener: TcpListener,
-    handshakes: Handshakes,
-    router: Router,
-) -> std::io::Result<()> {
-    let listener = HandshakeListener::new(listener, handshakes)?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .await
 }
 
 async fn healthcheck(State(st): State<AppState>, uri: axum::http::Uri) -> Response {
