@@ -33,6 +33,10 @@ const LATE: Duration = Duration::from_millis(2500);
 
 /// A configuration with the short limits, in a folder of the test's own.
 fn config(test: &str) -> PathBuf {
+    config_with(test, READ)
+}
+
+fn config_with(test: &str, read: Duration) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("shoal-hostile-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("lightstreamer_conf.xml");
@@ -47,7 +51,7 @@ fn config(test: &str) -> PathBuf {
   <max_keepalive_millis>1000</max_keepalive_millis>
   <max_idle_millis>1000</max_idle_millis>
 </lightstreamer_conf>\n",
-            READ.as_millis(),
+            read.as_millis(),
             WRITE.as_millis()
         ),
     )
@@ -310,16 +314,15 @@ async fn healthy_keep_alive_connections_are_reused_then_closed_when_idle() {
 async fn out_of_file_descriptors_is_logged_once_and_recovers() {
     // 64 descriptors: the server runs out after a few dozen connections.
     // The read timeout is long, so only the test frees them.
+    let file = config_with("emfile", Duration::from_secs(60));
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",
         "ulimit -n 64 && exec \"$0\" \"$@\"",
         env!("CARGO_BIN_EXE_shoal"),
         "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--read-timeout-millis",
-        "60000",
+        "--config",
+        file.to_str().unwrap(),
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -377,16 +380,16 @@ async fn out_of_file_descriptors_is_logged_once_and_recovers() {
     bystander.finish(Duration::from_secs(1)).await;
 }
 
-/// Creates `n` sessions on WebSockets; returns how many got `CONOK`.
+/// Creates `n` sessions on WebSockets, one after the other; returns how
+/// many got `CONOK` before the first that did not within 5 s.
 async fn sessions(server: &Server, n: usize) -> usize {
-    let mut ok = 0;
-    for _ in 0..n {
+    for ok in 0..n {
         let created = tokio::time::timeout(Duration::from_secs(5), ws_session(server)).await;
-        if created.is_ok() {
-            ok += 1;
+        if created.is_err() {
+            return ok;
         }
     }
-    ok
+    n
 }
 
 #[tokio::test]
