@@ -4,7 +4,7 @@ use crate::address::{interfaces_overlap, parse_control_link, parse_interface};
 use crate::xml::{self, Element};
 use crate::{
     Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Listener, Loaded,
-    PortType, Warning,
+    PortType, SocketTimeouts, Warning,
 };
 use std::path::{Path, PathBuf};
 
@@ -275,10 +275,13 @@ impl Cx<'_> {
                 "web_server",
                 "healthcheck",
                 "cross_domain_policy",
+                "read_timeout_millis",
+                "write_timeout_millis",
+                "handshake_timeout_millis",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout] =
             p.single;
 
         let mut parsed = Vec::new();
@@ -359,6 +362,11 @@ impl Cx<'_> {
             engine,
             pages_dir,
             healthcheck,
+            timeouts: SocketTimeouts {
+                read_millis: self.number(read_timeout, path)?,
+                write_millis: self.number(write_timeout, path)?,
+                handshake_millis: self.number(handshake_timeout, path)?,
+            },
         })
     }
 

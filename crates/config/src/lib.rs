@@ -12,6 +12,7 @@
 //!   `<proxy_protocol_timeout_millis>`, `<skip_local_forwards>`);
 //! - `<control_link_address>`, `<control_link_machine_name>`;
 //! - the session settings collected in [`EngineSettings`];
+//! - the socket time limits collected in [`SocketTimeouts`];
 //! - `<web_server>` with `<enabled>` and `<pages_dir>`;
 //! - `<healthcheck>`;
 //! - `<cross_domain_policy>` with its `<allow_access_from>` rules.
@@ -68,6 +69,8 @@ pub struct Config {
     /// the server. `None` when absent: only requests without `Origin` and
     /// pages of the server's own origin are accepted.
     pub cross_domain_policy: Option<CrossDomainPolicy>,
+    /// Time limits of every connection.
+    pub timeouts: SocketTimeouts,
 }
 
 /// `<cross_domain_policy accept_credentials accept_extra_headers
@@ -109,6 +112,20 @@ pub enum AllowedHost {
     /// `*.my-domain.com`, kept as `my-domain.com`: its subdomains, at any
     /// depth (not the domain itself).
     Subdomains(String),
+}
+
+/// `<read_timeout_millis>`, `<write_timeout_millis>` and
+/// `<handshake_timeout_millis>`: `None` means not written (Shoal's default),
+/// `Some(0)` no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketTimeouts {
+    /// Longest wait for a request (headers, body), for the first request of
+    /// a connection and between kept-alive requests.
+    pub read_millis: Option<u64>,
+    /// Longest time a write may make no progress.
+    pub write_millis: Option<u64>,
+    /// Longest TLS handshake.
+    pub handshake_millis: Option<u64>,
 }
 
 /// `<healthcheck>`: `<available_on_all_servers>` (default N) and the

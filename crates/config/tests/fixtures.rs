@@ -667,6 +667,8 @@ fn a_full_configuration() {
             }],
         })
     );
+    assert_eq!(c.timeouts.read_millis, Some(20000));
+    assert_eq!(c.timeouts.write_millis, Some(120000));
 
     let warnings: Vec<(u32, &str)> = loaded
         .warnings
@@ -682,8 +684,6 @@ fn a_full_configuration() {
             (14, &*format!("{HTTP}/backlog")),
             (16, &*format!("{HTTP}/response_http_headers")),
             (37, &*format!("{HTTPS}/remove_protocols")),
-            (51, "lightstreamer_conf/read_timeout_millis"),
-            (53, "lightstreamer_conf/write_timeout_millis"),
             (55, "lightstreamer_conf/websocket"),
             (63, "lightstreamer_conf/logback_properties"),
             (65, "lightstreamer_conf/jmx"),

@@ -3,20 +3,20 @@
 mod check;
 mod cluster_plan;
 mod drain;
+mod logs;
 mod settings;
 mod tls;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_engine::{Engine, EngineConfig};
-use shoal_transport::{router, serve, serve_with, Handshakes, ListenerConfig};
-use std::io::IsTerminal;
+use shoal_transport::{serve, Handshakes, ListenerConfig};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +57,16 @@ struct ServeArgs {
     /// Most sessions held at once; more are refused with error 8.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_sessions: Option<u32>,
+    /// Longest wait for a request (headers, body; before the first request
+    /// and between kept-alive ones), in milliseconds; 0: no limit. Overrides
+    /// <read_timeout_millis>; default 20000.
+    #[arg(long, value_name = "MILLIS")]
+    read_timeout_millis: Option<u64>,
+    /// Longest time a write may make no progress (a client that stopped
+    /// reading), in milliseconds; 0: no limit. Overrides
+    /// <write_timeout_millis>; default 120000.
+    #[arg(long, value_name = "MILLIS")]
+    write_timeout_millis: Option<u64>,
     /// On SIGTERM, seconds between the health check turning 503 and the
     /// first session being moved (time for the balancer to notice).
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = seconds)]
@@ -84,8 +94,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The message names the file, element and line where it applies;
-            // a backtrace would only hide it.
-            eprintln!("error: {e:#}");
+            // a backtrace would only hide it. A closed standard error must
+            // not turn the error into a panic.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -94,32 +105,35 @@ fn main() -> ExitCode {
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            init_logs(args.log_level.as_deref())?;
+            let logs = logs::init(args.log_level.as_deref())?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            rt.block_on(run(args))
+            let result = rt.block_on(async {
+                logs.spawn_drop_reporter();
+                run(args).await
+            });
+            // Connections still open end with the runtime.
+            rt.shutdown_timeout(Duration::from_millis(100));
+            logs.finish();
+            result
         }
         Command::CheckConfig { file } => check::run(&file),
         Command::ClusterPlan(args) => cluster_plan::run(args),
     }
 }
 
-fn init_logs(level: Option<&str>) -> anyhow::Result<()> {
-    let filter = match level {
-        Some(l) => EnvFilter::try_new(l).with_context(|| format!("invalid --log-level '{l}'"))?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    Ok(())
-}
-
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before any listener is announced: a SIGTERM sent as soon as one is
+    // must drain, not kill the process.
+    let signals = Signals::install().context("cannot install the signal handlers")?;
+    let timeouts = |conf: Option<&shoal_config::SocketTimeouts>| {
+        let mut t = conf.copied().unwrap_or_default();
+        t.read_millis = args.read_timeout_millis.or(t.read_millis);
+        t.write_millis = args.write_timeout_millis.or(t.write_millis);
+        settings::timeouts(&t)
+    };
     let (config, plans, file) = match &args.config {
         Some(file) => {
             let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -131,7 +145,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             if let Some(n) = args.max_sessions {
                 config.max_sessions = n as usize;
             }
-            let plans = settings::listeners(&loaded.config);
+            let mut plans = settings::listeners(&loaded.config);
+            let t = timeouts(Some(&loaded.config.timeouts));
+            for p in &mut plans {
+                p.conf.timeouts = t;
+            }
             (config, plans, file)
         }
         None => {
@@ -144,19 +162,18 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             } else {
                 args.listen.clone()
             };
+            // Without a configuration file every origin is allowed, as in
+            // Lightstreamer's factory configuration.
+            let conf = ListenerConfig {
+                timeouts: timeouts(None),
+                origins: shoal_transport::OriginPolicy::allow_all(),
+                ..ListenerConfig::default()
+            };
             let plans = addrs
                 .into_iter()
-                .map(|addr| {
-                    // Without a configuration file every origin is allowed,
-                    // as in Lightstreamer's factory configuration.
-                    let conf = ListenerConfig {
-                        origins: shoal_transport::OriginPolicy::allow_all(),
-                        ..ListenerConfig::default()
-                    };
-                    (addr, conf, Handshakes::default())
-                })
+                .map(|addr| (addr, conf.clone(), Handshakes::default()))
                 .collect::<Vec<_>>();
-            return serve_all(config, plans, drain_of(&args)).await;
+            return serve_all(config, plans, drain_of(&args), signals).await;
         }
     };
     let mut ready = Vec::with_capacity(plans.len());
@@ -173,7 +190,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready.push((p.addr, p.conf, handshakes));
     }
     let plans = ready;
-    serve_all(config, plans, drain_of(&args)).await
+    serve_all(config, plans, drain_of(&args), signals).await
 }
 
 fn drain_of(args: &ServeArgs) -> drain::Drain {
@@ -191,6 +208,7 @@ async fn serve_all(
     config: EngineConfig,
     plans: Vec<Plan>,
     drain: drain::Drain,
+    mut signals: Signals,
 ) -> anyhow::Result<()> {
     let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
     let _reaper = engine.spawn_reaper();
@@ -206,21 +224,18 @@ async fn serve_all(
         } else {
             "http"
         };
-        println!("listening on {scheme}://{local}");
+        logs::announce(&format!("listening on {scheme}://{local}"));
         tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), "serving TLCP over HTTP and WebSocket, adapter set DEMO");
-        let app = router(engine.clone(), conf);
+        let engine = engine.clone();
         servers.spawn(async move {
-            if handshakes.tls.is_none() && handshakes.proxy_protocol.is_none() {
-                serve(listener, app).await
-            } else {
-                serve_with(listener, handshakes, app).await
-            }
-            .map_err(anyhow::Error::from)
+            serve(listener, handshakes, engine, conf)
+                .await
+                .map_err(anyhow::Error::from)
         });
     }
     tokio::select! {
         Some(res) = servers.join_next() => return Err(listener_ended(res)),
-        stop = shutdown_signal() => {
+        stop = signals.next() => {
             if stop == Stop::Interrupt {
                 tracing::info!(sessions = engine.session_count(), "interrupted: shutting down");
                 return Ok(());
@@ -235,7 +250,7 @@ async fn serve_all(
     // A second signal cuts the drain short.
     tokio::select! {
         _ = drain::run(&engine, drain) => {}
-        _ = shutdown_signal() => {
+        _ = signals.next() => {
             tracing::info!(sessions = engine.session_count(), "drain cut short by a second signal");
         }
         Some(res) = servers.join_next() => return Err(listener_ended(res)),
@@ -261,23 +276,42 @@ enum Stop {
     Terminate,
 }
 
-async fn shutdown_signal() -> Stop {
+/// The signals that stop the server, caught from [`Signals::install`] on:
+/// one that arrives before anything waits for it is kept, not lost.
+struct Signals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => Stop::Interrupt,
-                _ = term.recv() => Stop::Terminate,
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                Stop::Interrupt
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal.
+    async fn next(&mut self) -> Stop {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Stop::Interrupt,
+                _ = self.term.recv() => Stop::Terminate,
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        Stop::Interrupt
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Stop::Interrupt
+        }
     }
 }

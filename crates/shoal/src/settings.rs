@@ -1,10 +1,12 @@
 //! From a loaded `lightstreamer_conf.xml` to what the engine and the
 //! listeners run with.
 
-use shoal_config::{AllowedHost, Config, CrossDomainPolicy, Listener, PortType as ConfPortType};
+use shoal_config::{
+    AllowedHost, Config, CrossDomainPolicy, Listener, PortType as ConfPortType, SocketTimeouts,
+};
 use shoal_engine::EngineConfig;
 use shoal_transport::{
-    ControlLinkRule, HostRule, ListenerConfig, OriginPolicy, OriginRule, PortType,
+    ControlLinkRule, HostRule, ListenerConfig, OriginPolicy, OriginRule, PortType, Timeouts,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -74,6 +76,20 @@ pub fn engine_config(config: &Config) -> anyhow::Result<EngineConfig> {
     Ok(out)
 }
 
+/// The connection time limits: Shoal's default when not written, none for 0.
+pub fn timeouts(t: &SocketTimeouts) -> Timeouts {
+    let limit = |millis: Option<u64>, default: Duration| match millis {
+        None => Some(default),
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+    };
+    Timeouts {
+        read: limit(t.read_millis, Timeouts::DEFAULT_READ),
+        write: limit(t.write_millis, Timeouts::DEFAULT_WRITE),
+        tls_handshake: limit(t.handshake_millis, Timeouts::DEFAULT_TLS_HANDSHAKE),
+    }
+}
+
 pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
     let rule = ControlLinkRule {
         address: config
@@ -108,6 +124,7 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                     .healthcheck
                     .as_ref()
                     .is_none_or(|h| h.available_on(&l.name)),
+                timeouts: timeouts(&config.timeouts),
             },
             source: l.clone(),
         })

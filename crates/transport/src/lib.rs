@@ -8,9 +8,13 @@ mod http;
 mod listener;
 mod origin;
 mod pages;
+mod serve;
+mod timeouts;
 mod ws;
 
-pub use listener::{HandshakeListener, Handshakes, Peer};
+pub use listener::{Handshakes, Peer};
+pub use serve::serve;
+pub use timeouts::Timeouts;
 pub use tokio_rustls::TlsAcceptor;
 
 pub use control_link::ControlLinkRule;
@@ -24,7 +28,6 @@ use axum::Router;
 use shoal_engine::{BindContext, Connection, Engine};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 pub use shoal_engine::PortType;
 
@@ -45,6 +48,8 @@ pub struct ListenerConfig {
     pub trusted_forwards: u32,
     /// `<cross_domain_policy>`: which browser pages may use this listener.
     pub origins: OriginPolicy,
+    /// Time limits of the listener's connections.
+    pub timeouts: Timeouts,
 }
 
 impl Default for ListenerConfig {
@@ -57,6 +62,7 @@ impl Default for ListenerConfig {
             pages_dir: None,
             healthcheck: true,
             origins: OriginPolicy::default(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -126,30 +132,6 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
             .fallback(not_found)
             .with_state(state),
     }
-}
-
-/// Serves `router` on an already bound listener until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .await
-}
-
-/// Like [`serve`], for connections that first go through a PROXY protocol
-/// header and/or a TLS handshake.
-pub async fn serve_with(
-    listener: TcpListener,
-    handshakes: Handshakes,
-    router: Router,
-) -> std::io::Result<()> {
-    let listener = HandshakeListener::new(listener, handshakes)?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .await
 }
 
 async fn healthcheck(State(st): State<AppState>, uri: axum::http::Uri) -> Response {

@@ -3,32 +3,20 @@
 //! `send-proxy-v2` write it, carrying the real client address) and/or a TLS
 //! handshake.
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use crate::timeouts::Timeouts;
 use ppp::HeaderResult;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-/// The client of a connection, as the listener determined it.
+/// The client of a connection, as the listener determined it (from the
+/// PROXY protocol header when there is one). Handlers extract it as
+/// `ConnectInfo<Peer>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, HandshakeListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, HandshakeListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// A connection after its handshakes: TCP, or TLS over TCP.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -39,7 +27,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 pub struct Handshakes {
     /// Read a PROXY protocol header first, waiting at most this long.
     pub proxy_protocol: Option<Duration>,
-    /// Then a TLS handshake.
+    /// Then a TLS handshake, within [`Timeouts::handshake`].
     pub tls: Option<TlsAcceptor>,
 }
 
@@ -52,80 +40,13 @@ impl std::fmt::Debug for Handshakes {
     }
 }
 
-/// Longest TLS handshake allowed: a peer that stalls it is dropped.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A listener whose connections go through [`Handshakes`]. They run in a
-/// task per connection, so a slow or silent peer holds only itself up; one
-/// that fails them is closed and logged.
-pub struct HandshakeListener {
-    accepted: mpsc::Receiver<(Box<dyn Io>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl std::fmt::Debug for HandshakeListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandshakeListener")
-            .field("local", &self.local)
-            .finish()
-    }
-}
-
-impl HandshakeListener {
-    pub fn new(listener: TcpListener, handshakes: Handshakes) -> io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, accepted) = mpsc::channel(256);
-        tokio::spawn(accept_loop(listener, handshakes, tx));
-        Ok(Self { accepted, local })
-    }
-}
-
-impl Listener for HandshakeListener {
-    type Io = Box<dyn Io>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.accepted.recv().await {
-            Some(conn) => conn,
-            // The accept loop only ends with the listener: wait forever.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    handshakes: Handshakes,
-    tx: mpsc::Sender<(Box<dyn Io>, SocketAddr)>,
-) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let tx = tx.clone();
-        let handshakes = handshakes.clone();
-        tokio::spawn(async move {
-            if let Some(conn) = handshake(stream, peer, &handshakes).await {
-                let _ = tx.send(conn).await;
-            }
-        });
-    }
-}
-
-async fn handshake(
+/// Takes a connection through its handshakes; a peer that fails or stalls
+/// one is closed and logged (`None`).
+pub(crate) async fn handshake(
     mut stream: TcpStream,
     peer: SocketAddr,
     h: &Handshakes,
+    timeouts: &Timeouts,
 ) -> Option<(Box<dyn Io>, SocketAddr)> {
     let client = match h.proxy_protocol {
         None => peer,
@@ -146,14 +67,21 @@ async fn handshake(
     let Some(acceptor) = &h.tls else {
         return Some((Box::new(stream), client));
     };
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some((Box::new(tls), client)),
-        Ok(Err(e)) => {
+    let accept = acceptor.accept(stream);
+    let done = match timeouts.handshake() {
+        Some(limit) => match tokio::time::timeout(limit, accept).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::info!(client = %client, "TLS handshake not done within {limit:?}");
+                return None;
+            }
+        },
+        None => accept.await,
+    };
+    match done {
+        Ok(tls) => Some((Box::new(tls), client)),
+        Err(e) => {
             tracing::info!(client = %client, "TLS handshake failed: {e}");
-            None
-        }
-        Err(_) => {
-            tracing::info!(client = %client, "TLS handshake not done within {TLS_HANDSHAKE_TIMEOUT:?}");
             None
         }
     }
@@ -215,6 +143,7 @@ fn client_of(header: &[u8], peer: SocketAddr) -> Result<SocketAddr, String> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
 
     async fn through(header: &[u8]) -> io::Result<(SocketAddr, Vec<u8>)> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;

@@ -96,7 +96,8 @@ async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: 
     let (jobs_tx, jobs) = mpsc::channel(JOBS);
     let (out_tx, out) = mpsc::channel(OUT);
     let limit = st.engine.config().request_limit;
-    let reader = tokio::spawn(read(rx, jobs_tx, limit, peer));
+    let idle = st.listener.timeouts.read;
+    let reader = tokio::spawn(read(rx, jobs_tx, limit, peer, idle, bound.clone()));
     let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx, bound.clone()));
     write(tx, out, &bound).await;
     // The writer is done (socket closed or failed): nothing more is read or run.
@@ -105,13 +106,30 @@ async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: 
 }
 
 /// Reads frames and queues them in order; waits when the queue is full.
+/// A socket that carries no stream and sends no request for `idle`
+/// (`<read_timeout_millis>`) is closed; one that carries a stream may be
+/// silent (TLCP clients need not send anything while they read).
 async fn read(
     mut rx: SplitStream<WebSocket>,
     jobs: mpsc::Sender<Job>,
     limit: u64,
     peer: SocketAddr,
+    idle: Option<std::time::Duration>,
+    bound: Arc<AtomicBool>,
 ) {
-    while let Some(msg) = rx.next().await {
+    loop {
+        let next = match idle {
+            Some(t) => match tokio::time::timeout(t, rx.next()).await {
+                Ok(next) => next,
+                Err(_) if bound.load(Ordering::Acquire) => continue,
+                Err(_) => {
+                    tracing::info!(client = %peer, "websocket closed: no request and no stream for {t:?}");
+                    break;
+                }
+            },
+            None => rx.next().await,
+        };
+        let Some(msg) = next else { break };
         let job = match msg {
             Ok(Message::Text(text)) => parse(text.as_str(), limit, peer),
             Ok(Message::Binary(_)) => Job::Refused(

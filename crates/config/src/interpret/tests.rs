@@ -875,3 +875,26 @@ fn cross_domain_policy_errors_name_the_element_and_line() {
         "not a header name",
     );
 }
+
+#[test]
+fn socket_timeouts() {
+    let loaded = ok(&format!(
+        "{HTTP}\n<read_timeout_millis>20000</read_timeout_millis>\n<write_timeout_millis>0</write_timeout_millis>\n<handshake_timeout_millis>4000</handshake_timeout_millis>"
+    ));
+    assert_eq!(
+        loaded.config.timeouts,
+        SocketTimeouts {
+            read_millis: Some(20000),
+            write_millis: Some(0),
+            handshake_millis: Some(4000),
+        }
+    );
+    assert_eq!(loaded.warnings, vec![], "implemented: no warning");
+    assert_eq!(ok(HTTP).config.timeouts, SocketTimeouts::default());
+    assert_err(
+        &format!("{HTTP}\n<write_timeout_millis>2m</write_timeout_millis>"),
+        3,
+        "lightstreamer_conf/write_timeout_millis",
+        "expected a whole number",
+    );
+}

@@ -321,3 +321,96 @@ impl Bystander {
         s
     }
 }
+
+impl Server {
+    /// Starts `cmd`, a `shoal serve` run set up by the caller (through a
+    /// shell, with its own standard output or error). The log is kept when
+    /// standard error is piped; the address comes from the `listening on`
+    /// line when standard output is piped, else from the log.
+    pub fn start_command(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("cannot start shoal");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        if let Some(stdout) = child.stdout.take() {
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+                if let Some(a) = lines.find_map(|l| {
+                    l.strip_prefix("listening on http://")
+                        .map(|a| a.trim().to_owned())
+                }) {
+                    let _ = tx.send(a);
+                }
+                lines.for_each(drop);
+            });
+        } else {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let end = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < end {
+                    let found = log.lock().unwrap().iter().find_map(|l| {
+                        let rest = l.split_once("local=")?.1;
+                        Some(rest.split_whitespace().next()?.to_owned())
+                    });
+                    if let Some(a) = found {
+                        let _ = tx.send(a);
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+        }
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => Server {
+                child,
+                addr: a.parse().unwrap(),
+                log,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "shoal did not announce a listener; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        }
+    }
+
+    /// Waits for the process to exit, or panics after `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let end = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "shoal still running after {within:?}; log:\n{}",
+                self.log().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (a name for `kill`, e.g. `TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("cannot run kill")
+            .success();
+        assert!(ok, "kill -{signal} failed");
+    }
+}
