@@ -96,6 +96,8 @@ impl Session {
         }
         st.gen += 1;
         st.bound = true;
+        // The head waits for the new stream.
+        st.woken_at = Some(now);
         st.force_loop = false;
         st.keep_unbound = cfg.session_timeout
             + polling.map_or(Duration::ZERO, |p| Duration::from_millis(p.loop_ms));
@@ -202,9 +204,7 @@ impl Stream {
                     return self.finish();
                 }
                 let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
-                let cfg = &session.config;
-                st.log
-                    .trim(now, cfg.recovery_window, cfg.recovery_max_bytes);
+                st.trim_log(&session.config, now);
                 if st.force_loop {
                     st.force_loop = false;
                     Line::Loop(0).write(&mut self.out);

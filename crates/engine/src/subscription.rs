@@ -26,8 +26,13 @@ pub(crate) struct Dispatch {
     pub filtered: bool,
     /// Minimum time between two updates of one item; `None`: unlimited.
     pub min_interval: Option<Duration>,
-    /// Maximum pending live events per item.
+    /// Pending live events per item past which events are conflated,
+    /// dropped or lost, as the mode says.
     pub buffer: usize,
+    /// Filtered COMMAND: most pending live events per item, once coalescing
+    /// by key is not enough; past it ADD and DELETE are lost and reported
+    /// with `OV`.
+    pub hard_cap: usize,
     /// The metadata adapter's frequency limit, which `reconf` cannot lift.
     pub metadata_max_frequency: Option<f64>,
 }
@@ -54,6 +59,10 @@ pub(crate) struct SubItem {
     last_sent: Option<Instant>,
     /// COMMAND mode: frequency limits apply to the UPDATEs of each key.
     key_sent: HashMap<Arc<str>, Instant>,
+    /// COMMAND mode: position of the `command` field in the item's table.
+    command_field: Option<usize>,
+    /// Sum of the costs of the events in `queue`.
+    event_bytes: usize,
     pub in_ready: bool,
 }
 
@@ -69,6 +78,8 @@ pub(crate) enum Take {
 impl SubItem {
     pub fn new(item: Arc<Item>, schema: Arc<Schema>) -> Self {
         Self {
+            command_field: item.command_field(),
+            event_bytes: 0,
             item,
             schema,
             queue: VecDeque::new(),
@@ -85,19 +96,25 @@ impl SubItem {
         self.lost > 0 || !self.queue.is_empty()
     }
 
+    /// Bytes this sub-item holds: its queue's slots (allocated, not just
+    /// used) and the events queued in them.
+    pub fn bytes(&self) -> usize {
+        self.queue.capacity() * SLOT + self.event_bytes + self.key_sent.capacity() * KEY_SLOT
+    }
+
     /// Queues a delivery according to the subscription's dispatch policy.
     pub fn push(&mut self, d: Delivery, dispatch: &Dispatch) {
-        let Delivery::Event {
-            ev,
-            snapshot: false,
-        } = &d
-        else {
-            self.queue.push_back(d);
-            return;
+        let ev = match &d {
+            Delivery::Event {
+                ev,
+                snapshot: false,
+            } => ev.clone(),
+            Delivery::Cs => return self.push_clear(dispatch),
+            _ => return self.enqueue(d),
         };
         if self.live < dispatch.buffer {
             self.live += 1;
-            self.queue.push_back(d);
+            self.enqueue(d);
             return;
         }
         // The buffer is full.
@@ -106,42 +123,139 @@ impl SubItem {
             // last queued one (its values are the whole merged state).
             (Mode::Merge, true) => {
                 if let Some(pos) = self.last_live() {
-                    self.queue[pos] = d;
+                    self.replace(pos, d);
                 }
             }
-            // COMMAND merges an UPDATE into a queued UPDATE of the same key;
-            // anything else is kept (ADD and DELETE must not be lost).
-            (Mode::Command, true) => {
-                let key = match &ev.command {
-                    Some((k, Command::Update)) => Some(k.clone()),
-                    _ => None,
-                };
-                let same = key.and_then(|k| {
-                    self.queue.iter().rposition(|q| {
-                        matches!(q, Delivery::Event { ev: e, snapshot: false }
-                            if matches!(&e.command, Some((k2, Command::Update)) if *k2 == k))
-                    })
-                });
-                match same {
-                    Some(pos) => self.queue[pos] = d,
-                    None => {
-                        self.live += 1;
-                        self.queue.push_back(d);
-                    }
-                }
-            }
+            (Mode::Command, true) => self.push_command(ev, dispatch),
             // DISTINCT drops the oldest event silently, as filtered
             // dispatching allows.
             (Mode::Distinct, true) => {
                 if let Some(pos) = self.first_live() {
-                    self.queue.remove(pos);
-                    self.queue.push_back(d);
+                    self.remove_at(pos);
+                    self.enqueue(d);
                 }
             }
             // RAW and unfiltered subscriptions lose the event and say so
             // with an OV notification before the next one.
             _ => self.lost += 1,
         }
+    }
+
+    /// Filtered COMMAND with a full buffer: the new event is merged with the
+    /// last one queued for its key, so that each key holds at most two
+    /// pending events (a DELETE then an ADD) and its order is kept:
+    ///
+    /// | queued | new    | queued after                       |
+    /// |--------|--------|------------------------------------|
+    /// | ADD    | UPDATE | ADD with the new values            |
+    /// | ADD    | DELETE | nothing (the client never saw it)  |
+    /// | UPDATE | UPDATE | the new UPDATE                     |
+    /// | UPDATE | DELETE | the DELETE                         |
+    /// | DELETE | ADD    | both, in that order                |
+    ///
+    /// An event that merges with nothing is queued while the queue holds
+    /// fewer than `dispatch.hard_cap` live events; past that it is lost and
+    /// counted in the next `OV`, as Lightstreamer does for the ADD and DELETE
+    /// events of a filtered COMMAND subscription.
+    fn push_command(&mut self, ev: Arc<Event>, dispatch: &Dispatch) {
+        let Some((key, cmd)) = ev.command.clone() else {
+            return self.append_or_lose(ev, dispatch);
+        };
+        let queued = self.queue.iter().rposition(|q| {
+            matches!(q, Delivery::Event { ev: e, snapshot: false }
+                if e.command.as_ref().is_some_and(|(k, _)| *k == key))
+        });
+        let Some(pos) = queued else {
+            return self.append_or_lose(ev, dispatch);
+        };
+        let Some(before) = self.command_at(pos) else {
+            return self.append_or_lose(ev, dispatch);
+        };
+        match (before, cmd) {
+            (Command::Add, Command::Update) => {
+                let add = self
+                    .command_field
+                    .and_then(|f| ev.with_command(Command::Add, f));
+                match add {
+                    Some(add) => self.replace(pos, live(Arc::new(add))),
+                    None => self.append_or_lose(ev, dispatch),
+                }
+            }
+            (Command::Add, Command::Delete) => {
+                self.remove_at(pos);
+                self.live = self.live.saturating_sub(1);
+            }
+            (Command::Update, Command::Update | Command::Delete) => self.replace(pos, live(ev)),
+            _ => self.append_or_lose(ev, dispatch),
+        }
+    }
+
+    fn command_at(&self, pos: usize) -> Option<Command> {
+        match self.queue.get(pos)? {
+            Delivery::Event { ev, .. } => ev.command.as_ref().map(|(_, c)| *c),
+            _ => None,
+        }
+    }
+
+    fn append_or_lose(&mut self, ev: Arc<Event>, dispatch: &Dispatch) {
+        if self.live < dispatch.hard_cap {
+            self.live += 1;
+            self.enqueue(live(ev));
+        } else {
+            self.lost += 1;
+        }
+    }
+
+    /// A clear-snapshot makes everything queued before it moot: the events
+    /// go (counted as lost when unfiltered, where nothing may vanish
+    /// silently), an earlier `CS` goes, an end-of-snapshot marker stays. So
+    /// an adapter clearing an item in a loop cannot grow the queue.
+    fn push_clear(&mut self, dispatch: &Dispatch) {
+        let mut dropped_live = 0;
+        let mut kept = VecDeque::with_capacity(2);
+        let mut eos = false;
+        for q in std::mem::take(&mut self.queue) {
+            match q {
+                Delivery::Eos if !eos => {
+                    eos = true;
+                    kept.push_back(q);
+                }
+                Delivery::Event {
+                    snapshot: false, ..
+                } => dropped_live += 1,
+                _ => {}
+            }
+        }
+        if !dispatch.filtered {
+            self.lost += dropped_live;
+        }
+        self.queue = kept;
+        self.event_bytes = 0;
+        self.live = 0;
+        self.enqueue(Delivery::Cs);
+    }
+
+    fn enqueue(&mut self, d: Delivery) {
+        self.event_bytes += event_cost(&d);
+        self.queue.push_back(d);
+    }
+
+    fn replace(&mut self, pos: usize, d: Delivery) {
+        let Some(slot) = self.queue.get_mut(pos) else {
+            return;
+        };
+        self.event_bytes = self.event_bytes + event_cost(&d) - event_cost(slot);
+        *slot = d;
+    }
+
+    fn remove_at(&mut self, pos: usize) -> Option<Delivery> {
+        let d = self.queue.remove(pos)?;
+        self.event_bytes -= event_cost(&d);
+        // A queue that once held a burst gives its memory back.
+        if self.queue.capacity() > 64 && self.queue.len() < self.queue.capacity() / 4 {
+            self.queue.shrink_to(self.queue.len() * 2);
+        }
+        Some(d)
     }
 
     fn last_live(&self) -> Option<usize> {
@@ -244,7 +358,7 @@ impl SubItem {
             Ok(pos) => pos,
             Err(wait) => return wait,
         };
-        let Some(front) = self.queue.remove(pos) else {
+        let Some(front) = self.remove_at(pos) else {
             return Take::Empty;
         };
         let line = match front {
@@ -288,6 +402,25 @@ impl SubItem {
             }
         };
         Take::Line(line)
+    }
+}
+
+/// Bytes of one queue slot.
+const SLOT: usize = std::mem::size_of::<Delivery>();
+/// Bytes of one entry of `key_sent` (key, instant, hash table control).
+const KEY_SLOT: usize = std::mem::size_of::<(Arc<str>, Instant)>() + 8;
+
+fn live(ev: Arc<Event>) -> Delivery {
+    Delivery::Event {
+        ev,
+        snapshot: false,
+    }
+}
+
+fn event_cost(d: &Delivery) -> usize {
+    match d {
+        Delivery::Event { ev, .. } => ev.cost(),
+        _ => 0,
     }
 }
 
@@ -341,6 +474,7 @@ mod tests {
             filtered: true,
             min_interval: None,
             buffer: 1,
+            hard_cap: 1,
             metadata_max_frequency: None,
         };
         let mut si = sub_item();
@@ -357,6 +491,7 @@ mod tests {
             filtered: false,
             min_interval: None,
             buffer: 2,
+            hard_cap: 2,
             metadata_max_frequency: None,
         };
         let mut si = sub_item();
@@ -373,6 +508,7 @@ mod tests {
             filtered: true,
             min_interval: Some(Duration::from_secs(10)),
             buffer: 1,
+            hard_cap: 1,
             metadata_max_frequency: None,
         };
         let mut si = sub_item();
@@ -386,5 +522,161 @@ mod tests {
             Take::Line(l) => assert_eq!(l, "U,1,1,c\r\n"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A COMMAND row event of `key` as the item builds it: fields
+    /// `key command qty` (the command field is at 1).
+    fn row(seq: u64, key: &str, cmd: Command, qty: &str) -> Delivery {
+        live(Arc::new(Event::full(
+            seq,
+            vec![
+                Some(key.into()),
+                Some(cmd.name().into()),
+                (cmd != Command::Delete).then(|| qty.into()),
+            ],
+            Some((key.into(), cmd)),
+        )))
+    }
+
+    fn command_item() -> SubItem {
+        let item = Arc::new(Item::new("portfolio", false, 10));
+        let fields: Vec<String> = ["key", "command", "qty"].map(String::from).to_vec();
+        let schema = item.schema(&fields);
+        SubItem::new(item, schema)
+    }
+
+    fn command(buffer: usize, hard_cap: usize) -> Dispatch {
+        Dispatch {
+            mode: Mode::Command,
+            filtered: true,
+            min_interval: None,
+            buffer,
+            hard_cap,
+            metadata_max_frequency: None,
+        }
+    }
+
+    #[test]
+    fn command_coalesces_per_key_once_the_buffer_is_full() {
+        let d = command(1, 100);
+        let mut si = command_item();
+        // Fills the buffer.
+        si.push(row(1, "a", Command::Update, "1"), &d);
+        // ADD then UPDATE: one ADD with the newer values.
+        si.push(row(2, "b", Command::Add, "1"), &d);
+        si.push(row(3, "b", Command::Update, "2"), &d);
+        // ADD then DELETE: nothing (the client never saw the row).
+        si.push(row(4, "c", Command::Add, "1"), &d);
+        si.push(row(5, "c", Command::Delete, ""), &d);
+        // UPDATE then UPDATE: the newer; UPDATE then DELETE: the DELETE, in
+        // place of the UPDATE (before b's ADD, which came later: each key's
+        // order is kept, not the order between keys).
+        si.push(row(6, "a", Command::Update, "3"), &d);
+        si.push(row(7, "a", Command::Delete, ""), &d);
+        // DELETE then ADD: both, in order.
+        si.push(row(8, "a", Command::Add, "4"), &d);
+        assert_eq!(
+            lines(&mut si, &d),
+            vec!["U,1,1,a|DELETE|#", "U,1,1,b|ADD|2", "U,1,1,a|ADD|4"]
+        );
+    }
+
+    #[test]
+    fn command_trading_one_key_forever_stays_bounded() {
+        let d = command(10, 20);
+        let mut si = command_item();
+        // A stalled client while one row is bought and sold a million times.
+        for i in 0..1_000_000u64 {
+            let cmd = match i % 3 {
+                0 => Command::Add,
+                1 => Command::Update,
+                _ => Command::Delete,
+            };
+            si.push(row(i, "item3", cmd, &i.to_string()), &d);
+            assert!(si.queue.len() <= 12, "{} queued after {i}", si.queue.len());
+        }
+        // What is left says, in order, what the client must do: the ten
+        // first events, then at most a DELETE and an ADD; nothing was lost.
+        let out = lines(&mut si, &d);
+        assert!(out.len() <= 12, "{out:?}");
+        assert!(!out.iter().any(|l| l.starts_with("OV")), "{out:?}");
+        // Replaying them leaves the row as the item has it after the last
+        // event, an ADD of 999999 (999999 % 3 == 0).
+        let last = out.last().map(String::as_str);
+        assert_eq!(last, Some("U,1,1,item3|ADD|999999"), "{out:?}");
+    }
+
+    #[test]
+    fn command_past_the_hard_cap_reports_lost_adds_and_deletes() {
+        let d = command(2, 4);
+        let mut si = command_item();
+        for (i, key) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            si.push(row(i as u64, key, Command::Add, "1"), &d);
+        }
+        let out = lines(&mut si, &d);
+        assert_eq!(
+            out,
+            vec![
+                "OV,1,1,2",
+                "U,1,1,a|ADD|1",
+                "U,1,1,b|ADD|1",
+                "U,1,1,c|ADD|1",
+                "U,1,1,d|ADD|1",
+            ]
+        );
+    }
+
+    #[test]
+    fn unfiltered_command_reports_overflow_like_raw() {
+        let d = Dispatch {
+            filtered: false,
+            ..command(1, 1)
+        };
+        let mut si = command_item();
+        si.push(row(1, "a", Command::Add, "1"), &d);
+        si.push(row(2, "a", Command::Update, "2"), &d);
+        si.push(row(3, "a", Command::Update, "3"), &d);
+        assert_eq!(lines(&mut si, &d), vec!["OV,1,1,2", "U,1,1,a|ADD|1"]);
+    }
+
+    #[test]
+    fn clear_snapshot_in_a_loop_does_not_grow_the_queue() {
+        let d = Dispatch {
+            mode: Mode::Distinct,
+            filtered: true,
+            min_interval: None,
+            buffer: 100,
+            hard_cap: 100,
+            metadata_max_frequency: None,
+        };
+        let mut si = sub_item();
+        si.push(Delivery::Eos, &d);
+        for i in 0..10_000 {
+            si.push(ev(i, "x"), &d);
+            si.push(Delivery::Cs, &d);
+        }
+        assert_eq!(lines(&mut si, &d), vec!["EOS,1,1", "CS,1,1"]);
+    }
+
+    #[test]
+    fn bytes_follow_the_queue_and_come_back() {
+        let d = Dispatch {
+            mode: Mode::Raw,
+            filtered: false,
+            min_interval: None,
+            buffer: 1000,
+            hard_cap: 1000,
+            metadata_max_frequency: None,
+        };
+        let mut si = sub_item();
+        let empty = si.bytes();
+        for i in 1..=1000 {
+            si.push(ev(i, "a value of some length"), &d);
+        }
+        let full = si.bytes();
+        // Each queued event is charged at least its slot and its text.
+        assert!(full >= empty + 1000 * (SLOT + 23), "{full}");
+        let _ = lines(&mut si, &d);
+        assert!(si.bytes() <= 64 * SLOT, "{} bytes once drained", si.bytes());
     }
 }
