@@ -34,7 +34,10 @@ impl Engine {
             ControlOp::Delete { sub_id, .. } => {
                 let sub = session.state.lock().remove_sub(sub_id);
                 let Some(sub) = sub else {
-                    return Err((19, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 session.push_counted(Line::Unsub(sub_id).to_line());
                 release(&session, sub);
@@ -46,11 +49,14 @@ impl Engine {
             } => {
                 let mut st = session.state.lock();
                 let Some(sub) = st.subs.get_mut(&sub_id) else {
-                    return Err((19, format!("subscription {sub_id} not found")));
+                    return Err((
+                        code::UNKNOWN_SUBSCRIPTION,
+                        format!("subscription {sub_id} not found"),
+                    ));
                 };
                 if !sub.dispatch.filtered {
                     return Err((
-                        13,
+                        code::RECONF_UNFILTERED,
                         "the subscription is unfiltered: its frequency cannot change".into(),
                     ));
                 }
@@ -94,7 +100,7 @@ impl Engine {
                 session.state.lock().close_socket = close_socket;
                 let (code, msg) = match cause_code {
                     Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
-                    None => (31, "destroyed by the client".into()),
+                    None => (code::DESTROYED_BY_CLIENT, "destroyed by the client".into()),
                 };
                 self.close(&session, code, &msg);
                 Ok(())
@@ -122,7 +128,10 @@ impl Engine {
         {
             let st = session.state.lock();
             if st.subs.contains_key(&s.sub_id) {
-                return Err((65, format!("LS_subId {} is already in use", s.sub_id)));
+                return Err((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ));
             }
             self.check_subscription_count(st.subs.len())?;
         }
@@ -130,7 +139,7 @@ impl Engine {
         let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
         let hub = set.hubs.get(adapter).cloned().ok_or_else(|| {
             (
-                17,
+                code::UNKNOWN_DATA_ADAPTER,
                 format!("no data adapter '{adapter}' in adapter set '{}'", set.name),
             )
         })?;
@@ -138,23 +147,26 @@ impl Engine {
         let err = |e: shoal_adapter::AdapterError| (e.code, e.message);
         let items = md.get_items(&session.info, &s.group).await.map_err(err)?;
         if items.is_empty() {
-            return Err((21, format!("group '{}' has no items", s.group)));
+            return Err((code::BAD_GROUP, format!("group '{}' has no items", s.group)));
         }
         let fields = md
             .get_schema(&session.info, &s.group, &s.schema)
             .await
             .map_err(err)?;
         if fields.is_empty() {
-            return Err((23, format!("schema '{}' has no fields", s.schema)));
+            return Err((
+                code::BAD_SCHEMA,
+                format!("schema '{}' has no fields", s.schema),
+            ));
         }
         let command_pos = if s.mode == Mode::Command {
             let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
             let key = pos("key").ok_or((
-                15,
+                code::COMMAND_NO_KEY,
                 "COMMAND mode needs a 'key' field in the schema".to_owned(),
             ))?;
             let cmd = pos("command").ok_or((
-                16,
+                code::COMMAND_NO_COMMAND,
                 "COMMAND mode needs a 'command' field in the schema".to_owned(),
             ))?;
             Some((key, cmd))
@@ -164,7 +176,7 @@ impl Engine {
         let mode = adapter_mode(s.mode);
         if let Some(item) = items.iter().find(|i| !md.mode_allowed(i, mode)) {
             return Err((
-                24,
+                code::MODE_NOT_ALLOWED,
                 format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
             ));
         }
@@ -211,7 +223,10 @@ impl Engine {
         {
             let mut st = session.state.lock();
             let refused = if st.closed.is_some() || st.subs.contains_key(&s.sub_id) {
-                Some((65, format!("LS_subId {} is already in use", s.sub_id)))
+                Some((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ))
             } else {
                 // Subscriptions requested together may all have passed the
                 // first check.

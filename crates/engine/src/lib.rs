@@ -162,16 +162,19 @@ impl Engine {
     ) -> Result<Stream, Refusal> {
         let set = self.sets.get(&req.adapter_set).ok_or_else(|| {
             (
-                2,
+                code::UNKNOWN_ADAPTER_SET,
                 format!("Requested Adapter Set not available: {}", req.adapter_set),
             )
         })?;
         if !self.is_accepting() {
-            return Err((5, "this server is not accepting new sessions now".into()));
+            return Err((
+                code::NOT_ACCEPTING,
+                "this server is not accepting new sessions now".into(),
+            ));
         }
         if self.session_count() >= self.config.max_sessions {
             return Err((
-                8,
+                code::MAX_SESSIONS,
                 format!(
                     "Configured maximum number of sessions reached ({})",
                     self.config.max_sessions
@@ -216,20 +219,22 @@ impl Engine {
 
     /// Binds a new stream to an existing session.
     pub fn bind_session(&self, req: &BindSession, ctx: &BindContext) -> Result<Stream, Refusal> {
-        let id = req
-            .session
-            .as_deref()
-            .ok_or_else(|| (65, "missing required parameter LS_session".to_owned()))?;
+        let id = req.session.as_deref().ok_or_else(|| {
+            (
+                code::BAD_PARAMETER,
+                "missing required parameter LS_session".to_owned(),
+            )
+        })?;
         let session = self
             .session(id)
             .ok_or_else(|| unknown_session(id, "bind_session"))?;
         trace_request("bind_session", id);
         let stream = session.bind(&req.stream, req.recovery_from, ctx);
-        if let Err((code, msg)) = &stream {
-            tracing::info!(session = %id, code, "bind refused: {msg}");
-            if *code == 4 {
+        if let Err((refused, msg)) = &stream {
+            tracing::info!(session = %id, code = refused, "bind refused: {msg}");
+            if *refused == code::RECOVERY_IMPOSSIBLE {
                 // The client will start over; the session cannot be recovered.
-                self.close(&session, 4, "recovery failed");
+                self.close(&session, code::RECOVERY_IMPOSSIBLE, "recovery failed");
             }
         } else if req.recovery_from.is_some() {
             tracing::info!(session = %id, from = ?req.recovery_from, "session recovered");
@@ -300,7 +305,11 @@ impl Engine {
                     .cloned()
                     .collect();
                 for s in expired {
-                    engine.close(&s, 32, "session expired: no stream connection");
+                    engine.close(
+                        &s,
+                        code::CLOSED_BY_SERVER,
+                        "session expired: no stream connection",
+                    );
                 }
                 engine.housekeep(now);
                 if let Some(max) = engine.config.max_session_duration {
@@ -312,7 +321,7 @@ impl Engine {
                         .cloned()
                         .collect();
                     for s in old {
-                        engine.close(&s, 48, "maximum session duration reached");
+                        engine.close(&s, code::SESSION_MOVED, "maximum session duration reached");
                     }
                 }
             }
@@ -390,7 +399,7 @@ pub(crate) fn unknown_session(id: &str, request: &'static str) -> Refusal {
     let shown: String = id.chars().take(64).collect();
     // In a cluster this is the sign of a request routed to the wrong node.
     tracing::info!(target: REQUEST_LOG, session = %shown, request, "request for an unknown session");
-    (20, format!("session not found: {shown}"))
+    (code::UNKNOWN_SESSION, format!("session not found: {shown}"))
 }
 
 /// Log target of the per-request trail (`--log-level info,shoal::requests=debug`):
