@@ -240,8 +240,8 @@ impl Engine {
                 return Err(refusal);
             }
             let now = tokio::time::Instant::now();
-            st.log.push(head, now);
-            st.log.push(conf, now);
+            st.log.push(&head, now);
+            st.log.push(&conf, now);
             st.subs.insert(
                 s.sub_id,
                 Subscription {

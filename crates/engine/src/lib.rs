@@ -346,6 +346,9 @@ impl Engine {
                 sizes.push((held, s));
             }
         }
+        if let Some((held, s)) = sizes.iter().max_by_key(|(held, _)| *held) {
+            tracing::trace!(used = self.budget.used(), budget = self.budget.limit, biggest = %s.id, held, "session buffers");
+        }
         self.enforce_budget(sizes);
     }
 

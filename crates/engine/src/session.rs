@@ -73,7 +73,7 @@ impl Session {
         let state = State {
             subs: HashMap::new(),
             ready: VecDeque::new(),
-            log: RecoveryLog::new(),
+            log: RecoveryLog::new(config.recovery_max_bytes),
             side: VecDeque::new(),
             queued: 0,
             reported: 0,
@@ -144,7 +144,7 @@ impl Session {
             return;
         }
         let now = Instant::now();
-        st.log.push(line, now);
+        st.log.push(&line, now);
         st.trim_log(&self.config, now);
         st.woken_at.get_or_insert(now);
         drop(st);
@@ -253,8 +253,7 @@ impl State {
 
     /// Trims the recovery log to its window and size, and reports the size.
     pub fn trim_log(&mut self, config: &EngineConfig, now: Instant) {
-        self.log
-            .trim(now, config.recovery_window, config.recovery_max_bytes);
+        self.log.trim(now, config.recovery_window);
         self.settle();
     }
 
@@ -277,7 +276,7 @@ impl State {
         }
         while out.len() < budget {
             match self.log.next_unsent() {
-                Some(l) => out.push_str(l),
+                Some(l) => out.push_str(&l),
                 None => break,
             }
         }
@@ -300,8 +299,7 @@ impl State {
             match taken {
                 Take::Line(line) => {
                     out.push_str(&line);
-                    self.log.push(line, now);
-                    self.log.sent = self.log.prog;
+                    self.log.push_sent(&line, now);
                     if si.has_pending() {
                         self.ready.push_back((sub_id, index));
                     } else {

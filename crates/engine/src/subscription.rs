@@ -3,6 +3,7 @@
 
 use crate::event::{Command, Event, Schema};
 use crate::item::Item;
+use indexmap::IndexMap;
 use shoal_adapter::Mode;
 use shoal_protocol::Line;
 use std::collections::{HashMap, VecDeque};
@@ -61,7 +62,10 @@ pub(crate) struct SubItem {
     key_sent: HashMap<Arc<str>, Instant>,
     /// COMMAND mode: position of the `command` field in the item's table.
     command_field: Option<usize>,
-    /// Sum of the costs of the events in `queue`.
+    /// Filtered COMMAND past the buffer: pending events by key (see
+    /// `push_command`).
+    overflow: IndexMap<Arc<str>, Vec<Arc<Event>>>,
+    /// Sum of the costs of the events in `queue` and `overflow`.
     event_bytes: usize,
     pub in_ready: bool,
 }
@@ -80,6 +84,7 @@ impl SubItem {
         Self {
             command_field: item.command_field(),
             event_bytes: 0,
+            overflow: IndexMap::new(),
             item,
             schema,
             queue: VecDeque::new(),
@@ -93,13 +98,16 @@ impl SubItem {
     }
 
     pub fn has_pending(&self) -> bool {
-        self.lost > 0 || !self.queue.is_empty()
+        self.lost > 0 || !self.queue.is_empty() || !self.overflow.is_empty()
     }
 
     /// Bytes this sub-item holds: its queue's slots (allocated, not just
     /// used) and the events queued in them.
     pub fn bytes(&self) -> usize {
-        self.queue.capacity() * SLOT + self.event_bytes + self.key_sent.capacity() * KEY_SLOT
+        self.queue.capacity() * SLOT
+            + self.event_bytes
+            + self.key_sent.capacity() * KEY_SLOT
+            + self.overflow.capacity() * OVERFLOW_SLOT
     }
 
     /// Queues a delivery according to the subscription's dispatch policy.
@@ -112,6 +120,12 @@ impl SubItem {
             Delivery::Cs => return self.push_clear(dispatch),
             _ => return self.enqueue(d),
         };
+        let command = dispatch.mode == Mode::Command && dispatch.filtered;
+        // Once COMMAND events overflow, the next ones follow them there, so
+        // that each key's events stay in order.
+        if command && !self.overflow.is_empty() {
+            return self.push_command(ev, dispatch);
+        }
         if self.live < dispatch.buffer {
             self.live += 1;
             self.enqueue(d);
@@ -141,69 +155,117 @@ impl SubItem {
         }
     }
 
-    /// Filtered COMMAND with a full buffer: the new event is merged with the
-    /// last one queued for its key, so that each key holds at most two
-    /// pending events (a DELETE then an ADD) and its order is kept:
+    /// Filtered COMMAND with a full buffer: events go to the overflow, one
+    /// entry per key, where each new event is merged with the last one of
+    /// its key, so that a key holds at most two pending events (a DELETE
+    /// then an ADD) and its order is kept:
     ///
-    /// | queued | new    | queued after                       |
-    /// |--------|--------|------------------------------------|
-    /// | ADD    | UPDATE | ADD with the new values            |
-    /// | ADD    | DELETE | nothing (the client never saw it)  |
-    /// | UPDATE | UPDATE | the new UPDATE                     |
-    /// | UPDATE | DELETE | the DELETE                         |
-    /// | DELETE | ADD    | both, in that order                |
+    /// | pending | new    | pending after                      |
+    /// |---------|--------|------------------------------------|
+    /// | ADD     | UPDATE | ADD with the new values            |
+    /// | ADD     | DELETE | nothing (the client never saw it)  |
+    /// | UPDATE  | UPDATE | the new UPDATE                     |
+    /// | UPDATE  | DELETE | the DELETE                         |
+    /// | DELETE  | ADD    | both, in that order                |
     ///
-    /// An event that merges with nothing is queued while the queue holds
-    /// fewer than `dispatch.hard_cap` live events; past that it is lost and
-    /// counted in the next `OV`, as Lightstreamer does for the ADD and DELETE
-    /// events of a filtered COMMAND subscription.
+    /// Each key's events leave in order (the queue before the overflow);
+    /// the order between keys may change, as COMMAND mode allows. Every
+    /// step is O(1), whatever the queue's length. An event that merges with
+    /// nothing is kept while fewer than `dispatch.hard_cap` live events are
+    /// pending; past that it is lost and counted in the next `OV`, as
+    /// Lightstreamer does for the ADD and DELETE events of a filtered
+    /// COMMAND subscription.
     fn push_command(&mut self, ev: Arc<Event>, dispatch: &Dispatch) {
         let Some((key, cmd)) = ev.command.clone() else {
-            return self.append_or_lose(ev, dispatch);
+            // Events without a key are not delivered in COMMAND mode.
+            return;
         };
-        let queued = self.queue.iter().rposition(|q| {
-            matches!(q, Delivery::Event { ev: e, snapshot: false }
-                if e.command.as_ref().is_some_and(|(k, _)| *k == key))
-        });
-        let Some(pos) = queued else {
-            return self.append_or_lose(ev, dispatch);
+        let Some(pending) = self.overflow.get_mut(&key) else {
+            if self.live < dispatch.hard_cap {
+                self.live += 1;
+                self.event_bytes += ev.cost();
+                self.overflow.insert(key, vec![ev]);
+            } else {
+                self.lost += 1;
+            }
+            return;
         };
-        let Some(before) = self.command_at(pos) else {
-            return self.append_or_lose(ev, dispatch);
+        let Some(last) = pending.last_mut() else {
+            return;
         };
+        let before = last.command.as_ref().map(|(_, c)| *c);
+        let old_cost = last.cost();
         match (before, cmd) {
-            (Command::Add, Command::Update) => {
+            (Some(Command::Add), Command::Update) => {
                 let add = self
                     .command_field
                     .and_then(|f| ev.with_command(Command::Add, f));
-                match add {
-                    Some(add) => self.replace(pos, live(Arc::new(add))),
-                    None => self.append_or_lose(ev, dispatch),
+                // Without a command field the UPDATE replaces the ADD.
+                let add = add.map_or(ev, Arc::new);
+                self.event_bytes = self.event_bytes + add.cost() - old_cost;
+                *last = add;
+            }
+            (Some(Command::Add), Command::Delete) => {
+                pending.pop();
+                self.live -= 1;
+                self.event_bytes -= old_cost;
+                if pending.is_empty() {
+                    self.overflow.swap_remove(&key);
                 }
             }
-            (Command::Add, Command::Delete) => {
-                self.remove_at(pos);
-                self.live = self.live.saturating_sub(1);
+            (Some(Command::Update), Command::Update | Command::Delete) => {
+                self.event_bytes = self.event_bytes + ev.cost() - old_cost;
+                *last = ev;
             }
-            (Command::Update, Command::Update | Command::Delete) => self.replace(pos, live(ev)),
-            _ => self.append_or_lose(ev, dispatch),
+            _ if self.live < dispatch.hard_cap => {
+                self.live += 1;
+                self.event_bytes += ev.cost();
+                pending.push(ev);
+            }
+            _ => self.lost += 1,
         }
     }
 
-    fn command_at(&self, pos: usize) -> Option<Command> {
-        match self.queue.get(pos)? {
-            Delivery::Event { ev, .. } => ev.command.as_ref().map(|(_, c)| *c),
-            _ => None,
+    /// The next overflow event the frequency limit lets through (ADD and
+    /// DELETE always pass), or when one may go.
+    fn take_overflow(&mut self, dispatch: &Dispatch, now: Instant) -> Result<Arc<Event>, Take> {
+        let mut earliest: Option<Instant> = None;
+        let mut found = None;
+        for (i, (key, pending)) in self.overflow.iter().enumerate() {
+            let Some(first) = pending.first() else {
+                continue;
+            };
+            let slot = match (&first.command, dispatch.min_interval) {
+                (Some((_, Command::Update)), Some(interval)) => self
+                    .key_sent
+                    .get(key)
+                    .map(|&t| t + interval)
+                    .filter(|&t| t > now),
+                _ => None,
+            };
+            match slot {
+                None => {
+                    found = Some(i);
+                    break;
+                }
+                Some(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
+            }
         }
-    }
-
-    fn append_or_lose(&mut self, ev: Arc<Event>, dispatch: &Dispatch) {
-        if self.live < dispatch.hard_cap {
-            self.live += 1;
-            self.enqueue(live(ev));
-        } else {
-            self.lost += 1;
+        let Some(i) = found else {
+            return Err(wait_or_empty(earliest));
+        };
+        let Some((_, pending)) = self.overflow.get_index_mut(i) else {
+            return Err(Take::Empty);
+        };
+        let ev = pending.remove(0);
+        if pending.is_empty() {
+            self.overflow.swap_remove_index(i);
         }
+        self.event_bytes -= ev.cost();
+        if self.overflow.is_empty() && self.overflow.capacity() > 64 {
+            self.overflow = IndexMap::new();
+        }
+        Ok(ev)
     }
 
     /// A clear-snapshot makes everything queued before it moot: the events
@@ -229,6 +291,7 @@ impl SubItem {
         if !dispatch.filtered {
             self.lost += dropped_live;
         }
+        self.overflow = IndexMap::new();
         self.queue = kept;
         self.event_bytes = 0;
         self.live = 0;
@@ -354,11 +417,18 @@ impl SubItem {
                 .to_line(),
             );
         }
-        let pos = match self.next_sendable(dispatch, now) {
-            Ok(pos) => pos,
+        let front = match self.next_sendable(dispatch, now) {
+            Ok(pos) => self.remove_at(pos),
+            // The overflow follows the queue.
+            Err(Take::Empty) if !self.overflow.is_empty() => {
+                match self.take_overflow(dispatch, now) {
+                    Ok(ev) => Some(live(ev)),
+                    Err(wait) => return wait,
+                }
+            }
             Err(wait) => return wait,
         };
-        let Some(front) = self.remove_at(pos) else {
+        let Some(front) = front else {
             return Take::Empty;
         };
         let line = match front {
@@ -409,6 +479,9 @@ impl SubItem {
 const SLOT: usize = std::mem::size_of::<Delivery>();
 /// Bytes of one entry of `key_sent` (key, instant, hash table control).
 const KEY_SLOT: usize = std::mem::size_of::<(Arc<str>, Instant)>() + 8;
+/// Bytes of one overflow entry (key, its events' vector with room for two,
+/// hash and index).
+const OVERFLOW_SLOT: usize = std::mem::size_of::<(Arc<str>, Vec<Arc<Event>>)>() + 2 * 8 + 16;
 
 fn live(ev: Arc<Event>) -> Delivery {
     Delivery::Event {
@@ -560,7 +633,7 @@ mod tests {
     fn command_coalesces_per_key_once_the_buffer_is_full() {
         let d = command(1, 100);
         let mut si = command_item();
-        // Fills the buffer.
+        // Fills the buffer: the next events overflow, by key.
         si.push(row(1, "a", Command::Update, "1"), &d);
         // ADD then UPDATE: one ADD with the newer values.
         si.push(row(2, "b", Command::Add, "1"), &d);
@@ -568,16 +641,20 @@ mod tests {
         // ADD then DELETE: nothing (the client never saw the row).
         si.push(row(4, "c", Command::Add, "1"), &d);
         si.push(row(5, "c", Command::Delete, ""), &d);
-        // UPDATE then UPDATE: the newer; UPDATE then DELETE: the DELETE, in
-        // place of the UPDATE (before b's ADD, which came later: each key's
-        // order is kept, not the order between keys).
+        // UPDATE then UPDATE: the newer; UPDATE then DELETE: the DELETE
+        // (after a's UPDATE in the buffer: each key's order is kept).
         si.push(row(6, "a", Command::Update, "3"), &d);
         si.push(row(7, "a", Command::Delete, ""), &d);
         // DELETE then ADD: both, in order.
         si.push(row(8, "a", Command::Add, "4"), &d);
         assert_eq!(
             lines(&mut si, &d),
-            vec!["U,1,1,a|DELETE|#", "U,1,1,b|ADD|2", "U,1,1,a|ADD|4"]
+            vec![
+                "U,1,1,a|UPDATE|1",
+                "U,1,1,b|ADD|2",
+                "U,1,1,a|DELETE|#",
+                "U,1,1,a|ADD|4"
+            ]
         );
     }
 
@@ -593,7 +670,7 @@ mod tests {
                 _ => Command::Delete,
             };
             si.push(row(i, "item3", cmd, &i.to_string()), &d);
-            assert!(si.queue.len() <= 12, "{} queued after {i}", si.queue.len());
+            assert!(si.live <= 12, "{} pending after {i}", si.live);
         }
         // What is left says, in order, what the client must do: the ten
         // first events, then at most a DELETE and an ADD; nothing was lost.

@@ -395,10 +395,11 @@ async fn command_buffer_coalesces_each_key_once_full() {
     ev("A", "UPDATE", "2");
     ev("A", "UPDATE", "3");
     ev("B", "DELETE", "");
-    // Nothing was sent yet: A's ADD takes its UPDATEs' values, and B's ADD
-    // and DELETE cancel out (the client never saw B).
-    let lines = c.next_lines(1).await;
-    assert_eq!(lines, vec!["U,1,1,A|ADD|3"]);
+    // Past the buffer of 1 (A's ADD), each key keeps its last state: A's
+    // UPDATEs merge, and B's ADD and DELETE cancel out (the client never
+    // saw B).
+    let lines = c.next_lines(2).await;
+    assert_eq!(lines, vec!["U,1,1,A|ADD|1", "U,1,1,A|UPDATE|3"]);
     c.quiet(Duration::from_millis(50)).await;
 }
 
