@@ -23,6 +23,8 @@ pub struct Session {
     pub(crate) state: Mutex<State>,
     /// Wakes the bound stream when something is ready.
     pub(crate) wake: Notify,
+    /// Turns true when the session ends (see `Stream::ended`).
+    pub(crate) ended: tokio::sync::watch::Sender<bool>,
     pub(crate) sequences: Mutex<HashMap<String, Arc<crate::message::Sequence>>>,
     pub(crate) created: Instant,
 }
@@ -95,6 +97,7 @@ impl Session {
             config,
             state: Mutex::new(state),
             wake: Notify::new(),
+            ended: tokio::sync::watch::Sender::new(false),
             sequences: Mutex::new(HashMap::new()),
             created: Instant::now(),
         }
@@ -214,6 +217,7 @@ impl Session {
         st.woken_at = None;
         st.settle();
         drop(st);
+        self.ended.send_replace(true);
         self.wake.notify_waiters();
         Some(subs)
     }

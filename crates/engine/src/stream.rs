@@ -162,6 +162,19 @@ impl Stream {
         self.polling.is_some()
     }
 
+    /// Resolves once the session has ended (closed by the client, expired,
+    /// closed as stalled or by the memory budget). A transport blocked
+    /// writing to a client that stopped reading can race its write against
+    /// this and close the socket, rather than wait for a reader that will
+    /// not come. Independent of `self`, so it can be held across a write.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut ended = self.session.ended.subscribe();
+        async move {
+            // An error means the session is gone altogether: ended too.
+            let _ = ended.wait_for(|e| *e).await;
+        }
+    }
+
     /// Whether the last chunk ended the stream (`LOOP` or `END`).
     pub fn is_done(&self) -> bool {
         self.done

@@ -71,6 +71,14 @@ async fn a_client_that_stops_reading_is_closed_as_stalled() {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     assert!(h.engine.session(&c.session).is_some());
+    let ended = c.stream.ended();
+    tokio::pin!(ended);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), &mut ended)
+            .await
+            .is_err(),
+        "ended() resolved for a live session"
+    );
     // One that leaves an update there is closed after the stall timeout.
     h.data.update("item1", &[("a", "left")], false);
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -79,6 +87,13 @@ async fn a_client_that_stops_reading_is_closed_as_stalled() {
     assert!(h.engine.session(&c.session).is_none(), "not closed");
     assert_eq!(h.meta.closed_sessions(), vec![c.session.clone()]);
     assert_eq!(h.data.unsubscribes("item1"), 1, "its item is not released");
+    // A transport blocked on the stalled socket learns it may close it.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), ended)
+            .await
+            .is_ok(),
+        "ended() did not resolve"
+    );
     // If the client ever reads again, its stream ends with END 33.
     let rest = c.read_to_end().await;
     let last = rest.last().cloned().unwrap_or_default();
