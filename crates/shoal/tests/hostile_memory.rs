@@ -141,10 +141,10 @@ async fn trade(server: &Server, rate: u64, time: Duration) -> u64 {
     sent
 }
 
-/// Order `n`: item3 comes and goes (ADD, DELETE); the others pile up
-/// UPDATEs.
+/// Order `n`: item3 comes and goes (ADD, DELETE, every other order); the
+/// others (item4..item30) pile up UPDATEs.
 async fn send_order(ws: &mut Ws, n: u64) {
-    let stock = if n % 4 < 2 { 3 } else { 1 + n % 30 };
+    let stock = if n % 4 < 2 { 3 } else { 4 + n % 27 };
     let side = if stock != 3 || n.is_multiple_of(2) {
         "BUY"
     } else {
@@ -198,8 +198,12 @@ async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// The finding: one stalled COMMAND subscriber while another client trades
 /// grew the server by 560 MiB in 10 s, its ADD and DELETE events kept
 /// without limit. They are now coalesced per key past `<max_buffer_size>`
-/// (1000 here): the subscriber's twenty subscriptions add less than 24 MiB
-/// to the server's peak, compared with the same trading without it.
+/// (1000 here), so the memory of a stalled subscriber (twenty COMMAND
+/// subscriptions here) stops growing once its queues are full: over the
+/// second 8 s of trading the server grows by less than 3 MiB, and by less
+/// than 24 MiB in all. (The unbounded growth itself is shown by the engine's
+/// unit tests; a debug build cannot trade fast enough here to reproduce the
+/// 560 MiB.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_command_subscriber_costs_little_while_others_trade() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -207,23 +211,25 @@ async fn a_stalled_command_subscriber_costs_little_while_others_trade() {
     let server = conf.start();
     let bystander = Bystander::start(&server, 20).await;
     let start = server.rss_kib();
-    // Trading alone: the baseline (messages in flight, allocator warm-up).
-    let (alone, sent_alone) =
-        peak_rss_during(&server, trade(&server, 3000, Duration::from_secs(4))).await;
     let subs = vec![PORTFOLIO_SUB.to_owned(); 20];
     let (_stalled, _) = stalled_session(&server, &subs).await;
-    let (with, sent) =
-        peak_rss_during(&server, trade(&server, 3000, Duration::from_secs(10))).await;
-    let added = with.saturating_sub(alone);
+    // 8 s: the stalled socket's buffers and then its queues fill.
+    let (first, sent_first) =
+        peak_rss_during(&server, trade(&server, 3000, Duration::from_secs(8))).await;
+    // 8 s more: nothing more should be kept.
+    let (second, sent) =
+        peak_rss_during(&server, trade(&server, 3000, Duration::from_secs(8))).await;
+    let later = second.saturating_sub(first);
     eprintln!(
-        "RSS {start} KiB at start; trading alone ({sent_alone} orders) peaks at {alone} KiB, with a stalled COMMAND subscriber ({sent} orders) at {with} KiB (+{added} KiB)"
+        "RSS {start} KiB at start; {sent_first} orders: peak {first} KiB; {sent} more: peak {second} KiB (+{later} KiB)"
     );
-    assert!(sent > 25_000, "only {sent} orders went through: no load");
+    assert!(sent > 20_000, "only {sent} orders went through: no load");
     assert!(
-        added < 24 * MIB,
-        "a stalled COMMAND subscriber added {} MiB to the server",
-        added / MIB
+        later < 3 * MIB,
+        "the server kept growing with a stalled COMMAND subscriber: {later} KiB in 8 s"
     );
+    let grown = second.saturating_sub(start);
+    assert!(grown < 24 * MIB, "the server grew by {} MiB", grown / MIB);
     bystander.finish(Duration::from_secs(2)).await;
 }
 
@@ -367,9 +373,9 @@ async fn a_stalled_client_is_disconnected_in_the_configured_time() {
     let took = stalled_at.elapsed();
     assert!(line.contains(&id), "{line}");
     eprintln!("closed as stalled after {took:?}: {line}");
-    // Buffers fill within a second or two, then 2 s, then the next reaper
-    // round (0.5 s).
-    assert!(took < Duration::from_secs(8), "closed after {took:?}");
+    // The kernel's socket buffers take a few MB first (4 to 5 s at this
+    // rate), then 2 s, then the next reaper round (0.5 s).
+    assert!(took < Duration::from_secs(10), "closed after {took:?}");
     assert!(took >= Duration::from_secs(2), "closed after {took:?}");
     let end = ws_until(&mut ws, Duration::from_secs(15), |l| l.starts_with("END")).await;
     assert!(end.starts_with("END,33,"), "{end}");
