@@ -229,6 +229,10 @@ impl Session {
     }
 }
 
+/// Smallest change of a session's size reported to the budget: the total is
+/// exact within this much per session.
+const REPORT_STEP: usize = 16 * 1024;
+
 impl Drop for State {
     fn drop(&mut self) {
         // Whatever happened, the budget gets this session's share back.
@@ -248,11 +252,16 @@ impl State {
         self.queued + self.log.bytes() + side
     }
 
-    /// Reports the session's size to the server-wide budget.
+    /// Reports the session's size to the server-wide budget, in steps of
+    /// `REPORT_STEP`: the shared counter is touched once per few kilobytes
+    /// of change rather than at every update of every session (a counter
+    /// all cores write at once is slow), and is exact when a session ends.
     pub fn settle(&mut self) {
         let held = self.held();
-        self.budget.update(self.reported, held);
-        self.reported = held;
+        if held == 0 || held.abs_diff(self.reported) >= REPORT_STEP {
+            self.budget.update(self.reported, held);
+            self.reported = held;
+        }
     }
 
     /// Trims the recovery log to its window and size, and reports the size.
