@@ -3,8 +3,8 @@
 use crate::address::{interfaces_overlap, parse_control_link, parse_interface};
 use crate::xml::{self, Element};
 use crate::{
-    Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Listener, Loaded,
-    PortType, SocketTimeouts, Warning,
+    Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Limits, Listener,
+    Loaded, PortType, SocketTimeouts, Warning,
 };
 use std::path::{Path, PathBuf};
 
@@ -278,11 +278,21 @@ impl Cx<'_> {
                 "read_timeout_millis",
                 "write_timeout_millis",
                 "handshake_timeout_millis",
+                "max_recovery_length",
+                "shoal_session_buffers_budget_mb",
+                "shoal_stalled_client_millis",
+                "shoal_max_subscriptions_per_session",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions] =
             p.single;
+        let limits = Limits {
+            max_recovery_length: self.number(max_recovery_length, path)?,
+            session_buffers_budget_mb: self.at_least_one(budget_mb, path)?,
+            stalled_client_millis: self.number(stalled_millis, path)?,
+            max_subscriptions_per_session: self.at_least_one(max_subscriptions, path)?,
+        };
 
         let mut parsed = Vec::new();
         for el in &p.many {
@@ -367,7 +377,20 @@ impl Cx<'_> {
                 write_millis: self.number(write_timeout, path)?,
                 handshake_millis: self.number(handshake_timeout, path)?,
             },
+            limits,
         })
+    }
+
+    /// A number that must be 1 or more.
+    fn at_least_one(
+        &mut self,
+        el: Option<&Element>,
+        parent: &str,
+    ) -> Result<Option<u64>, ConfigError> {
+        match self.located_number(el, parent)? {
+            Some((0, line, path)) => Err(self.error(line, &path, "must be 1 or more, found 0")),
+            other => Ok(other.map(|(n, _, _)| n)),
+        }
     }
 
     fn check_keepalives(

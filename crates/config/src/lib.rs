@@ -71,6 +71,8 @@ pub struct Config {
     pub cross_domain_policy: Option<CrossDomainPolicy>,
     /// Time limits of every connection.
     pub timeouts: SocketTimeouts,
+    /// Bounds on session buffers (docs/limits.md).
+    pub limits: Limits,
 }
 
 /// `<cross_domain_policy accept_credentials accept_extra_headers
@@ -126,6 +128,22 @@ pub struct SocketTimeouts {
     pub write_millis: Option<u64>,
     /// Longest TLS handshake.
     pub handshake_millis: Option<u64>,
+}
+
+/// Bounds on what sessions hold; `None` means Shoal's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `<max_recovery_length>`: bytes of memory a session's recovery log
+    /// may hold (Shoal counts each line's allocation and bookkeeping).
+    pub max_recovery_length: Option<u64>,
+    /// `<shoal_session_buffers_budget_mb>`: MiB of session buffers for the
+    /// whole server (1 or more).
+    pub session_buffers_budget_mb: Option<u64>,
+    /// `<shoal_stalled_client_millis>`: how long a stream may leave data
+    /// waiting before its session is closed (0: never).
+    pub stalled_client_millis: Option<u64>,
+    /// `<shoal_max_subscriptions_per_session>`: 1 or more.
+    pub max_subscriptions_per_session: Option<u64>,
 }
 
 /// `<healthcheck>`: `<available_on_all_servers>` (default N) and the

@@ -22,9 +22,18 @@ pub struct EngineConfig {
     /// between polls on top of the polling interval).
     pub session_timeout: Duration,
     /// How long sent notifications are kept for recovery, and how many bytes
-    /// at most per session.
+    /// of memory at most per session (lines and their bookkeeping).
     pub recovery_window: Duration,
     pub recovery_max_bytes: usize,
+    /// Most bytes all sessions together may hold in buffers (queued updates,
+    /// recovery logs, uncounted lines). Past it new sessions are refused
+    /// (`CONERR` 9) and the sessions holding the most are closed (`END` 33).
+    pub session_buffers_budget: usize,
+    /// A stream that leaves data waiting this long (its client stopped
+    /// reading) gets its session closed (`END` 33); zero: never.
+    pub stall_timeout: Duration,
+    /// Most subscriptions one session may hold; more are refused (`REQERR` 68).
+    pub max_subscriptions: usize,
     /// Most sessions this server holds at once.
     pub max_sessions: usize,
     /// Most live events buffered per subscribed item of a session when the
@@ -54,6 +63,9 @@ impl Default for EngineConfig {
             session_timeout: Duration::from_secs(20),
             recovery_window: Duration::from_secs(30),
             recovery_max_bytes: 4 * 1024 * 1024,
+            session_buffers_budget: 1024 * 1024 * 1024,
+            stall_timeout: Duration::from_secs(60),
+            max_subscriptions: 1000,
             max_sessions: 100_000,
             max_buffer: 10_000,
             distinct_snapshot_length: 10,

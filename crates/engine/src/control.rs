@@ -34,7 +34,7 @@ impl Engine {
         match req.op {
             ControlOp::Add(sub) => self.subscribe(&session, sub).await,
             ControlOp::Delete { sub_id, .. } => {
-                let sub = session.state.lock().subs.remove(&sub_id);
+                let sub = session.state.lock().remove_sub(sub_id);
                 let Some(sub) = sub else {
                     return Err((
                         code::UNKNOWN_SUBSCRIPTION,
@@ -128,11 +128,15 @@ impl Engine {
     pub fn heartbeat(&self, _session_id: Option<&str>) {}
 
     async fn subscribe(&self, session: &Arc<crate::Session>, s: Subscribe) -> Result<(), Refusal> {
-        if session.state.lock().subs.contains_key(&s.sub_id) {
-            return Err((
-                code::BAD_PARAMETER,
-                format!("LS_subId {} is already in use", s.sub_id),
-            ));
+        {
+            let st = session.state.lock();
+            if st.subs.contains_key(&s.sub_id) {
+                return Err((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ));
+            }
+            self.check_subscription_count(st.subs.len())?;
         }
         let set = session.set.clone();
         let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
@@ -221,19 +225,26 @@ impl Engine {
         .to_line();
         {
             let mut st = session.state.lock();
-            if st.closed.is_some() || st.subs.contains_key(&s.sub_id) {
+            let refused = if st.closed.is_some() || st.subs.contains_key(&s.sub_id) {
+                Some((
+                    code::BAD_PARAMETER,
+                    format!("LS_subId {} is already in use", s.sub_id),
+                ))
+            } else {
+                // Subscriptions requested together may all have passed the
+                // first check.
+                self.check_subscription_count(st.subs.len()).err()
+            };
+            if let Some(refusal) = refused {
                 drop(st);
                 for item in &acquired {
                     hub.release(item);
                 }
-                return Err((
-                    code::BAD_PARAMETER,
-                    format!("LS_subId {} is already in use", s.sub_id),
-                ));
+                return Err(refusal);
             }
             let now = tokio::time::Instant::now();
-            st.log.push(head, now);
-            st.log.push(conf, now);
+            st.log.push(&head, now);
+            st.log.push(&conf, now);
             st.subs.insert(
                 s.sub_id,
                 Subscription {
@@ -268,6 +279,17 @@ impl Engine {
             );
         }
         tracing::debug!(session = %session.id, sub = s.sub_id, mode = s.mode.as_str(), items = items.len(), "subscribed");
+        Ok(())
+    }
+
+    fn check_subscription_count(&self, held: usize) -> Result<(), Refusal> {
+        let max = self.config.max_subscriptions;
+        if held >= max {
+            return Err((
+                code::INTERNAL_LIMIT,
+                format!("this session already holds the most subscriptions allowed ({max})"),
+            ));
+        }
         Ok(())
     }
 
@@ -311,6 +333,9 @@ impl Engine {
                 None
             },
             buffer,
+            // Per-key coalescing bounds a COMMAND queue by the item's keys;
+            // this bounds it whatever their number.
+            hard_cap: cap.saturating_mul(2).max(buffer),
             metadata_max_frequency: md_freq,
         }
     }

@@ -25,6 +25,17 @@ pub(crate) enum Command {
     Delete,
 }
 
+impl Command {
+    /// The value of the `command` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Add => "ADD",
+            Command::Update => "UPDATE",
+            Command::Delete => "DELETE",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Event {
     /// Position of the event in its item's event stream: an event may be
@@ -36,6 +47,8 @@ pub(crate) struct Event {
     pub command: Option<(Arc<str>, Command)>,
     /// Encoded value lists: (schema id, delta?) -> text.
     encoded: Mutex<Vec<(usize, bool, Arc<str>)>>,
+    /// Bytes this event holds (see [`Event::cost`]).
+    cost: usize,
 }
 
 impl Event {
@@ -45,13 +58,39 @@ impl Event {
         changed: Vec<bool>,
         command: Option<(Arc<str>, Command)>,
     ) -> Self {
+        // Each value is an `Arc<str>`: a pointer pair in the vector, and a
+        // header of two counters before its text.
+        let text: usize = values.iter().flatten().map(|v| v.len() + 16).sum();
+        let cost = std::mem::size_of::<Self>()
+            + values.capacity() * std::mem::size_of::<FieldValue>()
+            + changed.capacity()
+            + text
+            + command.as_ref().map_or(0, |(k, _)| k.len() + 16);
         Self {
             seq,
             values,
             changed,
             command,
             encoded: Mutex::new(Vec::new()),
+            cost,
         }
+    }
+
+    /// Bytes the event holds in memory: a session that queues it is charged
+    /// this much. Values and encodings may be shared with the item and other
+    /// sessions, so each holder being charged in full errs on the safe side.
+    pub fn cost(&self) -> usize {
+        self.cost
+    }
+
+    /// The same row with another command (COMMAND mode coalescing: an ADD
+    /// not yet sent followed by an UPDATE is sent as one ADD with the newer
+    /// values). `field` is the position of the `command` field.
+    pub fn with_command(&self, command: Command, field: usize) -> Option<Self> {
+        let (key, _) = self.command.as_ref()?;
+        let mut values = self.values.clone();
+        *values.get_mut(field)? = Some(command.name().into());
+        Some(Self::full(self.seq, values, Some((key.clone(), command))))
     }
 
     /// An event that sets every field (snapshots, cleared items).

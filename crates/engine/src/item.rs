@@ -148,6 +148,12 @@ impl Item {
         });
     }
 
+    /// Position of the `command` field in this item's field table, once a
+    /// schema has named it.
+    pub fn command_field(&self) -> Option<usize> {
+        self.inner.lock().index.get("command").copied()
+    }
+
     pub fn detach(&self, session: &Session, sub_id: u32) {
         self.inner
             .lock()
@@ -307,11 +313,7 @@ fn apply_command(
 }
 
 fn command_name(c: Command) -> &'static str {
-    match c {
-        Command::Add => "ADD",
-        Command::Update => "UPDATE",
-        Command::Delete => "DELETE",
-    }
+    c.name()
 }
 
 /// The snapshot deliveries for a new subscriber.

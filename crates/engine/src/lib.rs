@@ -5,6 +5,7 @@
 //! Data flows one way: data adapter -> [`hub`] item -> each subscriber's
 //! buffer in its session -> the session's stream.
 
+mod budget;
 mod config;
 mod control;
 mod event;
@@ -58,7 +59,16 @@ pub struct Engine {
     sets: HashMap<String, Arc<SetRuntime>>,
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     accepting: AtomicBool,
+    budget: Arc<budget::Budget>,
+    /// Sessions held per (adapter set, user), for the metadata adapter's
+    /// limit of sessions per user; an anonymous session counts as user `None`.
+    users: parking_lot::Mutex<HashMap<(String, Option<String>), usize>>,
+    /// When the budget was last reported in the log (once per interval).
+    budget_logged: parking_lot::Mutex<Option<Instant>>,
 }
+
+/// Shortest time between two log lines about the memory budget.
+const BUDGET_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Engine {
     pub fn new(config: EngineConfig, adapter_sets: Vec<AdapterSet>) -> Arc<Self> {
@@ -86,11 +96,15 @@ impl Engine {
                 (set.name, Arc::new(rt))
             })
             .collect();
+        let budget = Arc::new(budget::Budget::new(config.session_buffers_budget));
         Arc::new(Self {
             config: Arc::new(config),
             sets,
             sessions: RwLock::new(HashMap::new()),
             accepting: AtomicBool::new(true),
+            budget,
+            users: parking_lot::Mutex::new(HashMap::new()),
+            budget_logged: parking_lot::Mutex::new(None),
         })
     }
 
@@ -105,6 +119,12 @@ impl Engine {
 
     pub fn set_accepting(&self, on: bool) {
         self.accepting.store(on, Ordering::Relaxed);
+    }
+
+    /// Bytes of session buffers held by all sessions now (queued updates,
+    /// recovery logs, uncounted lines), as counted against the budget.
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.used()
     }
 
     pub fn session_count(&self) -> usize {
@@ -167,25 +187,35 @@ impl Engine {
                 ),
             ));
         }
+        if self.budget.is_over() {
+            self.log_budget("new session refused");
+            return Err((
+                code::SERVER_FULL,
+                "the server's memory for session buffers is full; try again later".into(),
+            ));
+        }
         set.metadata
             .notify_user(req.user.as_deref(), req.password.as_deref(), &ctx.client_ip)
             .await
             .map_err(|e| (e.code, e.message))?;
+        let user_key = (set.name.clone(), req.user.clone());
+        self.count_user(&user_key, set.metadata.max_sessions_per_user())?;
         let id = new_session_id();
         let info = SessionInfo {
             session_id: id.clone(),
             user: req.user.clone(),
             client_ip: ctx.client_ip.clone(),
         };
-        set.metadata
-            .notify_new_session(&info)
-            .await
-            .map_err(|e| (e.code, e.message))?;
+        if let Err(e) = set.metadata.notify_new_session(&info).await {
+            self.uncount_user(&user_key);
+            return Err((e.code, e.message));
+        }
         let session = Arc::new(Session::new(
             id.clone(),
             info,
             set.clone(),
             self.config.clone(),
+            self.budget.clone(),
         ));
         self.sessions.write().insert(id.clone(), session.clone());
         tracing::info!(session = %id, adapter_set = %set.name, client = %ctx.client_ip, user = ?req.user, "session created");
@@ -218,12 +248,44 @@ impl Engine {
         stream
     }
 
+    /// Counts one more session of a user, unless the metadata adapter's
+    /// limit of sessions per user is reached.
+    fn count_user(
+        &self,
+        key: &(String, Option<String>),
+        limit: Option<usize>,
+    ) -> Result<(), Refusal> {
+        let mut users = self.users.lock();
+        let held = users.get(key).copied().unwrap_or(0);
+        if limit.is_some_and(|max| held >= max) {
+            let user = key.1.as_deref().unwrap_or("(anonymous)");
+            tracing::info!(user, held, "new session refused: sessions per user limit");
+            return Err((
+                code::USER_SESSIONS_LIMIT,
+                format!("user {user} already holds the most sessions allowed ({held})"),
+            ));
+        }
+        users.insert(key.clone(), held + 1);
+        Ok(())
+    }
+
+    fn uncount_user(&self, key: &(String, Option<String>)) {
+        let mut users = self.users.lock();
+        if let Some(n) = users.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                users.remove(key);
+            }
+        }
+    }
+
     /// Ends a session: its stream gets `END`, its items are released.
     pub fn close(&self, session: &Session, code: i32, message: &str) {
         self.sessions.write().remove(&session.id);
         let Some(subs) = session.end(code, message) else {
             return;
         };
+        self.uncount_user(&(session.set.name.clone(), session.info.user.clone()));
         for sub in subs {
             release(session, sub);
         }
@@ -255,6 +317,7 @@ impl Engine {
                         "session expired: no stream connection",
                     );
                 }
+                engine.housekeep(now);
                 if let Some(max) = engine.config.max_session_duration {
                     let old: Vec<Arc<Session>> = engine
                         .sessions
@@ -269,6 +332,68 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+impl Engine {
+    /// The reaper's round over the buffers: recovery logs trimmed to their
+    /// window, stalled clients disconnected, and the budget enforced.
+    fn housekeep(&self, now: Instant) {
+        let sessions: Vec<Arc<Session>> = self.sessions.read().values().cloned().collect();
+        let mut sizes = Vec::with_capacity(sessions.len());
+        for s in sessions {
+            let (stalled, held) = s.housekeep(now);
+            if stalled {
+                let secs = self.config.stall_timeout.as_secs_f64();
+                let msg = format!("client stalled: its stream took nothing for {secs:.1} s");
+                tracing::warn!(session = %s.id, held, "{msg}");
+                self.close(&s, code::CLIENT_STALLED, &msg);
+            } else {
+                sizes.push((held, s));
+            }
+        }
+        if let Some((held, s)) = sizes.iter().max_by_key(|(held, _)| *held) {
+            tracing::trace!(used = self.budget.used(), budget = self.budget.limit, biggest = %s.id, held, "session buffers");
+        }
+        self.enforce_budget(sizes);
+    }
+
+    /// Over the budget, closes the sessions holding the most until the
+    /// total is back under it. Sessions that hold little (the healthy ones)
+    /// keep everything they have.
+    fn enforce_budget(&self, mut sizes: Vec<(usize, Arc<Session>)>) {
+        if !self.budget.is_over() {
+            return;
+        }
+        self.log_budget("closing the sessions that hold the most");
+        sizes.sort_by_key(|(held, _)| std::cmp::Reverse(*held));
+        let mut used = self.budget.used();
+        for (held, s) in sizes {
+            if used <= self.budget.limit {
+                break;
+            }
+            tracing::warn!(session = %s.id, held, "session closed: it held the most buffered data when the memory budget was reached");
+            self.close(
+                &s,
+                code::CLIENT_STALLED,
+                "the server's memory budget for session buffers was reached and this session held the most",
+            );
+            used = used.saturating_sub(held);
+        }
+    }
+
+    fn log_budget(&self, what: &str) {
+        let now = Instant::now();
+        let mut last = self.budget_logged.lock();
+        if last.is_some_and(|t| now.duration_since(t) < BUDGET_LOG_INTERVAL) {
+            return;
+        }
+        *last = Some(now);
+        tracing::warn!(
+            used = self.budget.used(),
+            budget = self.budget.limit,
+            "memory budget of session buffers reached: {what}"
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! A session: its subscriptions, the notifications waiting for a stream,
 //! and the recovery log.
 
+use crate::budget::Budget;
 use crate::config::EngineConfig;
 use crate::log::RecoveryLog;
 use crate::subscription::{Delivery, Subscription, Take};
@@ -22,6 +23,8 @@ pub struct Session {
     pub(crate) state: Mutex<State>,
     /// Wakes the bound stream when something is ready.
     pub(crate) wake: Notify,
+    /// Turns true when the session ends (see `Stream::ended`).
+    pub(crate) ended: tokio::sync::watch::Sender<bool>,
     pub(crate) sequences: Mutex<HashMap<String, Arc<crate::message::Sequence>>>,
     /// The session's turn: its control and message requests are executed
     /// one at a time, in the order they arrive, whatever connection they
@@ -41,8 +44,18 @@ pub(crate) struct State {
     /// Sub-items with something to send, round-robin.
     pub ready: VecDeque<(u32, usize)>,
     pub log: RecoveryLog,
-    /// Uncounted notifications for the stream (`CONS`, ...).
+    /// Uncounted notifications for the stream (`CONS`, ...); a line already
+    /// waiting is not queued twice, so this stays a handful of lines.
     pub side: VecDeque<String>,
+    /// Bytes held by the queues of the sub-items (`SubItem::bytes`).
+    pub queued: usize,
+    /// Bytes last reported to the server-wide budget.
+    reported: usize,
+    budget: Arc<Budget>,
+    /// Since when the stream has had something to take that it has not
+    /// taken: a stream that leaves it there longer than the stall timeout
+    /// belongs to a client that stopped reading.
+    pub woken_at: Option<Instant>,
     /// Incremented at each bind: a stream whose generation is stale stops.
     pub gen: u64,
     pub bound: bool,
@@ -66,12 +79,17 @@ impl Session {
         info: SessionInfo,
         set: Arc<SetRuntime>,
         config: Arc<EngineConfig>,
+        budget: Arc<Budget>,
     ) -> Self {
         let state = State {
             subs: HashMap::new(),
             ready: VecDeque::new(),
-            log: RecoveryLog::new(),
+            log: RecoveryLog::new(config.recovery_max_bytes),
             side: VecDeque::new(),
+            queued: 0,
+            reported: 0,
+            budget,
+            woken_at: None,
             gen: 0,
             bound: false,
             unbound_since: Instant::now(),
@@ -88,6 +106,7 @@ impl Session {
             config,
             state: Mutex::new(state),
             wake: Notify::new(),
+            ended: tokio::sync::watch::Sender::new(false),
             sequences: Mutex::new(HashMap::new()),
             turn: tokio::sync::Mutex::new(()),
             pending_messages: Arc::new(tokio::sync::Semaphore::new(
@@ -115,10 +134,18 @@ impl Session {
         let Some(si) = sub.items.get_mut(index - 1) else {
             return false;
         };
+        let before = si.bytes();
         si.push(d, &dispatch);
-        if !si.in_ready && si.has_pending() {
+        let after = si.bytes();
+        let wake = !si.in_ready && si.has_pending();
+        if wake {
             si.in_ready = true;
+        }
+        st.queued = st.queued + after - before;
+        st.settle();
+        if wake {
             st.ready.push_back((sub_id, index));
+            st.woken_at.get_or_insert_with(Instant::now);
             drop(st);
             self.wake.notify_waiters();
         }
@@ -132,15 +159,48 @@ impl Session {
         if st.closed.is_some() {
             return;
         }
-        st.log.push(line, Instant::now());
+        let now = Instant::now();
+        st.log.push(&line, now);
+        st.trim_log(&self.config, now);
+        st.woken_at.get_or_insert(now);
         drop(st);
         self.wake.notify_waiters();
     }
 
-    /// Queues an uncounted notification for the stream.
+    /// Queues an uncounted notification for the stream, unless the same
+    /// line already waits.
     pub(crate) fn push_side(&self, line: String) {
-        self.state.lock().side.push_back(line);
+        let mut st = self.state.lock();
+        if st.closed.is_some() || st.side.contains(&line) {
+            return;
+        }
+        st.side.push_back(line);
+        st.settle();
+        st.woken_at.get_or_insert_with(Instant::now);
+        drop(st);
         self.wake.notify_waiters();
+    }
+
+    /// Bytes of session buffers this session holds (as last counted).
+    pub fn buffered_bytes(&self) -> usize {
+        self.state.lock().held()
+    }
+
+    /// The reaper's look at the session: forgets what the recovery window
+    /// no longer covers (a stalled stream never pulls, so this cannot wait
+    /// for it), and tells whether the client stopped reading for longer
+    /// than the stall timeout, and how many bytes the session holds.
+    pub(crate) fn housekeep(&self, now: Instant) -> (bool, usize) {
+        let mut st = self.state.lock();
+        if st.closed.is_some() {
+            return (false, 0);
+        }
+        st.trim_log(&self.config, now);
+        let limit = self.config.stall_timeout;
+        let stalled = st.bound
+            && !limit.is_zero()
+            && st.woken_at.is_some_and(|t| now.duration_since(t) >= limit);
+        (stalled, st.held())
     }
 
     /// Counted notifications produced so far.
@@ -162,7 +222,15 @@ impl Session {
         st.closed = Some((code, message.to_owned()));
         st.ready.clear();
         let subs = st.subs.drain().map(|(_, s)| s).collect();
+        // Nothing will be sent or recovered any more: the buffers go now,
+        // even if a stalled stream keeps the session alive a while.
+        st.queued = 0;
+        st.log.clear();
+        st.side = VecDeque::new();
+        st.woken_at = None;
+        st.settle();
         drop(st);
+        self.ended.send_replace(true);
         self.wake.notify_waiters();
         Some(subs)
     }
@@ -174,7 +242,57 @@ impl Session {
     }
 }
 
+/// Smallest change of a session's size reported to the budget: the total is
+/// exact within this much per session.
+const REPORT_STEP: usize = 16 * 1024;
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // Whatever happened, the budget gets this session's share back.
+        self.budget.update(self.reported, 0);
+    }
+}
+
 impl State {
+    /// Bytes of session buffers held: queued updates, the recovery log and
+    /// the uncounted lines.
+    pub fn held(&self) -> usize {
+        let side: usize = self
+            .side
+            .iter()
+            .map(|l| l.capacity() + std::mem::size_of::<String>())
+            .sum();
+        self.queued + self.log.bytes() + side
+    }
+
+    /// Reports the session's size to the server-wide budget, in steps of
+    /// `REPORT_STEP`: the shared counter is touched once per few kilobytes
+    /// of change rather than at every update of every session (a counter
+    /// all cores write at once is slow), and is exact when a session ends.
+    pub fn settle(&mut self) {
+        let held = self.held();
+        if held == 0 || held.abs_diff(self.reported) >= REPORT_STEP {
+            self.budget.update(self.reported, held);
+            self.reported = held;
+        }
+    }
+
+    /// Trims the recovery log to its window and size, and reports the size.
+    pub fn trim_log(&mut self, config: &EngineConfig, now: Instant) {
+        self.log.trim(now, config.recovery_window);
+        self.settle();
+    }
+
+    /// Removes a subscription, with the bytes its queues held.
+    pub fn remove_sub(&mut self, sub_id: u32) -> Option<Subscription> {
+        let sub = self.subs.remove(&sub_id)?;
+        let bytes: usize = sub.items.iter().map(|si| si.bytes()).sum();
+        self.queued = self.queued.saturating_sub(bytes);
+        self.ready.retain(|(id, _)| *id != sub_id);
+        self.settle();
+        Some(sub)
+    }
+
     /// Moves what is ready into `out`, up to about `budget` bytes: uncounted
     /// lines, then counted lines not yet sent, then new updates taken from the
     /// item buffers in turn. Returns when a frequency-limited item may send.
@@ -184,7 +302,7 @@ impl State {
         }
         while out.len() < budget {
             match self.log.next_unsent() {
-                Some(l) => out.push_str(l),
+                Some(l) => out.push_str(&l),
                 None => break,
             }
         }
@@ -201,11 +319,13 @@ impl State {
             let Some(si) = sub.items.get_mut(index - 1) else {
                 continue;
             };
-            match si.take(sub_id, index, &dispatch, now) {
+            let before = si.bytes();
+            let taken = si.take(sub_id, index, &dispatch, now);
+            self.queued = self.queued + si.bytes() - before;
+            match taken {
                 Take::Line(line) => {
                     out.push_str(&line);
-                    self.log.push(line, now);
-                    self.log.sent = self.log.prog;
+                    self.log.push_sent(&line, now);
                     if si.has_pending() {
                         self.ready.push_back((sub_id, index));
                     } else {
@@ -220,6 +340,9 @@ impl State {
             }
         }
         self.ready.extend(waiting);
+        // The stream took what it could. If the chunk is full, more waits
+        // and the stream must come back for it.
+        self.woken_at = (out.len() >= budget).then_some(now);
         next_due
     }
 }

@@ -96,6 +96,8 @@ impl Session {
         }
         st.gen += 1;
         st.bound = true;
+        // The head waits for the new stream.
+        st.woken_at = Some(now);
         st.force_loop = false;
         st.keep_unbound = cfg.session_timeout
             + polling.map_or(Duration::ZERO, |p| Duration::from_millis(p.loop_ms));
@@ -160,6 +162,19 @@ impl Stream {
         self.polling.is_some()
     }
 
+    /// Resolves once the session has ended (closed by the client, expired,
+    /// closed as stalled or by the memory budget). A transport blocked
+    /// writing to a client that stopped reading can race its write against
+    /// this and close the socket, rather than wait for a reader that will
+    /// not come. Independent of `self`, so it can be held across a write.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut ended = self.session.ended.subscribe();
+        async move {
+            // An error means the session is gone altogether: ended too.
+            let _ = ended.wait_for(|e| *e).await;
+        }
+    }
+
     /// Whether the last chunk ended the stream (`LOOP` or `END`).
     pub fn is_done(&self) -> bool {
         self.done
@@ -202,9 +217,7 @@ impl Stream {
                     return self.finish();
                 }
                 let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
-                let cfg = &session.config;
-                st.log
-                    .trim(now, cfg.recovery_window, cfg.recovery_max_bytes);
+                st.trim_log(&session.config, now);
                 if st.force_loop {
                     st.force_loop = false;
                     Line::Loop(0).write(&mut self.out);

@@ -3,6 +3,7 @@
 
 use crate::event::{Command, Event, Schema};
 use crate::item::Item;
+use indexmap::IndexMap;
 use shoal_adapter::Mode;
 use shoal_protocol::Line;
 use std::collections::{HashMap, VecDeque};
@@ -26,8 +27,13 @@ pub(crate) struct Dispatch {
     pub filtered: bool,
     /// Minimum time between two updates of one item; `None`: unlimited.
     pub min_interval: Option<Duration>,
-    /// Maximum pending live events per item.
+    /// Pending live events per item past which events are conflated,
+    /// dropped or lost, as the mode says.
     pub buffer: usize,
+    /// Filtered COMMAND: most pending live events per item, once coalescing
+    /// by key is not enough; past it ADD and DELETE are lost and reported
+    /// with `OV`.
+    pub hard_cap: usize,
     /// The metadata adapter's frequency limit, which `reconf` cannot lift.
     pub metadata_max_frequency: Option<f64>,
 }
@@ -54,6 +60,13 @@ pub(crate) struct SubItem {
     last_sent: Option<Instant>,
     /// COMMAND mode: frequency limits apply to the UPDATEs of each key.
     key_sent: HashMap<Arc<str>, Instant>,
+    /// COMMAND mode: position of the `command` field in the item's table.
+    command_field: Option<usize>,
+    /// Filtered COMMAND past the buffer: pending events by key (see
+    /// `push_command`).
+    overflow: IndexMap<Arc<str>, Vec<Arc<Event>>>,
+    /// Sum of the costs of the events in `queue` and `overflow`.
+    event_bytes: usize,
     pub in_ready: bool,
 }
 
@@ -69,6 +82,9 @@ pub(crate) enum Take {
 impl SubItem {
     pub fn new(item: Arc<Item>, schema: Arc<Schema>) -> Self {
         Self {
+            command_field: item.command_field(),
+            event_bytes: 0,
+            overflow: IndexMap::new(),
             item,
             schema,
             queue: VecDeque::new(),
@@ -82,22 +98,37 @@ impl SubItem {
     }
 
     pub fn has_pending(&self) -> bool {
-        self.lost > 0 || !self.queue.is_empty()
+        self.lost > 0 || !self.queue.is_empty() || !self.overflow.is_empty()
+    }
+
+    /// Bytes this sub-item holds: its queue's slots (allocated, not just
+    /// used) and the events queued in them.
+    pub fn bytes(&self) -> usize {
+        self.queue.capacity() * SLOT
+            + self.event_bytes
+            + self.key_sent.capacity() * KEY_SLOT
+            + self.overflow.capacity() * OVERFLOW_SLOT
     }
 
     /// Queues a delivery according to the subscription's dispatch policy.
     pub fn push(&mut self, d: Delivery, dispatch: &Dispatch) {
-        let Delivery::Event {
-            ev,
-            snapshot: false,
-        } = &d
-        else {
-            self.queue.push_back(d);
-            return;
+        let ev = match &d {
+            Delivery::Event {
+                ev,
+                snapshot: false,
+            } => ev.clone(),
+            Delivery::Cs => return self.push_clear(dispatch),
+            _ => return self.enqueue(d),
         };
+        let command = dispatch.mode == Mode::Command && dispatch.filtered;
+        // Once COMMAND events overflow, the next ones follow them there, so
+        // that each key's events stay in order.
+        if command && !self.overflow.is_empty() {
+            return self.push_command(ev, dispatch);
+        }
         if self.live < dispatch.buffer {
             self.live += 1;
-            self.queue.push_back(d);
+            self.enqueue(d);
             return;
         }
         // The buffer is full.
@@ -106,42 +137,188 @@ impl SubItem {
             // last queued one (its values are the whole merged state).
             (Mode::Merge, true) => {
                 if let Some(pos) = self.last_live() {
-                    self.queue[pos] = d;
+                    self.replace(pos, d);
                 }
             }
-            // COMMAND merges an UPDATE into a queued UPDATE of the same key;
-            // anything else is kept (ADD and DELETE must not be lost).
-            (Mode::Command, true) => {
-                let key = match &ev.command {
-                    Some((k, Command::Update)) => Some(k.clone()),
-                    _ => None,
-                };
-                let same = key.and_then(|k| {
-                    self.queue.iter().rposition(|q| {
-                        matches!(q, Delivery::Event { ev: e, snapshot: false }
-                            if matches!(&e.command, Some((k2, Command::Update)) if *k2 == k))
-                    })
-                });
-                match same {
-                    Some(pos) => self.queue[pos] = d,
-                    None => {
-                        self.live += 1;
-                        self.queue.push_back(d);
-                    }
-                }
-            }
+            (Mode::Command, true) => self.push_command(ev, dispatch),
             // DISTINCT drops the oldest event silently, as filtered
             // dispatching allows.
             (Mode::Distinct, true) => {
                 if let Some(pos) = self.first_live() {
-                    self.queue.remove(pos);
-                    self.queue.push_back(d);
+                    self.remove_at(pos);
+                    self.enqueue(d);
                 }
             }
             // RAW and unfiltered subscriptions lose the event and say so
             // with an OV notification before the next one.
             _ => self.lost += 1,
         }
+    }
+
+    /// Filtered COMMAND with a full buffer: events go to the overflow, one
+    /// entry per key, where each new event is merged with the last one of
+    /// its key, so that a key holds at most two pending events (a DELETE
+    /// then an ADD) and its order is kept:
+    ///
+    /// | pending | new    | pending after                      |
+    /// |---------|--------|------------------------------------|
+    /// | ADD     | UPDATE | ADD with the new values            |
+    /// | ADD     | DELETE | nothing (the client never saw it)  |
+    /// | UPDATE  | UPDATE | the new UPDATE                     |
+    /// | UPDATE  | DELETE | the DELETE                         |
+    /// | DELETE  | ADD    | both, in that order                |
+    ///
+    /// Each key's events leave in order (the queue before the overflow);
+    /// the order between keys may change, as COMMAND mode allows. Every
+    /// step is O(1), whatever the queue's length. An event that merges with
+    /// nothing is kept while fewer than `dispatch.hard_cap` live events are
+    /// pending; past that it is lost and counted in the next `OV`, as
+    /// Lightstreamer does for the ADD and DELETE events of a filtered
+    /// COMMAND subscription.
+    fn push_command(&mut self, ev: Arc<Event>, dispatch: &Dispatch) {
+        let Some((key, cmd)) = ev.command.clone() else {
+            // Events without a key are not delivered in COMMAND mode.
+            return;
+        };
+        let Some(pending) = self.overflow.get_mut(&key) else {
+            if self.live < dispatch.hard_cap {
+                self.live += 1;
+                self.event_bytes += ev.cost();
+                self.overflow.insert(key, vec![ev]);
+            } else {
+                self.lost += 1;
+            }
+            return;
+        };
+        let Some(last) = pending.last_mut() else {
+            return;
+        };
+        let before = last.command.as_ref().map(|(_, c)| *c);
+        let old_cost = last.cost();
+        match (before, cmd) {
+            (Some(Command::Add), Command::Update) => {
+                let add = self
+                    .command_field
+                    .and_then(|f| ev.with_command(Command::Add, f));
+                // Without a command field the UPDATE replaces the ADD.
+                let add = add.map_or(ev, Arc::new);
+                self.event_bytes = self.event_bytes + add.cost() - old_cost;
+                *last = add;
+            }
+            (Some(Command::Add), Command::Delete) => {
+                pending.pop();
+                self.live -= 1;
+                self.event_bytes -= old_cost;
+                if pending.is_empty() {
+                    self.overflow.swap_remove(&key);
+                }
+            }
+            (Some(Command::Update), Command::Update | Command::Delete) => {
+                self.event_bytes = self.event_bytes + ev.cost() - old_cost;
+                *last = ev;
+            }
+            _ if self.live < dispatch.hard_cap => {
+                self.live += 1;
+                self.event_bytes += ev.cost();
+                pending.push(ev);
+            }
+            _ => self.lost += 1,
+        }
+    }
+
+    /// The next overflow event the frequency limit lets through (ADD and
+    /// DELETE always pass), or when one may go.
+    fn take_overflow(&mut self, dispatch: &Dispatch, now: Instant) -> Result<Arc<Event>, Take> {
+        let mut earliest: Option<Instant> = None;
+        let mut found = None;
+        for (i, (key, pending)) in self.overflow.iter().enumerate() {
+            let Some(first) = pending.first() else {
+                continue;
+            };
+            let slot = match (&first.command, dispatch.min_interval) {
+                (Some((_, Command::Update)), Some(interval)) => self
+                    .key_sent
+                    .get(key)
+                    .map(|&t| t + interval)
+                    .filter(|&t| t > now),
+                _ => None,
+            };
+            match slot {
+                None => {
+                    found = Some(i);
+                    break;
+                }
+                Some(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
+            }
+        }
+        let Some(i) = found else {
+            return Err(wait_or_empty(earliest));
+        };
+        let Some((_, pending)) = self.overflow.get_index_mut(i) else {
+            return Err(Take::Empty);
+        };
+        let ev = pending.remove(0);
+        if pending.is_empty() {
+            self.overflow.swap_remove_index(i);
+        }
+        self.event_bytes -= ev.cost();
+        if self.overflow.is_empty() && self.overflow.capacity() > 64 {
+            self.overflow = IndexMap::new();
+        }
+        Ok(ev)
+    }
+
+    /// A clear-snapshot makes everything queued before it moot: the events
+    /// go (counted as lost when unfiltered, where nothing may vanish
+    /// silently), an earlier `CS` goes, an end-of-snapshot marker stays. So
+    /// an adapter clearing an item in a loop cannot grow the queue.
+    fn push_clear(&mut self, dispatch: &Dispatch) {
+        let mut dropped_live = 0;
+        let mut kept = VecDeque::with_capacity(2);
+        let mut eos = false;
+        for q in std::mem::take(&mut self.queue) {
+            match q {
+                Delivery::Eos if !eos => {
+                    eos = true;
+                    kept.push_back(q);
+                }
+                Delivery::Event {
+                    snapshot: false, ..
+                } => dropped_live += 1,
+                _ => {}
+            }
+        }
+        if !dispatch.filtered {
+            self.lost += dropped_live;
+        }
+        self.overflow = IndexMap::new();
+        self.queue = kept;
+        self.event_bytes = 0;
+        self.live = 0;
+        self.enqueue(Delivery::Cs);
+    }
+
+    fn enqueue(&mut self, d: Delivery) {
+        self.event_bytes += event_cost(&d);
+        self.queue.push_back(d);
+    }
+
+    fn replace(&mut self, pos: usize, d: Delivery) {
+        let Some(slot) = self.queue.get_mut(pos) else {
+            return;
+        };
+        self.event_bytes = self.event_bytes + event_cost(&d) - event_cost(slot);
+        *slot = d;
+    }
+
+    fn remove_at(&mut self, pos: usize) -> Option<Delivery> {
+        let d = self.queue.remove(pos)?;
+        self.event_bytes -= event_cost(&d);
+        // A queue that once held a burst gives its memory back.
+        if self.queue.capacity() > 64 && self.queue.len() < self.queue.capacity() / 4 {
+            self.queue.shrink_to(self.queue.len() * 2);
+        }
+        Some(d)
     }
 
     fn last_live(&self) -> Option<usize> {
@@ -240,11 +417,18 @@ impl SubItem {
                 .to_line(),
             );
         }
-        let pos = match self.next_sendable(dispatch, now) {
-            Ok(pos) => pos,
+        let front = match self.next_sendable(dispatch, now) {
+            Ok(pos) => self.remove_at(pos),
+            // The overflow follows the queue.
+            Err(Take::Empty) if !self.overflow.is_empty() => {
+                match self.take_overflow(dispatch, now) {
+                    Ok(ev) => Some(live(ev)),
+                    Err(wait) => return wait,
+                }
+            }
             Err(wait) => return wait,
         };
-        let Some(front) = self.queue.remove(pos) else {
+        let Some(front) = front else {
             return Take::Empty;
         };
         let line = match front {
@@ -291,6 +475,28 @@ impl SubItem {
     }
 }
 
+/// Bytes of one queue slot.
+const SLOT: usize = std::mem::size_of::<Delivery>();
+/// Bytes of one entry of `key_sent` (key, instant, hash table control).
+const KEY_SLOT: usize = std::mem::size_of::<(Arc<str>, Instant)>() + 8;
+/// Bytes of one overflow entry (key, its events' vector with room for two,
+/// hash and index).
+const OVERFLOW_SLOT: usize = std::mem::size_of::<(Arc<str>, Vec<Arc<Event>>)>() + 2 * 8 + 16;
+
+fn live(ev: Arc<Event>) -> Delivery {
+    Delivery::Event {
+        ev,
+        snapshot: false,
+    }
+}
+
+fn event_cost(d: &Delivery) -> usize {
+    match d {
+        Delivery::Event { ev, .. } => ev.cost(),
+        _ => 0,
+    }
+}
+
 fn wait_or_empty(earliest: Option<Instant>) -> Take {
     earliest.map_or(Take::Empty, Take::Wait)
 }
@@ -306,85 +512,4 @@ pub(crate) struct Subscription {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(seq: u64, v: &str) -> Delivery {
-        Delivery::Event {
-            ev: Arc::new(Event::full(seq, vec![Some(v.into())], None)),
-            snapshot: false,
-        }
-    }
-
-    fn sub_item() -> SubItem {
-        SubItem::new(
-            Arc::new(Item::new("i", false, 10)),
-            Arc::new(Schema {
-                id: 0,
-                fields: vec![0],
-            }),
-        )
-    }
-
-    fn lines(si: &mut SubItem, d: &Dispatch) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Take::Line(l) = si.take(1, 1, d, Instant::now()) {
-            out.push(l.trim_end().to_owned());
-        }
-        out
-    }
-
-    #[test]
-    fn merge_conflates_to_the_latest() {
-        let d = Dispatch {
-            mode: Mode::Merge,
-            filtered: true,
-            min_interval: None,
-            buffer: 1,
-            metadata_max_frequency: None,
-        };
-        let mut si = sub_item();
-        for i in 1..=5 {
-            si.push(ev(i, &i.to_string()), &d);
-        }
-        assert_eq!(lines(&mut si, &d), vec!["U,1,1,5"]);
-    }
-
-    #[test]
-    fn raw_overflow_is_reported() {
-        let d = Dispatch {
-            mode: Mode::Raw,
-            filtered: false,
-            min_interval: None,
-            buffer: 2,
-            metadata_max_frequency: None,
-        };
-        let mut si = sub_item();
-        for i in 1..=5 {
-            si.push(ev(i, &i.to_string()), &d);
-        }
-        assert_eq!(lines(&mut si, &d), vec!["OV,1,1,3", "U,1,1,1", "U,1,1,2"]);
-    }
-
-    #[test]
-    fn frequency_limit_waits() {
-        let d = Dispatch {
-            mode: Mode::Merge,
-            filtered: true,
-            min_interval: Some(Duration::from_secs(10)),
-            buffer: 1,
-            metadata_max_frequency: None,
-        };
-        let mut si = sub_item();
-        si.push(ev(1, "a"), &d);
-        assert_eq!(lines(&mut si, &d).len(), 1);
-        si.push(ev(2, "b"), &d);
-        si.push(ev(3, "c"), &d);
-        assert!(matches!(si.take(1, 1, &d, Instant::now()), Take::Wait(_)));
-        let later = Instant::now() + Duration::from_secs(11);
-        match si.take(1, 1, &d, later) {
-            Take::Line(l) => assert_eq!(l, "U,1,1,c\r\n"),
-            other => panic!("{other:?}"),
-        }
-    }
-}
+mod tests;

@@ -1,5 +1,11 @@
 //! The `shoal` command.
 
+/// jemalloc, with its background threads, gives memory freed by ended
+/// sessions back to the system within seconds; glibc's malloc kept much of
+/// it (see docs/limits.md, "Memory coming back").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod check;
 mod cluster_plan;
 mod drain;

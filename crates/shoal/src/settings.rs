@@ -63,6 +63,20 @@ pub fn engine_config(config: &Config) -> anyhow::Result<EngineConfig> {
     if let Some(v) = e.max_session_duration_minutes.filter(|&m| m > 0) {
         out.max_session_duration = Some(Duration::from_secs(v.saturating_mul(60)));
     }
+    let l = &config.limits;
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    if let Some(v) = l.max_recovery_length {
+        out.recovery_max_bytes = size(v);
+    }
+    if let Some(v) = l.session_buffers_budget_mb {
+        out.session_buffers_budget = size(v.saturating_mul(1024 * 1024));
+    }
+    if let Some(v) = l.stalled_client_millis {
+        out.stall_timeout = ms(v);
+    }
+    if let Some(v) = l.max_subscriptions_per_session {
+        out.max_subscriptions = size(v);
+    }
     // Written values are checked against each other by the parser; Shoal's
     // defaults for the others must fit too.
     if !(out.min_keepalive <= out.keepalive && out.keepalive <= out.max_keepalive) {

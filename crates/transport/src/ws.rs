@@ -34,6 +34,9 @@ use crate::Peer;
 const JOBS: usize = 8;
 /// Answers produced and not yet written, per socket.
 const OUT: usize = 8;
+/// How long a write may still take once the session it belongs to has
+/// ended, before the socket is closed under it.
+const ENDED_WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) async fn upgrade(
     State(st): State<AppState>,
@@ -240,8 +243,25 @@ async fn write(
             stream = None;
             bound.store(false, Ordering::Release);
         }
-        if tx.send(Message::Text(text.into())).await.is_err() {
-            break;
+        // A client that stopped reading keeps this write pending; once its
+        // session has been ended (closed as stalled, by the memory budget,
+        // ...) it gets a moment for the last lines, then the socket goes.
+        let ended = stream.as_ref().map(Stream::ended);
+        let gone = async move {
+            match ended {
+                Some(ended) => {
+                    ended.await;
+                    tokio::time::sleep(ENDED_WRITE_GRACE).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            sent = tx.send(Message::Text(text.into())) => if sent.is_err() { break },
+            _ = gone => {
+                tracing::info!("websocket closed: the session ended while the client read nothing");
+                break;
+            }
         }
         if closes {
             // LS_close_socket: the last lines, then the close.

@@ -898,3 +898,45 @@ fn socket_timeouts() {
         "expected a whole number",
     );
 }
+
+#[test]
+fn limits_are_read_and_zero_is_refused_where_it_makes_no_sense() {
+    let c = ok(&format!(
+        "{HTTP}
+<max_recovery_length>1048576</max_recovery_length>
+<shoal_session_buffers_budget_mb>256</shoal_session_buffers_budget_mb>
+<shoal_stalled_client_millis>0</shoal_stalled_client_millis>
+<shoal_max_subscriptions_per_session>50</shoal_max_subscriptions_per_session>"
+    ))
+    .config;
+    assert_eq!(
+        c.limits,
+        Limits {
+            max_recovery_length: Some(1_048_576),
+            session_buffers_budget_mb: Some(256),
+            stalled_client_millis: Some(0),
+            max_subscriptions_per_session: Some(50),
+        }
+    );
+    assert_eq!(ok(HTTP).config.limits, Limits::default());
+    assert_err(
+        &format!("{HTTP}\n<shoal_session_buffers_budget_mb>0</shoal_session_buffers_budget_mb>"),
+        3,
+        "lightstreamer_conf/shoal_session_buffers_budget_mb",
+        "1 or more",
+    );
+    assert_err(
+        &format!(
+            "{HTTP}\n<shoal_max_subscriptions_per_session>0</shoal_max_subscriptions_per_session>"
+        ),
+        3,
+        "lightstreamer_conf/shoal_max_subscriptions_per_session",
+        "1 or more",
+    );
+    assert_err(
+        &format!("{HTTP}\n<shoal_stalled_client_millis>soon</shoal_stalled_client_millis>"),
+        3,
+        "lightstreamer_conf/shoal_stalled_client_millis",
+        "expected a whole number",
+    );
+}

@@ -57,6 +57,7 @@ struct MetaState {
     new_sessions: Vec<String>,
     closed_sessions: Vec<String>,
     messages: Vec<String>,
+    sessions_per_user: Option<usize>,
 }
 
 impl fmt::Debug for FakeMetadata {
@@ -94,6 +95,11 @@ impl FakeMetadata {
     }
 
     /// Messages handed to `notify_user_message`, in the order of the calls.
+    /// Makes the provider limit each user to `n` sessions.
+    pub fn limit_sessions_per_user(&self, n: usize) {
+        lock(&self.state).sessions_per_user = Some(n);
+    }
+
     pub fn messages(&self) -> Vec<String> {
         lock(&self.state).messages.clone()
     }
@@ -139,6 +145,10 @@ impl MetadataProvider for FakeMetadata {
             .new_sessions
             .push(session.session_id.clone());
         ready(Ok(()))
+    }
+
+    fn max_sessions_per_user(&self) -> Option<usize> {
+        lock(&self.state).sessions_per_user
     }
 
     fn notify_session_close(&self, session_id: &str) {
