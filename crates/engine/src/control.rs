@@ -31,6 +31,12 @@ impl Engine {
             .ok_or_else(|| unknown_session(session_id, "control"))?;
         trace_request("control", session_id);
         let _turn = session.turn.lock().await;
+        if matches!(
+            req.op,
+            ControlOp::Add(_) | ControlOp::Delete { .. } | ControlOp::Reconf { .. }
+        ) {
+            session.check_backlog()?;
+        }
         match req.op {
             ControlOp::Add(sub) => self.subscribe(&session, sub).await,
             ControlOp::Delete { sub_id, .. } => {
@@ -117,6 +123,7 @@ impl Engine {
             .ok_or_else(|| unknown_session(session_id, "msg"))?;
         trace_request("msg", session_id);
         let _turn = session.turn.lock().await;
+        session.check_backlog()?;
         session
             .accept_message(msg)
             .await

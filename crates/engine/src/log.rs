@@ -124,6 +124,12 @@ impl RecoveryLog {
         true
     }
 
+    /// Whether lines the client has not read yet fill the log past its
+    /// maximum (sent lines make room first, so only unsent ones can).
+    pub fn is_backlogged(&self) -> bool {
+        self.ring.len() > self.max_bytes
+    }
+
     /// Whether some lines wait for a stream.
     #[cfg(test)]
     pub fn has_unsent(&self) -> bool {

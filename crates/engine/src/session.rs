@@ -181,6 +181,24 @@ impl Session {
         self.wake.notify_waiters();
     }
 
+    /// Refuses a request that would add notifications to a session whose
+    /// client is already `<max_recovery_length>` behind: what it has not
+    /// read fills its whole recovery log. (Without this, control requests
+    /// sent over other connections while the stream is not read would grow
+    /// the log until the stall timeout or the server budget stepped in.)
+    pub(crate) fn check_backlog(&self) -> Result<(), crate::Refusal> {
+        if self.state.lock().log.is_backlogged() {
+            return Err((
+                shoal_protocol::code::INTERNAL_LIMIT,
+                format!(
+                    "the client has not read {} bytes of notifications of this session; request refused",
+                    self.config.recovery_max_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Bytes of session buffers this session holds (as last counted).
     pub fn buffered_bytes(&self) -> usize {
         self.state.lock().held()

@@ -240,3 +240,40 @@ async fn a_sessions_requests_are_not_overtaken_across_connections() {
         _ => panic!("streams"),
     }
 }
+
+/// A client that does not read its stream while it keeps sending control
+/// requests (over other connections) is refused once what it has not read
+/// fills its recovery log, instead of growing it; reading makes room again.
+#[tokio::test]
+async fn requests_of_a_session_whose_client_reads_nothing_are_refused() {
+    let h = Harness::with_config(shoal_engine::EngineConfig {
+        recovery_max_bytes: 4096,
+        ..shoal_engine::EngineConfig::default()
+    });
+    let mut c = conn(PortType::GeneralPurpose, true);
+    let mut client = open(&h, &mut c).await;
+    let sid = client.session.clone();
+    let mut refused = None;
+    for i in 1..=1000u32 {
+        let add = format!("LS_op=add&LS_subId={i}&LS_group=a&LS_schema=f&LS_mode=RAW");
+        if let Err(e) = h.control(&sid, &add).await {
+            refused = Some((i, e));
+            break;
+        }
+        h.ok(&sid, &format!("LS_op=delete&LS_subId={i}")).await;
+    }
+    let (i, (code, message)) = refused.expect("nothing was refused");
+    assert_eq!(code, code::INTERNAL_LIMIT, "{message}");
+    // SUBOK, CONF and UNSUB are about 40 bytes each with their bookkeeping:
+    // about 4 KiB of them, not 1000 pairs.
+    assert!(i < 100, "refused only after {i} subscriptions");
+    let held = h.engine.session(&sid).map(|s| s.buffered_bytes());
+    assert!(held.unwrap_or(0) < 16 * 1024, "{held:?} bytes held");
+    // Reading the stream makes room.
+    client.chunk().await;
+    h.ok(
+        &sid,
+        "LS_op=add&LS_subId=5000&LS_group=a&LS_schema=f&LS_mode=RAW",
+    )
+    .await;
+}
