@@ -36,6 +36,38 @@ fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     })
 }
 
+/// Waits until `count` reaches `target` (at most a minute), then stops the
+/// memory watch and returns its peak.
+async fn finish_flood(
+    count: &AtomicU64,
+    target: u64,
+    stop: Arc<AtomicBool>,
+    peak: std::thread::JoinHandle<u64>,
+) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while count.load(Ordering::Relaxed) < target {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {target} requests done",
+            count.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    peak.join()
+        .unwrap_or_else(|_| panic!("the memory watch failed"))
+}
+
+fn assert_flat(base: u64, peak: u64, what: &str) {
+    assert!(
+        peak.saturating_sub(base) < MAX_GROWTH_KIB,
+        "{} MiB of {what} grew the server from {} to {} MiB",
+        FLOOD_BYTES / 1024 / 1024,
+        base / MIB,
+        peak / MIB
+    );
+}
+
 /// One WebSocket message of control requests: unsubscriptions of
 /// subscriptions that do not exist (each answered `REQERR,<id>,19`), padded
 /// with a parameter the server ignores, about 40 KB in all.
@@ -88,25 +120,9 @@ async fn control_flood_is_answered_in_order_with_flat_memory() {
         tx.send(Message::text(batch)).await.unwrap();
     }
     // Every answer arrives (the reader checks their order).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while answered.load(Ordering::Relaxed) < sent {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {sent} requests answered",
-            answered.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let peak = peak.join().unwrap();
+    let peak = finish_flood(&answered, sent, stop, peak).await;
     reader.abort();
-    assert!(
-        peak.saturating_sub(base) < MAX_GROWTH_KIB,
-        "{} MiB of requests grew the server from {} to {} MiB",
-        FLOOD_BYTES / 1024 / 1024,
-        base / MIB,
-        peak / MIB
-    );
+    assert_flat(base, peak, "requests");
     bystander.finish(Duration::from_secs(2)).await;
 }
 
@@ -196,24 +212,8 @@ async fn unacknowledged_message_flood_keeps_memory_flat() {
         sent_bytes += m.len();
         tx.send(Message::text(m)).await.unwrap();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while done.load(Ordering::Relaxed) < i {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {i} messages processed",
-            done.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let peak = peak.join().unwrap();
+    let peak = finish_flood(&done, i, stop, peak).await;
     reader.abort();
-    assert!(
-        peak.saturating_sub(base) < MAX_GROWTH_KIB,
-        "{} MiB of unacknowledged messages grew the server from {} to {} MiB",
-        FLOOD_BYTES / 1024 / 1024,
-        base / MIB,
-        peak / MIB
-    );
+    assert_flat(base, peak, "unacknowledged messages");
     bystander.finish(Duration::from_secs(2)).await;
 }

@@ -82,19 +82,7 @@ async fn stalled_session(server: &Server, subs: &[String]) -> (Ws, String) {
 /// [`stalled_session`], or the `CONERR` line that refused the session.
 async fn try_stalled_session(server: &Server, subs: &[String]) -> Result<(Ws, String), String> {
     let mut ws = tight_ws(server).await;
-    ws.send(Message::text(
-        "create_session\r\nLS_adapter_set=DEMO&LS_cid=hostile&LS_send_sync=false",
-    ))
-    .await
-    .unwrap();
-    let conok = ws_until(&mut ws, Duration::from_secs(10), |l| {
-        l.starts_with("CONOK") || l.starts_with("CONERR")
-    })
-    .await;
-    if !conok.starts_with("CONOK") {
-        return Err(conok);
-    }
-    let id = conok.split(',').nth(1).unwrap().to_owned();
+    let id = ws_create(&mut ws).await?;
     for (i, s) in subs.iter().enumerate() {
         let sub_id = i + 1;
         ws.send(Message::text(format!(

@@ -182,21 +182,31 @@ pub async fn ws_until(ws: &mut Ws, within: Duration, pred: impl Fn(&str) -> bool
     }
 }
 
-/// Creates a `DEMO` session on a fresh WebSocket and returns it with its id.
-pub async fn ws_session(server: &Server) -> (Ws, String) {
-    let mut ws = ws_connect(server).await;
+/// Creates a `DEMO` session on an open WebSocket: its id, or the `CONERR`
+/// line that refused it.
+pub async fn ws_create(ws: &mut Ws) -> Result<String, String> {
     ws.send(Message::text(
         "create_session\r\nLS_adapter_set=DEMO&LS_cid=hostile&LS_send_sync=false",
     ))
     .await
     .unwrap();
-    let conok = ws_until(&mut ws, Duration::from_secs(10), |l| {
+    let conok = ws_until(ws, Duration::from_secs(10), |l| {
         l.starts_with("CONOK") || l.starts_with("CONERR")
     })
     .await;
-    assert!(conok.starts_with("CONOK"), "session refused: {conok}");
-    let id = conok.split(',').nth(1).unwrap().to_owned();
-    (ws, id)
+    match conok.strip_prefix("CONOK,") {
+        Some(rest) => Ok(rest.split(',').next().unwrap_or_default().to_owned()),
+        None => Err(conok),
+    }
+}
+
+/// Creates a `DEMO` session on a fresh WebSocket and returns it with its id.
+pub async fn ws_session(server: &Server) -> (Ws, String) {
+    let mut ws = ws_connect(server).await;
+    match ws_create(&mut ws).await {
+        Ok(id) => (ws, id),
+        Err(refused) => panic!("session refused: {refused}"),
+    }
 }
 
 /// One plain HTTP/1.1 exchange on a new connection: the status code and body.
