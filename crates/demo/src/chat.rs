@@ -26,6 +26,11 @@ impl ChatRoom {
         Self::default()
     }
 
+    /// Waits for room in the room's outbox (see [`Emitter::room`]).
+    pub(crate) async fn room(&self) {
+        self.emitter.room().await;
+    }
+
     /// Broadcasts `text` from `session`; returns whether it was pushed (that
     /// is, whether the room is subscribed).
     pub(crate) fn post(&self, session: &SessionInfo, text: &str) -> bool {

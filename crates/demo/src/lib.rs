@@ -36,6 +36,9 @@ mod stocks;
 use chat::ChatRoom;
 use counter::Counter;
 pub use counter::{parse_rate, BadName, MAX_RATE};
+/// Chat and portfolio events queued for delivery past which client
+/// messages wait.
+pub use emitter::OUTBOX_LIMIT;
 use metadata::DemoMetadata;
 use portfolio::Portfolio;
 use quote::QuoteAdapter;

@@ -160,11 +160,18 @@ impl MetadataProvider for DemoMetadata {
         session: &'a SessionInfo,
         message: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, AdapterError>> {
-        ready(
+        Box::pin(async move {
+            // A client that trades or chats faster than the events go out
+            // waits here, and its connection with it.
+            match message.split_once('|').map(|(kind, _)| kind) {
+                Some("CHAT") => self.chat.room().await,
+                Some("BUY" | "SELL") => self.portfolio.room().await,
+                _ => {}
+            }
             self.handle_message(session, message)
                 .map(|()| None)
-                .map_err(AdapterError::from),
-        )
+                .map_err(AdapterError::from)
+        })
     }
 }
 

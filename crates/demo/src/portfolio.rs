@@ -58,6 +58,11 @@ impl Portfolio {
         Self::default()
     }
 
+    /// Waits for room in the portfolio's outbox (see [`Emitter::room`]).
+    pub(crate) async fn room(&self) {
+        self.emitter.room().await;
+    }
+
     /// Executes an order, pushing the resulting command if subscribed.
     pub(crate) fn order(
         &self,

@@ -6,6 +6,7 @@ mod common;
 use common::{provider, session, setup, Call};
 use shoal_adapter::{ItemEvent, SessionInfo};
 use shoal_demo::PORTFOLIO_ADAPTER;
+use std::future::Future;
 
 fn row(key: &str, command: &str, qty: Option<&str>) -> ItemEvent {
     let mut e = ItemEvent::new().with("key", key).with("command", command);
@@ -214,4 +215,44 @@ async fn bad_messages_are_refused_with_a_reason() {
     let err = portfolio.subscribe("portfolio2").expect_err("no such item");
     assert_eq!(err.code, 21);
     assert!(err.message.contains("portfolio2"), "{err}");
+}
+
+/// Orders faster than their events are delivered wait for room: the outbox
+/// never holds more than `OUTBOX_LIMIT` events.
+#[tokio::test(flavor = "current_thread")]
+async fn orders_wait_for_room_in_the_outbox() {
+    let (set, rec) = setup();
+    let portfolio = provider(&set, PORTFOLIO_ADAPTER);
+    portfolio.subscribe("portfolio1").expect("subscribe");
+    // On this one thread the delivery task cannot run while the loop does
+    // not yield: orders go through until the outbox is full.
+    let mut accepted = 0;
+    let who = trader();
+    loop {
+        let order = set
+            .metadata
+            .notify_user_message(&who, "BUY|portfolio1|item3|1");
+        // Polled once, by hand: an await could yield to the delivery task.
+        let mut order = std::pin::pin!(order);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match order.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => {
+                assert_eq!(r, Ok(None));
+                accepted += 1;
+            }
+            std::task::Poll::Pending => break,
+        }
+        assert!(
+            accepted <= shoal_demo::OUTBOX_LIMIT,
+            "no limit: {} delivered",
+            rec.len()
+        );
+    }
+    // The end of the snapshot is queued too.
+    assert_eq!(accepted, shoal_demo::OUTBOX_LIMIT - 1);
+    assert_eq!(rec.len(), 0, "nothing delivered yet");
+    // Once delivery runs, orders are taken again, and none was lost.
+    send(&set, "BUY|portfolio1|item3|1").await;
+    rec.wait_until("every order delivered", |calls| calls.len() == accepted + 2)
+        .await;
 }
