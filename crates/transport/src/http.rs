@@ -37,7 +37,7 @@ pub(crate) async fn request(
     let kind = RequestName::from_wire(name);
     let query = uri.query().unwrap_or("");
     if let Err(e) = check_protocol(query) {
-        return error_reply(&headers, kind, &e);
+        return error_reply(kind, &e);
     }
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
     let bytes = match axum::body::to_bytes(body, limit).await {
@@ -47,12 +47,12 @@ pub(crate) async fn request(
                 "request body larger than the request limit of {limit} bytes"
             ));
             tracing::info!(client = %peer, request = name, "refused: {}", e.message);
-            return error_reply(&headers, kind, &e);
+            return error_reply(kind, &e);
         }
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         let e = RequestError::malformed("request body is not UTF-8".into());
-        return error_reply(&headers, kind, &e);
+        return error_reply(kind, &e);
     };
     // With GET the parameters come on the query string.
     let text = if method == Method::GET { query } else { text };
@@ -60,7 +60,7 @@ pub(crate) async fn request(
         Ok(b) => b,
         Err(e) => {
             tracing::info!(client = %peer, request = name, code = e.code, "malformed request: {}", e.message);
-            return error_reply(&headers, kind, &e);
+            return error_reply(kind, &e);
         }
     };
     handle(st, peer, &headers, batch).await
@@ -70,8 +70,8 @@ async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, batch: Batc
     // Each HTTP request is a connection of its own for the pipeline.
     let mut conn = st.connection(peer, false, headers);
     match st.engine.handle(&mut conn, batch).await {
-        Answer::Lines(lines) => text_reply(headers, lines),
-        Answer::Stream(stream) => stream_reply(headers, stream),
+        Answer::Lines(lines) => text_reply(lines),
+        Answer::Stream(stream) => stream_reply(stream),
     }
 }
 
@@ -98,24 +98,24 @@ fn check_protocol(query: &str) -> Result<(), RequestError> {
     }
 }
 
-fn error_reply(headers: &HeaderMap, kind: Option<RequestName>, e: &RequestError) -> Response {
-    text_reply(headers, refusal_line(kind, e))
+fn error_reply(kind: Option<RequestName>, e: &RequestError) -> Response {
+    text_reply(refusal_line(kind, e))
 }
 
-fn text_reply(req_headers: &HeaderMap, body: String) -> Response {
+fn text_reply(body: String) -> Response {
     let mut resp = body.into_response();
-    tlcp_headers(req_headers, resp.headers_mut());
+    tlcp_headers(resp.headers_mut());
     resp
 }
 
 /// A session stream: chunked, flushed chunk by chunk until the engine ends it.
-fn stream_reply(req_headers: &HeaderMap, stream: Stream) -> Response {
+fn stream_reply(stream: Stream) -> Response {
     let chunks = futures_util::stream::unfold(stream, |mut s| async move {
         let chunk = s.next_chunk().await?;
         Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), s))
     });
     let mut resp = Body::from_stream(chunks).into_response();
-    tlcp_headers(req_headers, resp.headers_mut());
+    tlcp_headers(resp.headers_mut());
     resp
 }
 

@@ -156,10 +156,8 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
 }
 
 /// Headers of every TLCP answer: never cached, never buffered by proxies.
-/// CORS headers are added by [`origin::gate`] for the origins it allows;
-/// the request's headers are no longer needed here (the parameter stays
-/// while http.rs is being reworked, to keep its call sites unchanged).
-pub(crate) fn tlcp_headers(_req_headers: &HeaderMap, out: &mut HeaderMap) {
+/// CORS headers are added by [`origin::gate`] for the origins it allows.
+pub(crate) fn tlcp_headers(out: &mut HeaderMap) {
     out.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/enriched; charset=UTF-8"),

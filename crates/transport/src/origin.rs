@@ -236,7 +236,7 @@ impl OriginPolicy {
 
     /// CORS headers for an allowed origin; a preflight also gets the
     /// methods, the headers it may send and how long to cache the answer.
-    fn cors(&self, origin: HeaderValue, req: &HeaderMap, preflight: bool, out: &mut HeaderMap) {
+    fn cors(&self, origin: HeaderValue, request: CorsRequest, out: &mut HeaderMap) {
         out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         out.append(header::VARY, HeaderValue::from_static("Origin"));
         if self.accept_credentials {
@@ -245,17 +245,14 @@ impl OriginPolicy {
                 HeaderValue::from_static("true"),
             );
         }
-        if !preflight {
+        let CorsRequest::Preflight { asked } = request else {
             return;
-        }
+        };
         out.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("POST, GET, OPTIONS"),
         );
-        let asked = req
-            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let asked = asked.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
         let allowed: Vec<&str> = asked
             .split(',')
             .map(str::trim)
@@ -276,6 +273,16 @@ impl OriginPolicy {
     }
 }
 
+/// What a CORS answer depends on in its request.
+#[derive(Debug)]
+enum CorsRequest {
+    Simple,
+    /// An `OPTIONS` preflight, with its `Access-Control-Request-Headers`.
+    Preflight {
+        asked: Option<HeaderValue>,
+    },
+}
+
 /// Request headers a preflight may always ask for.
 const SAFELISTED: &[&str] = &[
     "accept",
@@ -294,14 +301,23 @@ pub(crate) async fn gate(State(st): State<crate::AppState>, req: Request, next: 
         Verdict::Refused => {
             tracing::debug!(origin = ?req.headers().get(header::ORIGIN), "request from a refused origin: empty answer");
             let mut resp = (StatusCode::OK, Body::empty()).into_response();
-            crate::tlcp_headers(req.headers(), resp.headers_mut());
+            crate::tlcp_headers(resp.headers_mut());
             resp
         }
         Verdict::Allowed(origin) => {
-            let preflight = req.method() == Method::OPTIONS;
-            let headers = req.headers().clone();
+            // Only what the CORS answer needs is kept of the request.
+            let request = if req.method() == Method::OPTIONS {
+                CorsRequest::Preflight {
+                    asked: req
+                        .headers()
+                        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                        .cloned(),
+                }
+            } else {
+                CorsRequest::Simple
+            };
             let mut resp = next.run(req).await;
-            policy.cors(origin, &headers, preflight, resp.headers_mut());
+            policy.cors(origin, request, resp.headers_mut());
             resp
         }
     }

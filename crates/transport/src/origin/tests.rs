@@ -146,13 +146,13 @@ fn preflight_headers_follow_the_policy() {
         max_age: 60,
         rules: vec![],
     };
-    let mut req = HeaderMap::new();
-    req.insert(
-        header::ACCESS_CONTROL_REQUEST_HEADERS,
-        HeaderValue::from_static("Content-Type, X-Token, X-Other"),
-    );
+    let asked = Some(HeaderValue::from_static("Content-Type, X-Token, X-Other"));
     let mut out = HeaderMap::new();
-    p.cors(HeaderValue::from_static("http://a"), &req, true, &mut out);
+    p.cors(
+        HeaderValue::from_static("http://a"),
+        CorsRequest::Preflight { asked },
+        &mut out,
+    );
     assert_eq!(out[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://a");
     assert!(out.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
     assert_eq!(
