@@ -23,13 +23,7 @@ fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut peak = 0;
         while !stop.load(Ordering::Relaxed) {
-            let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let rss = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0);
-            peak = peak.max(rss);
+            peak = peak.max(rss_of(pid));
             std::thread::sleep(Duration::from_millis(20));
         }
         peak

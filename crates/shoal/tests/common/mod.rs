@@ -86,7 +86,7 @@ impl Server {
 
     /// Resident memory of the server process now, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        status_field(self.pid(), "VmRSS:")
+        rss_of(self.pid())
     }
 
     /// The server's log lines so far.
@@ -133,6 +133,11 @@ fn status_field(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Resident memory of process `pid` now, in KiB (0 once it is gone).
+pub fn rss_of(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
 }
 
 /// A TLCP WebSocket, raw: the test writes requests and reads lines.
