@@ -13,6 +13,8 @@ use crate::{BindContext, Engine, Refusal, Stream};
 use shoal_protocol::code;
 use shoal_protocol::request::{Batch, ControlOp, Request, RequestName};
 use shoal_protocol::{Line, RequestError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What requests a listener takes (`<port_type>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,8 +50,9 @@ pub struct Connection {
     /// Client address, control link and server name for the streams bound here.
     pub bind: BindContext,
     /// Whether a stream is bound to this connection now (WebSocket: a second
-    /// bind is refused). The transport clears it when the stream ends.
-    pub has_stream: bool,
+    /// bind is refused). Set here when a stream is bound; the transport, which
+    /// sees the stream end, clears it through [`Connection::stream_bound`].
+    stream_bound: Arc<AtomicBool>,
     /// Requests that omit `LS_session` address the connection's last session.
     last_session: Option<String>,
     /// The session created on this connection: on a CREATE_ONLY listener,
@@ -64,10 +67,16 @@ impl Connection {
             port_type,
             websocket,
             bind,
-            has_stream: false,
+            stream_bound: Arc::new(AtomicBool::new(false)),
             last_session: None,
             created_here: None,
         }
+    }
+
+    /// The flag that says a stream is bound to this connection, for the
+    /// transport to clear when the stream ends.
+    pub fn stream_bound(&self) -> Arc<AtomicBool> {
+        self.stream_bound.clone()
     }
 
     fn refusal(&self, what: &str) -> Refusal {
@@ -156,7 +165,7 @@ impl Engine {
                             conn.created_here = Some(id.clone());
                         }
                         conn.last_session = Some(id);
-                        conn.has_stream = true;
+                        conn.stream_bound.store(true, Ordering::Release);
                         Answer::Stream(stream)
                     }
                     Err((code, message)) => {
@@ -206,7 +215,7 @@ impl Engine {
         name: RequestName,
         req: Result<Request, RequestError>,
     ) -> Result<Stream, Refusal> {
-        if conn.has_stream {
+        if conn.stream_bound.load(Ordering::Acquire) {
             return Err((
                 code::STREAM_ALREADY_BOUND,
                 "a stream is already bound to this WebSocket".to_owned(),

@@ -105,7 +105,8 @@ async fn a_websocket_carries_one_stream_at_a_time() {
         Answer::Stream(_) => panic!("a second stream was bound"),
     }
     // Once the transport says the stream ended, a bind is taken.
-    c.has_stream = false;
+    c.stream_bound()
+        .store(false, std::sync::atomic::Ordering::Release);
     let batch = parse_ws("bind_session\r\nLS_polling=false").unwrap();
     assert!(matches!(
         h.engine.handle(&mut c, batch).await,

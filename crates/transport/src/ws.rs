@@ -14,7 +14,7 @@
 //! Whatever the client does, a socket holds at most `JOBS` requests and `OUT`
 //! answers.
 
-use crate::AppState;
+use crate::{AppState, Peer};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -27,8 +27,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-use crate::Peer;
 
 /// Requests read and not yet executed, per socket.
 const JOBS: usize = 8;
@@ -92,16 +90,16 @@ enum Out {
 async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: WebSocket) {
     let (tx, rx) = socket.split();
     let conn = st.connection(peer, true, &headers);
-    // Whether a stream is bound: set by the worker when it binds one (so a
+    // Whether a stream is bound: set by the pipeline when it binds one (so a
     // second bind right behind it is refused), cleared by the writer when
-    // the stream ends.
-    let bound = Arc::new(AtomicBool::new(false));
+    // the stream ends; the reader lets a socket with a stream be silent.
+    let bound = conn.stream_bound();
     let (jobs_tx, jobs) = mpsc::channel(JOBS);
     let (out_tx, out) = mpsc::channel(OUT);
     let limit = st.engine.config().request_limit;
     let idle = st.listener.timeouts.read;
     let reader = tokio::spawn(read(rx, jobs_tx, limit, peer, idle, bound.clone()));
-    let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx, bound.clone()));
+    let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx));
     write(tx, out, &bound).await;
     // The writer is done (socket closed or failed): nothing more is read or run.
     reader.abort();
@@ -177,21 +175,14 @@ async fn work(
     mut conn: Connection,
     mut jobs: mpsc::Receiver<Job>,
     out: mpsc::Sender<Out>,
-    bound: Arc<AtomicBool>,
 ) {
     while let Some(job) = jobs.recv().await {
         let next = match job {
             Job::Refused(line) => Out::Lines(line),
-            Job::Batch(batch) => {
-                conn.has_stream = bound.load(Ordering::Acquire);
-                match engine.handle(&mut conn, batch).await {
-                    Answer::Lines(lines) => Out::Lines(lines),
-                    Answer::Stream(stream) => {
-                        bound.store(true, Ordering::Release);
-                        Out::Stream(stream)
-                    }
-                }
-            }
+            Job::Batch(batch) => match engine.handle(&mut conn, batch).await {
+                Answer::Lines(lines) => Out::Lines(lines),
+                Answer::Stream(stream) => Out::Stream(stream),
+            },
         };
         if out.send(next).await.is_err() {
             break;
