@@ -19,7 +19,7 @@ mod stream;
 mod subscription;
 
 pub use config::EngineConfig;
-pub use requests::{error_line, refusal_line, too_large, Answer, Connection, PortType};
+pub use requests::{refusal_line, too_large, Answer, Connection, PortType};
 pub use session::Session;
 pub use stream::{BindContext, Stream};
 

@@ -116,7 +116,7 @@ pub fn too_large(len: usize, limit: u64) -> RequestError {
 }
 
 /// Appends `REQERR` when the request id could be read, `ERROR` otherwise.
-pub fn error_line(e: &RequestError, out: &mut String) {
+fn error_line(e: &RequestError, out: &mut String) {
     match &e.req_id {
         Some(id) => Line::ReqErr {
             req_id: id,
