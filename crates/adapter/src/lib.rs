@@ -10,6 +10,7 @@
 //! Calls that a remote adapter would answer over the network return a
 //! [`BoxFuture`], so in-process and remote adapters share this interface.
 
+use shoal_protocol::code;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -55,19 +56,19 @@ impl AdapterError {
     }
     /// Credentials refused (code 1 on session creation).
     pub fn access_denied(message: impl Into<String>) -> Self {
-        Self::new(1, message)
+        Self::new(code::CREDENTIALS_REFUSED, message)
     }
     /// Group name not understood (code 21).
     pub fn bad_group(message: impl Into<String>) -> Self {
-        Self::new(21, message)
+        Self::new(code::BAD_GROUP, message)
     }
     /// Schema name not understood (code 23).
     pub fn bad_schema(message: impl Into<String>) -> Self {
-        Self::new(23, message)
+        Self::new(code::BAD_SCHEMA, message)
     }
     /// Mode not allowed for an item (code 24).
     pub fn mode_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(24, message)
+        Self::new(code::MODE_NOT_ALLOWED, message)
     }
 }
 

@@ -60,10 +60,9 @@ impl DataProvider for ChatRoom {
 
     fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
         if item != ITEM {
-            return Err(AdapterError::new(
-                21,
-                format!("no such item: {item} (CHAT_ROOM serves chat_room)"),
-            ));
+            return Err(AdapterError::bad_group(format!(
+                "no such item: {item} (CHAT_ROOM serves chat_room)"
+            )));
         }
         self.emitter.open(item, self.listener.get()?)
     }

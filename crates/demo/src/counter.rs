@@ -39,7 +39,7 @@ pub struct BadName(String);
 
 impl From<BadName> for AdapterError {
     fn from(err: BadName) -> Self {
-        AdapterError::new(21, err.to_string())
+        AdapterError::bad_group(err.to_string())
     }
 }
 

@@ -127,10 +127,9 @@ impl DataProvider for Portfolio {
 
     fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
         if item != ITEM {
-            return Err(AdapterError::new(
-                21,
-                format!("no such item: {item} (PORTFOLIO_ADAPTER serves portfolio1)"),
-            ));
+            return Err(AdapterError::bad_group(format!(
+                "no such item: {item} (PORTFOLIO_ADAPTER serves portfolio1)"
+            )));
         }
         let listener = self.listener.get()?;
         // Under the holdings lock, so no order slips between the snapshot

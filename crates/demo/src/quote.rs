@@ -161,10 +161,9 @@ impl DataProvider for QuoteAdapter {
 
     fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
         let index = stocks::parse_item(item).ok_or_else(|| {
-            AdapterError::new(
-                21,
-                format!("no such item: {item} (QUOTE_ADAPTER serves item1..item30)"),
-            )
+            AdapterError::bad_group(format!(
+                "no such item: {item} (QUOTE_ADAPTER serves item1..item30)"
+            ))
         })?;
         let listener = self.listener.get()?;
         let quote = Arc::clone(&self.quotes[index]);

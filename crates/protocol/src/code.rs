@@ -50,8 +50,6 @@ pub const CLOSED_BY_SERVER: i32 = 32;
 /// the session outgrew what the server keeps for it (an unexpected error in
 /// the session's activity, for the official clients).
 pub const CLIENT_STALLED: i32 = 33;
-/// `END`: the session was closed for a server-side cause.
-pub const SERVER_ERROR: i32 = 34;
 /// `REQERR` of a `msg`: its progressive was already processed or skipped.
 pub const MESSAGE_ALREADY_PROCESSED: i32 = 32;
 /// `REQERR` of a `msg`: its progressive is already waiting for its turn.
@@ -64,8 +62,6 @@ pub const SESSION_MOVED: i32 = 48;
 pub const UNSUPPORTED_PROTOCOL: i32 = 60;
 /// `REQERR`/`ERROR`: a parameter is missing or has a bad value.
 pub const BAD_PARAMETER: i32 = 65;
-/// `REQERR`: the metadata adapter failed (not a refusal).
-pub const ADAPTER_FAILURE: i32 = 66;
 /// `ERROR`/`REQERR`: the request is malformed, too large, or not allowed here.
 pub const MALFORMED: i32 = 67;
 /// `REQERR`/`CONERR`: an internal limit of the server refused the request.
