@@ -214,26 +214,109 @@ pub async fn ws_session(server: &Server) -> (Ws, String) {
     }
 }
 
-/// One plain HTTP/1.1 exchange on a new connection: the status code and body.
-pub async fn http_post(server: &Server, path: &str, body: &str) -> (u16, String) {
+/// An HTTP answer: status, headers (names in lower case) and body (its
+/// chunks joined when it was chunked).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 exchange on a new connection, the path sent as written (no
+/// normalisation of `..` or `%2e`), read until the server closes or 10 s
+/// pass. With the answer comes how the read ended: `None` if it did not
+/// within the 10 s (what came so far is in the answer).
+pub async fn http_exchange(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (Reply, Option<std::io::Result<usize>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(server.addr).await.unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
         server.addr,
         body.len()
     );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .ok();
     let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, body.to_owned())
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    let reply = Reply {
+        status,
+        headers,
+        body,
+    };
+    (reply, read)
+}
+
+/// The data of a chunked body, a last partial chunk included.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(rest.get(..n).unwrap_or(rest));
+        if rest.len() < n {
+            break;
+        }
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A `POST` of a TLCP request body: the status code and body of the answer
+/// (whatever came within 10 s, for answers that do not end).
+pub async fn http_post(server: &Server, path: &str, body: &str) -> (u16, String) {
+    let (reply, _) = http_exchange(
+        server,
+        "POST",
+        path,
+        &[("Content-Type", "text/plain")],
+        body,
+    )
+    .await;
+    (reply.status, reply.body)
 }
 
 /// What a bystander saw.
