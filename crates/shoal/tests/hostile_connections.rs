@@ -14,15 +14,11 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::MaybeTlsStream;
 
 const READ: Duration = Duration::from_millis(1500);
 const WRITE: Duration = Duration::from_millis(1500);
@@ -32,36 +28,29 @@ const SILENT_WS: Duration = Duration::from_millis(2000);
 const LATE: Duration = Duration::from_millis(2500);
 
 /// A configuration with the short limits, in a folder of the test's own.
-fn config(test: &str) -> PathBuf {
+fn config(test: &str) -> ConfDir {
     config_with(test, READ)
 }
 
-fn config_with(test: &str, read: Duration) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shoal-hostile-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("lightstreamer_conf.xml");
-    std::fs::write(
-        &file,
-        format!(
-            "<lightstreamer_conf>
-  <http_server name=\"T\"><port>0</port><listening_interface>127.0.0.1</listening_interface></http_server>
-  <read_timeout_millis>{}</read_timeout_millis>
+fn config_with(test: &str, read: Duration) -> ConfDir {
+    ConfDir::new(
+        test,
+        &format!(
+            "<read_timeout_millis>{}</read_timeout_millis>
   <write_timeout_millis>{}</write_timeout_millis>
   <default_keepalive_millis>1000</default_keepalive_millis>
   <max_keepalive_millis>1000</max_keepalive_millis>
-  <max_idle_millis>1000</max_idle_millis>
-</lightstreamer_conf>\n",
+  <max_idle_millis>1000</max_idle_millis>",
             read.as_millis(),
             WRITE.as_millis()
         ),
     )
-    .unwrap();
-    file
 }
 
+/// A server with the short limits (its configuration is read at start, so
+/// the folder can go at once).
 fn server(test: &str) -> Server {
-    let file = config(test);
-    Server::start_with(&["serve", "--config", file.to_str().unwrap()], &[])
+    config(test).start()
 }
 
 /// Reads until the server closes the connection; returns when, and what
@@ -211,24 +200,8 @@ async fn client_that_never_reads_is_closed_by_the_write_timeout() {
     let server = server("never-reads");
     let bystander = Bystander::start(&server, 20).await;
     // A small receive window, so the server's writes block soon.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let mut req = server.ws_url().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream))
-        .await
-        .unwrap();
-    ws.send(Message::text(
-        "create_session\r\nLS_adapter_set=DEMO&LS_cid=hostile&LS_send_sync=false",
-    ))
-    .await
-    .unwrap();
-    let conok = ws_until(&mut ws, Duration::from_secs(10), |l| l.starts_with("CONOK")).await;
-    let session = conok.split(',').nth(1).unwrap().to_owned();
+    let mut ws = ws_connect_tight(&server).await;
+    let session = ws_create(&mut ws).await.unwrap();
     // Megabytes a second: the kernel's buffers (several MB on loopback)
     // fill within a second or two.
     ws.send(Message::text(
@@ -321,7 +294,8 @@ async fn healthy_keep_alive_connections_are_reused_then_closed_when_idle() {
 async fn out_of_file_descriptors_is_logged_once_and_recovers() {
     // 64 descriptors: the server runs out after a few dozen connections.
     // The read timeout is long, so only the test frees them.
-    let file = config_with("emfile", Duration::from_secs(60));
+    let conf = config_with("emfile", Duration::from_secs(60));
+    let file = conf.file();
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",

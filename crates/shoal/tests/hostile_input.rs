@@ -8,10 +8,7 @@ mod common;
 
 use common::*;
 use futures_util::SinkExt;
-use std::path::PathBuf;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -213,16 +210,21 @@ async fn unknown_adapter_set_gets_the_official_text() {
     server.wait_log("NO_SUCH_SET", WAIT);
 }
 
-/// A scratch folder with a configuration and pages, removed on drop.
+/// A configuration folder (removed on drop) with a pages folder beside the
+/// configuration: pages, a dot-folder, a dotfile, and links that lead out.
 struct Site {
-    root: PathBuf,
+    conf: ConfDir,
 }
 
 impl Site {
     fn new(test: &str, policy: &str) -> Site {
-        let root =
-            std::env::temp_dir().join(format!("shoal-hostile-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let conf = ConfDir::new(
+            test,
+            &format!(
+                "<web_server><enabled>Y</enabled><pages_dir>pages</pages_dir></web_server>\n{policy}"
+            ),
+        );
+        let root = &conf.dir;
         let pages = root.join("pages");
         std::fs::create_dir_all(pages.join("docs")).unwrap();
         std::fs::create_dir_all(pages.join("empty")).unwrap();
@@ -234,29 +236,11 @@ impl Site {
         std::fs::write(root.join("outside.txt"), "secret-outside").unwrap();
         std::os::unix::fs::symlink(root.join("outside.txt"), pages.join("link.txt")).unwrap();
         std::os::unix::fs::symlink("/etc", pages.join("etc")).unwrap();
-        let conf = format!(
-            "<lightstreamer_conf>\n\
-             <http_server name=\"H\"><port>0</port><listening_interface>127.0.0.1</listening_interface></http_server>\n\
-             <web_server><enabled>Y</enabled><pages_dir>pages</pages_dir></web_server>\n\
-             {policy}\n\
-             </lightstreamer_conf>\n"
-        );
-        std::fs::write(root.join("conf.xml"), conf).unwrap();
-        Site { root }
-    }
-
-    fn conf(&self) -> String {
-        self.root.join("conf.xml").display().to_string()
+        Site { conf }
     }
 
     fn start(&self) -> Server {
-        Server::start_with(&["serve", "--config", &self.conf()], &[])
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+        self.conf.start()
     }
 }
 
@@ -318,14 +302,7 @@ async fn create_from(server: &Server, origin: Option<&str>) -> Reply {
 
 /// A WebSocket handshake's HTTP status (101 when upgraded).
 async fn ws_status(server: &Server, origin: &str) -> u16 {
-    let mut req = server.ws_url().into_client_request().unwrap();
-    let h = req.headers_mut();
-    h.insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    h.insert("Origin", HeaderValue::from_str(origin).unwrap());
-    match tokio_tungstenite::connect_async(req).await {
+    match tokio_tungstenite::connect_async(ws_request(server, &[("Origin", origin)])).await {
         Ok((_, resp)) => resp.status().as_u16(),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
         Err(e) => panic!("handshake failed: {e}"),

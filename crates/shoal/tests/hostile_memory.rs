@@ -10,12 +10,8 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::MaybeTlsStream;
 
 const MIB: u64 = 1024;
 
@@ -23,52 +19,6 @@ const MIB: u64 = 1024;
 /// memory and a bystander's timing, which the others' load would blur on a
 /// small machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A `lightstreamer_conf.xml` of the test's own (one listener on a free
-/// loopback port, plus `extra` elements), removed on drop.
-struct Conf {
-    dir: PathBuf,
-}
-
-impl Conf {
-    fn new(test: &str, extra: &str) -> Conf {
-        let dir = std::env::temp_dir().join(format!("shoal-mem-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let xml = format!(
-            "<lightstreamer_conf>\n<http_server name=\"test\"><port>0</port><listening_interface>127.0.0.1</listening_interface></http_server>\n{extra}\n</lightstreamer_conf>\n"
-        );
-        std::fs::write(dir.join("lightstreamer_conf.xml"), xml).unwrap();
-        Conf { dir }
-    }
-
-    fn start(&self) -> Server {
-        let file = self.dir.join("lightstreamer_conf.xml");
-        Server::start_with(&["serve", "--config", file.to_str().unwrap()], &[])
-    }
-}
-
-impl Drop for Conf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A WebSocket whose receive buffer is as small as the kernel allows, so
-/// that the server's writes block soon once the test stops reading.
-async fn tight_ws(server: &Server) -> Ws {
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let tcp = sock.connect(server.addr).await.unwrap();
-    let mut req = server.ws_url().into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    let (ws, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp))
-        .await
-        .expect("websocket handshake");
-    ws
-}
 
 /// A session that makes `subs` subscriptions, reads their answers, then
 /// never reads again. Returns the socket (kept open) and the session id.
@@ -81,7 +31,7 @@ async fn stalled_session(server: &Server, subs: &[String]) -> (Ws, String) {
 
 /// [`stalled_session`], or the `CONERR` line that refused the session.
 async fn try_stalled_session(server: &Server, subs: &[String]) -> Result<(Ws, String), String> {
-    let mut ws = tight_ws(server).await;
+    let mut ws = ws_connect_tight(server).await;
     let id = ws_create(&mut ws).await?;
     for (i, s) in subs.iter().enumerate() {
         let sub_id = i + 1;
@@ -187,7 +137,7 @@ async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_command_subscriber_costs_little_while_others_trade() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let conf = Conf::new("command", "<max_buffer_size>1000</max_buffer_size>");
+    let conf = ConfDir::new("command", "<max_buffer_size>1000</max_buffer_size>");
     let server = conf.start();
     let bystander = Bystander::start(&server, 20).await;
     let start = server.rss_kib();
@@ -220,7 +170,7 @@ async fn a_stalled_command_subscriber_costs_little_while_others_trade() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_sessions_in_every_mode_stay_under_their_cap() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let conf = Conf::new(
+    let conf = ConfDir::new(
         "modes",
         "<max_buffer_size>1000</max_buffer_size>\n<max_recovery_length>1048576</max_recovery_length>",
     );
@@ -264,7 +214,7 @@ async fn stalled_sessions_in_every_mode_stay_under_their_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_stalled_sessions_stay_under_the_budget_and_give_memory_back() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let conf = Conf::new(
+    let conf = ConfDir::new(
         "budget",
         "<shoal_session_buffers_budget_mb>8</shoal_session_buffers_budget_mb>\n<session_timeout_millis>1000</session_timeout_millis>",
     );
@@ -341,7 +291,7 @@ async fn two_hundred_stalled_sessions_stay_under_the_budget_and_give_memory_back
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_client_is_disconnected_in_the_configured_time() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let conf = Conf::new(
+    let conf = ConfDir::new(
         "stall",
         "<shoal_stalled_client_millis>2000</shoal_stalled_client_millis>",
     );
@@ -400,7 +350,7 @@ async fn answer(ws: &mut Ws, i: u32) -> String {
 #[tokio::test]
 async fn the_subscription_limit_refuses_the_next_one() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let conf = Conf::new(
+    let conf = ConfDir::new(
         "subs",
         "<shoal_max_subscriptions_per_session>5</shoal_max_subscriptions_per_session>",
     );

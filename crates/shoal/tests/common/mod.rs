@@ -140,16 +140,54 @@ pub fn rss_of(pid: u32) -> u64 {
     status_field(pid, "VmRSS:")
 }
 
+/// A folder of the test's own holding a `lightstreamer_conf.xml` with one
+/// listener on 127.0.0.1, port 0, and `extra` elements; removed on drop.
+pub struct ConfDir {
+    pub dir: std::path::PathBuf,
+}
+
+impl ConfDir {
+    pub fn new(test: &str, extra: &str) -> ConfDir {
+        let dir = std::env::temp_dir().join(format!("shoal-hostile-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let xml = format!(
+            "<lightstreamer_conf>\n\
+             <http_server name=\"test\"><port>0</port><listening_interface>127.0.0.1</listening_interface></http_server>\n\
+             {extra}\n\
+             </lightstreamer_conf>\n"
+        );
+        let conf = ConfDir { dir };
+        std::fs::write(conf.file(), xml).unwrap();
+        conf
+    }
+
+    pub fn file(&self) -> std::path::PathBuf {
+        self.dir.join("lightstreamer_conf.xml")
+    }
+
+    /// `shoal serve --config` with this configuration.
+    pub fn start(&self) -> Server {
+        let file = self.file();
+        Server::start_with(&["serve", "--config", file.to_str().unwrap()], &[])
+    }
+}
+
+impl Drop for ConfDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A TLCP WebSocket, raw: the test writes requests and reads lines.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens a TLCP WebSocket (subprotocol offered, no `Origin`).
-pub async fn ws_connect(server: &Server) -> Ws {
-    ws_connect_with(server, &[]).await
-}
-
-/// Opens a TLCP WebSocket with extra handshake headers.
-pub async fn ws_connect_with(server: &Server, headers: &[(&'static str, &str)]) -> Ws {
+/// The handshake request of a TLCP WebSocket (the subprotocol offered)
+/// with extra headers, such as `Origin`.
+pub fn ws_request(
+    server: &Server,
+    headers: &[(&'static str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let mut req = server.ws_url().into_client_request().unwrap();
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -159,9 +197,28 @@ pub async fn ws_connect_with(server: &Server, headers: &[(&'static str, &str)]) 
         req.headers_mut()
             .insert(*k, HeaderValue::from_str(v).unwrap());
     }
-    let (ws, _) = tokio_tungstenite::connect_async(req)
+    req
+}
+
+/// Opens a TLCP WebSocket (subprotocol offered, no `Origin`).
+pub async fn ws_connect(server: &Server) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(ws_request(server, &[]))
         .await
         .expect("websocket handshake");
+    ws
+}
+
+/// Opens a TLCP WebSocket whose receive buffer is as small as the kernel
+/// allows, so that the server's writes block soon once the test stops
+/// reading.
+pub async fn ws_connect_tight(server: &Server) -> Ws {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(server.addr).await.unwrap();
+    let (ws, _) =
+        tokio_tungstenite::client_async(ws_request(server, &[]), MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket handshake");
     ws
 }
 
