@@ -15,7 +15,7 @@ use libfuzzer_sys::arbitrary::{Result as AResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use shoal_adapter::{
     ready, AdapterError, AdapterSet, BoxFuture, DataProvider, ItemEvent, ItemEventListener,
-    ItemLimits, MetadataProvider, SessionInfo,
+    ItemData, Login, MetadataProvider, SessionInfo,
 };
 use shoal_engine::{BindContext, Engine, EngineConfig, Stream};
 use shoal_protocol::parse_http;
@@ -90,16 +90,11 @@ fn param(u: &mut Unstructured<'_>, line: &mut String, name: &str) -> AResult<()>
 /// A metadata adapter that takes everything, with per-item limits from the
 /// input (any f64, NaN and negatives included, as a faulty adapter could).
 struct Meta {
-    limits: ItemLimits,
+    limits: ItemData,
 }
 
 impl MetadataProvider for Meta {
-    fn notify_user<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: Option<&'a str>,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn notify_user<'a>(&'a self, _: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         ready(Ok(()))
     }
 
@@ -120,8 +115,12 @@ impl MetadataProvider for Meta {
         ready(Ok(schema.split(' ').map(str::to_owned).collect()))
     }
 
-    fn item_limits(&self, _: &SessionInfo, _: &str) -> ItemLimits {
-        self.limits
+    fn item_data<'a>(
+        &'a self,
+        _: &'a SessionInfo,
+        items: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
+        ready(Ok(vec![self.limits; items.len()]))
     }
 
     fn notify_user_message<'a>(
@@ -175,13 +174,15 @@ async fn drain(stream: &mut Option<Stream>) {
 }
 
 async fn run(u: &mut Unstructured<'_>) -> AResult<()> {
-    let limits = ItemLimits {
+    let limits = ItemData {
         max_frequency: if u.arbitrary()? {
             Some(f64::from_bits(u.arbitrary()?))
         } else {
             None
         },
         max_buffer_size: u.arbitrary()?,
+        distinct_snapshot_length: u.arbitrary()?,
+        ..ItemData::default()
     };
     let data = Arc::new(Data::default());
     let mut set_data: HashMap<String, Arc<dyn DataProvider>> = HashMap::new();

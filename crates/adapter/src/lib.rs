@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod event;
+mod metadata;
 pub use event::ItemEvent;
 
 /// A boxed future, as returned by the potentially remote calls.
@@ -112,87 +113,7 @@ pub trait DataProvider: Send + Sync {
     fn is_snapshot_available(&self, item: &str) -> bool;
 }
 
-/// Who is asking: passed to metadata calls that depend on the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    pub session_id: String,
-    pub user: Option<String>,
-    pub client_ip: String,
-}
-
-/// Per-session and per-item limits a metadata provider may impose.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ItemLimits {
-    /// Updates per second; `None` leaves the client's request as it is.
-    pub max_frequency: Option<f64>,
-    /// Events kept per item in DISTINCT/RAW buffers; `None`: server default.
-    pub max_buffer_size: Option<u64>,
-}
-
-/// Authentication, name resolution and message handling for an adapter set.
-pub trait MetadataProvider: Send + Sync {
-    /// Checks credentials on session creation.
-    fn notify_user<'a>(
-        &'a self,
-        user: Option<&'a str>,
-        password: Option<&'a str>,
-        client_ip: &'a str,
-    ) -> BoxFuture<'a, Result<(), AdapterError>>;
-
-    /// A session was created; an error refuses it.
-    fn notify_new_session<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
-        ready(Ok(()))
-    }
-
-    /// A session ended.
-    fn notify_session_close(&self, _session_id: &str) {}
-
-    /// Maximum number of sessions a single user may hold; `None`: unlimited.
-    fn max_sessions_per_user(&self) -> Option<usize> {
-        None
-    }
-
-    /// Item names of a group, in order.
-    fn get_items<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        group: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
-
-    /// Field names of a schema for the items of a group, in order.
-    fn get_schema<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        group: &'a str,
-        schema: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
-
-    /// Whether `item` may be subscribed in `mode`.
-    fn mode_allowed(&self, _item: &str, _mode: Mode) -> bool {
-        true
-    }
-
-    /// Limits for `item` in this session.
-    fn item_limits(&self, _session: &SessionInfo, _item: &str) -> ItemLimits {
-        ItemLimits::default()
-    }
-
-    /// Maximum bandwidth of a session in kbps; `None`: unlimited.
-    fn max_bandwidth(&self, _session: &SessionInfo) -> Option<f64> {
-        None
-    }
-
-    /// A client message (`sendMessage`). `Ok(response)` becomes `MSGDONE`
-    /// with that response; an error becomes `MSGFAIL` with its code.
-    fn notify_user_message<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        message: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, AdapterError>>;
-}
+pub use metadata::*;
 
 /// A named metadata provider with its named data providers.
 #[derive(Clone)]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use shoal_adapter::{ready, AdapterError, BoxFuture, MetadataProvider, SessionInfo};
+use shoal_adapter::{ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo};
 
 use crate::chat::ChatRoom;
 use crate::portfolio::{OrderError, Portfolio, Side};
@@ -114,12 +114,7 @@ fn list(name: &str) -> Vec<String> {
 }
 
 impl MetadataProvider for DemoMetadata {
-    fn notify_user<'a>(
-        &'a self,
-        _user: Option<&'a str>,
-        _password: Option<&'a str>,
-        _client_ip: &'a str,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn notify_user<'a>(&'a self, _login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         // A demo: everyone is welcome, with or without credentials.
         ready(Ok(()))
     }

@@ -4,18 +4,25 @@
 mod common;
 
 use common::session;
-use shoal_adapter::Mode;
+use shoal_adapter::{Login, Mode};
 
 #[tokio::test]
 async fn everyone_may_connect() {
     let set = shoal_demo::adapter_set();
     assert_eq!(set.name, "DEMO");
     let m = &set.metadata;
-    assert_eq!(m.notify_user(None, None, "1.2.3.4").await, Ok(()));
-    assert_eq!(
-        m.notify_user(Some("anyone"), Some("anything"), "::1").await,
-        Ok(())
-    );
+    let anonymous = Login {
+        client_ip: "1.2.3.4".into(),
+        ..Login::default()
+    };
+    assert_eq!(m.notify_user(&anonymous).await, Ok(()));
+    let someone = Login {
+        user: Some("anyone".into()),
+        password: Some("anything".into()),
+        client_ip: "::1".into(),
+        ..Login::default()
+    };
+    assert_eq!(m.notify_user(&someone).await, Ok(()));
     let mut names: Vec<&str> = set.data.keys().map(String::as_str).collect();
     names.sort_unstable();
     assert_eq!(
@@ -52,7 +59,9 @@ async fn groups_and_schemas_are_space_separated_lists() {
             .expect_err("empty schema");
         assert_eq!(err.code, 23);
     }
+    let items = vec!["portfolio1".to_owned()];
+    let data = m.item_data(&s, &items).await.expect("item data");
     for mode in [Mode::Raw, Mode::Merge, Mode::Distinct, Mode::Command] {
-        assert!(m.mode_allowed("portfolio1", mode));
+        assert!(data[0].allowed_modes.contains(mode));
     }
 }

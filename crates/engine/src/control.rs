@@ -4,7 +4,7 @@
 use crate::item::Attach;
 use crate::subscription::{Dispatch, SubItem, Subscription};
 use crate::{release, trace_request, unknown_session, Engine, Refusal};
-use shoal_adapter::Mode as AdapterMode;
+use shoal_adapter::{ItemData, Mode as AdapterMode, TableInfo};
 use shoal_protocol::code;
 use shoal_protocol::request::{
     BufferSize, Control, ControlOp, MaxFrequency, Mode, Msg, Snapshot, Subscribe,
@@ -184,13 +184,39 @@ impl Engine {
             None
         };
         let mode = adapter_mode(s.mode);
-        if let Some(item) = items.iter().find(|i| !md.mode_allowed(i, mode)) {
+        let data = md.item_data(&session.info, &items).await.map_err(err)?;
+        if data.len() != items.len() {
+            tracing::warn!(adapter_set = %set.name, items = items.len(), answers = data.len(), "metadata adapter: item data do not match the items asked for");
+            return Err((
+                code::BAD_GROUP,
+                "the metadata adapter gave no data for some items of the group".to_owned(),
+            ));
+        }
+        if let Some((item, _)) = items
+            .iter()
+            .zip(&data)
+            .find(|(_, d)| !d.allowed_modes.contains(mode))
+        {
             return Err((
                 code::MODE_NOT_ALLOWED,
                 format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
             ));
         }
-        let dispatch = self.dispatch_for(&s, session, &items);
+        let table = Arc::new(TableInfo {
+            win_index: s.sub_id,
+            mode,
+            group: s.group.clone(),
+            data_adapter: adapter.to_owned(),
+            schema: s.schema.clone(),
+            first: 1,
+            last: items.len(),
+            selector: s.selector.clone(),
+            items: items.clone(),
+        });
+        md.notify_new_tables(&session.info, std::slice::from_ref(&*table))
+            .await
+            .map_err(err)?;
+        let dispatch = self.dispatch_for(&s, &data);
 
         // One upstream subscription per item, shared by all sessions.
         let mut acquired = Vec::with_capacity(items.len());
@@ -201,6 +227,7 @@ impl Engine {
                     for item in &acquired {
                         hub.release(item);
                     }
+                    md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
                     return Err((e.code, e.message));
                 }
             }
@@ -247,6 +274,7 @@ impl Engine {
                 for item in &acquired {
                     hub.release(item);
                 }
+                md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
                 return Err(refusal);
             }
             let now = tokio::time::Instant::now();
@@ -259,21 +287,25 @@ impl Engine {
                     dispatch,
                     items: sub_items,
                     hub: hub.clone(),
+                    table,
                 },
             );
         }
         session.wake.notify_waiters();
-        let (snapshot, snapshot_len) = match s.snapshot {
+        let (snapshot, asked_len) = match s.snapshot {
             Snapshot::No => (false, 0),
-            Snapshot::Yes => (true, self.config.distinct_snapshot_length),
-            Snapshot::Length(n) => (
-                true,
-                usize::try_from(n)
-                    .unwrap_or(usize::MAX)
-                    .min(self.config.distinct_snapshot_length),
-            ),
+            Snapshot::Yes => (true, usize::MAX),
+            Snapshot::Length(n) => (true, usize::try_from(n).unwrap_or(usize::MAX)),
         };
-        for (i, item) in acquired.iter().enumerate() {
+        for (i, (item, d)) in acquired.iter().zip(&data).enumerate() {
+            // The shortest of the client's, the metadata adapter's and the
+            // server's DISTINCT snapshot lengths.
+            let md_len = d
+                .distinct_snapshot_length
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let snapshot_len = asked_len
+                .min(md_len)
+                .min(self.config.distinct_snapshot_length);
             item.attach(
                 session,
                 Attach {
@@ -300,12 +332,7 @@ impl Engine {
         Ok(())
     }
 
-    fn dispatch_for(&self, s: &Subscribe, session: &crate::Session, items: &[String]) -> Dispatch {
-        let md = &session.set.metadata;
-        let limits: Vec<_> = items
-            .iter()
-            .map(|i| md.item_limits(&session.info, i))
-            .collect();
+    fn dispatch_for(&self, s: &Subscribe, limits: &[ItemData]) -> Dispatch {
         let filtered = s.max_frequency != MaxFrequency::Unfiltered && s.mode != Mode::Raw;
         // The strictest per-item frequency limit of the metadata applies.
         let md_freq = limits

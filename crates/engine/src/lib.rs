@@ -5,6 +5,7 @@
 //! Data flows one way: data adapter -> [`hub`] item -> each subscriber's
 //! buffer in its session -> the session's stream.
 
+mod adapter_control;
 mod budget;
 mod config;
 mod control;
@@ -25,7 +26,7 @@ pub use stream::{BindContext, Stream};
 
 use hub::Hub;
 use parking_lot::RwLock;
-use shoal_adapter::{AdapterSet, MetadataProvider, SessionInfo};
+use shoal_adapter::{AdapterSet, Login, MetadataProvider, SessionInfo};
 use shoal_protocol::code;
 use shoal_protocol::request::{BindSession, CreateSession};
 use std::collections::HashMap;
@@ -72,7 +73,7 @@ const BUDGET_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Engine {
     pub fn new(config: EngineConfig, adapter_sets: Vec<AdapterSet>) -> Arc<Self> {
-        let sets = adapter_sets
+        let sets: HashMap<String, Arc<SetRuntime>> = adapter_sets
             .into_iter()
             .map(|set| {
                 let hubs = set
@@ -97,14 +98,23 @@ impl Engine {
             })
             .collect();
         let budget = Arc::new(budget::Budget::new(config.session_buffers_budget));
-        Arc::new(Self {
-            config: Arc::new(config),
-            sets,
-            sessions: RwLock::new(HashMap::new()),
-            accepting: AtomicBool::new(true),
-            budget,
-            users: parking_lot::Mutex::new(HashMap::new()),
-            budget_logged: parking_lot::Mutex::new(None),
+        Arc::new_cyclic(|engine| {
+            for set in sets.values() {
+                set.metadata
+                    .set_control(Arc::new(adapter_control::SetControl {
+                        engine: engine.clone(),
+                        adapter_set: set.name.clone(),
+                    }));
+            }
+            Self {
+                config: Arc::new(config),
+                sets,
+                sessions: RwLock::new(HashMap::new()),
+                accepting: AtomicBool::new(true),
+                budget,
+                users: parking_lot::Mutex::new(HashMap::new()),
+                budget_logged: parking_lot::Mutex::new(None),
+            }
         })
     }
 
@@ -194,17 +204,33 @@ impl Engine {
                 "the server's memory for session buffers is full; try again later".into(),
             ));
         }
+        let login = Login {
+            user: req.user.clone(),
+            password: req.password.clone(),
+            client_ip: ctx.client_ip.clone(),
+            headers: ctx.headers.clone(),
+        };
         set.metadata
-            .notify_user(req.user.as_deref(), req.password.as_deref(), &ctx.client_ip)
+            .notify_user(&login)
             .await
             .map_err(|e| (e.code, e.message))?;
         let user_key = (set.name.clone(), req.user.clone());
         self.count_user(&user_key, set.metadata.max_sessions_per_user())?;
         let id = new_session_id();
+        let header = |name: &str| {
+            ctx.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
         let info = SessionInfo {
             session_id: id.clone(),
             user: req.user.clone(),
             client_ip: ctx.client_ip.clone(),
+            client_port: ctx.client_port,
+            user_agent: header("user-agent"),
+            forwarding_info: header("x-forwarded-for"),
+            local_server: ctx.server_name.clone(),
         };
         if let Err(e) = set.metadata.notify_new_session(&info).await {
             self.uncount_user(&user_key);
@@ -402,6 +428,10 @@ fn release(session: &Session, sub: subscription::Subscription) {
         si.item.detach(session, sub.sub_id);
         sub.hub.release(&si.item);
     }
+    session
+        .set
+        .metadata
+        .notify_tables_close(&session.id, std::slice::from_ref(&*sub.table));
 }
 
 pub(crate) fn unknown_session(id: &str, request: &'static str) -> Refusal {

@@ -17,6 +17,11 @@ const CHUNK_BUDGET: usize = 64 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct BindContext {
     pub client_ip: String,
+    /// The client's port as this server's socket saw it.
+    pub client_port: u16,
+    /// The request's HTTP headers (of the upgrade, for WebSocket), names in
+    /// lower case: the metadata adapter sees them when a session is created.
+    pub headers: std::sync::Arc<[(String, String)]>,
     /// The address clients must use for control and rebind requests, if any.
     pub control_link: Option<String>,
     pub server_name: String,

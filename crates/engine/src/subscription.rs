@@ -509,6 +509,8 @@ pub(crate) struct Subscription {
     pub items: Vec<SubItem>,
     /// The data adapter hub the items came from, to release them.
     pub hub: Arc<crate::hub::Hub>,
+    /// The subscription as the metadata adapter was told of it.
+    pub table: Arc<shoal_adapter::TableInfo>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use shoal_adapter::{ItemEvent, ItemLimits};
+use shoal_adapter::{ItemData, ItemEvent};
 use shoal_engine::EngineConfig;
 use std::time::{Duration, Instant};
 
@@ -434,9 +434,10 @@ async fn metadata_frequency_limit_caps_the_request() {
     let h = Harness::new();
     h.meta.limit_item(
         "item1",
-        ItemLimits {
+        ItemData {
             max_frequency: Some(2.0),
             max_buffer_size: None,
+            ..Default::default()
         },
     );
     let mut c = h.open().await;
@@ -554,9 +555,10 @@ async fn reconf_cannot_exceed_the_metadata_limit() {
     let h = Harness::new();
     h.meta.limit_item(
         "item1",
-        ItemLimits {
+        ItemData {
             max_frequency: Some(1.0),
             max_buffer_size: None,
+            ..Default::default()
         },
     );
     let mut c = h.open().await;

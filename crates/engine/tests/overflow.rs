@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use shoal_adapter::ItemLimits;
+use shoal_adapter::ItemData;
 use shoal_engine::EngineConfig;
 use std::time::Duration;
 
@@ -128,9 +128,10 @@ async fn metadata_buffer_size_bounds_raw_buffers() {
     let h = Harness::new();
     h.meta.limit_item(
         "item1",
-        ItemLimits {
+        ItemData {
             max_frequency: None,
             max_buffer_size: Some(2),
+            ..Default::default()
         },
     );
     let mut c = h.open().await;

@@ -82,8 +82,17 @@ impl AppState {
     ) -> BindContext {
         let ip = client_ip::client_ip(peer, headers, self.listener.trusted_forwards);
         let host = host_header(headers);
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
         BindContext {
             client_ip: ip.to_string(),
+            client_port: peer.port(),
+            headers: headers.into(),
             control_link: self.listener.control_link.resolve(host),
             server_name: self.listener.server_name.clone(),
             websocket,

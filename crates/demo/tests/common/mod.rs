@@ -153,6 +153,7 @@ pub fn session(user: Option<&str>, ip: &str) -> SessionInfo {
         session_id: "S1".into(),
         user: user.map(str::to_owned),
         client_ip: ip.into(),
+        ..SessionInfo::default()
     }
 }
 

@@ -6,8 +6,8 @@
 #![allow(dead_code)] // every test binary uses a different subset
 
 use shoal_adapter::{
-    ready, AdapterError, AdapterSet, BoxFuture, DataProvider, ItemEvent, ItemEventListener,
-    ItemLimits, MetadataProvider, Mode, SessionInfo,
+    ready, AdapterError, AdapterSet, BoxFuture, DataProvider, ItemData, ItemEvent,
+    ItemEventListener, Login, MetadataProvider, Mode, ServerControl, SessionInfo, TableInfo,
 };
 use shoal_engine::{BindContext, Engine, EngineConfig, Stream};
 use shoal_protocol::decode::{decode_values, split_line};
@@ -51,13 +51,19 @@ struct MetaState {
     refused_users: HashMap<String, (i32, String)>,
     refused_messages: HashMap<String, (i32, String)>,
     reply: Option<String>,
-    limits: HashMap<String, ItemLimits>,
+    limits: HashMap<String, ItemData>,
     denied_modes: HashSet<(String, Mode)>,
     users: Vec<Option<String>>,
     new_sessions: Vec<String>,
     closed_sessions: Vec<String>,
     messages: Vec<String>,
     sessions_per_user: Option<usize>,
+    logins: Vec<Login>,
+    new_session_infos: Vec<SessionInfo>,
+    refused_groups: HashMap<String, (i32, String)>,
+    tables: Vec<TableInfo>,
+    closed_tables: Vec<TableInfo>,
+    control: Option<Arc<dyn ServerControl>>,
 }
 
 impl fmt::Debug for FakeMetadata {
@@ -84,7 +90,7 @@ impl FakeMetadata {
         lock(&self.state).reply = Some(response.to_owned());
     }
 
-    pub fn limit_item(&self, item: &str, limits: ItemLimits) {
+    pub fn limit_item(&self, item: &str, limits: ItemData) {
         lock(&self.state).limits.insert(item.to_owned(), limits);
     }
 
@@ -115,6 +121,49 @@ impl FakeMetadata {
     pub fn closed_sessions(&self) -> Vec<String> {
         lock(&self.state).closed_sessions.clone()
     }
+
+    /// What `notify_user` was given, in the order of the calls.
+    pub fn logins(&self) -> Vec<Login> {
+        lock(&self.state).logins.clone()
+    }
+
+    /// What `notify_new_session` was given, in the order of the calls.
+    pub fn session_infos(&self) -> Vec<SessionInfo> {
+        lock(&self.state).new_session_infos.clone()
+    }
+
+    /// Makes `notify_new_tables` refuse subscriptions to `group`.
+    pub fn refuse_group(&self, group: &str, code: i32, message: &str) {
+        lock(&self.state)
+            .refused_groups
+            .insert(group.to_owned(), (code, message.to_owned()));
+    }
+
+    /// Tables accepted by `notify_new_tables`, in order.
+    pub fn tables(&self) -> Vec<TableInfo> {
+        lock(&self.state).tables.clone()
+    }
+
+    /// Tables given to `notify_tables_close`, in order.
+    pub fn closed_tables(&self) -> Vec<TableInfo> {
+        lock(&self.state).closed_tables.clone()
+    }
+
+    /// What the engine handed over with `set_control`.
+    pub fn control(&self) -> Arc<dyn ServerControl> {
+        lock(&self.state)
+            .control
+            .clone()
+            .expect("set_control was called")
+    }
+}
+
+/// `modes` without `mode`.
+fn without(modes: shoal_adapter::ModeSet, mode: Mode) -> shoal_adapter::ModeSet {
+    [Mode::Raw, Mode::Merge, Mode::Distinct, Mode::Command]
+        .into_iter()
+        .filter(|m| *m != mode && modes.contains(*m))
+        .collect()
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -122,15 +171,18 @@ fn words(s: &str) -> Vec<String> {
 }
 
 impl MetadataProvider for FakeMetadata {
-    fn notify_user<'a>(
-        &'a self,
-        user: Option<&'a str>,
-        _password: Option<&'a str>,
-        _client_ip: &'a str,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn set_control(&self, control: Arc<dyn ServerControl>) {
+        lock(&self.state).control = Some(control);
+    }
+
+    fn notify_user<'a>(&'a self, login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         let mut st = lock(&self.state);
-        st.users.push(user.map(str::to_owned));
-        let refusal = user.and_then(|u| st.refused_users.get(u).cloned());
+        st.users.push(login.user.clone());
+        st.logins.push(login.clone());
+        let refusal = login
+            .user
+            .as_deref()
+            .and_then(|u| st.refused_users.get(u).cloned());
         ready(match refusal {
             Some((code, message)) => Err(AdapterError::new(code, message)),
             None => Ok(()),
@@ -141,9 +193,9 @@ impl MetadataProvider for FakeMetadata {
         &'a self,
         session: &'a SessionInfo,
     ) -> BoxFuture<'a, Result<(), AdapterError>> {
-        lock(&self.state)
-            .new_sessions
-            .push(session.session_id.clone());
+        let mut st = lock(&self.state);
+        st.new_sessions.push(session.session_id.clone());
+        st.new_session_infos.push(session.clone());
         ready(Ok(()))
     }
 
@@ -174,18 +226,49 @@ impl MetadataProvider for FakeMetadata {
         ready(Ok(words(schema)))
     }
 
-    fn mode_allowed(&self, item: &str, mode: Mode) -> bool {
-        !lock(&self.state)
-            .denied_modes
-            .contains(&(item.to_owned(), mode))
+    fn item_data<'a>(
+        &'a self,
+        _session: &'a SessionInfo,
+        items: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
+        let st = lock(&self.state);
+        let data = items
+            .iter()
+            .map(|item| {
+                let mut d = st.limits.get(item).copied().unwrap_or_default();
+                for (denied, mode) in &st.denied_modes {
+                    if denied == item {
+                        d.allowed_modes = without(d.allowed_modes, *mode);
+                    }
+                }
+                d
+            })
+            .collect();
+        ready(Ok(data))
     }
 
-    fn item_limits(&self, _session: &SessionInfo, item: &str) -> ItemLimits {
+    fn notify_new_tables<'a>(
+        &'a self,
+        _session: &'a SessionInfo,
+        tables: &'a [TableInfo],
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        let mut st = lock(&self.state);
+        let refusal = tables
+            .iter()
+            .find_map(|t| st.refused_groups.get(&t.group).cloned());
+        if refusal.is_none() {
+            st.tables.extend(tables.iter().cloned());
+        }
+        ready(match refusal {
+            Some((code, message)) => Err(AdapterError::new(code, message)),
+            None => Ok(()),
+        })
+    }
+
+    fn notify_tables_close(&self, _session_id: &str, tables: &[TableInfo]) {
         lock(&self.state)
-            .limits
-            .get(item)
-            .copied()
-            .unwrap_or_default()
+            .closed_tables
+            .extend(tables.iter().cloned());
     }
 
     fn notify_user_message<'a>(
@@ -510,6 +593,8 @@ impl Default for Harness {
 pub fn ws() -> BindContext {
     BindContext {
         client_ip: "10.0.0.1".into(),
+        client_port: 50000,
+        headers: vec![("user-agent".to_owned(), "test-client/1".to_owned())].into(),
         control_link: None,
         server_name: "Shoal".into(),
         websocket: true,
