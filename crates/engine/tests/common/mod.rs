@@ -151,10 +151,10 @@ impl FakeMetadata {
 
     /// What the engine handed over with `set_control`.
     pub fn control(&self) -> Arc<dyn ServerControl> {
-        lock(&self.state)
-            .control
-            .clone()
-            .expect("set_control was called")
+        match lock(&self.state).control.clone() {
+            Some(control) => control,
+            None => panic!("the engine never called set_control"),
+        }
     }
 }
 
