@@ -64,6 +64,9 @@ pub const UNSUPPORTED_PROTOCOL: i32 = 60;
 pub const BAD_PARAMETER: i32 = 65;
 /// `ERROR`/`REQERR`: the request is malformed, too large, or not allowed here.
 pub const MALFORMED: i32 = 67;
+/// `CONERR`/`REQERR`/`MSGFAIL`: the metadata adapter failed unexpectedly
+/// (a generic exception, no answer in time, a remote adapter not there).
+pub const ADAPTER_EXCEPTION: i32 = 66;
 /// `REQERR`/`CONERR`: an internal limit of the server refused the request.
 pub const INTERNAL_LIMIT: i32 = 68;
 /// `CONERR`: a stream is already bound to this WebSocket.
