@@ -1,0 +1,276 @@
+//! The proxy Metadata Adapter against a scripted remote: each call is a
+//! request, each exception the code a client sees.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests panic on failure
+
+mod common;
+
+use common::*;
+use shoal_adapter::{ItemData, Login, MetadataProvider, Mode, ModeSet, SessionInfo, TableInfo};
+use shoal_remote::start_metadata;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn session() -> SessionInfo {
+    SessionInfo {
+        session_id: "S1".into(),
+        user: Some("alice".into()),
+        client_ip: "10.0.0.1".into(),
+        client_port: 4000,
+        user_agent: Some("agent/1".into()),
+        forwarding_info: None,
+        local_server: "Shoal".into(),
+    }
+}
+
+async fn connected() -> (shoal_remote::Started<shoal_remote::RemoteMetadata>, Remote) {
+    let started = start_metadata(settings(None)).await.unwrap();
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    let init = remote.init("MPI", "1.8.3").await;
+    assert!(init.join("|").contains("S|adapters_conf.id|S|SET"));
+    assert!(started.wait_connected(Some(WAIT)).await);
+    (started, remote)
+}
+
+#[tokio::test]
+async fn login_session_names_and_messages_go_to_the_remote() {
+    let (started, mut remote) = connected().await;
+    let md = started.adapter.clone();
+    let login = Login {
+        user: Some("alice".into()),
+        password: Some("pw d".into()),
+        client_ip: "10.0.0.1".into(),
+        headers: vec![("user-agent".to_owned(), "agent/1".to_owned())].into(),
+    };
+    let call = tokio::spawn({
+        let md = md.clone();
+        async move { md.notify_user(&login).await }
+    });
+    let nus = remote.expect("NUS").await;
+    assert_eq!(
+        nus[2..],
+        [
+            "S",
+            "alice",
+            "S",
+            "pw+d",
+            "S",
+            "user-agent",
+            "S",
+            "agent%2F1"
+        ]
+    );
+    remote.send(&format!("{}|NUS|D|0|B|0", nus[0])).await;
+    assert_eq!(call.await.unwrap(), Ok(()));
+
+    let s = session();
+    let call = tokio::spawn({
+        let md = md.clone();
+        let s = s.clone();
+        async move { md.notify_new_session(&s).await }
+    });
+    let nns = remote.expect("NNS").await.join("|");
+    assert!(nns.contains("|S|alice|S|S1|"), "{nns}");
+    assert!(nns.contains("|S|REMOTE_IP|S|10.0.0.1|"), "{nns}");
+    assert!(nns.contains("|S|USER_AGENT|S|agent%2F1|"), "{nns}");
+    let id = nns.split('|').next().unwrap().to_owned();
+    remote.send(&format!("{id}|NNS|V")).await;
+    assert_eq!(call.await.unwrap(), Ok(()));
+
+    let call = tokio::spawn({
+        let md = md.clone();
+        let s = s.clone();
+        async move { md.get_items(&s, "a b").await }
+    });
+    let gis = remote.expect("GIS").await;
+    assert_eq!(gis[2..], ["S", "alice", "S", "a+b", "S", "S1"]);
+    remote.send(&format!("{}|GIS|S|a|S|b", gis[0])).await;
+    assert_eq!(call.await.unwrap(), Ok(vec!["a".into(), "b".into()]));
+
+    let items = vec!["a".to_owned(), "b".to_owned()];
+    let call = tokio::spawn({
+        let md = md.clone();
+        let s = s.clone();
+        async move { md.item_data(&s, &items).await }
+    });
+    // Both requests go out before either answer.
+    let (mut git, mut gui) = (remote.expect_any().await, remote.expect_any().await);
+    if git[1] != "GIT" {
+        std::mem::swap(&mut git, &mut gui);
+    }
+    remote
+        .send(&format!("{}|GIT|I|0|D|0|M|RM|I|5|D|0|M|RMDC", git[0]))
+        .await;
+    remote
+        .send(&format!("{}|GUI|I|0|D|2.5|M|M|I|3|D|0|M|RMDC", gui[0]))
+        .await;
+    let data = call.await.unwrap().unwrap();
+    assert_eq!(
+        data[0],
+        ItemData {
+            allowed_modes: ModeSet::NONE.with(Mode::Merge),
+            max_frequency: Some(2.5),
+            max_buffer_size: None,
+            distinct_snapshot_length: Some(0),
+        }
+    );
+    assert_eq!(data[1].allowed_modes, ModeSet::ALL);
+    assert_eq!(data[1].max_buffer_size, Some(3));
+    assert_eq!(data[1].distinct_snapshot_length, Some(5));
+
+    let call = tokio::spawn({
+        let md = md.clone();
+        let s = s.clone();
+        async move { md.notify_user_message(&s, "hi|there").await }
+    });
+    let num = remote.expect("NUM").await;
+    assert_eq!(num[2..], ["S", "alice", "S", "S1", "S", "hi%7Cthere"]);
+    remote.send(&format!("{}|NUM|V", num[0])).await;
+    assert_eq!(call.await.unwrap(), Ok(None));
+}
+
+#[tokio::test]
+async fn exceptions_become_the_codes_clients_see() {
+    let (started, mut remote) = connected().await;
+    let md = started.adapter.clone();
+    let s = session();
+    let cases: [(&str, &str, i32, &str); 6] = [
+        ("NUS", "EA|bad+password", 1, "bad password"),
+        (
+            "NUS",
+            "EC|no+credit|-42|Out+of+credits",
+            -42,
+            "Out of credits",
+        ),
+        ("GIS", "EI|no+such+group", 21, "no such group"),
+        ("GSC", "ES|no+such+field", 23, "no such field"),
+        ("NUM", "EC|refused|-17|nope", -17, "nope"),
+        ("NUM", "EN|bad+message", 66, "bad message"),
+    ];
+    for (method, answer, code, text) in cases {
+        let call = tokio::spawn({
+            let md = md.clone();
+            let s = s.clone();
+            async move {
+                let login = Login::default();
+                match method {
+                    "NUS" => md.notify_user(&login).await.map(|_| ()),
+                    "GIS" => md.get_items(&s, "g").await.map(|_| ()),
+                    "GSC" => md.get_schema(&s, "g", "f").await.map(|_| ()),
+                    _ => md.notify_user_message(&s, "m").await.map(|_| ()),
+                }
+            }
+        });
+        let req = remote.expect(method).await;
+        remote.send(&format!("{}|{method}|{answer}", req[0])).await;
+        let err = call.await.unwrap().unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (code, text),
+            "{method} {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_answer_in_time_or_no_remote_is_66() {
+    let mut s = settings(None);
+    s.timeout = Some(Duration::from_millis(200));
+    let started = start_metadata(s).await.unwrap();
+    let md = started.adapter.clone();
+    // No remote yet.
+    let err = md.get_items(&session(), "g").await.unwrap_err();
+    assert_eq!(err.code, 66);
+
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("MPI", "1.8.3").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    let call = tokio::spawn({
+        let md = md.clone();
+        async move { md.get_items(&session(), "g").await }
+    });
+    let gis = remote.expect("GIS").await;
+    let err = call.await.unwrap().unwrap_err();
+    assert_eq!(err.code, 66);
+    // A late answer is dropped without harm.
+    remote.send(&format!("{}|GIS|S|a", gis[0])).await;
+    remote.send("KEEPALIVE").await;
+    assert_eq!(started.state(), shoal_remote::RemoteState::Connected);
+}
+
+#[tokio::test]
+async fn tables_are_told_only_to_remotes_that_want_them() {
+    let (started, mut remote) = connected().await;
+    let md: Arc<dyn MetadataProvider> = started.adapter.clone();
+    let s = session();
+    let table = TableInfo {
+        win_index: 3,
+        mode: Mode::Merge,
+        group: "a b".into(),
+        data_adapter: "DEFAULT".into(),
+        schema: "x y".into(),
+        first: 1,
+        last: 2,
+        selector: None,
+        items: vec!["a".into(), "b".into()],
+    };
+    // alice wants them.
+    let call = tokio::spawn({
+        let md = md.clone();
+        async move {
+            let login = Login {
+                user: Some("alice".into()),
+                ..Login::default()
+            };
+            md.notify_user(&login).await
+        }
+    });
+    let nus = remote.expect("NUS").await;
+    remote.send(&format!("{}|NUS|D|0|B|1", nus[0])).await;
+    call.await.unwrap().unwrap();
+    let call = tokio::spawn({
+        let (md, s, t) = (md.clone(), s.clone(), table.clone());
+        async move { md.notify_new_tables(&s, std::slice::from_ref(&t)).await }
+    });
+    let nnt = remote.expect("NNT").await;
+    // 1.8.3: the seven pairs of the old layout.
+    assert_eq!(
+        nnt[2..].join("|"),
+        "S|alice|S|S1|I|3|M|M|S|a+b|S|x+y|I|1|I|2|S|#"
+    );
+    remote.send(&format!("{}|NNT|V", nnt[0])).await;
+    call.await.unwrap().unwrap();
+    md.notify_tables_close("S1", std::slice::from_ref(&table));
+    let ntc = remote.expect("NTC").await;
+    assert_eq!(ntc[2..4], ["S", "S1"]);
+    md.notify_session_close("S1");
+    remote.expect("NSC").await;
+    // After the session closed, nothing more about its tables.
+    md.notify_tables_close("S1", std::slice::from_ref(&table));
+    // bob does not want them: his subscriptions are not told.
+    let call = tokio::spawn({
+        let md = md.clone();
+        async move {
+            let login = Login {
+                user: Some("bob".into()),
+                ..Login::default()
+            };
+            md.notify_user(&login).await
+        }
+    });
+    let nus = remote.expect("NUS").await;
+    remote.send(&format!("{}|NUS|D|0|B|0", nus[0])).await;
+    call.await.unwrap().unwrap();
+    let bob = SessionInfo {
+        session_id: "S2".into(),
+        user: Some("bob".into()),
+        ..session()
+    };
+    md.notify_new_tables(&bob, std::slice::from_ref(&table))
+        .await
+        .unwrap();
+    md.notify_tables_close("S2", std::slice::from_ref(&table));
+    md.notify_session_close("S2");
+    let nsc = remote.expect("NSC").await;
+    assert_eq!(nsc[2..], ["S", "S2"]);
+}
