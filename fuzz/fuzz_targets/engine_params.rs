@@ -118,6 +118,7 @@ impl MetadataProvider for Meta {
     fn item_data<'a>(
         &'a self,
         _: &'a SessionInfo,
+        _: &'a str,
         items: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
         ready(Ok(vec![self.limits; items.len()]))

@@ -158,11 +158,13 @@ pub trait MetadataProvider: Send + Sync {
         schema: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
 
-    /// Modes and limits of each item of a subscription, in the order of
-    /// `items`. The default allows every mode and sets no limit.
+    /// Modes and limits of each item of a subscription to `data_adapter`,
+    /// in the order of `items`. The default allows every mode and sets no
+    /// limit.
     fn item_data<'a>(
         &'a self,
         _session: &'a SessionInfo,
+        _data_adapter: &'a str,
         items: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
         ready(Ok(vec![ItemData::default(); items.len()]))

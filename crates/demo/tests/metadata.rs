@@ -60,7 +60,7 @@ async fn groups_and_schemas_are_space_separated_lists() {
         assert_eq!(err.code, 23);
     }
     let items = vec!["portfolio1".to_owned()];
-    let data = m.item_data(&s, &items).await.expect("item data");
+    let data = m.item_data(&s, "DEFAULT", &items).await.expect("item data");
     for mode in [Mode::Raw, Mode::Merge, Mode::Distinct, Mode::Command] {
         assert!(data[0].allowed_modes.contains(mode));
     }

@@ -184,7 +184,10 @@ impl Engine {
             None
         };
         let mode = adapter_mode(s.mode);
-        let data = md.item_data(&session.info, &items).await.map_err(err)?;
+        let data = md
+            .item_data(&session.info, adapter, &items)
+            .await
+            .map_err(err)?;
         if data.len() != items.len() {
             tracing::warn!(adapter_set = %set.name, items = items.len(), answers = data.len(), "metadata adapter: item data do not match the items asked for");
             return Err((

@@ -261,6 +261,7 @@ impl MetadataProvider for RemoteMetadata {
     fn item_data<'a>(
         &'a self,
         s: &'a SessionInfo,
+        _data_adapter: &'a str,
         items: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
         Box::pin(async move {

@@ -91,7 +91,7 @@ async fn login_session_names_and_messages_go_to_the_remote() {
     let call = tokio::spawn({
         let md = md.clone();
         let s = s.clone();
-        async move { md.item_data(&s, &items).await }
+        async move { md.item_data(&s, "DEFAULT", &items).await }
     });
     // Both requests go out before either answer.
     let (mut git, mut gui) = (remote.expect_any().await, remote.expect_any().await);

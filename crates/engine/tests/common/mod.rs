@@ -229,6 +229,7 @@ impl MetadataProvider for FakeMetadata {
     fn item_data<'a>(
         &'a self,
         _session: &'a SessionInfo,
+        _data_adapter: &'a str,
         items: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<ItemData>, AdapterError>> {
         let st = lock(&self.state);
