@@ -33,6 +33,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 mod address;
+mod cx;
 mod interpret;
 mod xml;
 
