@@ -250,9 +250,15 @@ pub(crate) fn not_applicable(name: &str) -> Option<&'static str> {
         "mpn" | "max_mpn_devices" => "Shoal has no Mobile Push Notification module",
         "dashboard" => "Shoal has no Monitoring Dashboard",
         "env_prefix" => "Lightstreamer's $variable expansion is not implemented",
-        "adapters_dir" | "shared_dir" | "enable_expansion_for_adapters_config" => {
-            "Shoal does not load Java adapters from folders"
+        "shared_dir" | "classloader" => "Shoal loads no Java classes",
+        "enable_expansion_for_adapters_config" => {
+            "Lightstreamer's $variable expansion is not implemented"
         }
+        "adapter_set_pool"
+        | "data_adapter_pool"
+        | "authentication_pool"
+        | "messages_pool"
+        | "mpn_pool" => JVM,
         "tls_provider" => "Shoal does not use Java security providers",
         "force_early_conversions"
         | "timer_pool_size"

@@ -83,10 +83,11 @@ impl Cx<'_> {
                 "shoal_session_buffers_budget_mb",
                 "shoal_stalled_client_millis",
                 "shoal_max_subscriptions_per_session",
+                "adapters_dir",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
             p.single;
         let limits = Limits {
             max_recovery_length: self.number(max_recovery_length, path)?,
@@ -165,7 +166,13 @@ impl Cx<'_> {
             Some(el) => Some(self.cross_domain_policy(el, path)?),
         };
 
+        let adapters_dir = match self.child_value(adapters_dir, path)? {
+            None => None,
+            Some((value, line, at)) => Some(self.adapters_dir(&value, line, &at)?),
+        };
+
         Ok(Config {
+            adapters_dir,
             cross_domain_policy,
             listeners: parsed.into_iter().map(|p| p.listener).collect(),
             control_link_address,
@@ -411,27 +418,8 @@ impl Cx<'_> {
         {
             None => KeystoreType::default(),
             Some(attr) => {
-                let value = attr.value.trim();
                 let at = format!("{path}/@{}", attr.name);
-                match value.to_ascii_uppercase().as_str() {
-                    "" | "JKS" => KeystoreType::Jks,
-                    "PKCS12" => KeystoreType::Pkcs12,
-                    "PEM" => KeystoreType::Pem,
-                    "PKCS11" => return Err(self.error(
-                        el.line,
-                        &at,
-                        "keystore type PKCS11 is not supported by Shoal: use JKS, PKCS12 or PEM",
-                    )),
-                    _ => {
-                        return Err(self.error(
-                            el.line,
-                            &at,
-                            format!(
-                                "unknown keystore type \"{value}\": expected JKS, PKCS12 or PEM"
-                            ),
-                        ))
-                    }
-                }
+                parse_keystore_type(&attr.value).map_err(|m| self.error(el.line, &at, m))?
             }
         };
         let p = self.pick(
@@ -607,6 +595,27 @@ impl Cx<'_> {
         })
     }
 
+    /// `<adapters_dir>`, resolved: written, it must be a folder.
+    fn adapters_dir(&self, value: &str, line: u32, at: &str) -> Result<PathBuf, ConfigError> {
+        let dir = self.resolve(value);
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(dir),
+            Ok(_) => Err(self.error(
+                line,
+                at,
+                format!("{} is a file, not a folder of adapter sets", dir.display()),
+            )),
+            Err(e) => Err(self.error(
+                line,
+                at,
+                format!(
+                    "cannot read the folder of adapter sets {}: {e}",
+                    dir.display()
+                ),
+            )),
+        }
+    }
+
     fn web_server(&mut self, el: &Element, parent: &str) -> Result<Option<PathBuf>, ConfigError> {
         let path = format!("{parent}/{}", el.name);
         self.attributes(el, &path, &[]);
@@ -633,6 +642,22 @@ impl Cx<'_> {
             );
         }
         Ok(Some(dir))
+    }
+}
+
+/// A keystore `type`: `JKS` (also when blank), `PKCS12` or `PEM`, in any case.
+pub(crate) fn parse_keystore_type(value: &str) -> Result<KeystoreType, String> {
+    let value = value.trim();
+    match value.to_ascii_uppercase().as_str() {
+        "" | "JKS" => Ok(KeystoreType::Jks),
+        "PKCS12" => Ok(KeystoreType::Pkcs12),
+        "PEM" => Ok(KeystoreType::Pem),
+        "PKCS11" => {
+            Err("keystore type PKCS11 is not supported by Shoal: use JKS, PKCS12 or PEM".to_owned())
+        }
+        _ => Err(format!(
+            "unknown keystore type \"{value}\": expected JKS, PKCS12 or PEM"
+        )),
     }
 }
 
