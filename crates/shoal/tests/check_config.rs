@@ -368,7 +368,7 @@ fn adapter_sets_of_the_conf_are_checked_and_listed() {
         "{out}"
     );
     assert!(
-        !out.contains("embedded demo\n") || out.contains("replaces"),
+        !out.contains("adapter set \"DEMO\": embedded demo"),
         "{out}"
     );
 
