@@ -62,7 +62,7 @@ pub(crate) fn parse_control_link(value: &str) -> Result<ControlLink, String> {
 
 /// A host name (or IPv4 address): dot-separated labels of letters (any
 /// script), digits, `-` and `_`; a final dot is allowed.
-fn check_host_name(host: &str) -> Result<(), String> {
+pub(crate) fn check_host_name(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("the host is empty".to_owned());
     }

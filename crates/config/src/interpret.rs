@@ -1,15 +1,15 @@
 //! From the element tree to [`Config`], with errors and warnings.
 
 use crate::address::{interfaces_overlap, parse_control_link, parse_interface};
+use crate::cx::Cx;
 use crate::xml::{self, Element};
 use crate::{
     Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Limits, Listener,
-    Loaded, PortType, SocketTimeouts, Warning,
+    Loaded, PortType, SocketTimeouts,
 };
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "lightstreamer_conf";
-const IGNORED: &str = "not implemented by Shoal; ignored";
 /// Lightstreamer's `pages_dir` default, relative to the configuration folder.
 const DEFAULT_PAGES_DIR: &str = "../pages";
 
@@ -42,21 +42,6 @@ pub(crate) fn interpret(text: &str, file: &Path) -> Result<Loaded, ConfigError> 
     })
 }
 
-struct Cx<'f> {
-    file: &'f Path,
-    /// Folder relative paths resolve against.
-    base: &'f Path,
-    warnings: Vec<Warning>,
-}
-
-/// The children of a container, sorted out by [`Cx::pick`].
-struct Picked<'a, const N: usize> {
-    /// The child named `known[i]`, if written.
-    single: [Option<&'a Element>; N],
-    /// Children with a cumulative name, in file order.
-    many: Vec<&'a Element>,
-}
-
 /// A listener with where its port was written, for the clash check.
 struct Parsed {
     listener: Listener,
@@ -66,190 +51,6 @@ struct Parsed {
 }
 
 impl Cx<'_> {
-    fn error(&self, line: u32, element: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.file.to_path_buf(),
-            line: Some(line),
-            element: element.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    fn warn(&mut self, line: u32, element: String, message: impl Into<String>) {
-        self.warnings.push(Warning {
-            file: self.file.to_path_buf(),
-            line: Some(line),
-            element,
-            message: message.into(),
-        });
-    }
-
-    fn resolve(&self, path: &str) -> PathBuf {
-        let path = Path::new(path);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base.join(path)
-        }
-    }
-
-    /// Sorts the children of `el` (at `path`): each name in `known` may
-    /// appear once, each in `cumulative` any number of times; everything
-    /// else gets a warning. Text directly inside `el` is refused.
-    fn pick<'a, const N: usize>(
-        &mut self,
-        el: &'a Element,
-        path: &str,
-        known: [&str; N],
-        cumulative: &[&str],
-    ) -> Result<Picked<'a, N>, ConfigError> {
-        let text = el.text.trim();
-        if !text.is_empty() {
-            return Err(self.error(
-                el.line,
-                path,
-                format!("expected only child elements, found the text \"{text}\""),
-            ));
-        }
-        let mut picked = Picked {
-            single: [None; N],
-            many: Vec::new(),
-        };
-        for child in &el.children {
-            if cumulative.iter().any(|c| child.is(c)) {
-                picked.many.push(child);
-            } else if let Some(i) = known.iter().position(|k| child.is(k)) {
-                if let Some(first) = picked.single[i] {
-                    return Err(self.error(
-                        child.line,
-                        &format!("{path}/{}", child.name),
-                        format!(
-                            "written twice (first at line {}); only one <{}> is allowed here",
-                            first.line, known[i]
-                        ),
-                    ));
-                }
-                picked.single[i] = Some(child);
-            } else {
-                let mut siblings: Vec<&str> = known.to_vec();
-                siblings.extend_from_slice(cumulative);
-                self.ignored(child, path, &siblings);
-            }
-        }
-        Ok(picked)
-    }
-
-    /// One warning for an element Shoal does not implement (nothing for an
-    /// empty one, which Lightstreamer treats as not written).
-    fn ignored(&mut self, el: &Element, parent: &str, siblings: &[&str]) {
-        if el.is_empty() {
-            return;
-        }
-        let name = el.name.to_ascii_lowercase();
-        let mut message = match not_applicable(&name) {
-            Some(reason) => format!("not applicable to Shoal ({reason}); ignored"),
-            None => IGNORED.to_owned(),
-        };
-        if let Some(close) = siblings
-            .iter()
-            .find(|s| edit_distance(&name, &s.to_ascii_lowercase()) <= 2)
-        {
-            message.push_str(&format!(" (did you mean <{close}>?)"));
-        }
-        self.warn(el.line, format!("{parent}/{}", el.name), message);
-    }
-
-    /// Warns about each attribute of `el` not in `known`.
-    fn attributes(&mut self, el: &Element, path: &str, known: &[&str]) {
-        for attr in &el.attrs {
-            if known.iter().any(|k| attr.name.eq_ignore_ascii_case(k)) {
-                continue;
-            }
-            let lower = attr.name.to_ascii_lowercase();
-            let message = if lower == "prop_prefix" || lower.ends_with("_prop_prefix") {
-                "not applicable to Shoal (Lightstreamer's $variable expansion is not implemented); ignored"
-            } else {
-                IGNORED
-            };
-            self.warn(el.line, format!("{path}/@{}", attr.name), message);
-        }
-    }
-
-    /// The trimmed value of a leaf element; `None` when blank.
-    fn value(
-        &mut self,
-        el: &Element,
-        path: &str,
-        known_attrs: &[&str],
-    ) -> Result<Option<String>, ConfigError> {
-        if let Some(child) = el.children.first() {
-            return Err(self.error(
-                child.line,
-                path,
-                format!("expected a value, found the element <{}>", child.name),
-            ));
-        }
-        self.attributes(el, path, known_attrs);
-        let value = el.text.trim();
-        if value.is_empty() {
-            return Ok(None);
-        }
-        if value.starts_with('$') {
-            self.warn(
-                el.line,
-                path.to_owned(),
-                "values of the form $name are not expanded by Shoal \
-                 (Lightstreamer's variable expansion is not implemented); used as written",
-            );
-        }
-        Ok(Some(value.to_owned()))
-    }
-
-    /// An optional child's value.
-    fn child_value(
-        &mut self,
-        el: Option<&Element>,
-        parent: &str,
-    ) -> Result<Option<(String, u32, String)>, ConfigError> {
-        let Some(el) = el else { return Ok(None) };
-        let path = format!("{parent}/{}", el.name);
-        Ok(self.value(el, &path, &[])?.map(|v| (v, el.line, path)))
-    }
-
-    fn number(&mut self, el: Option<&Element>, parent: &str) -> Result<Option<u64>, ConfigError> {
-        Ok(self.located_number(el, parent)?.map(|(n, _, _)| n))
-    }
-
-    /// A number with the line and path of its element.
-    fn located_number(
-        &mut self,
-        el: Option<&Element>,
-        parent: &str,
-    ) -> Result<Option<(u64, u32, String)>, ConfigError> {
-        let Some((value, line, path)) = self.child_value(el, parent)? else {
-            return Ok(None);
-        };
-        match value.parse::<u64>() {
-            Ok(n) => Ok(Some((n, line, path))),
-            Err(_) => Err(self.error(
-                line,
-                &path,
-                format!("expected a whole number (0 or more), found \"{value}\""),
-            )),
-        }
-    }
-
-    fn flag(&mut self, el: Option<&Element>, parent: &str) -> Result<Option<bool>, ConfigError> {
-        let Some((value, line, path)) = self.child_value(el, parent)? else {
-            return Ok(None);
-        };
-        match value.as_str() {
-            "Y" => Ok(Some(true)),
-            "N" => Ok(Some(false)),
-            _ => Err(self.error(line, &path, format!("expected Y or N, found \"{value}\""))),
-        }
-    }
-
     fn root(&mut self, root: &Element) -> Result<Config, ConfigError> {
         let path = root.name.as_str();
         self.attributes(root, path, &[]);
@@ -282,10 +83,11 @@ impl Cx<'_> {
                 "shoal_session_buffers_budget_mb",
                 "shoal_stalled_client_millis",
                 "shoal_max_subscriptions_per_session",
+                "adapters_dir",
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
             p.single;
         let limits = Limits {
             max_recovery_length: self.number(max_recovery_length, path)?,
@@ -364,7 +166,13 @@ impl Cx<'_> {
             Some(el) => Some(self.cross_domain_policy(el, path)?),
         };
 
+        let adapters_dir = match self.child_value(adapters_dir, path)? {
+            None => None,
+            Some((value, line, at)) => Some(self.adapters_dir(&value, line, &at)?),
+        };
+
         Ok(Config {
+            adapters_dir,
             cross_domain_policy,
             listeners: parsed.into_iter().map(|p| p.listener).collect(),
             control_link_address,
@@ -610,27 +418,8 @@ impl Cx<'_> {
         {
             None => KeystoreType::default(),
             Some(attr) => {
-                let value = attr.value.trim();
                 let at = format!("{path}/@{}", attr.name);
-                match value.to_ascii_uppercase().as_str() {
-                    "" | "JKS" => KeystoreType::Jks,
-                    "PKCS12" => KeystoreType::Pkcs12,
-                    "PEM" => KeystoreType::Pem,
-                    "PKCS11" => return Err(self.error(
-                        el.line,
-                        &at,
-                        "keystore type PKCS11 is not supported by Shoal: use JKS, PKCS12 or PEM",
-                    )),
-                    _ => {
-                        return Err(self.error(
-                            el.line,
-                            &at,
-                            format!(
-                                "unknown keystore type \"{value}\": expected JKS, PKCS12 or PEM"
-                            ),
-                        ))
-                    }
-                }
+                parse_keystore_type(&attr.value).map_err(|m| self.error(el.line, &at, m))?
             }
         };
         let p = self.pick(
@@ -723,19 +512,6 @@ impl Cx<'_> {
         })
     }
 
-    /// Opens `file` to make sure it can be read when the listener starts.
-    fn check_readable(&self, file: &Path, line: u32, path: &str) -> Result<(), ConfigError> {
-        match std::fs::File::open(file) {
-            Err(e) => Err(self.error(line, path, format!("cannot open {}: {e}", file.display()))),
-            Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => Err(self.error(
-                line,
-                path,
-                format!("{} is a folder, not a file", file.display()),
-            )),
-            Ok(_) => Ok(()),
-        }
-    }
-
     /// Names must be unique; two listeners must not want the same port of
     /// the same address.
     fn check_listeners(&self, parsed: &[Parsed]) -> Result<(), ConfigError> {
@@ -819,6 +595,27 @@ impl Cx<'_> {
         })
     }
 
+    /// `<adapters_dir>`, resolved: written, it must be a folder.
+    fn adapters_dir(&self, value: &str, line: u32, at: &str) -> Result<PathBuf, ConfigError> {
+        let dir = self.resolve(value);
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(dir),
+            Ok(_) => Err(self.error(
+                line,
+                at,
+                format!("{} is a file, not a folder of adapter sets", dir.display()),
+            )),
+            Err(e) => Err(self.error(
+                line,
+                at,
+                format!(
+                    "cannot read the folder of adapter sets {}: {e}",
+                    dir.display()
+                ),
+            )),
+        }
+    }
+
     fn web_server(&mut self, el: &Element, parent: &str) -> Result<Option<PathBuf>, ConfigError> {
         let path = format!("{parent}/{}", el.name);
         self.attributes(el, &path, &[]);
@@ -848,6 +645,22 @@ impl Cx<'_> {
     }
 }
 
+/// A keystore `type`: `JKS` (also when blank), `PKCS12` or `PEM`, in any case.
+pub(crate) fn parse_keystore_type(value: &str) -> Result<KeystoreType, String> {
+    let value = value.trim();
+    match value.to_ascii_uppercase().as_str() {
+        "" | "JKS" => Ok(KeystoreType::Jks),
+        "PKCS12" => Ok(KeystoreType::Pkcs12),
+        "PEM" => Ok(KeystoreType::Pem),
+        "PKCS11" => {
+            Err("keystore type PKCS11 is not supported by Shoal: use JKS, PKCS12 or PEM".to_owned())
+        }
+        _ => Err(format!(
+            "unknown keystore type \"{value}\": expected JKS, PKCS12 or PEM"
+        )),
+    }
+}
+
 fn parse_port_type(value: &str) -> Option<PortType> {
     Some(match value.to_ascii_uppercase().as_str() {
         "GENERAL_PURPOSE" => PortType::GeneralPurpose,
@@ -856,54 +669,6 @@ fn parse_port_type(value: &str) -> Option<PortType> {
         "PRIORITY" => PortType::Priority,
         _ => return None,
     })
-}
-
-/// Why a Lightstreamer element makes no sense for Shoal, when it does not.
-fn not_applicable(name: &str) -> Option<&'static str> {
-    const JVM: &str = "a JVM thread pool or buffer setting; Shoal runs on its own async runtime";
-    Some(match name {
-        "edition_conf" => "Shoal has no editions or licence files",
-        "logback_properties" => "Shoal logs through RUST_LOG or --log-level, not logback",
-        "jmx" | "ensure_stopping_service" | "collector_millis" => "Shoal has no JMX interface",
-        "mpn" | "max_mpn_devices" => "Shoal has no Mobile Push Notification module",
-        "dashboard" => "Shoal has no Monitoring Dashboard",
-        "env_prefix" => "Lightstreamer's $variable expansion is not implemented",
-        "adapters_dir" | "shared_dir" | "enable_expansion_for_adapters_config" => {
-            "Shoal does not load Java adapters from folders"
-        }
-        "tls_provider" => "Shoal does not use Java security providers",
-        "force_early_conversions"
-        | "timer_pool_size"
-        | "events_pool_size"
-        | "snapshot_pool_size"
-        | "pump_pool_size"
-        | "handshake_pool_size" => JVM,
-        n if n.starts_with("selector_")
-            || n.starts_with("max_common_")
-            || n.contains("_pool_max_") =>
-        {
-            JVM
-        }
-        _ => return None,
-    })
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 mod cross_domain;

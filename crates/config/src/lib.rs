@@ -15,7 +15,10 @@
 //! - the socket time limits collected in [`SocketTimeouts`];
 //! - `<web_server>` with `<enabled>` and `<pages_dir>`;
 //! - `<healthcheck>`;
-//! - `<cross_domain_policy>` with its `<allow_access_from>` rules.
+//! - `<cross_domain_policy>` with its `<allow_access_from>` rules;
+//! - `<adapters_dir>`: the folder of adapter sets, whose `adapters.xml`
+//!   files [`load_adapter_sets`] reads (see the `adapters` module: proxy
+//!   adapters for remote adapters and `LiteralBasedProvider`).
 //!
 //! Syntax follows Lightstreamer: element and attribute names are compared
 //! ignoring ASCII case, values are trimmed, an element with a blank value is
@@ -32,7 +35,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use adapters::*;
+
+mod adapters;
 mod address;
+mod cx;
 mod interpret;
 mod xml;
 
@@ -73,6 +80,12 @@ pub struct Config {
     pub timeouts: SocketTimeouts,
     /// Bounds on session buffers (docs/limits.md).
     pub limits: Limits,
+    /// `<adapters_dir>`, resolved against the configuration folder: one
+    /// folder per adapter set, each with an `adapters.xml` (read with
+    /// [`load_adapter_sets`]). `None` when not written: Shoal then reads no
+    /// adapter sets from files (Lightstreamer's default `../adapters` is not
+    /// assumed) and serves its embedded `DEMO` set.
+    pub adapters_dir: Option<PathBuf>,
 }
 
 /// `<cross_domain_policy accept_credentials accept_extra_headers
@@ -369,13 +382,20 @@ fn render(file: &Path, line: Option<u32>, element: &str, message: &str) -> Strin
 /// Reads and checks the configuration file at `path`. Relative paths inside
 /// it resolve against the folder that contains it.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = read_text(path, "configuration file")?;
+    parse(&text, path)
+}
+
+/// The text of a file, or why it cannot be read (`what` names the file in
+/// the message).
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<String, ConfigError> {
     let bytes = std::fs::read(path).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         line: None,
         element: String::new(),
-        message: format!("cannot read the configuration file: {e}"),
+        message: format!("cannot read the {what}: {e}"),
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let line =
             xml::Lines::new(&String::from_utf8_lossy(&e.as_bytes()[..offset])).line_of(offset);
@@ -385,8 +405,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             element: String::new(),
             message: "the file is not valid UTF-8".to_owned(),
         }
-    })?;
-    parse(&text, path)
+    })
 }
 
 /// Checks the configuration in `text`. `file` names it in messages, and its

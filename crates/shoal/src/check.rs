@@ -1,9 +1,44 @@
-//! `shoal check-config FILE`: what a configuration would run, or why not.
+//! `shoal check-config [FILE] [--adapters-dir DIR]`: what a configuration
+//! would run, or why not.
 
-use crate::{settings, tls};
+use crate::{adapters, check_adapters, settings, tls};
+use shoal_tls::LoadedCert;
 use std::path::Path;
 
-pub fn run(file: &Path) -> anyhow::Result<()> {
+pub fn run(file: Option<&Path>, adapters_dir: Option<&Path>) -> anyhow::Result<()> {
+    let config = match file {
+        Some(file) => Some((file, conf(file)?)),
+        None => None,
+    };
+    let sets = adapters::load(config.as_ref().map(|(f, c)| (*f, c)), adapters_dir)?;
+    match sets {
+        Some(sets) => check_adapters::print(&sets),
+        None => {
+            println!("adapter sets: DEMO (embedded; no <adapters_dir> or --adapters-dir)");
+            Ok(())
+        }
+    }
+}
+
+/// One certificate of a keystore, as printed.
+pub fn certificate_line(c: &LoadedCert) -> String {
+    let i = &c.info;
+    format!(
+        "    certificate {}: subject {}; names {}; valid {} to {}",
+        i.alias.as_deref().unwrap_or("-"),
+        i.subject,
+        if i.sans.is_empty() {
+            "(none)".to_owned()
+        } else {
+            i.sans.join(", ")
+        },
+        i.not_before,
+        i.not_after
+    )
+}
+
+/// Checks and prints `lightstreamer_conf.xml`.
+fn conf(file: &Path) -> anyhow::Result<shoal_config::Config> {
     // Certificates are loaded as `serve` would: a wrong password or an
     // expired certificate fails here too.
     let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -46,19 +81,7 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         }
         println!("{line}");
         for c in certs {
-            let i = &c.info;
-            println!(
-                "    certificate {}: subject {}; names {}; valid {} to {}",
-                i.alias.as_deref().unwrap_or("-"),
-                i.subject,
-                if i.sans.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    i.sans.join(", ")
-                },
-                i.not_before,
-                i.not_after
-            );
+            println!("{}", certificate_line(&c));
         }
     }
     match (
@@ -85,5 +108,5 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
             p.allow.len()
         ),
     }
-    Ok(())
+    Ok(loaded.config)
 }

@@ -6,7 +6,9 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+mod adapters;
 mod check;
+mod check_adapters;
 mod cluster_plan;
 mod drain;
 mod logs;
@@ -40,11 +42,17 @@ enum Command {
     /// Serve TLCP over HTTP and WebSocket. With no options: 0.0.0.0:8080 and
     /// the embedded demo adapter set DEMO.
     Serve(ServeArgs),
-    /// Check a lightstreamer_conf.xml: print the listeners and control-link
-    /// settings it gives, or the first error with its element and line.
+    /// Check a lightstreamer_conf.xml and the adapters.xml files of its
+    /// adapter sets: print the listeners, control-link settings and adapter
+    /// sets they give, or the first error with its file, element and line.
     CheckConfig {
         /// The configuration file.
-        file: PathBuf,
+        #[arg(required_unless_present = "adapters_dir")]
+        file: Option<PathBuf>,
+        /// A folder of adapter sets (one folder with an adapters.xml each);
+        /// overrides <adapters_dir> of the file.
+        #[arg(long, value_name = "DIR")]
+        adapters_dir: Option<PathBuf>,
     },
     /// Write a cluster kit for one option of the clustering guide: balancer
     /// and node configurations, certificates, host names and a README.
@@ -57,6 +65,11 @@ struct ServeArgs {
     /// link); without it, the defaults and --listen.
     #[arg(long, value_name = "FILE", conflicts_with = "listen")]
     config: Option<PathBuf>,
+    /// A folder of adapter sets (one folder with an adapters.xml each);
+    /// overrides <adapters_dir> of --config. A set named DEMO replaces the
+    /// embedded demo.
+    #[arg(long, value_name = "DIR")]
+    adapters_dir: Option<PathBuf>,
     /// Address to listen on, ADDR:PORT (repeatable). Port 0 picks a free port.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
@@ -125,7 +138,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             logs.finish();
             result
         }
-        Command::CheckConfig { file } => check::run(&file),
+        Command::CheckConfig { file, adapters_dir } => {
+            check::run(file.as_deref(), adapters_dir.as_deref())
+        }
         Command::ClusterPlan(args) => cluster_plan::run(args),
     }
 }
@@ -140,7 +155,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         t.write_millis = args.write_timeout_millis.or(t.write_millis);
         settings::timeouts(&t)
     };
-    let (config, plans, file) = match &args.config {
+    let (config, plans, file, sets) = match &args.config {
         Some(file) => {
             let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
             for w in &loaded.warnings {
@@ -156,7 +171,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             for p in &mut plans {
                 p.conf.timeouts = t;
             }
-            (config, plans, file)
+            let sets = adapters::load(
+                Some((file.as_path(), &loaded.config)),
+                args.adapters_dir.as_deref(),
+            )?;
+            (config, plans, file, sets)
         }
         None => {
             let mut config = EngineConfig::default();
@@ -179,7 +198,10 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|addr| (addr, conf.clone(), Handshakes::default()))
                 .collect::<Vec<_>>();
-            return serve_all(config, plans, drain_of(&args), signals).await;
+            let sets = adapters::load(None, args.adapters_dir.as_deref())?;
+            warn_all(sets.as_ref());
+            let sets = adapters::engine_sets(sets)?;
+            return serve_all(config, sets, plans, drain_of(&args), signals).await;
         }
     };
     let mut ready = Vec::with_capacity(plans.len());
@@ -196,7 +218,16 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready.push((p.addr, p.conf, handshakes));
     }
     let plans = ready;
-    serve_all(config, plans, drain_of(&args), signals).await
+    warn_all(sets.as_ref());
+    let sets = adapters::engine_sets(sets)?;
+    serve_all(config, sets, plans, drain_of(&args), signals).await
+}
+
+/// Logs the warnings of the adapters.xml files.
+fn warn_all(sets: Option<&shoal_config::AdapterSets>) {
+    for w in sets.map(|s| s.warnings.as_slice()).unwrap_or_default() {
+        tracing::warn!("{w}");
+    }
 }
 
 fn drain_of(args: &ServeArgs) -> drain::Drain {
@@ -212,11 +243,14 @@ type Plan = (SocketAddr, ListenerConfig, Handshakes);
 
 async fn serve_all(
     config: EngineConfig,
+    adapter_sets: Vec<shoal_adapter::AdapterSet>,
     plans: Vec<Plan>,
     drain: drain::Drain,
     mut signals: Signals,
 ) -> anyhow::Result<()> {
-    let engine = Engine::new(config, vec![shoal_demo::adapter_set()]);
+    let names: Vec<String> = adapter_sets.iter().map(|s| s.name.clone()).collect();
+    let names = names.join(", ");
+    let engine = Engine::new(config, adapter_sets);
     let _reaper = engine.spawn_reaper();
     let mut servers = tokio::task::JoinSet::new();
     for (addr, conf, handshakes) in plans {
@@ -231,7 +265,7 @@ async fn serve_all(
             "http"
         };
         logs::announce(&format!("listening on {scheme}://{local}"));
-        tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), "serving TLCP over HTTP and WebSocket, adapter set DEMO");
+        tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), adapter_sets = %names, "serving TLCP over HTTP and WebSocket");
         let engine = engine.clone();
         servers.spawn(async move {
             serve(listener, handshakes, engine, conf)

@@ -243,3 +243,284 @@ fn serve_starts_with_every_seed_snippet() {
     }
     std::fs::remove_dir_all(site).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A scratch site: `conf/lightstreamer_conf.xml` and `adapters/<SET>/adapters.xml`.
+struct Site(PathBuf);
+
+impl Site {
+    fn new(test: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("shoal-adapters-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(dir.join("adapters")).unwrap_or_else(|e| panic!("{e}"));
+        Site(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let f = self.0.join(rel);
+        std::fs::create_dir_all(f.parent().unwrap_or(&self.0)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&f, text).unwrap_or_else(|e| panic!("{e}"));
+        f
+    }
+
+    fn conf(&self, extra: &str) -> PathBuf {
+        self.write(
+            "conf/lightstreamer_conf.xml",
+            &format!("<lightstreamer_conf>\n<http_server name=\"H\"><port>8080</port></http_server>\n{extra}\n</lightstreamer_conf>\n"),
+        )
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .current_dir(&self.0)
+            .args(args)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run shoal: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const NODE_SET: &str = r#"<?xml version="1.0"?>
+<adapters_conf id="PROXY_NODE">
+  <metadata_provider>
+    <adapter_class>ROBUST_PROXY_FOR_REMOTE_ADAPTER</adapter_class>
+    <classloader>log-enabled</classloader>
+    <param name="request_reply_port">8003</param>
+  </metadata_provider>
+  <data_provider>
+    <adapter_class>ROBUST_PROXY_FOR_REMOTE_ADAPTER</adapter_class>
+    <param name="request_reply_port">8001</param>
+    <param name="notify_port">8002</param>
+  </data_provider>
+</adapters_conf>
+"#;
+
+const LITERAL_SET: &str = r#"<adapters_conf id="STOCKS">
+  <metadata_provider>
+    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
+    <param name="item_family_1">item.*</param>
+    <param name="modes_for_item_family_1">MERGE</param>
+  </metadata_provider>
+  <data_provider name="QUOTE_ADAPTER">
+    <adapter_class>PROXY_FOR_REMOTE_ADAPTER</adapter_class>
+    <param name="request_reply_port">6661</param>
+  </data_provider>
+</adapters_conf>
+"#;
+
+#[test]
+fn adapter_sets_of_the_conf_are_checked_and_listed() {
+    let site = Site::new("list");
+    site.conf("<adapters_dir>../adapters</adapters_dir>");
+    site.write("adapters/Node/adapters.xml", NODE_SET);
+    site.write("adapters/Stocks/adapters.xml", LITERAL_SET);
+    site.write("adapters/notes/readme.txt", "not a set");
+    let (ok, out, err) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+    assert!(ok, "{err}");
+    for expected in [
+        "conf/lightstreamer_conf.xml: valid",
+        "adapters folder conf/../adapters: 2 adapter set(s)",
+        "warning: conf/../adapters/notes: no adapters.xml in this folder",
+        "conf/../adapters/Node/adapters.xml: valid",
+        "warning: conf/../adapters/Node/adapters.xml:5: <adapters_conf[id=\"PROXY_NODE\"]/metadata_provider/classloader>: not applicable to Shoal",
+        "adapter set \"PROXY_NODE\"\n  metadata: ROBUST_PROXY_FOR_REMOTE_ADAPTER  request_reply_port 8003\n  data \"DEFAULT\": ROBUST_PROXY_FOR_REMOTE_ADAPTER  request_reply_port 8001  notify_port 8002\n",
+        "adapter set \"STOCKS\"\n  metadata: com.lightstreamer.adapters.metadata.LiteralBasedProvider  1 item family  any user\n  data \"QUOTE_ADAPTER\": PROXY_FOR_REMOTE_ADAPTER  request_reply_port 6661\n",
+        "adapter set \"DEMO\": embedded demo",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+
+    // --adapters-dir alone, and over <adapters_dir>.
+    let (ok, out, err) = site.run(&["check-config", "--adapters-dir", "adapters"]);
+    assert!(
+        ok && out.starts_with("adapters folder adapters: 2 adapter set(s)"),
+        "{out}{err}"
+    );
+    site.write(
+        "other/Only/adapters.xml",
+        &LITERAL_SET.replace("STOCKS", "DEMO"),
+    );
+    let (ok, out, err) = site.run(&[
+        "check-config",
+        "conf/lightstreamer_conf.xml",
+        "--adapters-dir",
+        "other",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("adapters folder other: 1 adapter set(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("adapter set \"DEMO\" (replaces the embedded demo)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("adapter set \"DEMO\": embedded demo"),
+        "{out}"
+    );
+
+    // Without any adapters folder, the embedded set.
+    site.conf("");
+    let (ok, out, _) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+    assert!(ok && out.contains("adapter sets: DEMO (embedded"), "{out}");
+}
+
+#[test]
+fn broken_adapter_sets_name_file_element_and_line() {
+    let site = Site::new("broken");
+    site.conf("<adapters_dir>../adapters</adapters_dir>");
+    let cases = [
+        (
+            NODE_SET.replace("ROBUST_PROXY_FOR_REMOTE_ADAPTER</adapter_class>\n    <classloader>", "com.example.Auth</adapter_class>\n    <classloader>"),
+            "adapters/S/adapters.xml:4: <adapters_conf[id=\"PROXY_NODE\"]/metadata_provider/adapter_class>: \"com.example.Auth\" is a Java class",
+        ),
+        (
+            NODE_SET.replace(">8001<", ">80001<"),
+            "adapters/S/adapters.xml:10: <adapters_conf[id=\"PROXY_NODE\"]/data_provider[name=\"DEFAULT\"]/param[name=\"request_reply_port\"]>: expected a TCP port number",
+        ),
+        (
+            NODE_SET.replace(">8001<", ">8080<"),
+            "adapters/S/adapters.xml:10: <adapters_conf[id=\"PROXY_NODE\"]/data_provider[name=\"DEFAULT\"]/param[name=\"request_reply_port\"]>: port 8080 is already the port of the listener \"H\"",
+        ),
+        (
+            NODE_SET.replace(">8002<", ">8003<"),
+            "adapters/S/adapters.xml:11: <adapters_conf[id=\"PROXY_NODE\"]/data_provider[name=\"DEFAULT\"]/param[name=\"notify_port\"]>: port 8003 is already used",
+        ),
+    ];
+    for (xml, expected) in cases {
+        site.write("adapters/S/adapters.xml", &xml);
+        let (ok, _, err) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+        assert!(!ok, "accepted: {expected}");
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{err}\nexpected {expected}"
+        );
+    }
+    site.conf("<adapters_dir>../nowhere</adapters_dir>");
+    let (ok, _, err) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+    assert!(!ok && err.contains("lightstreamer_conf.xml:3: <lightstreamer_conf/adapters_dir>: cannot read the folder of adapter sets"), "{err}");
+    let (ok, _, err) = site.run(&["check-config"]);
+    assert!(!ok && err.contains("<FILE>"), "{err}");
+}
+
+/// The keystore of a TLS proxy is loaded as an `<https_server>`'s: its
+/// certificate is shown, a wrong password names the param and its line.
+#[test]
+fn proxy_keystores_are_loaded() {
+    let site = Site::new("tls");
+    std::fs::create_dir_all(site.0.join("adapters/S")).unwrap_or_else(|e| panic!("{e}"));
+    let status = Command::new("keytool")
+        .args([
+            "-genkeypair",
+            "-alias",
+            "remote",
+            "-keyalg",
+            "RSA",
+            "-keysize",
+            "2048",
+        ])
+        .args(["-dname", "CN=adapters.example.test", "-validity", "30"])
+        .args([
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "secret1",
+            "-keypass",
+            "secret1",
+        ])
+        .arg("-keystore")
+        .arg(site.0.join("adapters/S/remote.jks"))
+        .output()
+        .unwrap_or_else(|e| panic!("keytool (Java) is needed to make test keystores: {e}"));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let tls = "<param name=\"tls\">Y</param>\n    <param name=\"tls.keystore.keystore_file\">remote.jks</param>\n    <param name=\"tls.keystore.keystore_password\">secret1</param>\n  </data_provider>";
+    let xml = NODE_SET.replace(
+        "</param>\n  </data_provider>",
+        &format!("</param>\n    {tls}"),
+    );
+    site.write("adapters/S/adapters.xml", &xml);
+    let (ok, out, err) = site.run(&["check-config", "--adapters-dir", "adapters"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("TLS keystore JKS adapters/S/remote.jks"),
+        "{out}"
+    );
+    assert!(
+        out.contains("certificate remote: subject CN=adapters.example.test"),
+        "{out}"
+    );
+    site.write(
+        "adapters/S/adapters.xml",
+        &xml.replace(">secret1<", ">wrong<"),
+    );
+    let (ok, _, err) = site.run(&["check-config", "--adapters-dir", "adapters"]);
+    assert!(!ok, "wrong password accepted");
+    assert!(err.contains("adapters/S/adapters.xml:13: <adapters_conf[id=\"PROXY_NODE\"]/data_provider[name=\"DEFAULT\"]/param[name=\"tls.keystore.keystore_file\"]>") && err.contains("password"), "{err}");
+}
+
+/// `serve --adapters-dir`: an empty folder keeps the embedded demo; any
+/// set is refused until the remote-adapter runtime exists.
+#[test]
+fn serve_takes_an_adapters_dir() {
+    use std::io::{BufRead, BufReader};
+    let site = Site::new("serve");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .current_dir(&site.0)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--adapters-dir",
+            "adapters",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run shoal: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let first = BufReader::new(stdout).lines().next();
+    let _ = child.kill();
+    let _ = child.wait();
+    let first = first.and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
+
+    site.write("adapters/Node/adapters.xml", NODE_SET);
+    let (ok, _, err) = site.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--adapters-dir",
+        "adapters",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "remote adapters are not available in this build yet (adapter sets PROXY_NODE)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("adapters/Node/adapters.xml:5"),
+        "the warnings are logged: {err}"
+    );
+}

@@ -669,10 +669,10 @@ fn relative_paths_of_a_bare_file_name_stay_relative() {
 
 #[test]
 fn edit_distance() {
-    assert_eq!(super::edit_distance("max_sesions", "max_sessions"), 1);
-    assert_eq!(super::edit_distance("abc", "abc"), 0);
-    assert_eq!(super::edit_distance("", "ab"), 2);
-    assert_eq!(super::edit_distance("kitten", "sitting"), 3);
+    assert_eq!(crate::cx::edit_distance("max_sesions", "max_sessions"), 1);
+    assert_eq!(crate::cx::edit_distance("abc", "abc"), 0);
+    assert_eq!(crate::cx::edit_distance("", "ab"), 2);
+    assert_eq!(crate::cx::edit_distance("kitten", "sitting"), 3);
 }
 
 #[test]

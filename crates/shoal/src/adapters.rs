@@ -1,0 +1,65 @@
+//! Adapter sets: which `adapters.xml` folder is read (`--adapters-dir`, or
+//! `<adapters_dir>` of the configuration file), and what the engine is
+//! given: the sets of that folder, and the embedded `DEMO` set unless one of
+//! them is called `DEMO`.
+
+use anyhow::Context;
+use shoal_adapter::AdapterSet;
+use shoal_config::{AdapterSets, Config};
+use std::path::Path;
+
+/// Reads the adapter sets, if a folder is named: `flag` (`--adapters-dir`)
+/// wins over the configuration's `<adapters_dir>`. With a configuration,
+/// proxies may not use a listener's port.
+pub fn load(
+    conf: Option<(&Path, &Config)>,
+    flag: Option<&Path>,
+) -> anyhow::Result<Option<AdapterSets>> {
+    let dir = match (flag, conf.and_then(|(_, c)| c.adapters_dir.as_deref())) {
+        (Some(dir), _) | (None, Some(dir)) => dir,
+        (None, None) => return Ok(None),
+    };
+    let sets = shoal_config::load_adapter_sets(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some((file, config)) = conf {
+        shoal_config::check_listener_ports(file, config, &sets)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(Some(sets))
+}
+
+/// The adapter sets the engine serves. The embedded `DEMO` set is kept
+/// unless a set of the folder has that id.
+pub fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet>> {
+    let configured = loaded.map(|l| l.sets).unwrap_or_default();
+    let demo_replaced = configured
+        .iter()
+        .find(|s| s.id == shoal_demo::ADAPTER_SET)
+        .map(|s| s.file.clone());
+    let mut sets = remote_adapter_sets(configured)
+        .context("cannot start the adapter sets of the adapters folder")?;
+    match demo_replaced {
+        Some(file) => tracing::warn!(
+            file = %file.display(),
+            "the adapter set DEMO of this file replaces the embedded demo adapter set"
+        ),
+        None => sets.push(shoal_demo::adapter_set()),
+    }
+    Ok(sets)
+}
+
+/// Builds the engine's adapter sets from the `adapters.xml` sets: proxies
+/// that wait for remote adapters, and `LiteralBasedProvider` metadata.
+///
+/// Placeholder until the remote-adapter runtime lands: with no sets it
+/// returns none; with any, it refuses to start.
+pub fn remote_adapter_sets(sets: Vec<shoal_config::AdapterSet>) -> anyhow::Result<Vec<AdapterSet>> {
+    if sets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = sets.iter().map(|s| s.id.as_str()).collect();
+    anyhow::bail!(
+        "remote adapters are not available in this build yet (adapter sets {}); \
+         `shoal check-config` validates their adapters.xml files",
+        ids.join(", ")
+    )
+}

@@ -1,0 +1,125 @@
+//! The adapter sets part of `shoal check-config`: each adapters.xml with
+//! its warnings, then what it runs. Proxy keystores are loaded as for
+//! `<https_server>`: a wrong password fails here.
+
+use crate::check::certificate_line;
+use anyhow::Context;
+use shoal_config::{AdapterSet, AdapterSets, MetadataAdapter, RemoteProxy};
+use shoal_tls::CertSource;
+
+pub fn print(sets: &AdapterSets) -> anyhow::Result<()> {
+    println!(
+        "adapters folder {}: {} adapter set(s)",
+        sets.dir.display(),
+        sets.sets.len()
+    );
+    for w in sets
+        .warnings
+        .iter()
+        .filter(|w| !sets.sets.iter().any(|s| s.file == w.file))
+    {
+        println!("warning: {w}");
+    }
+    for set in &sets.sets {
+        println!("{}: valid", set.file.display());
+        for w in sets.warnings.iter().filter(|w| w.file == set.file) {
+            println!("warning: {w}");
+        }
+        describe(set)?;
+    }
+    if !sets.sets.iter().any(|s| s.id == shoal_demo::ADAPTER_SET) {
+        println!("adapter set \"DEMO\": embedded demo");
+    }
+    Ok(())
+}
+
+fn describe(set: &AdapterSet) -> anyhow::Result<()> {
+    let replaces = if set.id == shoal_demo::ADAPTER_SET {
+        " (replaces the embedded demo)"
+    } else {
+        ""
+    };
+    println!("adapter set \"{}\"{replaces}", set.id);
+    let root = format!("adapters_conf[id=\"{}\"]", set.id);
+    match &set.metadata.adapter {
+        MetadataAdapter::Remote(m) => {
+            println!("  metadata: {}", proxy_line(&m.proxy, None));
+            certificates(set, &m.proxy, &format!("{root}/metadata_provider"))?;
+        }
+        MetadataAdapter::LiteralBased(l) => {
+            let users = match &l.allowed_users {
+                None => "any user".to_owned(),
+                Some(u) => format!("users {}", u.join(", ")),
+            };
+            println!(
+                "  metadata: {}  {} item famil{}  {users}",
+                set.metadata.adapter.class().as_str(),
+                l.item_families.len(),
+                if l.item_families.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            );
+        }
+    }
+    for d in &set.data {
+        println!(
+            "  data \"{}\": {}",
+            d.name,
+            proxy_line(&d.remote.proxy, d.remote.notify_port)
+        );
+        let at = format!("{root}/data_provider[name=\"{}\"]", d.name);
+        certificates(set, &d.remote.proxy, &at)?;
+    }
+    Ok(())
+}
+
+fn proxy_line(p: &RemoteProxy, notify_port: Option<u16>) -> String {
+    let mut line = format!(
+        "{}  request_reply_port {}",
+        p.class().as_str(),
+        p.request_reply_port
+    );
+    if let Some(port) = notify_port {
+        line.push_str(&format!("  notify_port {port}"));
+    }
+    if let Some(ip) = p.interface {
+        line.push_str(&format!("  on {ip}"));
+    }
+    if let Some(k) = &p.tls {
+        line.push_str(&format!(
+            "  TLS keystore {} {}",
+            k.kind.as_str(),
+            k.file.display()
+        ));
+    }
+    if let Some(c) = &p.credentials {
+        let users: Vec<&str> = c.iter().map(|c| c.user.as_str()).collect();
+        line.push_str(&format!("  auth users {}", users.join(", ")));
+    }
+    if !p.remote_address_whitelist.is_empty() {
+        line.push_str(&format!(
+            "  {} allowed remote host(s)",
+            p.remote_address_whitelist.len()
+        ));
+    }
+    line
+}
+
+/// Loads a proxy's keystore and prints its certificates; errors name the
+/// file and the keystore_file param.
+fn certificates(set: &AdapterSet, p: &RemoteProxy, provider: &str) -> anyhow::Result<()> {
+    let Some(k) = &p.tls else { return Ok(()) };
+    let certs = shoal_tls::load(&CertSource::from_config(k)).with_context(|| {
+        format!(
+            "{}:{}: <{provider}/param[name=\"tls.keystore.keystore_file\"]>",
+            set.file.display(),
+            k.line
+        )
+    })?;
+    for c in certs {
+        println!("{}", certificate_line(&c));
+    }
+    Ok(())
+}
