@@ -60,6 +60,18 @@ impl<P> Started<P> {
         *self.state.borrow()
     }
 
+    /// A future that ends when a remote is connected and initialised (or
+    /// the proxy is gone), for whoever waits without holding `self`.
+    pub fn wait_state(&self) -> impl std::future::Future<Output = RemoteState> + Send + 'static {
+        let mut rx = self.state.clone();
+        async move {
+            match rx.wait_for(|s| *s == RemoteState::Connected).await {
+                Ok(s) => *s,
+                Err(_) => RemoteState::Reconnecting,
+            }
+        }
+    }
+
     /// Waits until a remote is connected and initialised, at most `limit`
     /// (`None`: for ever). Returns whether one is.
     pub async fn wait_connected(&self, limit: Option<Duration>) -> bool {

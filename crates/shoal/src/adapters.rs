@@ -3,6 +3,7 @@
 //! given: the sets of that folder, and the embedded `DEMO` set unless one of
 //! them is called `DEMO`.
 
+use crate::remote;
 use anyhow::Context;
 use shoal_adapter::AdapterSet;
 use shoal_config::{AdapterSets, Config};
@@ -27,15 +28,16 @@ pub fn load(
     Ok(Some(sets))
 }
 
-/// The adapter sets the engine serves. The embedded `DEMO` set is kept
-/// unless a set of the folder has that id.
-pub fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet>> {
+/// The adapter sets the engine serves: those of the folder, started, and
+/// the embedded `DEMO` set unless one of them has that id.
+pub async fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet>> {
     let configured = loaded.map(|l| l.sets).unwrap_or_default();
     let demo_replaced = configured
         .iter()
         .find(|s| s.id == shoal_demo::ADAPTER_SET)
         .map(|s| s.file.clone());
-    let mut sets = remote_adapter_sets(configured)
+    let mut sets = remote::start_sets(configured)
+        .await
         .context("cannot start the adapter sets of the adapters folder")?;
     match demo_replaced {
         Some(file) => tracing::warn!(
@@ -45,21 +47,4 @@ pub fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet
         None => sets.push(shoal_demo::adapter_set()),
     }
     Ok(sets)
-}
-
-/// Builds the engine's adapter sets from the `adapters.xml` sets: proxies
-/// that wait for remote adapters, and `LiteralBasedProvider` metadata.
-///
-/// Placeholder until the remote-adapter runtime lands: with no sets it
-/// returns none; with any, it refuses to start.
-pub fn remote_adapter_sets(sets: Vec<shoal_config::AdapterSet>) -> anyhow::Result<Vec<AdapterSet>> {
-    if sets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<&str> = sets.iter().map(|s| s.id.as_str()).collect();
-    anyhow::bail!(
-        "remote adapters are not available in this build yet (adapter sets {}); \
-         `shoal check-config` validates their adapters.xml files",
-        ids.join(", ")
-    )
 }

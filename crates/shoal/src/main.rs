@@ -11,7 +11,9 @@ mod check;
 mod check_adapters;
 mod cluster_plan;
 mod drain;
+mod literal;
 mod logs;
+mod remote;
 mod settings;
 mod tls;
 
@@ -200,7 +202,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>();
             let sets = adapters::load(None, args.adapters_dir.as_deref())?;
             warn_all(sets.as_ref());
-            let sets = adapters::engine_sets(sets)?;
+            let sets = adapters::engine_sets(sets).await?;
             return serve_all(config, sets, plans, drain_of(&args), signals).await;
         }
     };
@@ -219,7 +221,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let plans = ready;
     warn_all(sets.as_ref());
-    let sets = adapters::engine_sets(sets)?;
+    let sets = adapters::engine_sets(sets).await?;
     serve_all(config, sets, plans, drain_of(&args), signals).await
 }
 
