@@ -83,7 +83,7 @@ class Seen:
                 s["closed"].append(value)
             else:
                 s[key] = value
-        self.data.publish("seen_" + user, self.fields(user))
+        self.data.publish("seen_%s" % user, self.fields(user))
 
 
 class Paced(threading.Thread):
