@@ -335,9 +335,13 @@ function testAdapter(lang, { ports, host = '127.0.0.1', auth = null, tls = null,
 // Resolves once Shoal listens and every robust set's adapter is initialised.
 // With startAdapters false it starts no adapter and resolves once the port
 // lines are there: the test starts its adapters and awaits `listening`.
-async function startWithRemotes(s, { sets, extraArgs = [], startAdapters = true, serverOpts = {} }) {
-  const dir = s.tempDir('shoal-adapters-');
-  for (const set of sets) writeAdapterSet(dir, set);
+// `dir`: an adapters dir already written (then `sets` only name the sets, with
+// `notify` when their data adapter has a notify_port).
+async function startWithRemotes(s, { sets, dir = null, extraArgs = [], startAdapters = true, serverOpts = {} }) {
+  if (!dir) {
+    dir = s.tempDir('shoal-adapters-');
+    for (const set of sets) writeAdapterSet(dir, set);
+  }
   const ports = new AriPorts();
   const server = new ShoalServer({
     ...serverOpts,
