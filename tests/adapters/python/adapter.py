@@ -145,7 +145,8 @@ class TestDataAdapter(DataProvider):
 
         def record():
             price = state["price"]
-            return {"stock_name": name, "last_price": "%.2f" % price,
+            # stock_name goes as bytes: the SDK sends them base64 ("Y" type).
+            return {"stock_name": name.encode("utf-8"), "last_price": "%.2f" % price,
                     "time": time.strftime("%H:%M:%S", time.gmtime()),
                     "pct_change": "%.2f" % (price - 100),
                     "bid": "%.2f" % (price - 0.05),
