@@ -5,8 +5,9 @@
 #
 # It installs what the tests need first (idempotently): Debian's haproxy and nginx,
 # the npm packages of
-# the official clients (pinned by tests/clients/package-lock.json and
-# tests/python/requirements.txt) and
+# the official clients and of the remote adapter SDKs (pinned by
+# tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
+# tests/python/requirements.txt and examples/python-remote-adapter/requirements.txt) and
 # cargo-fuzz. The Rust workspace is built once, in release mode, and every
 # test uses that build.
 #
@@ -47,14 +48,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-step "installing the official client packages (npm ci)"
+step "installing the official client and remote adapter SDK packages (npm ci)"
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples/node-remote-adapter && npm ci --no-audit --no-fund --loglevel=error)
 
-step "installing the official Python client (a venv under target/)"
+step "installing the official Python client and remote adapter SDK (a venv under target/)"
 PY_VENV="$ROOT/target/python-venv"
 command -v python3 >/dev/null || die "python3 is missing: install Python 3.9 or newer"
 [ -x "$PY_VENV/bin/python" ] || python3 -m venv "$PY_VENV" || die "cannot create a Python venv (Debian: apt-get install python3-venv)"
-"$PY_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+"$PY_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt \
+    -r examples/python-remote-adapter/requirements.txt
+# The Python remote adapters of the end-to-end tests (tests/adapters/python,
+# examples/python-remote-adapter) run with this venv.
+export SHOAL_PYTHON="$PY_VENV/bin/python"
 
 step "installing cargo-fuzz $CARGO_FUZZ_VERSION if needed"
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then

@@ -118,7 +118,23 @@ class Scope {
     this.servers = []; // { server, owned }
     this.proxies = [];
     this.clients = [];
+    this.tracked = []; // anything with close() and describe(), e.g. remote adapters
+    this.dirs = [];
     this.notes = [];
+  }
+
+  // Includes `resource` (close(), describe()) in the cleanup, after the clients
+  // and proxies and before the servers, and in the failure report.
+  track(resource) {
+    this.tracked.push(resource);
+    return resource;
+  }
+
+  // A temporary directory, removed at the end of the test.
+  tempDir(prefix = 'shoal-test-') {
+    const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), prefix));
+    this.dirs.push(dir);
+    return dir;
   }
 
   // Includes a server in the failure report; `owned` servers are also stopped.
@@ -154,10 +170,13 @@ class Scope {
   }
 
   async cleanup() {
-    // Clients first, while their server still answers; then proxies; then servers.
+    // Clients first, while their server still answers; then proxies and tracked
+    // resources (remote adapters); then servers; then temporary directories.
     await Promise.all(this.clients.map((c) => c.close().catch(() => {})));
     await Promise.all(this.proxies.map((p) => p.close().catch(() => {})));
+    await Promise.all(this.tracked.map((r) => Promise.resolve().then(() => r.close()).catch(() => {})));
     await Promise.all(this.servers.filter((s) => s.owned).map((s) => s.server.stop().catch(() => {})));
+    for (const dir of this.dirs) require('node:fs').rmSync(dir, { recursive: true, force: true });
   }
 
   report(err) {
@@ -167,6 +186,7 @@ class Scope {
     for (const n of this.notes) lines.push(`note: ${n}`);
     for (const c of this.clients) lines.push(c.describe());
     for (const p of this.proxies) lines.push(p.describe());
+    for (const r of this.tracked) if (r.describe) lines.push(r.describe());
     for (const { server } of this.servers) {
       if (!server.log.length) continue;
       lines.push(`---- ${server.name} output (last lines; url ${server.url}) ----`);

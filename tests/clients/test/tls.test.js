@@ -1,6 +1,6 @@
 'use strict';
 // HTTPS and WSS: an https_server listener with a certificate from a test CA
-// (made here with openssl), reached by the official client, which trusts
+// (lib/certs.js, with openssl), reached by the official client, which trusts
 // the CA through NODE_EXTRA_CA_CERTS.
 
 const { describe, it } = require('node:test');
@@ -10,25 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { scoped } = require('../lib/util');
-
-function openssl(args, cwd) {
-  try {
-    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (e) {
-    throw new Error(`openssl ${args.join(' ')} failed (is openssl installed?): ${e.stderr || e.message}`);
-  }
-}
-
-// A test CA and a certificate for localhost signed by it.
-function makeCerts(dir) {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', '/CN=Shoal test CA', '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr'], dir);
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.pem'], dir);
-}
+const { makeCerts } = require('../lib/certs');
 
 function runClient(url, transport, caFile) {
   return new Promise((resolve, reject) => {
