@@ -129,10 +129,14 @@ async fn proxy_settings(
     if let Some(k) = &p.tls {
         let certs = shoal_tls::load(&shoal_tls::CertSource::from_config(k))
             .with_context(|| format!("tls.keystore of {} (line {})", s.name, k.line))?;
-        s.tls = Some(
-            shoal_tls::server_config(certs)
-                .with_context(|| format!("tls.keystore of {} (line {})", s.name, k.line))?,
-        );
+        let config = shoal_tls::server_config(certs)
+            .with_context(|| format!("tls.keystore of {} (line {})", s.name, k.line))?;
+        // No TLS 1.3 session tickets: a remote never resumes, and tickets
+        // arriving after the handshake race with the first write of SDKs
+        // that read and write one TLS socket from two threads (Python's).
+        let mut config = (*config).clone();
+        config.send_tls13_tickets = 0;
+        s.tls = Some(Arc::new(config));
     }
     s.remote_params = p
         .remote_params

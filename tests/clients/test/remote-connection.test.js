@@ -76,7 +76,9 @@ for (const lang of LANGS) {
       'the subscriptions deliver again by themselves, the DEMO set shows no gap', { timeout: 60000 }, (t) => scoped(t, async (s) => {
       const id = setId(lang);
       const { server, adapters } = await startWithRemotes(s, {
-        sets: [{ id, lang, robust: true, statusItem: 'adapter_status' }],
+        // Lightstreamer's default is leave_hole; the new remote's snapshot
+        // is asked for here.
+        sets: [{ id, lang, robust: true, statusItem: 'adapter_status', eventsRecovery: 'use_snapshot' }],
       });
       const remote = adapters[id];
       const c = s.client(server.url, { transport: TRANSPORT, adapterSet: id, name: 'proxied' });

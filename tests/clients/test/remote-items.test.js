@@ -68,7 +68,10 @@ for (const lang of LANGS) {
           [[true, '1'], [true, '2'], [true, '3'], [true, '4']], 'the server kept the whole history as DISTINCT snapshot');
       }));
 
-    it('clear snapshot: onClearSnapshot for the subscriber, and a later subscriber gets no old value', { timeout: 30000 }, (t) => scoped(t, async (s) => {
+    // Lightstreamer's rule for MERGE: a cleared snapshot is as though an
+    // update with every field null were sent (onClearSnapshot is for
+    // DISTINCT and COMMAND items).
+    it('clear snapshot (MERGE): an update with every field null, and a later subscriber gets no old value', { timeout: 30000 }, (t) => scoped(t, async (s) => {
       const { c, send } = await connected(s, lang);
       const item = `board_${uniqueToken()}`;
       const spec = { mode: 'MERGE', items: [item], fields: FIELDS.board, snapshot: 'yes' };
@@ -78,16 +81,15 @@ for (const lang of LANGS) {
       await send(`SET|${item}|v1`);
       await rec.waitUpdate((u) => u.values.value === 'v1', { what: 'v1' });
       await send(`CLEAR|${item}`);
-      await rec.waitFor(() => rec.clearSnapshot.length > 0, { what: 'onClearSnapshot' });
-      assert.deepEqual(rec.clearSnapshot.map((x) => x.item), [item]);
+      const cleared = await rec.waitUpdate((u) => u.values.value === null, { what: 'the update that clears the value' });
+      assert.equal(cleared.snapshot, false);
+      assert.deepEqual(rec.clearSnapshot, [], 'onClearSnapshot is not for MERGE items');
 
       const later = c.subscribe(spec, 'later subscriber');
-      await later.waitSubscribed();
+      const first = await later.waitUpdate(() => true, { what: 'the snapshot of the later subscriber' });
+      assert.deepEqual([first.snapshot, first.values.value], [true, null], `no value from before the clear: ${JSON.stringify(later.updates)}`);
       await send(`SET|${item}|v2`);
-      const first = await later.waitUpdate(() => true, { what: 'the first update of the later subscriber' });
-      // (Whether the client calls it a snapshot is its business: TLCP sends no
-      // end of snapshot in MERGE mode.)
-      assert.equal(first.values.value, 'v2', `no value from before the clear: ${JSON.stringify(later.updates)}`);
+      await later.waitUpdate((u) => u.values.value === 'v2', { what: 'v2 for the later subscriber' });
       await rec.waitUpdate((u) => u.values.value === 'v2', { what: 'v2 for the first subscriber' });
     }));
   });
