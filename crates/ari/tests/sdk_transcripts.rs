@@ -2,6 +2,7 @@
 //! by `tests/record/record.py`: what Shoal's writer produces must be the
 //! lines the SDKs were sent (they decoded them as intended: see the `= `
 //! lines of `fixtures/*-decoded.txt`), and every line they sent must parse.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::borrow::Cow;
 
