@@ -7,7 +7,10 @@ answer), and writes transcripts to ../fixtures/<name>-<connection>.txt:
 
 Usage: python3 record.py node153 'node node153_remote.js'
        python3 record.py py131 'python py131_remote.py'
-(the remote command gets the metadata, data and notify ports appended)."""
+(the remote command gets the metadata, data and notify ports appended).
+The SDKs must be installed where the remotes find them: `npm install
+lightstreamer-adapter@1.5.3` somewhere and NODE_PATH=<there>/node_modules;
+`pip install lightstreamer-adapter==1.3.1` in the Python that runs the remote."""
 import os
 import queue
 import shlex
