@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Shoal: formatting and lints, the Rust unit and property
-# tests, bounded fuzzing runs (request parser, engine parameters), and the end-to-end
+# tests, bounded fuzzing runs (request parser, engine parameters, ARI decoder), and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy and nginx,
@@ -12,7 +12,7 @@
 # test uses that build.
 #
 # Environment: FUZZ_SECONDS (default 30) bounds the fuzzing, split between
-# the two targets.
+# the three targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -75,22 +75,23 @@ step "building (release, once)"
 cargo build --release --workspace --all-targets
 export SHOAL_BIN="$ROOT/target/release/shoal"
 
-# Two fuzz targets, one after the other, share the budget: the request
-# parser, then the engine driven by fuzzed parameter values.
-fuzz_half=$(( (FUZZ_SECONDS + 1) / 2 ))
-step "Rust tests, and fuzzing (request parser, then engine parameters, ${fuzz_half}s each), in parallel"
+# Three fuzz targets, one after the other, share the budget: the request
+# parser, the engine driven by fuzzed parameter values, and the ARI (remote
+# adapter protocol) line reader and parser.
+fuzz_share=$(( (FUZZ_SECONDS + 2) / 3 ))
+step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, ${fuzz_share}s each), in parallel"
 fuzz_log=$(mktemp)
 fuzz_corpus=$(mktemp -d)
 (
     # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
     # allows them on the stable toolchain this machine has.
     cd fuzz
-    for target in parse_request engine_params; do
+    for target in parse_request engine_params ari_decode; do
         mkdir -p "$fuzz_corpus/$target"
         max_len=4096
         [ "$target" = engine_params ] && max_len=512
         RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$fuzz_corpus/$target" "seeds/$target" \
-            -- -max_total_time="$fuzz_half" -max_len="$max_len" || exit 1
+            -- -max_total_time="$fuzz_share" -max_len="$max_len" || exit 1
     done
 ) >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
@@ -99,7 +100,7 @@ if ! wait "$fuzz_pid"; then
     tail -n 60 "$fuzz_log"
     die "fuzzing found a crash (see above; the input is under fuzz/artifacts/)"
 fi
-grep -E "^Done|runs in" "$fuzz_log" | tail -n 2
+grep -E "^Done|runs in" "$fuzz_log" | tail -n 3
 rm -rf "$fuzz_log" "$fuzz_corpus"
 
 step "end-to-end tests through the official Lightstreamer Node client"

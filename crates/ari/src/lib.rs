@@ -71,7 +71,7 @@
 //! ```
 //!
 //! Modules: [`framing`] cuts lines, [`value`] encodes single values,
-//! [`read`] parses lines, [`write`] writes them, [`version`] negotiates.
+//! [`read`] parses lines, [`write`](mod@write) writes them, [`version`] negotiates.
 //! Nothing panics on any input; errors name the method and the token.
 
 pub mod error;

@@ -63,7 +63,7 @@ impl Modes {
     }
 
     /// Parses letters such as `RM`; `#` (null) and `$` (empty) give the
-    /// empty set. `None` names the first unknown letter's position.
+    /// empty set. An unknown letter is returned as the error.
     pub(crate) fn parse(token: &str) -> Result<Modes, char> {
         if token == "#" || token == "$" {
             return Ok(Modes::EMPTY);
