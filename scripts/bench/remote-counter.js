@@ -28,7 +28,6 @@ if (!opt['data-port'] || !opt['notify-port']) {
 
 function connect(port, what) {
   const socket = net.createConnection(Number(port), opt.host);
-  socket.setNoDelay(true);
   socket.on('error', (err) => {
     console.error(`${what}: ${err.message}`);
     process.exit(1);
