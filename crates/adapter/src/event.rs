@@ -1,10 +1,17 @@
 //! One event of an item: field names with their new values.
+//!
+//! Names and values are shared strings (`Arc<str>`): the engine keeps a
+//! value as it is given, without a copy, and a provider that sends the
+//! same field names over and over (a remote adapter, say) can hand the same
+//! name to every event without allocating it again.
+
+use std::sync::Arc;
 
 /// Field values for one update of an item. Fields not mentioned keep their
 /// previous value; `None` is a null value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemEvent {
-    fields: Vec<(String, Option<String>)>,
+    fields: Vec<(Arc<str>, Option<Arc<str>>)>,
 }
 
 impl ItemEvent {
@@ -12,14 +19,21 @@ impl ItemEvent {
         Self::default()
     }
 
+    /// An event with room for `n` fields.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
     /// Sets `field` to `value` (builder style).
-    pub fn with(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with(mut self, field: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
         self.set(field, Some(value.into()));
         self
     }
 
     /// Sets `field` to `value`, replacing an earlier value of the same field.
-    pub fn set(&mut self, field: impl Into<String>, value: Option<String>) {
+    pub fn set(&mut self, field: impl Into<Arc<str>>, value: Option<Arc<str>>) {
         let field = field.into();
         match self.fields.iter_mut().find(|(n, _)| *n == field) {
             Some(slot) => slot.1 = value,
@@ -27,18 +41,26 @@ impl ItemEvent {
         }
     }
 
+    /// Appends `field` without looking for an earlier value of it: for
+    /// providers that build events from a wire format in one pass. When a
+    /// field comes twice, the last value counts.
+    pub fn push(&mut self, field: Arc<str>, value: Option<Arc<str>>) {
+        self.fields.push((field, value));
+    }
+
     pub fn get(&self, field: &str) -> Option<Option<&str>> {
         self.fields
             .iter()
-            .find(|(n, _)| n == field)
+            .rev()
+            .find(|(n, _)| &**n == field)
             .map(|(_, v)| v.as_deref())
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_deref()))
+        self.fields.iter().map(|(n, v)| (&**n, v.as_deref()))
     }
 
-    pub fn into_fields(self) -> Vec<(String, Option<String>)> {
+    pub fn into_fields(self) -> Vec<(Arc<str>, Option<Arc<str>>)> {
         self.fields
     }
 }

@@ -107,7 +107,7 @@ impl Portfolio {
         };
         let mut event = ItemEvent::new().with("key", stock).with("command", command);
         if now > 0 {
-            event.set("qty", Some(now.to_string()));
+            event.set("qty", Some(now.to_string().into()));
         }
         self.emitter.push(
             ITEM,

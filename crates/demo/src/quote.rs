@@ -102,11 +102,11 @@ impl Quote {
             .with("ask_quantity", self.ask_quantity.to_string());
         if self.last < self.min {
             self.min = self.last;
-            event.set("min", Some(cents(self.min)));
+            event.set("min", Some(cents(self.min).into()));
         }
         if self.last > self.max {
             self.max = self.last;
-            event.set("max", Some(cents(self.max)));
+            event.set("max", Some(cents(self.max).into()));
         }
         event
     }

@@ -11,7 +11,7 @@ use std::future::Future;
 fn row(key: &str, command: &str, qty: Option<&str>) -> ItemEvent {
     let mut e = ItemEvent::new().with("key", key).with("command", command);
     if let Some(q) = qty {
-        e.set("qty", Some(q.to_owned()));
+        e.set("qty", Some(q.into()));
     }
     e
 }

@@ -170,7 +170,7 @@ impl Item {
         let mut touched: Vec<(usize, FieldValue)> = Vec::new();
         for (name, value) in event.into_fields() {
             let i = inner.field(&name);
-            touched.push((i, value.map(Arc::from)));
+            touched.push((i, value));
         }
         let n = inner.names.len();
         inner.state.resize(n, None);

@@ -15,6 +15,7 @@ use items::{Items, Request, Route, Signal};
 use parking_lot::Mutex;
 use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
 use shoal_ari::{write_data_init, FieldValue, InitParams, Received, RequestId, Version};
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -43,6 +44,28 @@ struct Shared {
     state: RemoteState,
     /// A client holds the `status_item`.
     status_wanted: bool,
+    names: Names,
+}
+
+/// Field names seen in updates, shared by every event that carries them.
+/// Bounded: past [`Names::LIMIT`] distinct names (a remote inventing names)
+/// new ones are allocated per event and not kept.
+#[derive(Debug, Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    const LIMIT: usize = 4096;
+
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.0.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        if self.0.len() < Self::LIMIT {
+            self.0.insert(n.clone());
+        }
+        n
+    }
 }
 
 impl RemoteData {
@@ -55,6 +78,7 @@ impl RemoteData {
                 remote: None,
                 state: RemoteState::Connecting,
                 status_wanted: false,
+                names: Names::default(),
             }),
             listener: OnceLock::new(),
         })
@@ -110,30 +134,33 @@ impl RemoteData {
         }
     }
 
-    /// Applies one `UD3` line.
+    /// Applies one `UD3` line: field names come from the proxy's table of
+    /// names (no allocation for a name seen before), each value is
+    /// allocated once, as the engine keeps it.
     fn update(&self, u: &shoal_ari::Update<'_>) -> Result<(), LinkError> {
         let Some(sub) = RequestId::parse(&u.sub_id) else {
             return Ok(());
         };
-        let route = self.shared.lock().items.route(sub.0, u.snapshot);
-        let Route::Deliver { item, snapshot } = route else {
+        let mut sh = self.shared.lock();
+        let Route::Deliver { item, snapshot } = sh.items.route(sub.0, u.snapshot) else {
             return Ok(());
         };
-        let mut event = ItemEvent::new();
+        let mut event = ItemEvent::with_capacity(8);
         for field in u.fields() {
             let field = field.map_err(|e| LinkError::Protocol(format!("bad update: {e}")))?;
-            let value = match field.value {
+            let value: Option<Arc<str>> = match field.value {
                 FieldValue::Null => None,
-                FieldValue::Text(t) => Some(t.into_owned()),
+                FieldValue::Text(t) => Some(Arc::from(&*t)),
                 FieldValue::Bytes(b) => {
                     let bytes = b
                         .decode()
                         .map_err(|_| LinkError::Protocol("bad base64 value in an update".into()))?;
-                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                    Some(Arc::from(String::from_utf8_lossy(&bytes)))
                 }
             };
-            event.set(field.name.into_owned(), value);
+            event.push(sh.names.get(&field.name), value);
         }
+        drop(sh);
         if let Some(listener) = self.listener.get() {
             listener.update(&item, event, snapshot);
         }

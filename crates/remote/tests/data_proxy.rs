@@ -68,6 +68,28 @@ async fn a_remote_feeds_subscribed_items() {
 }
 
 #[tokio::test]
+async fn field_names_are_shared_between_updates() {
+    let started = start_data(settings(None)).await.unwrap();
+    let rec = recorder();
+    started.adapter.set_listener(rec.clone());
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("DPI", "1.8.3").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    started.adapter.subscribe("x").unwrap();
+    let sub = remote.expect("SUB").await;
+    for v in 1..=2 {
+        remote
+            .send(&format!("1|UD3|S|x|S|{}|B|0|S|price|S|{v}", sub[0]))
+            .await;
+    }
+    rec.wait(2).await;
+    let raw = std::mem::take(&mut *rec.raw.lock().unwrap());
+    let name = |i: usize| raw[i].clone().into_fields().remove(0).0;
+    // The second update allocated no name: it holds the first one's.
+    assert!(std::sync::Arc::ptr_eq(&name(0), &name(1)));
+}
+
+#[tokio::test]
 async fn a_1_9_remote_gets_the_smart_encoding() {
     let started = start_data(settings(None)).await.unwrap();
     let rec = recorder();

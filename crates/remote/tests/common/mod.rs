@@ -97,6 +97,8 @@ impl Remote {
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<String>>,
+    /// Every update event as delivered.
+    pub raw: Mutex<Vec<ItemEvent>>,
     changed: Notify,
 }
 
@@ -135,7 +137,9 @@ fn show(ev: &ItemEvent) -> String {
 impl ItemEventListener for Recorder {
     fn update(&self, item: &str, event: ItemEvent, is_snapshot: bool) {
         let kind = if is_snapshot { "snap" } else { "upd" };
-        self.push(format!("{kind} {item} {}", show(&event)));
+        let shown = format!("{kind} {item} {}", show(&event));
+        self.raw.lock().unwrap().push(event);
+        self.push(shown);
     }
     fn end_of_snapshot(&self, item: &str) {
         self.push(format!("eos {item}"));
