@@ -177,10 +177,17 @@ impl MetadataProvider for RemoteMetadata {
                 client_principal: None,
                 headers: &headers,
             };
-            let answer = self
+            let answer = match self
                 .call(Method::Nus, |enc, buf, id| enc.notify_user(buf, id, &n))
                 .await
-                .map_err(|e| refusal(Method::Nus, e))?;
+            {
+                Ok(a) => a,
+                Err(Call::Unavailable) if self.settings.login_refusal.is_some() => {
+                    let (code, message) = self.settings.login_refusal.clone().unwrap_or_default();
+                    return Err(AdapterError::new(code, message));
+                }
+                Err(e) => return Err(refusal(Method::Nus, e)),
+            };
             if let Answer::User(u) = answer {
                 self.remember_tables(&login.user, u.wants_tables_notification);
             }

@@ -88,6 +88,10 @@ pub struct ProxySettings {
     pub events_recovery: EventsRecovery,
     /// Robust data proxies: `status_item`.
     pub status_item: Option<String>,
+    /// Robust metadata proxies (`notify_user_on_disconnection` =
+    /// `send_code`): the code and message a login gets while no remote is
+    /// connected. `None`: code 66, as for any unavailable metadata adapter.
+    pub login_refusal: Option<(i32, String)>,
     /// A string that names this server instance to remotes
     /// (`server.instance_id`).
     pub server_instance: String,
@@ -111,6 +115,7 @@ impl ProxySettings {
             first_connection_timeout: None,
             events_recovery: EventsRecovery::default(),
             status_item: None,
+            login_refusal: None,
             server_instance: String::new(),
         }
     }

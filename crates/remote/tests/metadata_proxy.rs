@@ -274,3 +274,27 @@ async fn tables_are_told_only_to_remotes_that_want_them() {
     let nsc = remote.expect("NSC").await;
     assert_eq!(nsc[2..], ["S", "S2"]);
 }
+
+#[tokio::test]
+async fn logins_while_no_remote_get_the_configured_code() {
+    let mut s = settings(None);
+    s.robust = true;
+    s.login_refusal = Some((-3, "adapter away, retry later".into()));
+    let started = start_metadata(s).await.unwrap();
+    let err = started
+        .adapter
+        .notify_user(&Login::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (-3, "adapter away, retry later")
+    );
+    // Other calls are not logins: the generic code.
+    let err = started
+        .adapter
+        .get_items(&session(), "g")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, 66);
+}

@@ -44,9 +44,16 @@ async fn start_set(
                 adapter_set: set.id.clone(),
                 data_adapter: None,
             };
-            let settings = proxy_settings(name, &r.proxy, None, instance)
+            let mut settings = proxy_settings(name, &r.proxy, None, instance)
                 .await
                 .with_context(|| at(set.metadata.line))?;
+            if let Some(robust) = &r.robust {
+                if let shoal_config::NotifyUserOnDisconnection::SendCode { code, message } =
+                    &robust.notify_user_on_disconnection
+                {
+                    settings.login_refusal = Some((*code, message.clone().unwrap_or_default()));
+                }
+            }
             let s = shoal_remote::start_metadata(settings.clone()).await?;
             waits.push(start_wait(settings, s.wait_state()));
             s.adapter

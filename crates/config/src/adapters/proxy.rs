@@ -140,6 +140,14 @@ fn robust_connection(
         }
         return Ok(None);
     }
+    if let Some((_, p)) = recovery {
+        ps.ignore(
+            cx,
+            p,
+            "not implemented: after a failed connection Shoal listens for the next remote \
+             adapter at once",
+        );
+    }
     let non_negative = |v: i64| u64::try_from(v).ok();
     // Helm chart defaults: metadata -1 (wait for ever), data 0.
     let first_default = match role {

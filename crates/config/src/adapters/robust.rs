@@ -107,6 +107,18 @@ pub(super) fn remote_metadata(
         ],
     )?;
     let notify = notify_user(cx, ps)?;
+    if let (true, Some((how, p))) = (robust, &close) {
+        if *how != CloseNotificationsRecovery::Unneeded {
+            // Sessions that close while no remote is there are not told to
+            // the next remote: what `unneeded` does.
+            ps.ignore(
+                cx,
+                p,
+                "not implemented: Shoal does not resend the session and table close \
+                 notifications a lost remote missed (as with unneeded)",
+            );
+        }
+    }
     let robust = if robust {
         let message = ps_message(&notify.1);
         if let (Some(m), NotifyUserOnDisconnection::Fail | NotifyUserOnDisconnection::ForceRetry) =
@@ -224,7 +236,17 @@ fn notify_user<'p>(
             ))
         }
         (Some((How::Fail, _)), None) | (None, None) => NotifyUserOnDisconnection::Fail,
-        (Some((How::ForceRetry, _)), None) => NotifyUserOnDisconnection::ForceRetry,
+        (Some((How::ForceRetry, p)), None) => {
+            // TLCP has no code that both refuses a session and tells every
+            // client to retry it later, so Shoal refuses as with `fail`.
+            cx.warn(
+                p.line,
+                ps.at(p),
+                "force_retry is not implemented: logins while no remote adapter is connected \
+                 are refused as with fail (code 66)",
+            );
+            NotifyUserOnDisconnection::ForceRetry
+        }
         (Some((How::SendCode, _)) | None, Some((code, _))) => NotifyUserOnDisconnection::SendCode {
             code,
             message: message.map(|m| m.value.clone()),
