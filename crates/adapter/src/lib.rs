@@ -9,6 +9,56 @@
 //!
 //! Calls that a remote adapter would answer over the network return a
 //! [`BoxFuture`], so in-process and remote adapters share this interface.
+//!
+//! A minimal adapter set (the same example as in `docs/adapters.md`):
+//!
+//! ```
+//! use shoal_adapter::{ready, AdapterError, AdapterSet, BoxFuture, DataProvider,
+//!                     ItemEvent, ItemEventListener, Login, MetadataProvider, SessionInfo};
+//! use std::{collections::HashMap, sync::{Arc, OnceLock}};
+//!
+//! struct Hello(OnceLock<Arc<dyn ItemEventListener>>);
+//!
+//! impl DataProvider for Hello {
+//!     fn set_listener(&self, l: Arc<dyn ItemEventListener>) { let _ = self.0.set(l); }
+//!     fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
+//!         if let Some(l) = self.0.get() {
+//!             l.update(item, ItemEvent::new().with("message", "hello"), true);
+//!         }
+//!         Ok(())
+//!     }
+//!     fn unsubscribe(&self, _item: &str) {}
+//!     fn is_snapshot_available(&self, _item: &str) -> bool { true }
+//! }
+//!
+//! struct Open;
+//!
+//! impl MetadataProvider for Open {
+//!     fn notify_user<'a>(&'a self, _: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
+//!         ready(Ok(()))
+//!     }
+//!     fn get_items<'a>(&'a self, _: &'a SessionInfo, group: &'a str)
+//!         -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
+//!         ready(Ok(group.split_whitespace().map(String::from).collect()))
+//!     }
+//!     fn get_schema<'a>(&'a self, _: &'a SessionInfo, _: &'a str, schema: &'a str)
+//!         -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
+//!         ready(Ok(schema.split_whitespace().map(String::from).collect()))
+//!     }
+//!     fn notify_user_message<'a>(&'a self, _: &'a SessionInfo, _: &'a str)
+//!         -> BoxFuture<'a, Result<Option<String>, AdapterError>> {
+//!         ready(Ok(None))
+//!     }
+//! }
+//!
+//! fn hello_set() -> AdapterSet {
+//!     let data: HashMap<String, Arc<dyn DataProvider>> =
+//!         HashMap::from([("DEFAULT".to_owned(), Arc::new(Hello(OnceLock::new())) as _)]);
+//!     AdapterSet { name: "HELLO".into(), metadata: Arc::new(Open), data }
+//! }
+//! # let set = hello_set();
+//! # assert_eq!(set.name, "HELLO");
+//! ```
 
 use shoal_protocol::code;
 use std::collections::HashMap;
