@@ -191,3 +191,37 @@ pub trait MetadataProvider: Send + Sync {
         message: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, AdapterError>>;
 }
+
+/// Lightstreamer's literal names: a group is its items and a schema its
+/// fields, separated by spaces, as `LiteralBasedProvider` and the SDKs'
+/// default metadata adapters read them. An empty list is refused (code 21
+/// for a group, 23 for a schema).
+pub mod literal {
+    use crate::AdapterError;
+
+    fn words(name: &str) -> Vec<String> {
+        name.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// The items of a group.
+    pub fn items(group: &str) -> Result<Vec<String>, AdapterError> {
+        let items = words(group);
+        if items.is_empty() {
+            return Err(AdapterError::bad_group(
+                "empty group: expected space-separated item names",
+            ));
+        }
+        Ok(items)
+    }
+
+    /// The fields of a schema.
+    pub fn fields(schema: &str) -> Result<Vec<String>, AdapterError> {
+        let fields = words(schema);
+        if fields.is_empty() {
+            return Err(AdapterError::bad_schema(
+                "empty schema: expected space-separated field names",
+            ));
+        }
+        Ok(fields)
+    }
+}

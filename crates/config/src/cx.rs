@@ -15,6 +15,44 @@ pub(crate) struct Cx<'f> {
     pub(crate) warnings: Vec<Warning>,
 }
 
+impl<'f> Cx<'f> {
+    /// Parses `text`, the content of `file`, whose root element must be
+    /// `<root>`: the element tree, and a context whose relative paths
+    /// resolve against the file's folder.
+    pub(crate) fn parse(
+        text: &str,
+        file: &'f Path,
+        root: &str,
+    ) -> Result<(Element, Cx<'f>), ConfigError> {
+        let tree = crate::xml::parse(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            line: Some(e.line),
+            element: e.open.join("/"),
+            message: e.message,
+        })?;
+        let cx = Cx {
+            file,
+            base: file.parent().unwrap_or(Path::new("")),
+            warnings: Vec::new(),
+        };
+        if !tree.is(root) {
+            return Err(cx.error(
+                tree.line,
+                &tree.name,
+                format!("the root element must be <{root}>"),
+            ));
+        }
+        Ok((tree, cx))
+    }
+
+    /// The warnings, in file order (a stable sort keeps an element before
+    /// its attributes' and children's notes).
+    pub(crate) fn into_warnings(mut self) -> Vec<Warning> {
+        self.warnings.sort_by_key(|w| w.line);
+        self.warnings
+    }
+}
+
 /// The children of a container, sorted out by [`Cx::pick`].
 pub(crate) struct Picked<'a, const N: usize> {
     /// The child named `known[i]`, if written.

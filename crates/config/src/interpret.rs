@@ -2,7 +2,7 @@
 
 use crate::address::{interfaces_overlap, parse_control_link, parse_interface};
 use crate::cx::Cx;
-use crate::xml::{self, Element};
+use crate::xml::Element;
 use crate::{
     Config, ConfigError, EngineSettings, Healthcheck, Keystore, KeystoreType, Limits, Listener,
     Loaded, PortType, SocketTimeouts,
@@ -14,31 +14,11 @@ const ROOT: &str = "lightstreamer_conf";
 const DEFAULT_PAGES_DIR: &str = "../pages";
 
 pub(crate) fn interpret(text: &str, file: &Path) -> Result<Loaded, ConfigError> {
-    let root = xml::parse(text).map_err(|e| ConfigError {
-        file: file.to_path_buf(),
-        line: Some(e.line),
-        element: e.open.join("/"),
-        message: e.message,
-    })?;
-    let mut cx = Cx {
-        file,
-        base: file.parent().unwrap_or(Path::new("")),
-        warnings: Vec::new(),
-    };
-    if !root.is(ROOT) {
-        return Err(cx.error(
-            root.line,
-            &root.name,
-            format!("the root element must be <{ROOT}>"),
-        ));
-    }
+    let (root, mut cx) = Cx::parse(text, file, ROOT)?;
     let config = cx.root(&root)?;
-    // In file order (a stable sort keeps an element before its attributes'
-    // and children's notes).
-    cx.warnings.sort_by_key(|w| w.line);
     Ok(Loaded {
         config,
-        warnings: cx.warnings,
+        warnings: cx.into_warnings(),
     })
 }
 

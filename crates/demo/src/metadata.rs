@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use shoal_adapter::{ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo};
+use shoal_adapter::{
+    literal, ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo,
+};
 
 use crate::chat::ChatRoom;
 use crate::portfolio::{OrderError, Portfolio, Side};
@@ -108,11 +110,6 @@ fn echo(text: &str) -> String {
     }
 }
 
-/// Splits a group or schema name into its space-separated names.
-fn list(name: &str) -> Vec<String> {
-    name.split_whitespace().map(str::to_owned).collect()
-}
-
 impl MetadataProvider for DemoMetadata {
     fn notify_user<'a>(&'a self, _login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         // A demo: everyone is welcome, with or without credentials.
@@ -124,14 +121,7 @@ impl MetadataProvider for DemoMetadata {
         _session: &'a SessionInfo,
         group: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        let items = list(group);
-        ready(if items.is_empty() {
-            Err(AdapterError::bad_group(
-                "empty group: expected space-separated item names",
-            ))
-        } else {
-            Ok(items)
-        })
+        ready(literal::items(group))
     }
 
     fn get_schema<'a>(
@@ -140,14 +130,7 @@ impl MetadataProvider for DemoMetadata {
         _group: &'a str,
         schema: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        let fields = list(schema);
-        ready(if fields.is_empty() {
-            Err(AdapterError::bad_schema(
-                "empty schema: expected space-separated field names",
-            ))
-        } else {
-            Ok(fields)
-        })
+        ready(literal::fields(schema))
     }
 
     fn notify_user_message<'a>(

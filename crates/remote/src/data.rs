@@ -14,7 +14,7 @@ use crate::settings::ProxySettings;
 use items::{Items, Request, Route, Signal};
 use parking_lot::Mutex;
 use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
-use shoal_ari::{write_data_init, FieldValue, InitParams, Received, RequestId, Version};
+use shoal_ari::{FieldValue, Received, RequestId};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -234,29 +234,6 @@ impl Proxy for RemoteData {
 
     fn next_id(&self) -> RequestId {
         RequestId(self.shared.lock().items.next_id())
-    }
-
-    fn write_init(&self, out: &mut Vec<u8>, id: RequestId) {
-        let s = &self.settings;
-        let data_name = s.name.data_adapter.as_deref().unwrap_or("DEFAULT");
-        let mut params: Vec<(&str, &str)> = vec![
-            ("adapters_conf.id", s.name.adapter_set.as_str()),
-            ("data_provider.name", data_name),
-        ];
-        if !s.server_instance.is_empty() {
-            params.push(("server.instance_id", s.server_instance.as_str()));
-        }
-        params.extend(
-            s.remote_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        let init = InitParams {
-            version: Version::OFFERED,
-            keepalive_hint_millis: s.keepalive_hint.map(|d| d.as_millis() as u64),
-            params: &params,
-        };
-        write_data_init(out, id, &init);
     }
 
     fn connected(&self, remote: Remote) {

@@ -14,10 +14,7 @@ use shoal_adapter::{
     AdapterError, BoxFuture, ItemData, Login, MetadataProvider, ServerControl, SessionInfo,
     TableInfo,
 };
-use shoal_ari::{
-    write_metadata_init, Encoder, InitParams, Method, NotifyUser, Received, RemoteError, RequestId,
-    Version,
-};
+use shoal_ari::{Encoder, Method, NotifyUser, Received, RemoteError, RequestId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -339,25 +336,6 @@ impl Proxy for RemoteMetadata {
 
     fn next_id(&self) -> RequestId {
         RequestId(self.next_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn write_init(&self, out: &mut Vec<u8>, id: RequestId) {
-        let s = &self.settings;
-        let mut params: Vec<(&str, &str)> = vec![("adapters_conf.id", s.name.adapter_set.as_str())];
-        if !s.server_instance.is_empty() {
-            params.push(("server.instance_id", s.server_instance.as_str()));
-        }
-        params.extend(
-            s.remote_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        let init = InitParams {
-            version: Version::OFFERED,
-            keepalive_hint_millis: s.keepalive_hint.map(|d| d.as_millis() as u64),
-            params: &params,
-        };
-        write_metadata_init(out, id, &init);
     }
 
     fn connected(&self, remote: Remote) {

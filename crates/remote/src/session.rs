@@ -6,7 +6,10 @@
 use crate::link::{read_lines, LinkError, Outbox};
 use crate::port::{turn_away, Admitted, PortKind};
 use crate::settings::ProxySettings;
-use shoal_ari::{parse, write_close, Encoder, Received, ReplyBody, RequestId, Version};
+use shoal_ari::{
+    parse, write_close, write_data_init, write_metadata_init, Encoder, InitParams, Received,
+    ReplyBody, RequestId, Version,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -55,8 +58,6 @@ pub(crate) trait Proxy: Send + Sync + 'static {
     fn settings(&self) -> &ProxySettings;
     /// A fresh request id.
     fn next_id(&self) -> RequestId;
-    /// Writes the init request (`MPI` or `DPI`) with id `id`.
-    fn write_init(&self, out: &mut Vec<u8>, id: RequestId);
     /// The remote is initialised: requests may flow.
     fn connected(&self, remote: Remote);
     /// A line from the initialised remote (or from its notify connection).
@@ -65,6 +66,36 @@ pub(crate) trait Proxy: Send + Sync + 'static {
     fn sweep(&self);
     /// The remote is gone.
     fn lost(&self);
+}
+
+/// Writes the init request (`DPI` for a data adapter, `MPI` for the
+/// metadata adapter) with the parameters Lightstreamer sends: the set,
+/// the data adapter's name, this server, the keepalive hint, then the
+/// configured remote parameters.
+fn write_init(s: &ProxySettings, out: &mut Vec<u8>, id: RequestId) {
+    let mut params: Vec<(&str, &str)> = vec![("adapters_conf.id", s.name.adapter_set.as_str())];
+    if let Some(data) = &s.name.data_adapter {
+        params.push(("data_provider.name", data.as_str()));
+    }
+    if !s.server_instance.is_empty() {
+        params.push(("server.instance_id", s.server_instance.as_str()));
+    }
+    params.extend(
+        s.remote_params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let init = InitParams {
+        version: Version::OFFERED,
+        keepalive_hint_millis: s
+            .keepalive_hint
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        params: &params,
+    };
+    match s.name.data_adapter {
+        Some(_) => write_data_init(out, id, &init),
+        None => write_metadata_init(out, id, &init),
+    }
 }
 
 /// How often unanswered requests are checked against `timeout`.
@@ -132,7 +163,7 @@ async fn serve<P: Proxy>(
     };
     let init_id = proxy.next_id();
     let mut init = Vec::new();
-    proxy.write_init(&mut init, init_id);
+    write_init(settings, &mut init, init_id);
     out.send(|b| b.extend_from_slice(&init));
     tracing::info!(adapter = %name, remote = %peer, "remote adapter connected; initialising it");
 

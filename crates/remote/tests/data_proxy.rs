@@ -69,7 +69,7 @@ async fn a_remote_feeds_subscribed_items() {
 
 #[tokio::test]
 async fn field_names_are_shared_between_updates() {
-    let started = start_data(settings(None)).await.unwrap();
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
     let rec = recorder();
     started.adapter.set_listener(rec.clone());
     let mut remote = Remote::connect(started.ports[0].1).await;
@@ -91,7 +91,7 @@ async fn field_names_are_shared_between_updates() {
 
 #[tokio::test]
 async fn a_1_9_remote_gets_the_smart_encoding() {
-    let started = start_data(settings(None)).await.unwrap();
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
     let rec = recorder();
     started.adapter.set_listener(rec.clone());
     let mut remote = Remote::connect(started.ports[0].1).await;
@@ -104,7 +104,7 @@ async fn a_1_9_remote_gets_the_smart_encoding() {
 
 #[tokio::test]
 async fn the_sdks_serialise_sub_and_usb_per_item_and_so_does_the_proxy() {
-    let started = start_data(settings(None)).await.unwrap();
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
     started.adapter.set_listener(recorder());
     let mut remote = Remote::connect(started.ports[0].1).await;
     remote.init("DPI", "1.8.3").await;
@@ -124,7 +124,7 @@ async fn the_sdks_serialise_sub_and_usb_per_item_and_so_does_the_proxy() {
 
 #[tokio::test]
 async fn wrong_remote_credentials_get_close_and_the_port_stays_open() {
-    let mut s = settings(None);
+    let mut s = settings(Some("DEFAULT"));
     s.credentials = Some(Credentials(vec![("ari".into(), "secret".into())]));
     let started = start_data(s).await.unwrap();
     started.adapter.set_listener(recorder());
@@ -154,7 +154,7 @@ async fn wrong_remote_credentials_get_close_and_the_port_stays_open() {
 
 #[tokio::test]
 async fn a_new_remote_gets_every_item_still_held() {
-    let mut s = settings(None);
+    let mut s = settings(Some("DEFAULT"));
     s.robust = true;
     s.events_recovery = EventsRecovery::UseSnapshot;
     s.status_item = Some("STATUS".into());
@@ -204,7 +204,7 @@ async fn a_new_remote_gets_every_item_still_held() {
 
 #[tokio::test]
 async fn two_connections_notifications_come_on_the_notify_port() {
-    let mut s = settings(None);
+    let mut s = settings(Some("DEFAULT"));
     s.notify = Some("127.0.0.1:0".parse().unwrap());
     let started = start_data(s).await.unwrap();
     let rec = recorder();
@@ -230,7 +230,7 @@ async fn two_connections_notifications_come_on_the_notify_port() {
 
 #[tokio::test]
 async fn garbage_or_silence_drops_the_remote_with_close() {
-    let mut s = settings(None);
+    let mut s = settings(Some("DEFAULT"));
     s.keepalive_timeout = Some(Duration::from_millis(300));
     let started = start_data(s).await.unwrap();
     started.adapter.set_listener(recorder());
@@ -259,7 +259,7 @@ async fn garbage_or_silence_drops_the_remote_with_close() {
 
 #[tokio::test]
 async fn a_second_remote_is_turned_away_while_one_serves() {
-    let started = start_data(settings(None)).await.unwrap();
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
     started.adapter.set_listener(recorder());
     let addr = started.ports[0].1;
     let mut first = Remote::connect(addr).await;

@@ -6,7 +6,8 @@
 
 use regex::Regex;
 use shoal_adapter::{
-    ready, AdapterError, BoxFuture, ItemData, Login, MetadataProvider, Mode, ModeSet, SessionInfo,
+    literal, ready, AdapterError, BoxFuture, ItemData, Login, MetadataProvider, Mode, ModeSet,
+    SessionInfo,
 };
 use shoal_protocol::code;
 
@@ -79,10 +80,6 @@ impl LiteralBased {
     }
 }
 
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace().map(str::to_owned).collect()
-}
-
 impl MetadataProvider for LiteralBased {
     fn notify_user<'a>(&'a self, login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         let allowed = match (&self.allowed_users, &login.user) {
@@ -102,12 +99,7 @@ impl MetadataProvider for LiteralBased {
         _session: &'a SessionInfo,
         group: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        let items = words(group);
-        ready(if items.is_empty() {
-            Err(AdapterError::bad_group("empty group"))
-        } else {
-            Ok(items)
-        })
+        ready(literal::items(group))
     }
 
     fn get_schema<'a>(
@@ -116,12 +108,7 @@ impl MetadataProvider for LiteralBased {
         _group: &'a str,
         schema: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        let fields = words(schema);
-        ready(if fields.is_empty() {
-            Err(AdapterError::bad_schema("empty schema"))
-        } else {
-            Ok(fields)
-        })
+        ready(literal::fields(schema))
     }
 
     fn item_data<'a>(

@@ -9,7 +9,7 @@ use super::{
     ADAPTERS_FILE, LITERAL_BASED_PROVIDER,
 };
 use crate::cx::Cx;
-use crate::xml::{self, Element};
+use crate::xml::Element;
 use crate::{read_text, ConfigError, Warning};
 use std::path::{Path, PathBuf};
 
@@ -82,27 +82,9 @@ pub fn load_adapter_sets(dir: &Path) -> Result<AdapterSets, ConfigError> {
 /// folder.
 pub fn load_adapter_set(file: &Path) -> Result<(AdapterSet, Vec<Warning>), ConfigError> {
     let text = read_text(file, "adapter set file")?;
-    let root = xml::parse(&text).map_err(|e| ConfigError {
-        file: file.to_path_buf(),
-        line: Some(e.line),
-        element: e.open.join("/"),
-        message: e.message,
-    })?;
-    let mut cx = Cx {
-        file,
-        base: file.parent().unwrap_or(Path::new("")),
-        warnings: Vec::new(),
-    };
-    if !root.is(ROOT) {
-        return Err(cx.error(
-            root.line,
-            &root.name,
-            format!("the root element must be <{ROOT}>"),
-        ));
-    }
+    let (root, mut cx) = Cx::parse(&text, file, ROOT)?;
     let set = adapter_set(&mut cx, &root)?;
-    cx.warnings.sort_by_key(|w| w.line);
-    Ok((set, cx.warnings))
+    Ok((set, cx.into_warnings()))
 }
 
 fn attr<'e>(el: &'e Element, name: &str) -> Option<&'e str> {
