@@ -298,3 +298,61 @@ async fn logins_while_no_remote_get_the_configured_code() {
         .unwrap_err();
     assert_eq!(err.code, 66);
 }
+
+/// What a remote asked of the server, and what it was told.
+#[derive(Default)]
+struct Control {
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl shoal_adapter::ServerControl for Control {
+    fn force_session_termination(
+        &self,
+        session_id: &str,
+        cause: Option<shoal_adapter::AdapterError>,
+    ) -> bool {
+        let cause = cause.map(|c| format!("{} {}", c.code, c.message));
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("end {session_id} {cause:?}"));
+        session_id == "S1"
+    }
+
+    fn force_unsubscription(&self, session_id: &str, win_index: u32) -> bool {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("unsubscribe {session_id} {win_index}"));
+        win_index == 3
+    }
+}
+
+#[tokio::test]
+async fn a_1_9_remote_may_end_sessions_and_subscriptions() {
+    let started = start_metadata(settings(None)).await.unwrap();
+    let control = Arc::new(Control::default());
+    started.adapter.set_control(control.clone());
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("MPI", "1.9.1").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+
+    remote.send("100|FST|S|S1|I|-5|S|you are done").await;
+    assert_eq!(remote.line().await.as_deref(), Some("100|FST|V"));
+    remote.send("101|FST|S|S9|V").await;
+    let refused = remote.line().await.unwrap();
+    assert!(refused.starts_with("101|FST|E|"), "{refused}");
+    remote.send("102|FUS|S|S1|I|3").await;
+    assert_eq!(remote.line().await.as_deref(), Some("102|FUS|B|1"));
+    remote.send("103|FUS|S|S1|I|4").await;
+    assert_eq!(remote.line().await.as_deref(), Some("103|FUS|B|0"));
+    assert_eq!(
+        *control.asked.lock().unwrap(),
+        [
+            "end S1 Some(\"-5 you are done\")",
+            "end S9 None",
+            "unsubscribe S1 3",
+            "unsubscribe S1 4",
+        ]
+    );
+}
