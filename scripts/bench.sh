@@ -4,14 +4,20 @@
 # generator against it (sampling the server's memory and CPU), then the server
 # is stopped. Prints one markdown table of every scenario.
 #
+# "demo" scenarios use the embedded DEMO set's COUNTER; "remote" scenarios
+# serve the same items from a remote data adapter on the official Node.js
+# SDK (scripts/bench/remote-counter.js) connected over ARI to a proxy of an
+# adapters.xml written here. They need node (>= 18) and npm, and install
+# tests/clients/node_modules (npm ci) when it lacks the SDK.
+#
 #   scripts/bench.sh                 # build (release), run, print the table
 #   scripts/bench.sh --write         # ... and put it in docs/benchmarks.md
 #   scripts/bench.sh --only fanout-1000 --only heavy
 #
 # Environment: BENCH_WARMUP (s, default 3) and BENCH_DURATION (s, default 10)
 # per scenario; CARGO_TARGET_DIR is honoured. With the defaults the scenarios
-# take about 100 s (the build is not counted). Logs of every process stay in a
-# temporary directory that is printed when something fails.
+# take about two minutes (the build is not counted). Logs of every process
+# stay in a temporary directory that is printed when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,15 +28,21 @@ DOC=docs/benchmarks.md
 BEGIN_MARK='<!-- bench:begin -->'
 END_MARK='<!-- bench:end -->'
 
-# name|sessions|items|first rate|mode|what
+# name|adapter (demo: in process, remote: Node SDK over ARI)|sessions|items|first rate|mode|what
 SCENARIOS=(
-    "fanout-100|100|1|10|RAW|fan-out: rate-10, RAW"
-    "fanout-1000|1000|1|10|RAW|fan-out: rate-10, RAW"
-    "fanout-3000|3000|1|10|RAW|fan-out: rate-10, RAW"
-    "fanout-1000-merge|1000|1|10|MERGE|fan-out: rate-10, MERGE"
-    "throughput|10|10|1000|RAW|throughput: rate-1000..rate-1009, RAW"
-    "heavy|1|1|50000|RAW|heavy item: rate-50000, RAW"
+    "fanout-100|demo|100|1|10|RAW|fan-out: rate-10, RAW"
+    "fanout-1000|demo|1000|1|10|RAW|fan-out: rate-10, RAW"
+    "fanout-3000|demo|3000|1|10|RAW|fan-out: rate-10, RAW"
+    "fanout-1000-merge|demo|1000|1|10|MERGE|fan-out: rate-10, MERGE"
+    "throughput|demo|10|10|1000|RAW|throughput: rate-1000..rate-1009, RAW"
+    "remote-throughput|remote|10|10|1000|RAW|remote throughput: rate-1000..rate-1009, RAW"
+    "heavy|demo|1|1|50000|RAW|heavy item: rate-50000, RAW"
+    "heavy-100k|demo|1|1|100000|RAW|heavy item: rate-100000, RAW"
+    "remote-heavy|remote|1|1|100000|RAW|remote heavy item: rate-100000, RAW"
 )
+# The adapter set and data adapter of the remote scenarios.
+REMOTE_SET=REMOTE_COUNTER
+REMOTE_DATA=DEFAULT
 
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
@@ -41,7 +53,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --write) write=true ;;
         --only) [ $# -ge 2 ] || die "--only needs a scenario name"; only+=("$2"); shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (try --help)" ;;
     esac
     shift
@@ -66,6 +78,7 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
 SERVER_PID=""
 LOAD_PID=""
+REMOTE_PID=""
 keep_logs=false
 # Sends SIGTERM to a process, gives it up to $2 seconds, then SIGKILL.
 # Fails only if it had to be killed.
@@ -79,7 +92,7 @@ stop_pid() { # pid, seconds
     return 1
 }
 cleanup() {
-    for pid in $LOAD_PID $SERVER_PID; do
+    for pid in $LOAD_PID $SERVER_PID $REMOTE_PID; do
         stop_pid "$pid" 2 || true
     done
     if $keep_logs; then
@@ -94,9 +107,11 @@ trap 'exit 143' TERM
 
 # Thousands of sockets: each side needs a descriptor per session.
 most=0
+remote=false
 for s in "${selected[@]}"; do
-    IFS='|' read -r _ sessions _ <<<"$s"
+    IFS='|' read -r _ adapter sessions _ <<<"$s"
     [ "$sessions" -gt "$most" ] && most=$sessions
+    [ "$adapter" = remote ] && remote=true
 done
 need=$((most + 512))
 soft=$(ulimit -Sn)
@@ -107,6 +122,42 @@ if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
     fi
     ulimit -Sn "$need"
     say "raised the open-file limit from $soft to $need"
+fi
+
+# The remote adapter: Node.js and the official adapter SDK.
+if $remote; then
+    command -v node >/dev/null ||
+        die "node is missing: the remote scenarios run their remote adapter on Node.js (18 or later); install it, or pick other scenarios with --only"
+    node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || node_major=0
+    [ "$node_major" -ge 18 ] 2>/dev/null ||
+        die "node $(node --version 2>/dev/null) is too old: the remote scenarios need Node.js 18 or later"
+    if [ ! -f tests/clients/node_modules/lightstreamer-adapter/package.json ]; then
+        command -v npm >/dev/null ||
+            die "npm is missing: it installs the Node adapter SDK in tests/clients (npm ci)"
+        say "installing the Node adapter SDK (npm ci in tests/clients)"
+        (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+            die "npm ci failed in tests/clients"
+    fi
+    [ -f tests/clients/node_modules/lightstreamer-adapter/package.json ] ||
+        die "npm ci did not install lightstreamer-adapter in tests/clients/node_modules"
+    # One adapter set: the literal metadata adapter in process, the data
+    # adapter remote, on two ports Shoal picks (the Node SDK 1.5 dials a
+    # request/reply and a notify connection).
+    mkdir -p "$WORK/adapters/$REMOTE_SET"
+    cat >"$WORK/adapters/$REMOTE_SET/adapters.xml" <<EOF
+<?xml version="1.0"?>
+<adapters_conf id="$REMOTE_SET">
+  <metadata_provider>
+    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
+  </metadata_provider>
+  <data_provider name="$REMOTE_DATA">
+    <adapter_class>PROXY_FOR_REMOTE_ADAPTER</adapter_class>
+    <param name="request_reply_port">0</param>
+    <param name="notify_port">0</param>
+    <param name="interface">127.0.0.1</param>
+  </data_provider>
+</adapters_conf>
+EOF
 fi
 
 say "building (release)"
@@ -121,52 +172,104 @@ fmt() { # printf format, value (or null)
     if [ -z "$2" ] || [ "$2" = null ]; then printf -- '-'; else printf -- "$1" "$2"; fi
 }
 
-start_server() { # scenario name -> SERVER_PID, URL
-    local out=$WORK/$1.server.out
-    "$SHOAL" serve --listen 127.0.0.1:0 --log-level warn >"$out" 2>"$WORK/$1.server.log" &
+# Whether a child of ours is running (a child that exited stays a zombie,
+# which `kill -0` still finds, until it is waited for).
+running() { # pid
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    case $state in Z*) return 1 ;; esac
+}
+
+# The port of a proxy's "waiting for remote adapter on tcp://ADDR:PORT (...,
+# PARAM)" line (log level info for shoal_remote).
+proxy_port() { # log, param
+    sed -n "s/.*waiting for remote adapter on tcp:\/\/.*:\([0-9][0-9]*\) (adapter set $REMOTE_SET, data adapter $REMOTE_DATA, $2).*/\1/p" "$1" | head -n 1
+}
+
+start_server() { # scenario name, adapter -> SERVER_PID, REMOTE_PID, URL
+    local out=$WORK/$1.server.out log=$WORK/$1.server.log
+    local args=(serve --listen 127.0.0.1:0 --log-level warn)
+    # The proxy announces its ports at info.
+    [ "$2" = remote ] && args=(serve --listen 127.0.0.1:0 --adapters-dir "$WORK/adapters"
+        --log-level warn,shoal_remote=info)
+    "$SHOAL" "${args[@]}" >"$out" 2>"$log" &
     SERVER_PID=$!
+    if [ "$2" = remote ]; then
+        local data="" notify=""
+        for _ in $(seq 100); do
+            data=$(proxy_port "$log" request_reply_port)
+            notify=$(proxy_port "$log" notify_port)
+            [ -n "$data" ] && [ -n "$notify" ] && break
+            running "$SERVER_PID" || break
+            sleep 0.1
+        done
+        if [ -z "$data" ] || [ -z "$notify" ]; then
+            keep_logs=true
+            die "the server did not open the remote adapter's ports (see $log)"
+        fi
+        NODE_PATH=$ROOT/tests/clients/node_modules node "$ROOT/scripts/bench/remote-counter.js" \
+            --data-port "$data" --notify-port "$notify" \
+            >"$WORK/$1.remote.out" 2>"$WORK/$1.remote.log" &
+        REMOTE_PID=$!
+    fi
+    # A plain proxy holds the listener back until its remote is connected.
     URL=""
-    for _ in $(seq 100); do
+    for _ in $(seq 150); do
         URL=$(sed -n 's/^listening on //p' "$out" | head -n 1)
         [ -n "$URL" ] && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || break
+        running "$SERVER_PID" || break
+        [ -z "$REMOTE_PID" ] || running "$REMOTE_PID" || break
         sleep 0.1
     done
     keep_logs=true
-    die "the server did not start (see $WORK/$1.server.log)"
+    [ -z "$REMOTE_PID" ] || running "$REMOTE_PID" ||
+        die "the remote adapter ended before the server listened (see $WORK/$1.remote.log)"
+    die "the server did not start (see $log)"
 }
 
-stop_server() {
+stop_server() { # the server, then its remote adapter (which ends when its connections close)
     stop_pid "$SERVER_PID" 5 || say "the server did not stop within 5 s of SIGTERM; killed"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
+    if [ -n "$REMOTE_PID" ]; then
+        stop_pid "$REMOTE_PID" 5 || say "the remote adapter did not stop within 5 s of SIGTERM; killed"
+        wait "$REMOTE_PID" 2>/dev/null || true
+        REMOTE_PID=""
+    fi
 }
 
 rows=()
 failed=0
 began=$SECONDS
 for s in "${selected[@]}"; do
-    IFS='|' read -r name sessions items rate mode what <<<"$s"
-    say "$name: $sessions sessions x $items items from rate-$rate, $mode"
-    start_server "$name"
+    IFS='|' read -r name adapter sessions items rate mode what <<<"$s"
+    say "$name: $sessions sessions x $items items from rate-$rate, $mode, $adapter adapter"
+    start_server "$name" "$adapter"
     json=$WORK/$name.json
+    target=()
+    [ "$adapter" = remote ] && target=(--adapter-set "$REMOTE_SET" --data-adapter "$REMOTE_DATA"
+        --remote-pid "$REMOTE_PID")
     # Bounded: warm-up and measure, plus connecting and stopping.
     timeout --kill-after=5 $((WARMUP + DURATION + 90)) \
         "$LOAD" --url "$URL" --sessions "$sessions" --items "$items" --rate "$rate" \
-        --mode "$mode" --warmup "$WARMUP" --duration "$DURATION" \
+        --mode "$mode" --warmup "$WARMUP" --duration "$DURATION" "${target[@]}" \
         --server-pid "$SERVER_PID" --json >"$json" 2>"$WORK/$name.load.log" &
     LOAD_PID=$!
     rc=0
     wait "$LOAD_PID" || rc=$?
     LOAD_PID=""
+    why=""
+    # The remote adapter must have lasted the whole run.
+    [ -z "$REMOTE_PID" ] || running "$REMOTE_PID" ||
+        why="the remote adapter ended during the run (see $WORK/$name.remote.log)"
     stop_server
-    if [ "$rc" -ne 0 ] || ! grep -q '"ratio"' "$json"; then
+    if [ "$rc" -ne 0 ] || [ -n "$why" ] || ! grep -q '"ratio"' "$json"; then
         failed=$((failed + 1))
         keep_logs=true
-        why=$(grep -h 'error' "$WORK/$name.load.log" | tail -n 1 | tr '|' '/')
+        [ -n "$why" ] || why=$(grep -h 'error' "$WORK/$name.load.log" | tail -n 1 | tr '|' '/')
         [ "$rc" -eq 124 ] && why="timed out"
         say "$name failed (exit $rc): $why"
-        rows+=("| $what | $sessions | $items | failed: ${why:-exit $rc} | | | | | | | | |")
+        rows+=("| $what | $sessions | $items | failed: ${why:-exit $rc} | | | | | | | | | |")
         continue
     fi
     gaps=$(field gaps "$json")
@@ -174,7 +277,7 @@ for s in "${selected[@]}"; do
     ov=$(field overflow "$json")
     [ "$dups" != 0 ] && gaps="$gaps (+$dups dup)"
     [ "$ov" != 0 ] && gaps="$gaps (OV $ov)"
-    rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |' \
+    rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s | %s |' \
         "$what" "$sessions" "$items" \
         "$(fmt '%.0f' "$(field expected_per_s "$json")")" \
         "$(fmt '%.0f' "$(field received_per_s "$json")")" \
@@ -185,6 +288,7 @@ for s in "${selected[@]}"; do
         "$gaps" \
         "$(fmt '%.1f' "$(field server_peak_rss_mib "$json")")" \
         "$(fmt '%.0f' "$(field server_cpu_percent "$json")")" \
+        "$(fmt '%.0f' "$(field remote_cpu_percent "$json")")" \
         "$(fmt '%.0f' "$(field loadgen_cpu_percent "$json")")" \
         "$(fmt '%.0f' "$(field others_cpu_percent "$json")")")")
 done
@@ -194,11 +298,13 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 table=$WORK/table.md
+node_version=""
+$remote && node_version="; Node.js $(node --version)"
 {
-    echo "Run of $(date -u +%Y-%m-%d) on ${cpu:-an unknown CPU}, $(nproc) cores shared by the server and the load generator; Shoal $commit; warm-up ${WARMUP} s, measured ${DURATION} s per scenario."
+    echo "Run of $(date -u +%Y-%m-%d) on ${cpu:-an unknown CPU}, $(nproc) cores shared by the server, the load generator and (remote scenarios) the remote adapter; Shoal $commit$node_version; warm-up ${WARMUP} s, measured ${DURATION} s per scenario."
     echo
-    echo "| scenario | sessions | items | expected upd/s | received upd/s | ratio | latency p50 / p99 / max ms | gaps | server peak RSS MiB | server CPU % | load gen CPU % | other CPU % |"
-    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| scenario | sessions | items | expected upd/s | received upd/s | ratio | latency p50 / p99 / max ms | gaps | server peak RSS MiB | server CPU % | remote adapter CPU % | load gen CPU % | other CPU % |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     printf '%s\n' "${rows[@]}"
 } >"$table"
 cat "$table"

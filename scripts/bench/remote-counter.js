@@ -42,11 +42,27 @@ const data = new DataProvider(
   () => false, // no snapshot: the SDK sends the end of snapshot itself
 );
 
-// Microseconds since the epoch, from a monotonic clock anchored once.
-const anchorMs = Date.now();
-const anchorNs = process.hrtime.bigint();
+// Microseconds since the epoch, from the monotonic clock and its offset to
+// the wall clock, measured once. Date.now() has millisecond steps: read at
+// any moment it is up to 1 ms behind, and every latency measured from `ts`
+// would be that much too long. Read just as it steps, it is at most the
+// time taken to notice the step behind, so the largest of a few readings is
+// the best (within microseconds).
+function wallMinusMonotonicMicros() {
+  process.hrtime.bigint(); // the first call is slow
+  let best = null;
+  for (let i = 0; i < 10; i += 1) {
+    const before = Date.now();
+    let ms = before;
+    while (ms === before) ms = Date.now();
+    const offset = BigInt(ms) * 1000n - process.hrtime.bigint() / 1000n;
+    if (best === null || offset > best) best = offset;
+  }
+  return best;
+}
+const offsetMicros = wallMinusMonotonicMicros();
 function nowMicros() {
-  return String(BigInt(anchorMs) * 1000n + (process.hrtime.bigint() - anchorNs) / 1000n);
+  return String(offsetMicros + process.hrtime.bigint() / 1000n);
 }
 
 const feeds = new Map(); // item -> { timer }

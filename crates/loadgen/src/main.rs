@@ -2,7 +2,8 @@
 //! the same `COUNTER` items of the demo adapter set, and measures what
 //! arrives: updates per second against the rate asked for, end-to-end
 //! latency from the `ts` field, and gaps or repeats in `seq`. With
-//! `--server-pid` it also samples the server's memory and CPU time.
+//! `--server-pid` it also samples the server's memory and CPU time, and with
+//! `--remote-pid` the CPU time of the remote adapters feeding it.
 
 mod procfs;
 mod report;
@@ -64,6 +65,11 @@ struct Cli {
     /// sampled from /proc during the run.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
+    /// Process id of a remote adapter feeding the server (repeatable): their
+    /// CPU time while measuring is reported apart from the server's and
+    /// left out of the other processes'.
+    #[arg(long, value_name = "PID")]
+    remote_pid: Vec<u32>,
     /// Adapter set of the sessions.
     #[arg(long, default_value = shoal_demo::ADAPTER_SET)]
     adapter_set: String,
@@ -201,7 +207,15 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let duration = seconds("duration", cli.duration, 0.5)?;
     let warmup = seconds("warmup", cli.warmup, 0.0)?;
     let connect_timeout = seconds("connect-timeout", cli.connect_timeout, 1.0)?;
-    let server = cli.server_pid.map(procfs::check_pid).transpose()?;
+    let server = cli
+        .server_pid
+        .map(|pid| procfs::check_pid("--server-pid", pid))
+        .transpose()?;
+    let remotes = cli
+        .remote_pid
+        .iter()
+        .map(|&pid| procfs::check_pid("--remote-pid", pid))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let me = procfs::Probe::new("self")?;
     let sessions = cli.sessions as usize;
 
@@ -281,6 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
 
     // Measuring.
     let server_before = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let remotes_before = sample_all(&remotes)?;
     let me_before = me.sample()?;
     let machine_before = procfs::machine_busy();
     let t0 = Instant::now();
@@ -290,6 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     shared.measuring.store(false, Ordering::Relaxed);
     let measured_for = t0.elapsed();
     let server_after = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let remotes_after = sample_all(&remotes)?;
     let me_after = me.sample()?;
     let machine_after = procfs::machine_busy();
 
@@ -332,10 +348,18 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let server_cpu = server_before
         .zip(server_after)
         .map(|(b, a)| cpu_percent(b, a));
+    let remote_cpu = (!remotes.is_empty()).then(|| {
+        remotes_before
+            .iter()
+            .zip(&remotes_after)
+            .map(|(&b, &a)| cpu_percent(b, a))
+            .sum::<f64>()
+    });
     let loadgen_cpu = cpu_percent(me_before, me_after);
     // What the rest of the machine used meanwhile: other work skews the run.
     let others_cpu = machine_before.zip(machine_after).map(|(b, a)| {
-        (percent(a.saturating_sub(b)) - loadgen_cpu - server_cpu.unwrap_or(0.0)).max(0.0)
+        let ours = loadgen_cpu + server_cpu.unwrap_or(0.0) + remote_cpu.unwrap_or(0.0);
+        (percent(a.saturating_sub(b)) - ours).max(0.0)
     });
 
     let latency = std::mem::take(&mut *shared.latency.lock());
@@ -353,9 +377,15 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         server_peak_rss: server_peak.map(|p| p.0),
         server_hwm: server_peak.map(|p| p.1),
         server_cpu,
+        remote_cpu,
         loadgen_cpu,
         others_cpu,
     }))
+}
+
+/// One sample of each process, in order.
+fn sample_all(probes: &[procfs::Probe]) -> anyhow::Result<Vec<procfs::Sample>> {
+    probes.iter().map(procfs::Probe::sample).collect()
 }
 
 /// Waits `d` while watching the sessions: none may end before it is told to.

@@ -114,9 +114,9 @@ fn clock_ticks() -> u64 {
 }
 
 /// A process id given on the command line must name a live process.
-pub fn check_pid(pid: u32) -> anyhow::Result<Probe> {
+pub fn check_pid(option: &str, pid: u32) -> anyhow::Result<Probe> {
     if pid == 0 {
-        bail!("--server-pid 0 is not a process");
+        bail!("{option} 0 is not a process");
     }
     Probe::new(&pid.to_string())
 }

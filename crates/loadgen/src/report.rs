@@ -26,6 +26,8 @@ pub struct Inputs {
     pub server_hwm: Option<u64>,
     /// CPU time in percent of one core while measuring.
     pub server_cpu: Option<f64>,
+    /// CPU time of the remote adapters (summed), percent of one core.
+    pub remote_cpu: Option<f64>,
     pub loadgen_cpu: f64,
     /// CPU used by every other process of the machine while measuring.
     pub others_cpu: Option<f64>,
@@ -149,6 +151,7 @@ impl Summary {
             ("server_peak_rss_mib", opt(self.server_peak_rss_mib)),
             ("server_hwm_mib", opt(self.server_hwm_mib)),
             ("server_cpu_percent", opt(i.server_cpu)),
+            ("remote_cpu_percent", opt(i.remote_cpu)),
             ("loadgen_cpu_percent", figure(i.loadgen_cpu)),
             ("others_cpu_percent", opt(i.others_cpu)),
         ];
@@ -248,6 +251,9 @@ impl fmt::Display for Summary {
         if let Some(cpu) = i.server_cpu {
             writeln!(f, "server CPU          {cpu:.1} % of one core")?;
         }
+        if let Some(cpu) = i.remote_cpu {
+            writeln!(f, "remote adapter CPU  {cpu:.1} % of one core")?;
+        }
         writeln!(f, "load generator CPU  {:.1} % of one core", i.loadgen_cpu)
     }
 }
@@ -295,6 +301,7 @@ mod tests {
             server_peak_rss: Some(3 * 1024 * 1024),
             server_hwm: Some(4 * 1024 * 1024),
             server_cpu: Some(12.5),
+            remote_cpu: None,
             loadgen_cpu: 3.25,
             others_cpu: None,
         }
@@ -333,7 +340,7 @@ mod tests {
         assert!(j.contains("\"received_per_s\":0.1,"));
         assert!(j.contains("\"ratio\":0.005,"));
         assert!(j.contains("\"latency_p50_ms\":0.005,"));
-        assert!(j.contains("\"server_cpu_percent\":12.5,"));
+        assert!(j.contains("\"server_cpu_percent\":12.5,\"remote_cpu_percent\":null,"));
         assert!(j.ends_with("\"loadgen_cpu_percent\":3.25,\"others_cpu_percent\":null}\n"));
         // Text is the other output.
         assert!(format!("{s}").starts_with("sessions            2 subscribed in 0.25 s,"));
@@ -354,7 +361,7 @@ mod tests {
         assert!(j.contains("\"loadgen_cpu_percent\":null,"));
         let parsed: Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         let object = parsed.as_object().unwrap_or_else(|| panic!("{j}"));
-        assert_eq!(object.len(), 27);
+        assert_eq!(object.len(), 28);
         assert_eq!(object["url"], "ws://h:1/a\"b\\c\n");
         assert_eq!(object["updates_total"], 2);
         // Flat: only the item list is not a single value.
