@@ -121,12 +121,12 @@ async fn start<P: session::Proxy>(proxy: Arc<P>) -> Result<Started<P>, Error> {
         listeners.push((kind, local, listener));
     }
     let (tx, rx) = mpsc::channel(8);
-    let ports = listeners.iter().map(|(k, a, _)| (*k, *a)).collect();
+    let ports: Vec<(PortKind, SocketAddr)> = listeners.iter().map(|(k, a, _)| (*k, *a)).collect();
     for (kind, _, listener) in listeners {
         tokio::spawn(port::accept_loop(listener, kind, gate.clone(), tx.clone()));
     }
     let (state_tx, state_rx) = watch::channel(RemoteState::Connecting);
-    tokio::spawn(session::run(proxy.clone(), rx, state_tx));
+    tokio::spawn(session::run(proxy.clone(), rx, state_tx, ports.clone()));
     Ok(Started {
         adapter: proxy,
         ports,

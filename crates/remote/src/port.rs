@@ -15,6 +15,11 @@ use tokio::sync::mpsc;
 /// credentials.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest first line of a connection that must send credentials: a `RAC`
+/// is a few short strings. Any connection may hold this much until its
+/// handshake times out, so it is far below the 1 MiB of later lines.
+pub(crate) const MAX_CREDENTIALS_LINE: usize = 16 * 1024;
+
 /// A byte stream to a remote: TCP or TLS over TCP.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
@@ -177,6 +182,12 @@ impl Gate {
                 Ok(Some(line)) => break check_rac(line, creds),
                 Ok(None) => {}
                 Err(e) => break Err((false, format!("unreadable first line: {e}"))),
+            }
+            if a.reader.buffered() > MAX_CREDENTIALS_LINE {
+                break Err((
+                    false,
+                    format!("first line longer than {MAX_CREDENTIALS_LINE} bytes, not credentials"),
+                ));
             }
             match a.io.read(&mut buf).await {
                 Ok(0) => return Err("closed before sending its credentials".into()),

@@ -10,6 +10,7 @@ use shoal_ari::{
     parse, write_close, write_data_init, write_metadata_init, Encoder, InitParams, Received,
     ReplyBody, RequestId, Version,
 };
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -107,14 +108,18 @@ fn sweep_period(s: &ProxySettings) -> Duration {
         .min(Duration::from_secs(1))
 }
 
-/// Serves one remote after another, for ever.
+/// Serves one remote after another, for ever. `ports`: where the remotes
+/// connect (the ports the system chose for port 0), for the log.
 pub(crate) async fn run<P: Proxy>(
     proxy: Arc<P>,
     mut admitted: mpsc::Receiver<Admitted>,
     state: watch::Sender<RemoteState>,
+    ports: Vec<(PortKind, SocketAddr)>,
 ) {
     let name = proxy.settings().name.clone();
-    let two_ports = proxy.settings().notify.is_some();
+    let port_of = |kind: PortKind| ports.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a);
+    let request_reply = port_of(PortKind::RequestReply).unwrap_or(proxy.settings().request_reply);
+    let notify_at = port_of(PortKind::Notify);
     // A notify connection that came before its request/reply connection.
     let mut early_notify: Option<Admitted> = None;
     loop {
@@ -133,12 +138,12 @@ pub(crate) async fn run<P: Proxy>(
             early_notify.take(),
             &mut admitted,
             &state,
-            two_ports,
+            notify_at,
         )
         .await;
         proxy.lost();
         state.send_replace(RemoteState::Reconnecting);
-        tracing::warn!(adapter = %name, "remote adapter lost: {why}; waiting for a new one on {}", proxy.settings().request_reply);
+        tracing::warn!(adapter = %name, "remote adapter lost: {why}; waiting for a new one on {request_reply}");
     }
 }
 
@@ -149,7 +154,7 @@ async fn serve<P: Proxy>(
     mut notify: Option<Admitted>,
     admitted: &mut mpsc::Receiver<Admitted>,
     state: &watch::Sender<RemoteState>,
-    two_ports: bool,
+    notify_at: Option<SocketAddr>,
 ) -> LinkError {
     let settings = proxy.settings();
     let name = settings.name.clone();
@@ -197,8 +202,8 @@ async fn serve<P: Proxy>(
                 state.send_replace(RemoteState::Connected);
                 let sdk = sdk.as_deref().unwrap_or("unnamed SDK");
                 tracing::info!(adapter = %name, remote = %peer, ari = version.as_str(), sdk, "remote adapter ready");
-                if two_ports && notify.is_none() {
-                    tracing::info!(adapter = %name, "waiting for the remote's notify connection on {:?}", settings.notify);
+                if let (Some(at), None) = (notify_at, &notify) {
+                    tracing::info!(adapter = %name, "waiting for the remote's notify connection on {at}");
                 }
             }
             () = maybe(init_deadline.as_mut()) => {

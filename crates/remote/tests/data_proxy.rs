@@ -153,6 +153,29 @@ async fn wrong_remote_credentials_get_close_and_the_port_stays_open() {
 }
 
 #[tokio::test]
+async fn a_first_line_too_long_for_credentials_is_refused_at_once() {
+    let mut s = settings(None);
+    s.credentials = Some(Credentials(vec![("ari".into(), "secret".into())]));
+    let started = start_data(s).await.unwrap();
+    started.adapter.set_listener(recorder());
+    let addr = started.ports[0].1;
+    // Each connection waiting for its credentials may hold its first line
+    // for the handshake timeout (10 s): not a long one. This one is closed
+    // at once, without CLOSE (it is no RAC that could have enabled it).
+    let mut long = Remote::connect(addr).await;
+    let line = format!("1|RAC|S|user|S|{}", "u".repeat(64 * 1024));
+    long.send_raw(line.as_bytes()).await;
+    assert!(long.closed().await.is_empty());
+
+    let mut right = Remote::connect(addr).await;
+    right
+        .send("1|RAC|S|user|S|ari|S|password|S|secret|S|enableClosePacket|S|true")
+        .await;
+    right.init("DPI", "1.8.3").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+}
+
+#[tokio::test]
 async fn a_new_remote_gets_every_item_still_held() {
     let mut s = settings(Some("DEFAULT"));
     s.robust = true;

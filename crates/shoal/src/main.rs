@@ -150,7 +150,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Before any listener is announced: a SIGTERM sent as soon as one is
     // must drain, not kill the process.
-    let signals = Signals::install().context("cannot install the signal handlers")?;
+    let mut signals = Signals::install().context("cannot install the signal handlers")?;
     let timeouts = |conf: Option<&shoal_config::SocketTimeouts>| {
         let mut t = conf.copied().unwrap_or_default();
         t.read_millis = args.read_timeout_millis.or(t.read_millis);
@@ -202,7 +202,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>();
             let sets = adapters::load(None, args.adapters_dir.as_deref())?;
             warn_all(sets.as_ref());
-            let sets = adapters::engine_sets(sets).await?;
+            let Some(sets) = start_sets(sets, &mut signals).await? else {
+                return Ok(());
+            };
             return serve_all(config, sets, plans, drain_of(&args), signals).await;
         }
     };
@@ -221,8 +223,26 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let plans = ready;
     warn_all(sets.as_ref());
-    let sets = adapters::engine_sets(sets).await?;
+    let Some(sets) = start_sets(sets, &mut signals).await? else {
+        return Ok(());
+    };
     serve_all(config, sets, plans, drain_of(&args), signals).await
+}
+
+/// Starts the adapter sets. The start may wait for remote adapters (for
+/// ever, for a plain proxy): a stop signal meanwhile ends the run (`None`),
+/// before any listener opens.
+async fn start_sets(
+    sets: Option<shoal_config::AdapterSets>,
+    signals: &mut Signals,
+) -> anyhow::Result<Option<Vec<shoal_adapter::AdapterSet>>> {
+    tokio::select! {
+        started = adapters::engine_sets(sets) => started.map(Some),
+        stop = signals.next() => {
+            tracing::info!(signal = ?stop, "stopped while waiting for remote adapters");
+            Ok(None)
+        }
+    }
 }
 
 /// Logs the warnings of the adapters.xml files.

@@ -49,6 +49,11 @@ impl Remote {
             .unwrap();
     }
 
+    /// Writes `bytes` as they are (no line end added).
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.write.write_all(bytes).await.unwrap();
+    }
+
     /// The next line from the proxy; `None` when it closed the connection.
     pub async fn line(&mut self) -> Option<String> {
         let mut s = String::new();

@@ -16,23 +16,75 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod remote;
+
 pub const SUBPROTOCOL: &str = "TLCP-2.5.0.lightstreamer.com";
 
 /// A `shoal serve` of the test's own, killed when dropped.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Log,
 }
 
-impl Server {
-    /// Starts `shoal serve --listen 127.0.0.1:0` with `args` added.
-    pub fn start(args: &[&str]) -> Server {
-        Self::start_with(&["serve", "--listen", "127.0.0.1:0"], args)
+/// The log lines of a `shoal` process, as they come.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    /// Keeps the lines of `stream` (read by a thread of its own).
+    fn keep(&self, stream: impl std::io::Read + Send + 'static) {
+        let sink = self.0.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
     }
 
-    /// Starts `shoal` with `base` then `args` (a `--config` run passes its own).
-    pub fn start_with(base: &[&str], args: &[&str]) -> Server {
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until a line contains `needle`, or panics after `within`.
+    pub fn wait(&self, needle: &str, within: Duration) -> String {
+        self.wait_for(within, |l| l.contains(needle))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no log line with {needle:?} within {within:?}; log:\n{}",
+                    self.lines().join("\n")
+                )
+            })
+    }
+
+    /// Waits until a line passes `pred`; `None` after `within`.
+    pub fn wait_for(&self, within: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let end = Instant::now() + within;
+        loop {
+            if let Some(l) = self.lines().into_iter().find(|l| pred(l)) {
+                return Some(l);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A `shoal` process that may not listen yet (its start waits for remote
+/// adapters, say); killed when dropped.
+pub struct Launch {
+    child: Option<Child>,
+    pub log: Log,
+    /// The address of the `listening on` line, once it comes.
+    listening: std::sync::mpsc::Receiver<String>,
+}
+
+impl Launch {
+    /// Starts `shoal` with `base` then `args`.
+    pub fn new(base: &[&str], args: &[&str]) -> Launch {
         // SHOAL_TEST_BIN runs the same tests against another build (for
         // example an older one, to see a test fail where a fix is missing).
         let bin = std::env::var("SHOAL_TEST_BIN")
@@ -46,16 +98,10 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start shoal");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let log = Log::default();
+        log.keep(child.stderr.take().unwrap());
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, listening) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -67,17 +113,65 @@ impl Server {
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a.parse().unwrap(),
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "shoal did not announce a listener; log:\n{}",
-                    log.lock().unwrap().join("\n")
-                );
-            }
-        };
-        Server { child, addr, log }
+        Launch {
+            child: Some(child),
+            log,
+            listening,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether the process is still running (not exited, not crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits at most `within` for the server to announce its listener.
+    pub fn try_listening(mut self, within: Duration) -> Result<Server, Launch> {
+        match self.listening.recv_timeout(within) {
+            Ok(a) => Ok(Server {
+                child: self.child.take().unwrap(),
+                addr: a.parse().unwrap(),
+                log: self.log.clone(),
+            }),
+            Err(_) => Err(self),
+        }
+    }
+
+    /// Waits for the listener; panics (with the log) after `within`.
+    pub fn listening(self, within: Duration) -> Server {
+        self.try_listening(within).unwrap_or_else(|l| {
+            panic!(
+                "shoal did not announce a listener within {within:?}; log:\n{}",
+                l.log.lines().join("\n")
+            )
+        })
+    }
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Server {
+    /// Starts `shoal serve --listen 127.0.0.1:0` with `args` added.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_with(&["serve", "--listen", "127.0.0.1:0"], args)
+    }
+
+    /// Starts `shoal` with `base` then `args` (a `--config` run passes its own).
+    pub fn start_with(base: &[&str], args: &[&str]) -> Server {
+        Launch::new(base, args).listening(Duration::from_secs(30))
     }
 
     pub fn pid(&self) -> u32 {
@@ -91,23 +185,17 @@ impl Server {
 
     /// The server's log lines so far.
     pub fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.log.lines()
+    }
+
+    /// The server's log, to wait on.
+    pub fn logs(&self) -> &Log {
+        &self.log
     }
 
     /// Waits until a log line contains `needle`, or panics after `within`.
     pub fn wait_log(&self, needle: &str, within: Duration) -> String {
-        let end = Instant::now() + within;
-        loop {
-            if let Some(l) = self.log().into_iter().find(|l| l.contains(needle)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < end,
-                "no log line with {needle:?} within {within:?}; log:\n{}",
-                self.log().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.log.wait(needle, within)
     }
 
     pub fn ws_url(&self) -> String {
@@ -244,12 +332,41 @@ pub async fn ws_until(ws: &mut Ws, within: Duration, pred: impl Fn(&str) -> bool
     }
 }
 
+/// The lines of the next text message of a WebSocket (one message may
+/// carry several); panics on close or after `within`.
+pub async fn ws_lines(ws: &mut Ws, within: Duration) -> Vec<String> {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(end, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no message within {within:?}"));
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                return t
+                    .as_str()
+                    .split("\r\n")
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            Some(Ok(_)) => {}
+            other => panic!("websocket ended while waiting: {other:?}"),
+        }
+    }
+}
+
 /// Creates a `DEMO` session on an open WebSocket: its id, or the `CONERR`
 /// line that refused it.
 pub async fn ws_create(ws: &mut Ws) -> Result<String, String> {
-    ws.send(Message::text(
-        "create_session\r\nLS_adapter_set=DEMO&LS_cid=hostile&LS_send_sync=false",
-    ))
+    ws_create_with(ws, "LS_adapter_set=DEMO").await
+}
+
+/// Creates a session with `params` (`LS_adapter_set=...&LS_user=...`) on
+/// an open WebSocket: its id, or the `CONERR` line that refused it.
+pub async fn ws_create_with(ws: &mut Ws, params: &str) -> Result<String, String> {
+    ws.send(Message::text(format!(
+        "create_session\r\n{params}&LS_cid=hostile&LS_send_sync=false"
+    )))
     .await
     .unwrap();
     let conok = ws_until(ws, Duration::from_secs(10), |l| {
@@ -264,10 +381,38 @@ pub async fn ws_create(ws: &mut Ws) -> Result<String, String> {
 
 /// Creates a `DEMO` session on a fresh WebSocket and returns it with its id.
 pub async fn ws_session(server: &Server) -> (Ws, String) {
+    ws_session_with(server, "LS_adapter_set=DEMO").await
+}
+
+/// Creates a session with `params` on a fresh WebSocket and returns it
+/// with its id.
+pub async fn ws_session_with(server: &Server, params: &str) -> (Ws, String) {
     let mut ws = ws_connect(server).await;
-    match ws_create(&mut ws).await {
+    match ws_create_with(&mut ws, params).await {
         Ok(id) => (ws, id),
         Err(refused) => panic!("session refused: {refused}"),
+    }
+}
+
+/// Subscribes (`LS_op=add`, request and subscription id `sub_id`) with
+/// `params` (`LS_group=...&LS_schema=...`): the `SUBOK` line, or the
+/// `REQERR` that refused it.
+pub async fn ws_subscribe(ws: &mut Ws, sub_id: u32, params: &str) -> Result<String, String> {
+    ws.send(Message::text(format!(
+        "control\r\nLS_reqId={sub_id}&LS_op=add&LS_subId={sub_id}&{params}"
+    )))
+    .await
+    .unwrap();
+    let refused = format!("REQERR,{sub_id},");
+    let ok = format!("SUBOK,{sub_id},");
+    let l = ws_until(ws, Duration::from_secs(10), |l| {
+        l.starts_with(&refused) || l.starts_with(&ok)
+    })
+    .await;
+    if l.starts_with(&ok) {
+        Ok(l)
+    } else {
+        Err(l)
     }
 }
 
@@ -488,14 +633,9 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .expect("cannot start shoal");
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Log::default();
         if let Some(stderr) = child.stderr.take() {
-            let sink = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            });
+            log.keep(stderr);
         }
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         if let Some(stdout) = child.stdout.take() {
@@ -514,7 +654,7 @@ impl Server {
             std::thread::spawn(move || {
                 let end = Instant::now() + Duration::from_secs(30);
                 while Instant::now() < end {
-                    let found = log.lock().unwrap().iter().find_map(|l| {
+                    let found = log.lines().iter().find_map(|l| {
                         let rest = l.split_once("local=")?.1;
                         Some(rest.split_whitespace().next()?.to_owned())
                     });
@@ -536,7 +676,7 @@ impl Server {
                 let _ = child.kill();
                 panic!(
                     "shoal did not announce a listener; log:\n{}",
-                    log.lock().unwrap().join("\n")
+                    log.lines().join("\n")
                 );
             }
         }
@@ -544,28 +684,48 @@ impl Server {
 
     /// Waits for the process to exit, or panics after `within`.
     pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        let end = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "shoal still running after {within:?}; log:\n{}",
-                self.log().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(&mut self.child, &self.log, within)
     }
 
     /// Sends `signal` (a name for `kill`, e.g. `TERM`) to the process.
     pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("cannot run kill")
-            .success();
-        assert!(ok, "kill -{signal} failed");
+        send_signal(self.pid(), signal);
     }
+}
+
+impl Launch {
+    /// Waits for the process to exit, or panics after `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        wait_exit(self.child.as_mut().unwrap(), &self.log, within)
+    }
+
+    /// Sends `signal` (a name for `kill`, e.g. `TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
+    }
+}
+
+fn wait_exit(child: &mut Child, log: &Log, within: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        assert!(
+            Instant::now() < end,
+            "shoal still running after {within:?}; log:\n{}",
+            log.lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("cannot run kill")
+        .success();
+    assert!(ok, "kill -{signal} failed");
 }
