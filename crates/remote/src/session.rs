@@ -122,9 +122,15 @@ pub(crate) async fn run<P: Proxy>(
     let notify_at = port_of(PortKind::Notify);
     // A notify connection that came before its request/reply connection.
     let mut early_notify: Option<Admitted> = None;
+    // A remote that replaced one that never answered its init.
+    let mut next: Option<Admitted> = None;
     loop {
-        let Some(a) = admitted.recv().await else {
-            return;
+        let a = match next.take() {
+            Some(a) => a,
+            None => match admitted.recv().await {
+                Some(a) => a,
+                None => return,
+            },
         };
         if a.kind == PortKind::Notify {
             if let Some(old) = early_notify.replace(a) {
@@ -132,7 +138,7 @@ pub(crate) async fn run<P: Proxy>(
             }
             continue;
         }
-        let why = serve(
+        let ended = serve(
             &proxy,
             a,
             early_notify.take(),
@@ -141,13 +147,29 @@ pub(crate) async fn run<P: Proxy>(
             notify_at,
         )
         .await;
+        next = ended.replaced_by;
+        if !ended.was_ready {
+            tracing::warn!(adapter = %name, "remote adapter dropped before it was initialised: {}", ended.why);
+            continue;
+        }
         proxy.lost();
         state.send_replace(RemoteState::Reconnecting);
-        tracing::warn!(adapter = %name, "remote adapter lost: {why}; waiting for a new one on {request_reply}");
+        tracing::warn!(adapter = %name, "remote adapter lost: {}; waiting for a new one on {request_reply}", ended.why);
     }
 }
 
-/// Serves one remote until it is lost; returns why.
+/// How [`serve`] ended.
+struct Ended {
+    why: LinkError,
+    /// The remote answered its init (the adapter was told it is connected).
+    was_ready: bool,
+    /// A new remote that arrived before this one answered its init: a
+    /// connection that says nothing must not keep the port from the real
+    /// remote.
+    replaced_by: Option<Admitted>,
+}
+
+/// Serves one remote until it is lost.
 async fn serve<P: Proxy>(
     proxy: &Arc<P>,
     rr: Admitted,
@@ -155,7 +177,8 @@ async fn serve<P: Proxy>(
     admitted: &mut mpsc::Receiver<Admitted>,
     state: &watch::Sender<RemoteState>,
     notify_at: Option<SocketAddr>,
-) -> LinkError {
+) -> Ended {
+    let mut replaced_by = None;
     let settings = proxy.settings();
     let name = settings.name.clone();
     let peer = rr.peer;
@@ -212,10 +235,13 @@ async fn serve<P: Proxy>(
             _ = sweep.tick(), if ready => proxy.sweep(),
             a = admitted.recv() => {
                 let Some(a) = a else { break LinkError::Closed("the server is stopping".into()) };
-                if a.kind == PortKind::Notify && notify.is_none() && notify_reader.is_none() {
-                    notify = Some(a);
-                } else {
-                    turn_away(a, &name).await;
+                match a.kind {
+                    PortKind::Notify if notify.is_none() && notify_reader.is_none() => notify = Some(a),
+                    PortKind::RequestReply if !ready => {
+                        replaced_by = Some(a);
+                        break LinkError::Closed("a new remote connected before this one answered its init".into());
+                    }
+                    _ => turn_away(a, &name).await,
                 }
             }
             () = out.closed() => break LinkError::Closed("writer stopped".into()),
@@ -235,7 +261,11 @@ async fn serve<P: Proxy>(
         n.abort();
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
-    why
+    Ended {
+        why,
+        was_ready: ready,
+        replaced_by,
+    }
 }
 
 /// Awaits `f` if there is one, else never ends.

@@ -154,7 +154,7 @@ async fn wrong_remote_credentials_get_close_and_the_port_stays_open() {
 
 #[tokio::test]
 async fn a_first_line_too_long_for_credentials_is_refused_at_once() {
-    let mut s = settings(None);
+    let mut s = settings(Some("DEFAULT"));
     s.credentials = Some(Credentials(vec![("ari".into(), "secret".into())]));
     let started = start_data(s).await.unwrap();
     started.adapter.set_listener(recorder());
@@ -298,4 +298,22 @@ async fn a_second_remote_is_turned_away_while_one_serves() {
     // The first one still serves.
     started.adapter.subscribe("x").unwrap();
     first.expect("SUB").await;
+}
+
+#[tokio::test]
+async fn a_connection_that_never_answers_its_init_does_not_hold_the_port() {
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
+    started.adapter.set_listener(recorder());
+    let addr = started.ports[0].1;
+    // Connects, gets its DPI, says nothing.
+    let mut silent = Remote::connect(addr).await;
+    silent.expect("DPI").await;
+    // The real remote arrives meanwhile and is served.
+    let mut real = Remote::connect(addr).await;
+    real.init("DPI", "1.8.3").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    assert!(silent.closed().await.is_empty());
+    started.adapter.subscribe("x").unwrap();
+    real.expect("SUB").await;
+    assert_eq!(started.state(), RemoteState::Connected);
 }
