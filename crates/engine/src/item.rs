@@ -37,6 +37,12 @@ struct Subscriber {
     awaiting_snapshot: bool,
 }
 
+/// Field names an item learns from its events, at most: a provider that
+/// names a new field in every event would otherwise grow the item's state,
+/// and the cost of every event, without end. Fields clients subscribe to
+/// always count; event fields past the limit are dropped (logged once).
+pub(crate) const MAX_EVENT_FIELDS: usize = 1024;
+
 #[derive(Debug, Default)]
 struct ItemInner {
     names: Vec<Arc<str>>,
@@ -53,9 +59,24 @@ struct ItemInner {
     rows: IndexMap<Arc<str>, Vec<FieldValue>>,
     snapshot_done: bool,
     subscribers: Vec<Subscriber>,
+    /// Event fields were dropped past [`MAX_EVENT_FIELDS`] (and logged).
+    fields_capped: bool,
 }
 
 impl ItemInner {
+    /// The index of a field named by an event, `None` past the limit.
+    fn event_field(&mut self, name: Arc<str>) -> Option<usize> {
+        if let Some(&i) = self.index.get(&*name) {
+            return Some(i);
+        }
+        if self.names.len() >= MAX_EVENT_FIELDS {
+            return None;
+        }
+        self.names.push(name.clone());
+        self.index.insert(name, self.names.len() - 1);
+        Some(self.names.len() - 1)
+    }
+
     fn field(&mut self, name: &str) -> usize {
         if let Some(&i) = self.index.get(name) {
             return i;
@@ -168,9 +189,15 @@ impl Item {
         let mut changed = vec![false; inner.names.len()];
         let first = !inner.has_state;
         let mut touched: Vec<(usize, FieldValue)> = Vec::new();
+        let mut dropped = 0usize;
         for (name, value) in event.into_fields() {
-            let i = inner.field(&name);
-            touched.push((i, value));
+            match inner.event_field(name) {
+                Some(i) => touched.push((i, value)),
+                None => dropped += 1,
+            }
+        }
+        if dropped > 0 && !std::mem::replace(&mut inner.fields_capped, true) {
+            tracing::warn!(item = %self.name, dropped, "the data adapter names more than {MAX_EVENT_FIELDS} fields for this item: fields past that are dropped");
         }
         let n = inner.names.len();
         inner.state.resize(n, None);

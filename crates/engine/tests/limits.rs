@@ -186,3 +186,47 @@ async fn the_recovery_log_stays_under_its_size_and_empties_with_time() {
         session.buffered_bytes()
     );
 }
+
+/// A provider naming a new field in every event: the item keeps at most
+/// 1024 field names learned from events, so neither its state nor the cost
+/// of an event grows without end; subscribed fields keep working.
+#[tokio::test]
+async fn an_item_learns_a_bounded_number_of_field_names_from_events() {
+    let h = Harness::new();
+    let mut c = h.open().await;
+    h.subscribe(&mut c, &add(1, "MERGE", "item1", "seq", ""))
+        .await;
+    for i in 0..2000 {
+        let name = format!("f{i}");
+        h.data
+            .update("item1", &[("seq", &i.to_string()), (&name, "x")], false);
+    }
+    c.until(|l| l.iter().any(|x| x.ends_with(",1999"))).await;
+    // A later subscriber: a field learned early has its value, one named
+    // only past the limit was never kept.
+    let mut later = h.open().await;
+    let lines = h
+        .subscribe(
+            &mut later,
+            &add(1, "MERGE", "item1", "f10 f1500 seq", "LS_snapshot=true"),
+        )
+        .await;
+    let mut lines = lines;
+    if !lines.iter().any(|l| l.starts_with("U,")) {
+        lines.extend(later.until_prefix("U,").await);
+    }
+    let snap = lines.iter().find(|l| l.starts_with("U,")).unwrap();
+    assert_eq!(
+        values(snap, &[None, None, None]),
+        vals(&[Some("x"), None, Some("1999")]),
+        "{snap}"
+    );
+    // Fields clients name are always kept: f1500 now updates.
+    h.data.update("item1", &[("f1500", "y")], false);
+    let upd = later.until_prefix("U,").await;
+    let last = upd.last().unwrap();
+    assert_eq!(
+        values(last, &[Some("x".into()), None, Some("1999".into())]),
+        vals(&[Some("x"), Some("y"), Some("1999")])
+    );
+}
