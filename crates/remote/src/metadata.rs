@@ -39,6 +39,18 @@ pub struct RemoteMetadata {
     control: OnceLock<Arc<dyn ServerControl>>,
 }
 
+/// Removes a request from the pending ones when its waiter goes.
+struct Forget<'a> {
+    md: &'a RemoteMetadata,
+    id: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.md.pending.lock().remove(&self.id);
+    }
+}
+
 impl std::fmt::Debug for RemoteMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteMetadata")
@@ -60,6 +72,11 @@ impl RemoteMetadata {
         })
     }
 
+    /// Requests sent to the remote and not answered yet (for monitoring).
+    pub fn pending_requests(&self) -> usize {
+        self.pending.lock().len()
+    }
+
     /// Sends one request and waits for its answer, within `timeout`.
     async fn call(
         &self,
@@ -79,11 +96,13 @@ impl RemoteMetadata {
                 return Err(Call::Unavailable);
             }
         }
+        // Whatever ends the wait (an answer, the timeout, or the caller
+        // giving up: a client gone), the request is no longer pending.
+        let _forget = Forget { md: self, id: id.0 };
         let answer = match self.settings.timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
                 Ok(r) => r,
                 Err(_) => {
-                    self.pending.lock().remove(&id.0);
                     tracing::warn!(adapter = %self.settings.name, method = method.as_str(), "no answer from the remote metadata adapter within {t:?} (timeout)");
                     return Err(Call::Timeout);
                 }

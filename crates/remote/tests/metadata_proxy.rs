@@ -356,3 +356,21 @@ async fn a_1_9_remote_may_end_sessions_and_subscriptions() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_call_given_up_by_its_caller_is_forgotten() {
+    let mut s = settings(None);
+    s.timeout = None; // only the caller ends the wait
+    let started = start_metadata(s).await.unwrap();
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("MPI", "1.8.3").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    let md = started.adapter.clone();
+    let call = tokio::spawn(async move { md.get_items(&session(), "g").await });
+    remote.expect("GIS").await;
+    assert_eq!(started.adapter.pending_requests(), 1);
+    // The client went away: its request is dropped.
+    call.abort();
+    let _ = call.await;
+    assert_eq!(started.adapter.pending_requests(), 0);
+}
