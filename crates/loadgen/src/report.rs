@@ -233,7 +233,7 @@ impl fmt::Display for Summary {
             self.gaps,
             self.duplicates,
             self.updates_total,
-            if i.mode == "RAW" {
+            if i.mode == "RAW" || i.mode == "-" {
                 ""
             } else {
                 "; conflation may skip updates in this mode"
