@@ -254,7 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     };
     let (names, rate_per_session) = items(&cli)?;
     if peer.is_some() && names.len() != 1 {
-        bail!("--protocol {}: one item (channel) only", cli.protocol.as_str());
+        bail!(
+            "--protocol {}: one item (channel) only",
+            cli.protocol.as_str()
+        );
     }
     let duration = seconds("duration", cli.duration, 0.5)?;
     let warmup = seconds("warmup", cli.warmup, 0.0)?;

@@ -163,7 +163,10 @@ impl Summary {
             ("remote_cpu_percent", opt(i.remote_cpu)),
             ("loadgen_cpu_percent", figure(i.loadgen_cpu)),
             ("others_cpu_percent", opt(i.others_cpu)),
-            ("server_cpu_us_per_update", opt(self.server_cpu_us_per_update)),
+            (
+                "server_cpu_us_per_update",
+                opt(self.server_cpu_us_per_update),
+            ),
             ("protocol", json!(i.protocol)),
         ];
         // A serde_json map would sort the keys (its preserve_order feature is

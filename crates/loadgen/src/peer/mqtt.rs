@@ -60,9 +60,7 @@ impl Mqtt {
                     self.connected = true;
                     out.replies.push(Message::binary(self.subscribe_packet()));
                 }
-                [_, code] => {
-                    return Err(PeerError::Refused(format!("CONNACK return code {code}")))
-                }
+                [_, code] => return Err(PeerError::Refused(format!("CONNACK return code {code}"))),
                 _ => return Err(bad("CONNACK")),
             },
             // PUBLISH: topic, packet id if QoS > 0, payload.
@@ -103,7 +101,9 @@ impl Protocol for Mqtt {
 
     fn frame(&mut self, frame: Frame<'_>, out: &mut Output) -> Result<(), PeerError> {
         let Frame::Binary(bytes) = frame else {
-            return Err(PeerError::Unexpected("a text frame from the MQTT broker".into()));
+            return Err(PeerError::Unexpected(
+                "a text frame from the MQTT broker".into(),
+            ));
         };
         self.buffer.extend_from_slice(bytes);
         let mut at = 0;
@@ -219,13 +219,19 @@ mod tests {
         let out = feed(&mut p, &qos1).unwrap_or_default();
         assert_eq!(out.updates, [(13, 1_764_761_234_667_890)]);
         assert!(feed(&mut p, &[0xd0, 0x00]).is_ok());
-        assert_eq!(p.goodbye().map(|m| m.into_data().to_vec()), Some(vec![0xe0, 0]));
+        assert_eq!(
+            p.goodbye().map(|m| m.into_data().to_vec()),
+            Some(vec![0xe0, 0])
+        );
     }
 
     #[test]
     fn refusals_and_nonsense() {
         let mut p = Mqtt::new("x".into(), "t");
-        assert!(matches!(feed(&mut p, &[0x20, 0x02, 0x00, 0x05]), Err(PeerError::Refused(_))));
+        assert!(matches!(
+            feed(&mut p, &[0x20, 0x02, 0x00, 0x05]),
+            Err(PeerError::Refused(_))
+        ));
         let mut p = Mqtt::new("x".into(), "t");
         assert!(matches!(
             feed(&mut p, &[0x90, 0x03, 0x00, 0x01, 0x80]),

@@ -1,12 +1,15 @@
-//! The message every peer's publisher sends: a JSON object with `seq` (from
-//! 1) and `ts` (microseconds since the epoch when it was published), e.g.
-//! `{"seq":123,"ts":1700000000000000}`.
+//! The message every peer's publisher sends: a JSON object with `seq`
+//! (counting from one) and `ts` (microseconds since the epoch when it was
+//! published), e.g. `{"seq":123,"ts":1700000000000000}`.
 
 /// `seq` and `ts` of a publisher's message, wherever they stand in it (a
 /// Socket.IO event wraps the object in an array). Keys must be followed by
 /// a whole number; anything else is `None`.
 pub fn seq_ts(text: &str) -> Option<(u64, u64)> {
-    Some((number_after(text, "\"seq\":")?, number_after(text, "\"ts\":")?))
+    Some((
+        number_after(text, "\"seq\":")?,
+        number_after(text, "\"ts\":")?,
+    ))
 }
 
 fn number_after(text: &str, key: &str) -> Option<u64> {

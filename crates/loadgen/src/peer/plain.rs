@@ -39,7 +39,10 @@ mod tests {
             .frame(Frame::Text(r#"{"seq":3,"ts":1764761234567890}"#), &mut out)
             .is_ok());
         assert!(p
-            .frame(Frame::Binary(br#"{"seq":4,"ts":1764761234667890}"#), &mut out)
+            .frame(
+                Frame::Binary(br#"{"seq":4,"ts":1764761234667890}"#),
+                &mut out
+            )
             .is_ok());
         assert_eq!(
             out.updates,

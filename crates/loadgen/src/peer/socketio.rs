@@ -69,7 +69,11 @@ impl SocketIo {
                 }
             }
             "1" => return Err(PeerError::Closed("Socket.IO disconnect".into())),
-            "4" => return Err(PeerError::Refused(format!("Socket.IO connect error {rest}"))),
+            "4" => {
+                return Err(PeerError::Refused(format!(
+                    "Socket.IO connect error {rest}"
+                )))
+            }
             _ => return Err(bad()),
         }
         Ok(())
@@ -121,18 +125,25 @@ mod tests {
         assert_eq!(texts(&out), [r#"42["subscribe","rate-10"]"#]);
         let out = feed(&mut p, r#"42["subscribed","rate-10"]"#).unwrap_or_default();
         assert!(out.subscribed);
-        let out = feed(&mut p, r#"42["update",{"seq":57,"ts":1764761234567890}]"#)
-            .unwrap_or_default();
+        let out =
+            feed(&mut p, r#"42["update",{"seq":57,"ts":1764761234567890}]"#).unwrap_or_default();
         assert_eq!(out.updates, [(57, 1_764_761_234_567_890)]);
         let out = feed(&mut p, "2").unwrap_or_default();
         assert_eq!(texts(&out), ["3"]);
-        assert_eq!(p.goodbye().map(|m| m.into_text().unwrap_or_default().to_string()), Some("41".into()));
+        assert_eq!(
+            p.goodbye()
+                .map(|m| m.into_text().unwrap_or_default().to_string()),
+            Some("41".into())
+        );
     }
 
     #[test]
     fn refusals_and_nonsense() {
         let mut p = SocketIo::new("rate-10");
-        assert!(matches!(feed(&mut p, r#"44{"message":"nope"}"#), Err(PeerError::Refused(_))));
+        assert!(matches!(
+            feed(&mut p, r#"44{"message":"nope"}"#),
+            Err(PeerError::Refused(_))
+        ));
         assert!(matches!(feed(&mut p, "41"), Err(PeerError::Closed(_))));
         assert!(matches!(feed(&mut p, "1"), Err(PeerError::Closed(_))));
         assert!(feed(&mut p, r#"42["update",{"seq":"x"}]"#).is_err());
