@@ -13,6 +13,9 @@
 #   scripts/bench.sh                 # build (release), run, print the table
 #   scripts/bench.sh --write         # ... and put it in docs/benchmarks.md
 #   scripts/bench.sh --only fanout-1000 --only heavy
+#   scripts/bench.sh --peers --only fanout-1000   # Shoal beside Socket.IO,
+#       Mosquitto, nchan and Pushpin (scripts/bench/peers.sh), interleaved,
+#       BENCH_REPEAT (default 2) rounds; --peer NAME (repeatable) picks peers
 #
 # Environment: BENCH_WARMUP (s, default 3) and BENCH_DURATION (s, default 10)
 # per scenario; CARGO_TARGET_DIR is honoured. With the defaults the scenarios
@@ -48,10 +51,15 @@ die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
 
 write=false
+peers=false
+peer_only=()
+REPEAT=${BENCH_REPEAT:-2}
 only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --write) write=true ;;
+        --peers) peers=true ;;
+        --peer) [ $# -ge 2 ] || die "--peer needs a peer name"; peers=true; peer_only+=("$2"); shift ;;
         --only) [ $# -ge 2 ] || die "--only needs a scenario name"; only+=("$2"); shift ;;
         -h|--help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (try --help)" ;;
@@ -60,6 +68,8 @@ while [ $# -gt 0 ]; do
 done
 case $WARMUP$DURATION in *[!0-9]*) die "BENCH_WARMUP and BENCH_DURATION are whole seconds" ;; esac
 [ "$DURATION" -ge 1 ] || die "BENCH_DURATION must be at least 1"
+case $REPEAT in ''|*[!0-9]*|0) die "BENCH_REPEAT is a whole number of rounds, at least 1" ;; esac
+if $peers && $write; then die "--peers prints its table only (no --write)"; fi
 if $write; then
     grep -qF "$BEGIN_MARK" "$DOC" && grep -qF "$END_MARK" "$DOC" ||
         die "$DOC lacks the markers $BEGIN_MARK and $END_MARK"
@@ -79,6 +89,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
 SERVER_PID=""
 LOAD_PID=""
 REMOTE_PID=""
+PEER_MAIN=""
+PEER_PIDS=""
+PEER_OTHERS=""
 keep_logs=false
 # Sends SIGTERM to a process, gives it up to $2 seconds, then SIGKILL.
 # Fails only if it had to be killed.
@@ -92,7 +105,7 @@ stop_pid() { # pid, seconds
     return 1
 }
 cleanup() {
-    for pid in $LOAD_PID $SERVER_PID $REMOTE_PID; do
+    for pid in $LOAD_PID $SERVER_PID $REMOTE_PID $PEER_MAIN $PEER_PIDS $PEER_OTHERS; do
         stop_pid "$pid" 2 || true
     done
     if $keep_logs; then
@@ -237,6 +250,12 @@ stop_server() { # the server, then its remote adapter (which ends when its conne
         REMOTE_PID=""
     fi
 }
+
+if $peers; then
+    # shellcheck source=bench/peers-run.sh
+    . "$ROOT/scripts/bench/peers-run.sh"
+    exit $?
+fi
 
 rows=()
 failed=0

@@ -5,6 +5,7 @@
 //! `--server-pid` it also samples the server's memory and CPU time, and with
 //! `--remote-pid` the CPU time of the remote adapters feeding it.
 
+mod peer;
 mod procfs;
 mod report;
 mod session;
@@ -29,7 +30,8 @@ use tokio::task::JoinSet;
 )]
 struct Cli {
     /// Server address: ws://HOST:PORT[/lightstreamer] or http://HOST:PORT
-    /// (as `shoal serve` prints it).
+    /// (as `shoal serve` prints it). With another --protocol than tlcp, the
+    /// WebSocket URL of the peer's subscription, used as it is.
     #[arg(long, default_value = "ws://127.0.0.1:8080/lightstreamer")]
     url: String,
     /// Sessions to open, one WebSocket each.
@@ -62,9 +64,16 @@ struct Cli {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     connect_concurrency: u32,
     /// Process id of the server: its resident memory (VmRSS) and CPU time are
-    /// sampled from /proc during the run.
+    /// sampled from /proc during the run. Repeatable, for a server of several
+    /// processes (nginx's master and workers, Pushpin's services): their
+    /// memory and CPU time are summed.
     #[arg(long, value_name = "PID")]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// The server's protocol: Shoal's TLCP, or a peer's for the side-by-side
+    /// benchmark, whose sessions subscribe the one item's name as their
+    /// channel (room, topic) and read `{"seq":N,"ts":MICROS}` messages.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Tlcp)]
+    protocol: ProtocolArg,
     /// Process id of a remote adapter feeding the server (repeatable): their
     /// CPU time while measuring is reported apart from the server's and
     /// left out of the other processes'.
@@ -79,6 +88,42 @@ struct Cli {
     /// Print the results as one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProtocolArg {
+    /// TLCP over WebSocket (Shoal, Lightstreamer).
+    Tlcp,
+    /// Socket.IO 4 (Engine.IO 4) over WebSocket: `subscribe` event, then
+    /// `update` events.
+    Socketio,
+    /// MQTT 3.1.1 over WebSocket, QoS 0.
+    Mqtt,
+    /// nchan: the WebSocket subscriber location of the channel.
+    Nchan,
+    /// Pushpin: a WebSocket whose origin subscribes it to the channel.
+    Pushpin,
+}
+
+impl ProtocolArg {
+    fn peer(self) -> Option<peer::Peer> {
+        match self {
+            ProtocolArg::Tlcp => None,
+            ProtocolArg::Socketio => Some(peer::Peer::SocketIo),
+            ProtocolArg::Mqtt => Some(peer::Peer::Mqtt),
+            ProtocolArg::Nchan | ProtocolArg::Pushpin => Some(peer::Peer::Plain),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ProtocolArg::Tlcp => "tlcp",
+            ProtocolArg::Socketio => "socketio",
+            ProtocolArg::Mqtt => "mqtt",
+            ProtocolArg::Nchan => "nchan",
+            ProtocolArg::Pushpin => "pushpin",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -202,14 +247,29 @@ fn seconds(name: &str, v: f64, min: f64) -> anyhow::Result<Duration> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Summary> {
-    let url = ws_url(&cli.url)?;
+    let peer = cli.protocol.peer();
+    let url = match peer {
+        None => ws_url(&cli.url)?,
+        Some(_) => cli.url.trim().to_owned(),
+    };
     let (names, rate_per_session) = items(&cli)?;
+    if peer.is_some() && names.len() != 1 {
+        bail!(
+            "--protocol {}: one item (channel) only",
+            cli.protocol.as_str()
+        );
+    }
     let duration = seconds("duration", cli.duration, 0.5)?;
     let warmup = seconds("warmup", cli.warmup, 0.0)?;
     let connect_timeout = seconds("connect-timeout", cli.connect_timeout, 1.0)?;
-    let server = cli
-        .server_pid
-        .map(|pid| procfs::check_pid("--server-pid", pid))
+    let server = (!cli.server_pid.is_empty())
+        .then(|| {
+            cli.server_pid
+                .iter()
+                .map(|&pid| procfs::check_pid("--server-pid", pid))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map(procfs::Group)
+        })
         .transpose()?;
     let remotes = cli
         .remote_pid
@@ -258,14 +318,26 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let connecting = Arc::new(Semaphore::new(cli.connect_concurrency as usize));
     let mut tasks: JoinSet<anyhow::Result<Report>> = JoinSet::new();
+    let (peer_url, channel) = (Arc::new(url.clone()), Arc::new(names[0].clone()));
     for id in 0..sessions {
-        tasks.spawn(session::run(
-            id,
-            plan.clone(),
-            shared.clone(),
-            connecting.clone(),
-            stop_rx.clone(),
-        ));
+        match peer {
+            None => tasks.spawn(session::run(
+                id,
+                plan.clone(),
+                shared.clone(),
+                connecting.clone(),
+                stop_rx.clone(),
+            )),
+            Some(p) => tasks.spawn(peer::run(
+                id,
+                p,
+                peer_url.clone(),
+                channel.clone(),
+                shared.clone(),
+                connecting.clone(),
+                stop_rx.clone(),
+            )),
+        };
     }
 
     // Connecting: until every session is subscribed.
@@ -294,7 +366,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     hold(&mut tasks, warmup).await?;
 
     // Measuring.
-    let server_before = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let server_before = server.as_ref().map(procfs::Group::sample).transpose()?;
     let remotes_before = sample_all(&remotes)?;
     let me_before = me.sample()?;
     let machine_before = procfs::machine_busy();
@@ -304,7 +376,7 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     hold(&mut tasks, duration).await?;
     shared.measuring.store(false, Ordering::Relaxed);
     let measured_for = t0.elapsed();
-    let server_after = server.as_ref().map(procfs::Probe::sample).transpose()?;
+    let server_after = server.as_ref().map(procfs::Group::sample).transpose()?;
     let remotes_after = sample_all(&remotes)?;
     let me_after = me.sample()?;
     let machine_after = procfs::machine_busy();
@@ -365,7 +437,8 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let latency = std::mem::take(&mut *shared.latency.lock());
     Ok(Summary::new(report::Inputs {
         url,
-        mode: plan.mode,
+        protocol: cli.protocol.as_str(),
+        mode: if peer.is_some() { "-" } else { plan.mode },
         items: names,
         sessions,
         rate_per_session,

@@ -71,6 +71,27 @@ pub fn status_kib(status: &str, key: &str) -> Option<u64> {
     }
 }
 
+/// Several processes taken as one server: CPU time and memory summed.
+#[derive(Debug, Clone)]
+pub struct Group(pub Vec<Probe>);
+
+impl Group {
+    pub fn sample(&self) -> anyhow::Result<Sample> {
+        let mut sum = Sample {
+            cpu: Duration::ZERO,
+            rss: 0,
+            hwm: 0,
+        };
+        for probe in &self.0 {
+            let s = probe.sample()?;
+            sum.cpu += s.cpu;
+            sum.rss += s.rss;
+            sum.hwm += s.hwm;
+        }
+        Ok(sum)
+    }
+}
+
 /// CPU time every process of the machine has used since boot (all cores,
 /// idle and I/O wait excluded), from the first line of /proc/stat.
 pub fn machine_busy() -> Option<Duration> {

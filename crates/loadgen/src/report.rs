@@ -11,6 +11,8 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Inputs {
     pub url: String,
+    /// `tlcp`, or the peer's protocol.
+    pub protocol: &'static str,
     pub mode: &'static str,
     pub items: Vec<String>,
     pub sessions: usize,
@@ -53,6 +55,9 @@ pub struct Summary {
     pub early: u64,
     pub server_peak_rss_mib: Option<f64>,
     pub server_hwm_mib: Option<f64>,
+    /// The server's CPU time while measuring over the updates received
+    /// then, in microseconds: the figure that compares across machines.
+    pub server_cpu_us_per_update: Option<f64>,
 }
 
 /// Latency percentiles in milliseconds.
@@ -111,6 +116,10 @@ impl Summary {
             early: i.reports.iter().map(|r| r.early).sum(),
             server_peak_rss_mib: i.server_peak_rss.map(|b| b as f64 / MIB),
             server_hwm_mib: i.server_hwm.map(|b| b as f64 / MIB),
+            server_cpu_us_per_update: i
+                .server_cpu
+                .filter(|_| measured > 0)
+                .map(|percent| percent / 100.0 * measured_s * 1e6 / measured as f64),
             inputs,
         }
     }
@@ -154,6 +163,11 @@ impl Summary {
             ("remote_cpu_percent", opt(i.remote_cpu)),
             ("loadgen_cpu_percent", figure(i.loadgen_cpu)),
             ("others_cpu_percent", opt(i.others_cpu)),
+            (
+                "server_cpu_us_per_update",
+                opt(self.server_cpu_us_per_update),
+            ),
+            ("protocol", json!(i.protocol)),
         ];
         // A serde_json map would sort the keys (its preserve_order feature is
         // off): the object is joined here, in the order above. The keys are
@@ -222,7 +236,7 @@ impl fmt::Display for Summary {
             self.gaps,
             self.duplicates,
             self.updates_total,
-            if i.mode == "RAW" {
+            if i.mode == "RAW" || i.mode == "-" {
                 ""
             } else {
                 "; conflation may skip updates in this mode"
@@ -250,6 +264,9 @@ impl fmt::Display for Summary {
         }
         if let Some(cpu) = i.server_cpu {
             writeln!(f, "server CPU          {cpu:.1} % of one core")?;
+        }
+        if let Some(us) = self.server_cpu_us_per_update {
+            writeln!(f, "server CPU/update   {us:.2} µs")?;
         }
         if let Some(cpu) = i.remote_cpu {
             writeln!(f, "remote adapter CPU  {cpu:.1} % of one core")?;
@@ -289,6 +306,7 @@ mod tests {
     fn inputs(reports: Vec<Report>, latency: Histogram) -> Inputs {
         Inputs {
             url: "ws://127.0.0.1:1/lightstreamer".into(),
+            protocol: "tlcp",
             mode: "RAW",
             items: vec!["rate-10".into()],
             sessions: 2,
@@ -341,7 +359,11 @@ mod tests {
         assert!(j.contains("\"ratio\":0.005,"));
         assert!(j.contains("\"latency_p50_ms\":0.005,"));
         assert!(j.contains("\"server_cpu_percent\":12.5,\"remote_cpu_percent\":null,"));
-        assert!(j.ends_with("\"loadgen_cpu_percent\":3.25,\"others_cpu_percent\":null}\n"));
+        // 12.5 % of 10 s over 190 updates... here 1 update: 1.25 s of CPU.
+        assert!(j.ends_with(
+            "\"loadgen_cpu_percent\":3.25,\"others_cpu_percent\":null,\
+             \"server_cpu_us_per_update\":1250000,\"protocol\":\"tlcp\"}\n"
+        ));
         // Text is the other output.
         assert!(format!("{s}").starts_with("sessions            2 subscribed in 0.25 s,"));
     }
@@ -361,7 +383,7 @@ mod tests {
         assert!(j.contains("\"loadgen_cpu_percent\":null,"));
         let parsed: Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         let object = parsed.as_object().unwrap_or_else(|| panic!("{j}"));
-        assert_eq!(object.len(), 28);
+        assert_eq!(object.len(), 30);
         assert_eq!(object["url"], "ws://h:1/a\"b\\c\n");
         assert_eq!(object["updates_total"], 2);
         // Flat: only the item list is not a single value.

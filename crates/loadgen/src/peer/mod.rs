@@ -1,0 +1,225 @@
+//! Sessions with the other push servers of the peer benchmark: one
+//! WebSocket each, subscribed to one channel whose messages carry `seq` and
+//! `ts` as the COUNTER items do, so gaps and latency are counted as for TLCP.
+//! Each protocol is a small frame parser behind [`Protocol`]; the socket
+//! loop is shared.
+
+mod mqtt;
+mod payload;
+mod plain;
+mod socketio;
+
+use crate::session::{now_micros, Report, Shared};
+use crate::stats::SeqCheck;
+use anyhow::{anyhow, bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Bytes read from the socket at most at once (see session.rs).
+const READ_BUFFER: usize = 16 * 1024;
+/// How long the handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long closing may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The servers other than Shoal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    SocketIo,
+    Mqtt,
+    /// nchan and Pushpin alike: one message per frame.
+    Plain,
+}
+
+/// What a peer's server sent that the session cannot go on with.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the server closed the session: {0}")]
+    Closed(String),
+    #[error("unexpected from the server: {0}")]
+    Unexpected(String),
+}
+
+/// A WebSocket data frame.
+#[derive(Debug, Clone, Copy)]
+pub enum Frame<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// What a frame meant: updates (`seq`, `ts`), frames to send back, and
+/// whether the subscription is now on.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub updates: Vec<(u64, u64)>,
+    pub replies: Vec<Message>,
+    pub subscribed: bool,
+}
+
+impl Output {
+    fn clear(&mut self) {
+        self.updates.clear();
+        self.replies.clear();
+        self.subscribed = false;
+    }
+}
+
+/// One peer's protocol on top of the WebSocket.
+pub trait Protocol: Send {
+    /// The WebSocket subprotocol to ask for.
+    fn subprotocol(&self) -> Option<&'static str> {
+        None
+    }
+    /// Frames to send once the WebSocket is open.
+    fn hello(&mut self) -> Vec<Message> {
+        Vec::new()
+    }
+    /// Whether the open WebSocket is the subscription itself.
+    fn subscribed_on_open(&self) -> bool {
+        false
+    }
+    fn frame(&mut self, frame: Frame<'_>, out: &mut Output) -> Result<(), PeerError>;
+    /// A frame saying goodbye before the WebSocket closes.
+    fn goodbye(&mut self) -> Option<Message> {
+        None
+    }
+}
+
+fn protocol(peer: Peer, id: usize, channel: &str) -> Box<dyn Protocol> {
+    match peer {
+        Peer::SocketIo => Box::new(socketio::SocketIo::new(channel)),
+        Peer::Mqtt => Box::new(mqtt::Mqtt::new(format!("load-{id}"), channel)),
+        Peer::Plain => Box::new(plain::Plain),
+    }
+}
+
+/// Runs session `id` of a peer on `url` until `stop` turns true.
+pub async fn run(
+    id: usize,
+    peer: Peer,
+    url: Arc<String>,
+    channel: Arc<String>,
+    shared: Arc<Shared>,
+    connecting: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Report> {
+    session(id, peer, &url, &channel, shared, connecting, stop)
+        .await
+        .with_context(|| format!("session {id}"))
+}
+
+async fn session(
+    id: usize,
+    peer: Peer,
+    url: &str,
+    channel: &str,
+    shared: Arc<Shared>,
+    connecting: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Report> {
+    let mut proto = protocol(peer, id, channel);
+    let mut report = Report {
+        seq: vec![SeqCheck::default()],
+        ..Report::default()
+    };
+    let mut permit = Some(
+        connecting
+            .acquire_owned()
+            .await
+            .context("the connection limiter closed")?,
+    );
+    let mut request = url
+        .into_client_request()
+        .with_context(|| format!("bad URL {url}"))?;
+    if let Some(sub) = proto.subprotocol() {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(sub));
+    }
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let (mut ws, _) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    .map_err(|_| anyhow!("no WebSocket to {url} after {}s", CONNECT_TIMEOUT.as_secs()))?
+    .with_context(|| format!("cannot open a WebSocket to {url}"))?;
+    for m in proto.hello() {
+        ws.send(m).await.context("cannot send the first frames")?;
+    }
+    let subscribed = |permit: &mut Option<_>| {
+        if permit.take().is_some() {
+            shared.subscribed.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    if proto.subscribed_on_open() {
+        subscribed(&mut permit);
+    }
+    let mut out = Output::default();
+    let mut latencies = Vec::new();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+                continue;
+            }
+            msg = ws.next() => msg,
+        };
+        out.clear();
+        let result = match &msg {
+            Some(Ok(Message::Text(t))) => proto.frame(Frame::Text(t.as_str()), &mut out),
+            Some(Ok(Message::Binary(b))) => proto.frame(Frame::Binary(b), &mut out),
+            Some(Ok(Message::Close(frame))) => match frame {
+                Some(f) => bail!("the server closed the WebSocket: {} {}", f.code, f.reason),
+                None => bail!("the server closed the WebSocket"),
+            },
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => bail!("WebSocket failure: {e}"),
+            None => bail!("the server closed the connection"),
+        };
+        result?;
+        let now = now_micros();
+        let measuring = shared.measuring.load(Ordering::Relaxed);
+        for &(seq, ts) in &out.updates {
+            report.seq[0].observe(seq);
+            if measuring {
+                if ts > now {
+                    report.early += 1;
+                }
+                latencies.push(now.saturating_sub(ts));
+            }
+        }
+        for m in out.replies.drain(..) {
+            ws.send(m).await.context("cannot answer the server")?;
+        }
+        if out.subscribed {
+            subscribed(&mut permit);
+        }
+        if !latencies.is_empty() {
+            let mut histogram = shared.latency.lock();
+            for v in latencies.drain(..) {
+                histogram.record(v);
+            }
+        }
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if let Some(m) = proto.goodbye() {
+            let _ = ws.send(m).await;
+        }
+        let _ = ws.close(None).await;
+    })
+    .await;
+    Ok(report)
+}
