@@ -50,8 +50,10 @@ impl Remote {
     }
 
     /// Writes `bytes` as they are (no line end added).
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.write.write_all(bytes).await.unwrap();
+    /// Writes `bytes` as they are; the proxy may close the connection
+    /// meanwhile (a line it refuses), hence the result.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write.write_all(bytes).await
     }
 
     /// The next line from the proxy; `None` when it closed the connection.
