@@ -53,6 +53,7 @@ impl Cx<'_> {
                 "max_sessions",
                 "max_session_duration_minutes",
                 "missing_message_timeout_millis",
+                "max_delay_millis",
                 "web_server",
                 "healthcheck",
                 "cross_domain_policy",
@@ -67,7 +68,7 @@ impl Cx<'_> {
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, max_delay, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
             p.single;
         let limits = Limits {
             max_recovery_length: self.number(max_recovery_length, path)?,
@@ -129,6 +130,7 @@ impl Cx<'_> {
             max_sessions: self.number(max_sessions, path)?,
             max_session_duration_minutes: self.number(max_session_duration, path)?,
             missing_message_timeout_millis: self.number(missing_message_timeout, path)?,
+            max_delay_millis: self.number(max_delay, path)?,
         };
 
         let pages_dir = match web_server {

@@ -330,6 +330,9 @@ pub struct EngineSettings {
     /// `<missing_message_timeout_millis>`: longest wait for a missing
     /// message of a sequence.
     pub missing_message_timeout_millis: Option<u64>,
+    /// `<max_delay_millis>`: longest time a stream may hold updates to pack
+    /// more of them into one write (Lightstreamer's default, 0: none).
+    pub max_delay_millis: Option<u64>,
 }
 
 /// Why a configuration cannot be used.

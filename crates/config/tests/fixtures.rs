@@ -638,6 +638,7 @@ fn a_full_configuration() {
             max_sessions: Some(5000),
             max_session_duration_minutes: Some(120),
             missing_message_timeout_millis: Some(10000),
+            max_delay_millis: None,
         }
     );
     assert_eq!(

@@ -48,6 +48,11 @@ pub struct EngineConfig {
     /// Sessions older than this end with code 48, and their clients open a
     /// new session at once (through the balancer: a way to rebalance).
     pub max_session_duration: Option<Duration>,
+    /// `<max_delay_millis>`: after a write, a stream waits this long before
+    /// the next one, so that the updates of that time leave together (fewer
+    /// writes and wake-ups, for up to this much latency). Zero: every update
+    /// leaves as soon as the stream can take it.
+    pub max_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +77,7 @@ impl Default for EngineConfig {
             sync_interval: Duration::from_secs(30),
             message_max_wait: Duration::from_secs(5),
             max_session_duration: None,
+            max_delay: Duration::ZERO,
         }
     }
 }

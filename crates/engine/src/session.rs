@@ -71,6 +71,9 @@ pub(crate) struct State {
     pub close_socket: bool,
     /// The client address announced last (`CLIENTIP` is resent on change).
     pub client_ip: String,
+    /// When the recovery log is next trimmed to its window (trimming at
+    /// every chunk would read the oldest record's header at every update).
+    next_trim: Instant,
 }
 
 impl Session {
@@ -98,6 +101,7 @@ impl Session {
             force_loop: false,
             close_socket: false,
             client_ip: String::new(),
+            next_trim: Instant::now(),
         };
         Self {
             id,
@@ -296,8 +300,12 @@ impl State {
     }
 
     /// Trims the recovery log to its window and size, and reports the size.
+    /// Lines outlive the window by at most an eighth of it (and a second).
     pub fn trim_log(&mut self, config: &EngineConfig, now: Instant) {
-        self.log.trim(now, config.recovery_window);
+        if now >= self.next_trim || self.log.is_backlogged() {
+            self.log.trim(now, config.recovery_window);
+            self.next_trim = now + (config.recovery_window / 8).min(Duration::from_secs(1));
+        }
         self.settle();
     }
 
@@ -338,12 +346,13 @@ impl State {
                 continue;
             };
             let before = si.bytes();
-            let taken = si.take(sub_id, index, &dispatch, now);
+            let start = out.len();
+            let taken = si.take(sub_id, index, &dispatch, now, out);
             self.queued = self.queued + si.bytes() - before;
             match taken {
-                Take::Line(line) => {
-                    out.push_str(&line);
-                    self.log.push_sent(&line, now);
+                Take::Wrote => {
+                    self.log
+                        .push_sent(out.get(start..).unwrap_or_default(), now);
                     if si.has_pending() {
                         self.ready.push_back((sub_id, index));
                     } else {

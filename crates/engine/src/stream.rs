@@ -5,10 +5,10 @@
 use crate::session::Session;
 use shoal_protocol::request::StreamOptions;
 use shoal_protocol::Line;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::sleep_until;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// Bytes gathered into one chunk before it is handed to the transport.
 const CHUNK_BUDGET: usize = 64 * 1024;
@@ -53,6 +53,16 @@ pub struct Stream {
     next_sync: Instant,
     done: bool,
     close_socket: bool,
+    /// The stream's one timer (keepalive, SYNC, idle poll, frequency limits,
+    /// `max_delay`), kept across waits. It is moved only to an earlier
+    /// deadline: a write pushes the keepalive back, and a timer re-armed at
+    /// every write would cost a timer-wheel insert and removal per update,
+    /// so the timer may fire early instead, and is re-armed then.
+    timer: Pin<Box<Sleep>>,
+    /// The deadline the timer is armed for; `None` once it has fired.
+    timer_at: Option<Instant>,
+    /// `<max_delay_millis>` (streaming only).
+    max_delay: Duration,
 }
 
 impl Session {
@@ -146,6 +156,13 @@ impl Session {
             next_sync: now + cfg.sync_interval,
             done: false,
             close_socket: false,
+            timer: Box::pin(tokio::time::sleep_until(now)),
+            timer_at: None,
+            max_delay: if polling.is_some() {
+                Duration::ZERO
+            } else {
+                cfg.max_delay
+            },
         })
     }
 
@@ -202,6 +219,14 @@ impl Stream {
         }
         let session = self.session.clone();
         loop {
+            // `<max_delay_millis>`: updates that come within that time of the
+            // last write wait for the next one, taken all at once.
+            if !self.max_delay.is_zero() && self.head_len == 0 {
+                let hold = self.last_write + self.max_delay;
+                if Instant::now() < hold {
+                    self.sleep(hold).await;
+                }
+            }
             let notified = session.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -251,7 +276,7 @@ impl Stream {
             }
             tokio::select! {
                 _ = &mut notified => {}
-                _ = sleep_until(deadline) => {
+                _ = self.sleep(deadline) => {
                     if self.polling.is_none() {
                         let now = Instant::now();
                         if self.send_sync && now >= self.next_sync {
@@ -266,6 +291,18 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// Waits on the stream's timer until `deadline` at the latest (maybe
+    /// earlier: see [`Stream::timer`]; the callers check the time).
+    /// Cancel-safe: the timer stays armed.
+    async fn sleep(&mut self, deadline: Instant) {
+        if self.timer_at.is_none_or(|t| deadline < t) {
+            self.timer.as_mut().reset(deadline);
+            self.timer_at = Some(deadline);
+        }
+        self.timer.as_mut().await;
+        self.timer_at = None;
     }
 
     /// Hands out the pending text, counting it; an HTTP stream that reached

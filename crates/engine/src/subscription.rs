@@ -73,7 +73,8 @@ pub(crate) struct SubItem {
 /// What taking from a sub-item produced.
 #[derive(Debug)]
 pub(crate) enum Take {
-    Line(String),
+    /// One line was appended to the output.
+    Wrote,
     /// Nothing may be sent before this instant (frequency limit).
     Wait(Instant),
     Empty,
@@ -402,20 +403,28 @@ impl SubItem {
         Err(wait_or_empty(earliest))
     }
 
-    /// Produces the next line for this item, if its frequency allows.
-    pub fn take(&mut self, sub_id: u32, index: usize, dispatch: &Dispatch, now: Instant) -> Take {
+    /// Appends the next line for this item to `out`, if its frequency
+    /// allows. The line is written in place: nothing is allocated per
+    /// update, and the value list is the event's shared encoding.
+    pub fn take(
+        &mut self,
+        sub_id: u32,
+        index: usize,
+        dispatch: &Dispatch,
+        now: Instant,
+        out: &mut String,
+    ) -> Take {
         if self.lost > 0 {
             let lost = std::mem::take(&mut self.lost);
             // The client's values are now out of step: send the next one in full.
             self.last_seq = None;
-            return Take::Line(
-                Line::Ov {
-                    sub_id,
-                    item: index,
-                    lost,
-                }
-                .to_line(),
-            );
+            Line::Ov {
+                sub_id,
+                item: index,
+                lost,
+            }
+            .write(out);
+            return Take::Wrote;
         }
         let front = match self.next_sendable(dispatch, now) {
             Ok(pos) => self.remove_at(pos),
@@ -431,19 +440,19 @@ impl SubItem {
         let Some(front) = front else {
             return Take::Empty;
         };
-        let line = match front {
+        match front {
             Delivery::Eos => Line::Eos {
                 sub_id,
                 item: index,
             }
-            .to_line(),
+            .write(out),
             Delivery::Cs => {
                 self.last_seq = None;
                 Line::Cs {
                     sub_id,
                     item: index,
                 }
-                .to_line()
+                .write(out)
             }
             Delivery::Event { ev, snapshot } => {
                 if !snapshot {
@@ -468,10 +477,10 @@ impl SubItem {
                     item: index,
                     values: &values,
                 }
-                .to_line()
+                .write(out)
             }
-        };
-        Take::Line(line)
+        }
+        Take::Wrote
     }
 }
 

@@ -349,3 +349,59 @@ async fn force_rebind_on_an_http_stream_sends_one_loop() {
     let loops = lines.iter().filter(|l| l.starts_with("LOOP")).count();
     assert_eq!(loops, 1, "{:?}", short(&lines));
 }
+
+/// A stream whose session has a RAW subscription to `item1`, its head and
+/// SUBOK read.
+async fn raw_stream(h: &Harness) -> Client {
+    let mut c = h.open().await;
+    h.subscribe(&mut c, &add(1, "RAW", "item1", "a", "")).await;
+    c
+}
+
+/// `<max_delay_millis>`: updates that come within the delay of the last
+/// write leave together, in one chunk, once the delay has passed.
+#[tokio::test(start_paused = true)]
+async fn max_delay_packs_updates_into_one_write() {
+    let h = Harness::with_config(EngineConfig {
+        max_delay: Duration::from_millis(200),
+        ..EngineConfig::default()
+    });
+    let mut c = raw_stream(&h).await;
+    // Past the delay since the last write: the first update leaves alone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.data.update("item1", &[("a", "1")], false);
+    let first = c.chunk().await.expect("a chunk");
+    assert_eq!(first, "U,1,1,1\r\n");
+    let written = tokio::time::Instant::now();
+    // Two more within the delay: held, then sent in one chunk.
+    h.data.update("item1", &[("a", "2")], false);
+    let data = h.data.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        data.update("item1", &[("a", "3")], false);
+    });
+    let packed = c.chunk().await.expect("a chunk");
+    assert_eq!(packed, "U,1,1,2\r\nU,1,1,3\r\n");
+    assert!(
+        written.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        written.elapsed()
+    );
+}
+
+/// Lightstreamer's default is no delay: each update leaves on its own.
+#[tokio::test(start_paused = true)]
+async fn without_max_delay_each_update_leaves_at_once() {
+    let h = Harness::new();
+    let mut c = raw_stream(&h).await;
+    h.data.update("item1", &[("a", "1")], false);
+    assert_eq!(c.chunk().await.as_deref(), Some("U,1,1,1\r\n"));
+    h.data.update("item1", &[("a", "2")], false);
+    let data = h.data.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        data.update("item1", &[("a", "3")], false);
+    });
+    assert_eq!(c.chunk().await.as_deref(), Some("U,1,1,2\r\n"));
+    assert_eq!(c.chunk().await.as_deref(), Some("U,1,1,3\r\n"));
+}

@@ -244,7 +244,13 @@ impl Line<'_> {
                 item,
                 values,
             } => {
-                write!(out, "U,{sub_id},{item},")?;
+                // The most frequent line of all: its numbers are written
+                // without the formatting machinery.
+                out.push_str("U,");
+                push_uint(out, u64::from(sub_id));
+                out.push(',');
+                push_uint(out, item as u64);
+                out.push(',');
                 out.push_str(values);
             }
         }
@@ -265,6 +271,24 @@ fn tag_code_msg(out: &mut String, tag: &str, code: i32, message: &str) -> std::f
 }
 
 /// Decimals always carry a dot (`3.0`, `0.5`), as the specification shows them.
+/// Appends the decimal digits of `n`.
+fn push_uint(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // A digit is below 10: the cast cannot truncate.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 fn push_decimal(out: &mut String, f: f64) -> std::fmt::Result {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         write!(out, "{f:.1}")
@@ -276,6 +300,28 @@ fn push_decimal(out: &mut String, f: f64) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn update_numbers_are_written_in_decimal() {
+        for (sub_id, item, want) in [
+            (0, 0, "U,0,0,v\r\n"),
+            (7, 10, "U,7,10,v\r\n"),
+            (u32::MAX, usize::MAX, ""),
+        ] {
+            let line = Line::Update {
+                sub_id,
+                item,
+                values: "v",
+            }
+            .to_line();
+            let want = if want.is_empty() {
+                format!("U,{sub_id},{item},v\r\n")
+            } else {
+                want.to_owned()
+            };
+            assert_eq!(line, want);
+        }
+    }
 
     #[test]
     fn lines_match_the_specification_examples() {

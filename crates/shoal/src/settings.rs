@@ -60,6 +60,9 @@ pub fn engine_config(config: &Config) -> anyhow::Result<EngineConfig> {
     if let Some(v) = e.missing_message_timeout_millis {
         out.message_max_wait = ms(v);
     }
+    if let Some(v) = e.max_delay_millis {
+        out.max_delay = ms(v);
+    }
     if let Some(v) = e.max_session_duration_minutes.filter(|&m| m > 0) {
         out.max_session_duration = Some(Duration::from_secs(v.saturating_mul(60)));
     }

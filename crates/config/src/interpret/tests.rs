@@ -142,6 +142,7 @@ fn engine_settings() {
 <max_sessions>1000</max_sessions>
 <max_session_duration_minutes>5</max_session_duration_minutes>
 <missing_message_timeout_millis>1000</missing_message_timeout_millis>
+<max_delay_millis>30</max_delay_millis>
 <control_link_address>push1.mycompany.com:8443</control_link_address>
 <control_link_machine_name>push1</control_link_machine_name>"
     ))
@@ -162,6 +163,7 @@ fn engine_settings() {
             max_sessions: Some(1000),
             max_session_duration_minutes: Some(5),
             missing_message_timeout_millis: Some(1000),
+            max_delay_millis: Some(30),
         }
     );
     assert_eq!(

@@ -22,8 +22,10 @@ fn sub_item() -> SubItem {
 
 fn lines(si: &mut SubItem, d: &Dispatch) -> Vec<String> {
     let mut out = Vec::new();
-    while let Take::Line(l) = si.take(1, 1, d, Instant::now()) {
-        out.push(l.trim_end().to_owned());
+    let mut text = String::new();
+    while let Take::Wrote = si.take(1, 1, d, Instant::now(), &mut text) {
+        out.push(text.trim_end().to_owned());
+        text.clear();
     }
     out
 }
@@ -77,10 +79,14 @@ fn frequency_limit_waits() {
     assert_eq!(lines(&mut si, &d).len(), 1);
     si.push(ev(2, "b"), &d);
     si.push(ev(3, "c"), &d);
-    assert!(matches!(si.take(1, 1, &d, Instant::now()), Take::Wait(_)));
+    let mut text = String::new();
+    assert!(matches!(
+        si.take(1, 1, &d, Instant::now(), &mut text),
+        Take::Wait(_)
+    ));
     let later = Instant::now() + Duration::from_secs(11);
-    match si.take(1, 1, &d, later) {
-        Take::Line(l) => assert_eq!(l, "U,1,1,c\r\n"),
+    match si.take(1, 1, &d, later, &mut text) {
+        Take::Wrote => assert_eq!(text, "U,1,1,c\r\n"),
         other => panic!("{other:?}"),
     }
 }
