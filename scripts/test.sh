@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Shoal: formatting and lints, the Rust unit and property
-# tests, bounded fuzzing runs (request parser, engine parameters, ARI decoder), and the end-to-end
+# tests, bounded fuzzing runs (request parser, engine parameters, ARI decoder,
+# WebSocket frame decoder), and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy and nginx,
@@ -12,7 +13,7 @@
 # test uses that build.
 #
 # Environment: FUZZ_SECONDS (default 30) bounds the fuzzing, split between
-# the three targets.
+# the four targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -78,15 +79,15 @@ export SHOAL_BIN="$ROOT/target/release/shoal"
 # Three fuzz targets, one after the other, share the budget: the request
 # parser, the engine driven by fuzzed parameter values, and the ARI (remote
 # adapter protocol) line reader and parser.
-fuzz_share=$(( (FUZZ_SECONDS + 2) / 3 ))
-step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, ${fuzz_share}s each), in parallel"
+fuzz_share=$(( (FUZZ_SECONDS + 3) / 4 ))
+step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, WebSocket frames, ${fuzz_share}s each), in parallel"
 fuzz_log=$(mktemp)
 fuzz_corpus=$(mktemp -d)
 (
     # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
     # allows them on the stable toolchain this machine has.
     cd fuzz
-    for target in parse_request engine_params ari_decode; do
+    for target in parse_request engine_params ari_decode ws_decode; do
         mkdir -p "$fuzz_corpus/$target"
         max_len=4096
         [ "$target" = engine_params ] && max_len=512

@@ -214,8 +214,30 @@ impl Stream {
     /// Cancel-safe: text taken from the session waits in `self.out` until a
     /// call returns it.
     pub async fn next_chunk(&mut self) -> Option<String> {
+        self.fill().await.then(|| std::mem::take(&mut self.out))
+    }
+
+    /// The same as [`Stream::next_chunk`], with the text lent to `write`
+    /// instead of given: the stream keeps its buffer for the next chunk, so
+    /// a stream that sends one update at a time allocates nothing per update.
+    /// `false` once the stream is over.
+    pub async fn next_chunk_with(&mut self, write: impl FnOnce(&str)) -> bool {
+        if !self.fill().await {
+            return false;
+        }
+        write(&self.out);
+        self.out.clear();
+        if self.out.capacity() > CHUNK_BUDGET * 2 {
+            self.out = String::new();
+        }
+        true
+    }
+
+    /// Waits until a chunk is ready in `self.out`; `false` once the stream
+    /// is over. Cancel-safe (see [`Stream::next_chunk`]).
+    async fn fill(&mut self) -> bool {
         if self.done {
-            return None;
+            return false;
         }
         let session = self.session.clone();
         loop {
@@ -235,7 +257,7 @@ impl Stream {
                 let mut st = session.state.lock();
                 if st.gen != self.gen {
                     self.done = true;
-                    return None;
+                    return false;
                 }
                 self.close_socket = st.close_socket;
                 if let Some((code, msg)) = &st.closed {
@@ -260,10 +282,10 @@ impl Stream {
                     Line::Loop(p.loop_ms).write(&mut self.out);
                     return self.finish();
                 }
-                None if !self.out.is_empty() => return Some(self.account()),
+                None if !self.out.is_empty() => return self.account(),
                 // The head goes at once: clients wait for CONOK before they
                 // consider the poll established; data and LOOP follow.
-                Some(_) if self.head_len > 0 => return Some(self.take_out()),
+                Some(_) if self.head_len > 0 => return self.mark_out(),
                 _ => {}
             }
             let mut deadline = match self.polling {
@@ -305,29 +327,28 @@ impl Stream {
         self.timer_at = None;
     }
 
-    /// Hands out the pending text, counting it; an HTTP stream that reached
+    /// Counts the pending text as handed out; an HTTP stream that reached
     /// its content length ends with `LOOP` so that the client rebinds.
-    fn account(&mut self) -> String {
-        let mut out = self.take_out();
+    fn account(&mut self) -> bool {
+        self.mark_out();
         if self.written >= self.content_length {
-            Line::Loop(0).write(&mut out);
+            Line::Loop(0).write(&mut self.out);
             self.done = true;
         }
-        out
+        true
     }
 
-    /// Hands out the last text of the stream, which already ends it.
-    fn finish(&mut self) -> Option<String> {
+    /// The pending text is the last of the stream, and already ends it.
+    fn finish(&mut self) -> bool {
         self.done = true;
-        Some(self.take_out())
+        self.mark_out()
     }
 
-    fn take_out(&mut self) -> String {
-        let out = std::mem::take(&mut self.out);
+    fn mark_out(&mut self) -> bool {
         self.head_len = 0;
-        self.written += out.len() as u64;
+        self.written += self.out.len() as u64;
         self.last_write = Instant::now();
-        out
+        true
     }
 }
 

@@ -13,19 +13,29 @@
 //! the writer is behind; the writer is behind when the client does not read.
 //! Whatever the client does, a socket holds at most `JOBS` requests and `OUT`
 //! answers.
+//!
+//! The framing is `shoal-websocket`'s (sans-IO): the writer puts each chunk
+//! in one text frame, in a buffer it reuses, written with one call, and the
+//! reader holds no buffer while the client is silent.
 
 use crate::{AppState, Peer};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
 use shoal_engine::{refusal_line, too_large, Answer, Connection, Engine, Stream};
 use shoal_protocol::{code, parse_ws, Line, RequestName, WS_SUBPROTOCOL};
+use shoal_websocket::{close, encode, encode_close, Decoder, Message, Opcode};
+use std::future::Future;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 /// Requests read and not yet executed, per socket.
@@ -35,17 +45,28 @@ const OUT: usize = 8;
 /// How long a write may still take once the session it belongs to has
 /// ended, before the socket is closed under it.
 const ENDED_WRITE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Bytes read from the socket at most per read (a stack buffer, only
+/// while a read completes).
+const READ_CHUNK: usize = 4 * 1024;
+/// A write buffer grown past this by a large chunk is given back after it.
+const WRITE_BUFFER_KEEP: usize = 16 * 1024;
+
+type Io = TokioIo<Upgraded>;
 
 pub(crate) async fn upgrade(
     State(st): State<AppState>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut req: Request,
 ) -> Response {
+    let headers = req.headers().clone();
     // <cross_domain_policy>: a page of a refused origin gets 403.
     if let Some(refusal) = st.listener.origins.ws_refusal(&headers) {
         return refusal;
     }
+    let key = match handshake_key(&headers) {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -59,19 +80,79 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     }
-    let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
-    // Frames a little over the limit are read and refused with ERROR,67;
-    // far larger ones end the connection without being buffered.
-    // The default 128 KiB read buffer is allocated up front for every
-    // socket; TLCP requests are small, and it grows when a larger one comes.
-    ws.protocols([WS_SUBPROTOCOL])
-        .read_buffer_size(WS_READ_BUFFER)
-        .max_message_size(limit.saturating_mul(4))
-        .on_upgrade(move |socket| connection(st, peer, headers, socket))
+    let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded to a WebSocket\n",
+        )
+            .into_response();
+    };
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(io) => connection(st, peer, headers, TokioIo::new(io)).await,
+            Err(e) => tracing::info!(client = %peer, "websocket upgrade failed: {e}"),
+        }
+    });
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&shoal_websocket::accept_key(&key)) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    h.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(WS_SUBPROTOCOL),
+    );
+    res
 }
 
-/// Initial read buffer of a WebSocket: a few requests' worth.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// The `Sec-WebSocket-Key` of a valid upgrade request (RFC 6455 §4.2.1),
+/// or the answer to one that is not.
+#[allow(clippy::result_large_err)]
+fn handshake_key(headers: &HeaderMap) -> Result<String, Response> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            [(header::UPGRADE, "websocket")],
+            "this address takes WebSocket upgrades (Connection: upgrade, Upgrade: websocket)\n",
+        )
+            .into_response());
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        != Some("13")
+    {
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            [(header::SEC_WEBSOCKET_VERSION, "13")],
+            "WebSocket version 13 (RFC 6455) is the one supported\n",
+        )
+            .into_response());
+    }
+    match headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(key) if !key.trim().is_empty() => Ok(key.to_owned()),
+        _ => Err((
+            StatusCode::BAD_REQUEST,
+            "a WebSocket upgrade needs a Sec-WebSocket-Key\n",
+        )
+            .into_response()),
+    }
+}
 
 /// A request read from the socket, for the worker.
 enum Job {
@@ -81,14 +162,18 @@ enum Job {
     Refused(String),
 }
 
-/// What the worker hands the writer.
+/// What the worker and the reader hand the writer.
 enum Out {
     Lines(String),
     Stream(Stream),
+    /// The answer to a client's ping.
+    Pong(Vec<u8>),
+    /// A close frame, then the end of the connection.
+    Close(u16, String),
 }
 
-async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: WebSocket) {
-    let (tx, rx) = socket.split();
+async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: Io) {
+    let (rx, tx) = tokio::io::split(socket);
     let conn = st.connection(peer, true, &headers);
     // Whether a stream is bound: set by the pipeline when it binds one (so a
     // second bind right behind it is refused), cleared by the writer when
@@ -98,7 +183,23 @@ async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: 
     let (out_tx, out) = mpsc::channel(OUT);
     let limit = st.engine.config().request_limit;
     let idle = st.listener.timeouts.read;
-    let reader = tokio::spawn(read(rx, jobs_tx, limit, peer, idle, bound.clone()));
+    // Frames a little over the limit are read and refused with ERROR,67;
+    // far larger ones end the connection without being buffered.
+    let max_message = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(4);
+    let reader = tokio::spawn(read(
+        rx,
+        Decoder::new(max_message),
+        jobs_tx,
+        out_tx.clone(),
+        Reading {
+            limit,
+            peer,
+            idle,
+            bound: bound.clone(),
+        },
+    ));
     let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx));
     write(tx, out, &bound).await;
     // The writer is done (socket closed or failed): nothing more is read or run.
@@ -106,49 +207,97 @@ async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: 
     worker.abort();
 }
 
-/// Reads frames and queues them in order; waits when the queue is full.
-/// A socket that carries no stream and sends no request for `idle`
-/// (`<read_timeout_millis>`) is closed; one that carries a stream may be
-/// silent (TLCP clients need not send anything while they read).
-async fn read(
-    mut rx: SplitStream<WebSocket>,
-    jobs: mpsc::Sender<Job>,
+/// What the reader knows of its connection.
+struct Reading {
     limit: u64,
     peer: SocketAddr,
     idle: Option<std::time::Duration>,
     bound: Arc<AtomicBool>,
+}
+
+/// Reads some bytes into the decoder; 0 at the end of the stream. The bytes
+/// land in a stack buffer first, which exists only while a read completes:
+/// a socket waiting for its client's next request holds no read buffer.
+async fn read_some(rx: &mut ReadHalf<Io>, decoder: &mut Decoder) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut space = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut space);
+        match Pin::new(&mut *rx).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                decoder.buffer().extend_from_slice(buf.filled());
+                Poll::Ready(Ok(buf.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Reads frames and queues the requests in order; waits when the queue is
+/// full. A socket that carries no stream and sends no request for `idle`
+/// (`<read_timeout_millis>`) is closed; one that carries a stream may be
+/// silent (TLCP clients need not send anything while they read).
+async fn read(
+    mut rx: ReadHalf<Io>,
+    mut decoder: Decoder,
+    jobs: mpsc::Sender<Job>,
+    out: mpsc::Sender<Out>,
+    r: Reading,
 ) {
+    let peer = r.peer;
     loop {
-        let next = match idle {
-            Some(t) => match tokio::time::timeout(t, rx.next()).await {
-                Ok(next) => next,
-                Err(_) if bound.load(Ordering::Acquire) => continue,
+        // Every message the bytes so far complete.
+        loop {
+            let job = match decoder.decode() {
+                Ok(None) => break,
+                Ok(Some(Message::Text(text))) => parse(&text, r.limit, peer),
+                Ok(Some(Message::Binary(_))) => Job::Refused(
+                    Line::Error {
+                        code: code::MALFORMED,
+                        message: "TLCP requests are text messages",
+                    }
+                    .to_line(),
+                ),
+                Ok(Some(Message::Ping(payload))) => {
+                    if out.send(Out::Pong(payload)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(Some(Message::Pong)) => continue,
+                Ok(Some(Message::Close(_))) => {
+                    let _ = out.send(Out::Close(close::NORMAL, String::new())).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::info!(client = %peer, "websocket closed: {e}");
+                    let _ = out.send(Out::Close(e.code(), e.to_string())).await;
+                    return;
+                }
+            };
+            if jobs.send(job).await.is_err() {
+                return;
+            }
+        }
+        let read = match r.idle {
+            Some(t) => match tokio::time::timeout(t, read_some(&mut rx, &mut decoder)).await {
+                Ok(read) => read,
+                Err(_) if r.bound.load(Ordering::Acquire) => continue,
                 Err(_) => {
                     tracing::info!(client = %peer, "websocket closed: no request and no stream for {t:?}");
-                    break;
+                    return;
                 }
             },
-            None => rx.next().await,
+            None => read_some(&mut rx, &mut decoder).await,
         };
-        let Some(msg) = next else { break };
-        let job = match msg {
-            Ok(Message::Text(text)) => parse(text.as_str(), limit, peer),
-            Ok(Message::Binary(_)) => Job::Refused(
-                Line::Error {
-                    code: code::MALFORMED,
-                    message: "TLCP requests are text messages",
-                }
-                .to_line(),
-            ),
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) => break,
+        match read {
+            Ok(0) => return,
+            Ok(_) => {}
             Err(e) => {
                 tracing::info!(client = %peer, "websocket closed: {e}");
-                break;
+                return;
             }
-        };
-        if jobs.send(job).await.is_err() {
-            break;
         }
     }
 }
@@ -190,74 +339,148 @@ async fn work(
     }
 }
 
-/// Waits for the next chunk of the bound stream, or forever if none is bound.
-async fn next_chunk(stream: &mut Option<Stream>) -> Option<String> {
+/// Frames the next chunk of the bound stream into `frames`; waits forever
+/// if none is bound. `false` when the stream is over.
+async fn next_chunk(stream: &mut Option<Stream>, frames: &mut Vec<u8>) -> bool {
     match stream {
-        Some(s) => s.next_chunk().await,
+        Some(s) => {
+            s.next_chunk_with(|text| encode(frames, Opcode::Text, text.as_bytes()))
+                .await
+        }
         None => std::future::pending().await,
     }
 }
 
+/// What the writer's turn brought.
+enum Turn {
+    /// `frames` holds the next chunk of the stream (`false`: the stream is
+    /// over, nothing was added).
+    Chunk(bool),
+    Out(Out),
+}
+
 /// Writes answers and the bound stream's chunks until the socket closes,
 /// the client goes away, or a stream asks for the socket to be closed.
-async fn write(
-    mut tx: SplitSink<WebSocket, Message>,
-    mut out: mpsc::Receiver<Out>,
-    bound: &AtomicBool,
-) {
+async fn write(mut tx: WriteHalf<Io>, mut out: mpsc::Receiver<Out>, bound: &AtomicBool) {
     let mut stream: Option<Stream> = None;
+    // Frames to write, in a buffer kept from write to write.
+    let mut frames: Vec<u8> = Vec::new();
     loop {
-        let chunk = tokio::select! {
+        let turn = tokio::select! {
+            more = next_chunk(&mut stream, &mut frames) => Turn::Chunk(more),
             next = out.recv() => match next {
                 None => break,
-                Some(Out::Lines(text)) if text.is_empty() => continue,
-                Some(Out::Lines(text)) => Some(text),
-                Some(Out::Stream(mut s)) => {
-                    // The head (CONOK...) goes before any later answer.
-                    let head = s.next_chunk().await;
-                    stream = Some(s);
-                    head
-                }
+                Some(o) => Turn::Out(o),
             },
-            chunk = next_chunk(&mut stream) => chunk,
         };
-        let Some(text) = chunk else {
+        let chunk = match turn {
+            Turn::Chunk(more) => more,
+            Turn::Out(Out::Stream(s)) => {
+                // The head (CONOK...) goes before any later answer.
+                stream = Some(s);
+                next_chunk(&mut stream, &mut frames).await
+            }
+            Turn::Out(Out::Lines(text)) => {
+                if !text.is_empty() {
+                    encode(&mut frames, Opcode::Text, text.as_bytes());
+                    if send(&mut tx, &mut frames, || NOT_A_STREAM).await.is_err() {
+                        break;
+                    }
+                }
+                continue;
+            }
+            Turn::Out(Out::Pong(payload)) => {
+                encode(&mut frames, Opcode::Pong, &payload);
+                if send(&mut tx, &mut frames, || NOT_A_STREAM).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Turn::Out(Out::Close(code, reason)) => {
+                encode_close(&mut frames, code, &reason);
+                let _ = send(&mut tx, &mut frames, || NOT_A_STREAM).await;
+                break;
+            }
+        };
+        if !chunk {
             // Polling cycle over, or another stream took the session.
             stream = None;
             bound.store(false, Ordering::Release);
             continue;
-        };
-        let closes = stream.as_ref().is_some_and(Stream::closes_socket);
-        if stream.as_ref().is_some_and(Stream::is_done) {
-            // A polling cycle that just ended frees the socket for the next
-            // bind_session at once.
-            stream = None;
-            bound.store(false, Ordering::Release);
         }
-        // A client that stopped reading keeps this write pending; once its
-        // session has been ended (closed as stalled, by the memory budget,
-        // ...) it gets a moment for the last lines, then the socket goes.
-        let ended = stream.as_ref().map(Stream::ended);
-        let gone = async move {
-            match ended {
-                Some(ended) => {
-                    ended.await;
-                    tokio::time::sleep(ENDED_WRITE_GRACE).await;
-                }
-                None => std::future::pending().await,
+        let closes = stream.as_ref().is_some_and(Stream::closes_socket);
+        // A polling cycle that just ended frees the socket for the next
+        // bind_session at once (the stream is dropped after its last write).
+        let over = match stream.as_ref().is_some_and(Stream::is_done) {
+            true => {
+                bound.store(false, Ordering::Release);
+                stream.take()
             }
+            false => None,
         };
-        tokio::select! {
-            sent = tx.send(Message::Text(text.into())) => if sent.is_err() { break },
-            _ = gone => {
+        if closes {
+            // LS_close_socket: the last lines, then the close.
+            encode_close(&mut frames, close::NORMAL, "");
+        }
+        let sent = send(&mut tx, &mut frames, || {
+            stream.as_ref().or(over.as_ref()).map(Stream::ended)
+        })
+        .await;
+        drop(over);
+        match sent {
+            Ok(()) if !closes => {}
+            Ok(()) => break,
+            Err(Gone::Ended) => {
                 tracing::info!("websocket closed: the session ended while the client read nothing");
                 break;
             }
-        }
-        if closes {
-            // LS_close_socket: the last lines, then the close.
-            let _ = tx.send(Message::Close(None)).await;
-            break;
+            Err(Gone::Failed) => break,
         }
     }
+}
+
+/// Frames that belong to no session (pongs, closes): nothing ends them.
+const NOT_A_STREAM: Option<std::future::Ready<()>> = None;
+
+/// Why a write did not complete.
+enum Gone {
+    /// The socket failed (the client went away, the write timeout).
+    Failed,
+    /// The session ended while the client read nothing.
+    Ended,
+}
+
+/// Writes `frames` and empties it. Most writes complete at once; only one
+/// that waits for a client that does not read watches its session's end
+/// (`ended`): once the session is over, the write gets [`ENDED_WRITE_GRACE`]
+/// for the last lines, then the socket goes.
+async fn send<F: Future<Output = ()>>(
+    tx: &mut WriteHalf<Io>,
+    frames: &mut Vec<u8>,
+    ended: impl FnOnce() -> Option<F>,
+) -> Result<(), Gone> {
+    let result = {
+        let mut write = pin!(async {
+            tx.write_all(frames).await?;
+            tx.flush().await
+        });
+        match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+            Poll::Ready(r) => r.map_err(|_| Gone::Failed),
+            Poll::Pending => match ended() {
+                None => write.await.map_err(|_| Gone::Failed),
+                Some(ended) => tokio::select! {
+                    r = &mut write => r.map_err(|_| Gone::Failed),
+                    _ = async {
+                        ended.await;
+                        tokio::time::sleep(ENDED_WRITE_GRACE).await;
+                    } => Err(Gone::Ended),
+                },
+            },
+        }
+    };
+    frames.clear();
+    if frames.capacity() > WRITE_BUFFER_KEEP {
+        *frames = Vec::new();
+    }
+    result
 }
