@@ -164,7 +164,6 @@ pub fn run(args: &Args) -> anyhow::Result<String> {
     let per_update_batched = many.us_per_write().map(|us| us / batch);
     if args.json {
         let v = json!({
-            "workload": "floor",
             "clients": clients,
             "rate": args.rate,
             "ticks": ticks,

@@ -99,7 +99,6 @@ impl Outcome {
     pub fn to_json(&self) -> String {
         let ms = |q: f64| self.setup.quantile(q).map(|us| us as f64 / 1000.0);
         let v = json!({
-            "workload": "storm",
             "protocol": self.protocol,
             "url": self.url,
             "concurrency": self.concurrency,
