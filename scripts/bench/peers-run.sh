@@ -47,11 +47,12 @@ if [ ${#peer_only[@]} -gt 0 ]; then
     done
 fi
 
-# Descriptors: a client socket per session in the load generator, two per
-# connection in the floor, and nginx or Pushpin's own (they inherit ours).
+# Descriptors: a socket per session in the load generator and in the server
+# (nginx and Pushpin inherit our limit), one per connection on each side of
+# the floor (its receiving side is a process of its own).
 most=$IDLE_CLIENTS
 for w in "${workloads[@]}"; do
-    case $w in fanout-*) n=${w#fanout-}; [ $((2 * n)) -gt "$most" ] && most=$((2 * n)) ;; esac
+    case $w in fanout-*) n=${w#fanout-}; [ "$n" -gt "$most" ] && most=$n ;; esac
 done
 raise_nofile $((most + 1024))
 
@@ -141,7 +142,8 @@ for sc in "${workloads[@]}"; do
             else
                 peer_stop
                 # What an HTTP publisher could not send (it prints it as it stops).
-                skipped=$(sed -n 's/^skipped \([0-9]*\)$/\1/p' "$WORK/$tag"/publisher.out "$WORK/$tag"/origin.out 2>/dev/null | head -n 1)
+                skipped=$(cat "$WORK/$tag"/publisher.out "$WORK/$tag"/origin.out 2>/dev/null |
+                    sed -n 's/^skipped \([0-9]*\)$/\1/p' | head -n 1) || true
                 [ -n "$skipped" ] && extra="\"publisher_skipped\":$skipped"
             fi
             if [ "$rc" -ne 0 ] || ! grep -q '"server_cpu_percent"' "$json"; then

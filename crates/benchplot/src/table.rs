@@ -147,7 +147,7 @@ fn table(runs: &[Run], kind: &str) -> String {
                         vs(key),
                         auto(spread(rs, "latency_p50_ms")),
                         auto(spread(rs, "latency_p99_ms")),
-                        auto(spread(rs, "failures")),
+                        show(spread(rs, "failures"), 0),
                     );
                 }
                 "idle" => {

@@ -8,9 +8,11 @@
 //! only. A second phase writes `batch` messages in one `write` per socket:
 //! the cost per update when a server batches.
 //!
-//! The other ends are drained by reader tasks on other threads, whose time
-//! is not counted (with `--no-drain` nobody reads; the receive buffers hold
-//! a few seconds of small messages). What the sender's time does include,
+//! The other ends belong to a child process (this program again, `floor
+//! --sink`), which drains them with reader tasks whose time is not counted
+//! (with `--no-drain` nobody reads; the receive buffers hold a few seconds
+//! of small messages). A process for each side also halves the descriptors
+//! each needs: N apiece, as the server and the load generator have. What the sender's time does include,
 //! as a server's does on loopback, is the receiving side's TCP processing:
 //! Linux runs the loopback delivery (softirq) in the context of the thread
 //! that sends, and wakes the reader from there. That is part of every
@@ -53,6 +55,10 @@ pub struct Args {
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Internal: be the receiving side, connecting --clients sockets to
+    /// this address, until standard input closes.
+    #[arg(long, hide = true)]
+    sink: Option<SocketAddr>,
 }
 
 /// The CPU time (user plus system) of the calling thread.
@@ -135,14 +141,82 @@ pub fn run(args: &Args) -> anyhow::Result<String> {
         0 => connect::auto_sources(clients),
         n => n as usize,
     };
-    // One worker thread reads the client ends; the sender is a thread of
-    // its own, outside the runtime.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let (mut servers, unread) = rt.block_on(open(clients, sources, !args.no_drain))?;
+    if let Some(addr) = args.sink {
+        // Until the measuring process closes our standard input.
+        sink(addr, clients, sources, !args.no_drain, || {
+            let mut rest = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
+        })?;
+        return Ok(String::new());
+    }
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    let exe = std::env::current_exe().context("cannot find this program to start the sink")?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args([
+            "floor",
+            "--sink",
+            &addr.to_string(),
+            "--clients",
+            &clients.to_string(),
+        ])
+        .args(["--source-addrs", &sources.to_string()])
+        .stdin(std::process::Stdio::piped());
+    if args.no_drain {
+        command.arg("--no-drain");
+    }
+    let mut child = command.spawn().context("cannot start the sink process")?;
+    let accepted = accept(&listener, clients, Some(&mut child));
+    let result = accepted.and_then(|servers| measure(args, servers));
+    // Closing its standard input ends the sink.
+    drop(child.stdin.take());
+    let _ = child.wait();
+    result
+}
+
+/// Accepts the sink's connections, as blocking sockets with Nagle off.
+fn accept(
+    listener: &std::net::TcpListener,
+    clients: usize,
+    mut child: Option<&mut std::process::Child>,
+) -> anyhow::Result<Vec<TcpStream>> {
+    let mut accepted = Vec::with_capacity(clients);
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while accepted.len() < clients {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                s.set_nodelay(true)?;
+                accepted.push(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.as_mut().map(|c| c.try_wait()).transpose()?.flatten() {
+                    bail!(
+                        "the sink process ended ({status}) after {} connections",
+                        accepted.len()
+                    );
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "only {} of {clients} connections within 120 s",
+                        accepted.len()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e).context("accept (raise ulimit -n)"),
+        }
+    }
+    Ok(accepted)
+}
+
+/// Runs both phases on a thread of their own and formats the result.
+fn measure(args: &Args, mut servers: Vec<TcpStream>) -> anyhow::Result<String> {
+    let clients = servers.len();
+    let duration = args.duration;
     let ticks = (duration * f64::from(args.rate)).ceil().max(1.0) as u64;
     let period = Duration::from_secs_f64(1.0 / f64::from(args.rate));
     let single = message(args.size as usize);
@@ -158,8 +232,6 @@ pub fn run(args: &Args) -> anyhow::Result<String> {
     let (one, many) = sender
         .join()
         .map_err(|_| anyhow::anyhow!("the sender thread panicked"))??;
-    drop(unread);
-    rt.shutdown_timeout(Duration::from_secs(1));
     let batch = f64::from(args.batch);
     let per_update_batched = many.us_per_write().map(|us| us / batch);
     if args.json {
@@ -191,48 +263,41 @@ pub fn run(args: &Args) -> anyhow::Result<String> {
     ))
 }
 
-/// N connections to a listener of ours: returns the accepted ends as
-/// blocking std sockets, and the connecting ends when they are not drained
-/// (those that are belong to reader tasks of the runtime).
-async fn open(
+/// The sink: N connections to `addr`, drained by tasks of a one-thread
+/// runtime (or left unread), until `until` returns.
+fn sink(
+    addr: SocketAddr,
     clients: usize,
     sources: usize,
     drain: bool,
-) -> anyhow::Result<(Vec<TcpStream>, Vec<tokio::net::TcpStream>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot listen on 127.0.0.1")?;
-    let addr = listener.local_addr()?;
-    let accepting = tokio::spawn(async move {
-        let mut accepted = Vec::with_capacity(clients);
-        while accepted.len() < clients {
-            let (s, _) = listener.accept().await.context("accept")?;
-            let s = s.into_std()?;
-            s.set_nonblocking(false)?;
-            s.set_nodelay(true)?;
-            accepted.push(s);
+    until: impl FnOnce(),
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let _unread = rt.block_on(async {
+        let mut unread = Vec::new();
+        for id in 0..clients {
+            let stream = connect_one(addr, connect::source_for(id, sources))
+                .await
+                .with_context(|| format!("connection {id} of {clients} (raise ulimit -n)"))?;
+            if drain {
+                tokio::spawn(async move {
+                    let mut stream = stream;
+                    let mut buf = vec![0u8; 4096];
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                });
+            } else {
+                unread.push(stream);
+            }
         }
-        anyhow::Ok(accepted)
-    });
-    let mut unread = Vec::new();
-    for id in 0..clients {
-        let stream = connect_one(addr, connect::source_for(id, sources))
-            .await
-            .with_context(|| {
-                format!("connection {id} of {clients} (raise ulimit -n: 2 per connection)")
-            })?;
-        if drain {
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let mut buf = vec![0u8; 4096];
-                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-            });
-        } else {
-            unread.push(stream);
-        }
-    }
-    let accepted = accepting.await.context("the accepting task failed")??;
-    Ok((accepted, unread))
+        anyhow::Ok(unread)
+    })?;
+    until();
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
 }
 
 async fn connect_one(
@@ -301,8 +366,21 @@ mod tests {
             no_drain: false,
             source_addrs: 0,
             json: true,
+            sink: None,
         };
-        let out = run(&args).unwrap_or_else(|e| panic!("{e:#}"));
+        // The sink in a thread (the test binary is not shoal-load).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let sinking = std::thread::spawn(move || {
+            sink(addr, 20, 1, true, move || {
+                let _ = wait.recv();
+            })
+        });
+        let servers = accept(&listener, 20, None).unwrap_or_else(|e| panic!("{e:#}"));
+        let out = measure(&args, servers).unwrap_or_else(|e| panic!("{e:#}"));
+        drop(done);
+        assert!(sinking.join().is_ok_and(|r| r.is_ok()));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["writes"], 200);
         assert!(v["floor_us_per_send"].as_f64().is_some(), "{out}");

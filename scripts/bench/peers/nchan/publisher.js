@@ -61,9 +61,8 @@ const list = channels(opt.channels);
 for (const { name, rate } of list) {
   tick(rate, (seq) => post(name, message(seq, list.length > 1 ? name : undefined)));
 }
-const stop = () => {
-  console.log(`skipped ${skipped}`);
-  process.exit(0);
-};
+// However it ends (a signal, or nchan gone first): what was not published.
+process.on('exit', () => console.log(`skipped ${skipped}`));
+const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -101,9 +101,8 @@ origin.listen(Number(opt.port), '127.0.0.1', () => {
   console.log('listening');
   for (const { name, rate } of list) tickBatch(rate, (seqs) => publish(name, seqs));
 });
-const stop = () => {
-  console.log(`skipped ${skipped}`);
-  process.exit(0);
-};
+// However it ends (a signal, or nchan gone first): what was not published.
+process.on('exit', () => console.log(`skipped ${skipped}`));
+const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
