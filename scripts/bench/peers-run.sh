@@ -131,7 +131,7 @@ for sc in "${workloads[@]}"; do
             rc=0
             timeout --kill-after=5 $((WARMUP + DURATION + 150)) \
                 "$LOAD" --protocol "$proto" --url "$url" "${args[@]}" \
-                --warmup "$WARMUP" --duration "$DURATION" "${pids[@]}" --json \
+                --warmup "$WARMUP" --duration "$DURATION" --connect-timeout 120 "${pids[@]}" --json \
                 >"$json" 2>"$WORK/$tag.load.log" &
             LOAD_PID=$!
             wait "$LOAD_PID" || rc=$?
