@@ -222,6 +222,10 @@ start_server() { # scenario name, adapter -> SERVER_PID, REMOTE_PID, URL
     # The proxy announces its ports at info.
     [ "$2" = remote ] && args=(serve --listen 127.0.0.1:0 --adapters-dir "$WORK/adapters"
         --log-level warn,shoal_remote=info)
+    # Created here: the child opens them after the fork, maybe after the
+    # first read below (which would fail on a missing file).
+    : >"$out"
+    : >"$log"
     "$SHOAL" "${args[@]}" >"$out" 2>"$log" &
     SERVER_PID=$!
     if [ "$2" = remote ]; then
