@@ -13,9 +13,16 @@
 #   scripts/bench.sh                 # build (release), run, print the table
 #   scripts/bench.sh --write         # ... and put it in docs/benchmarks.md
 #   scripts/bench.sh --only fanout-1000 --only heavy
-#   scripts/bench.sh --peers --only fanout-1000   # Shoal beside Socket.IO,
-#       Mosquitto, nchan and Pushpin (scripts/bench/peers.sh), interleaved,
-#       BENCH_REPEAT (default 2) rounds; --peer NAME (repeatable) picks peers
+#   scripts/bench.sh --peers [--write]   # Shoal beside Socket.IO, Mosquitto,
+#       nchan and Pushpin (scripts/bench/peers-run.sh) on the workloads
+#       fanout-N (N of BENCH_FANOUT, default "1000 2000 5000 10000"), batch,
+#       heavy, idle, storm, with the kernel floor (shoal-load floor) for each
+#       fan-out N; interleaved, BENCH_REPEAT (default 2) rounds. --only NAME
+#       (repeatable) picks workloads, --peer NAME (repeatable) peers. With
+#       --write: docs/bench/peers.jsonl, docs/bench/*.svg (shoal-benchplot)
+#       and the peers table of docs/benchmarks.md. BENCH_IDLE_CLIENTS
+#       (default 5000) and BENCH_STORM_CONCURRENCY (default 32) size the
+#       idle and storm workloads.
 #
 # Environment: BENCH_WARMUP (s, default 3) and BENCH_DURATION (s, default 10)
 # per scenario; CARGO_TARGET_DIR is honoured. With the defaults the scenarios
@@ -69,20 +76,19 @@ done
 case $WARMUP$DURATION in *[!0-9]*) die "BENCH_WARMUP and BENCH_DURATION are whole seconds" ;; esac
 [ "$DURATION" -ge 1 ] || die "BENCH_DURATION must be at least 1"
 case $REPEAT in ''|*[!0-9]*|0) die "BENCH_REPEAT is a whole number of rounds, at least 1" ;; esac
-if $peers && $write; then die "--peers prints its table only (no --write)"; fi
-if $write; then
+if $write && ! $peers; then
     grep -qF "$BEGIN_MARK" "$DOC" && grep -qF "$END_MARK" "$DOC" ||
         die "$DOC lacks the markers $BEGIN_MARK and $END_MARK"
 fi
 
 selected=()
-for s in "${SCENARIOS[@]}"; do
+$peers || for s in "${SCENARIOS[@]}"; do
     name=${s%%|*}
     if [ ${#only[@]} -eq 0 ] || printf '%s\n' "${only[@]}" | grep -qxF "$name"; then
         selected+=("$s")
     fi
 done
-[ ${#selected[@]} -gt 0 ] || die "no scenario named ${only[*]}; they are: $(printf '%s ' "${SCENARIOS[@]%%|*}")"
+$peers || [ ${#selected[@]} -gt 0 ] || die "no scenario named ${only[*]}; they are: $(printf '%s ' "${SCENARIOS[@]%%|*}")"
 
 # Every process we start is stopped on the way out, whatever happens.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
@@ -121,21 +127,27 @@ trap 'exit 143' TERM
 # Thousands of sockets: each side needs a descriptor per session.
 most=0
 remote=false
-for s in "${selected[@]}"; do
+for s in "${selected[@]+"${selected[@]}"}"; do
     IFS='|' read -r _ adapter sessions _ <<<"$s"
     [ "$sessions" -gt "$most" ] && most=$sessions
     [ "$adapter" = remote ] && remote=true
 done
-need=$((most + 512))
-soft=$(ulimit -Sn)
-if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
+# Raises the open-file limit of this shell (and so of everything it starts)
+# to at least $1: the soft limit up to the hard one, and the hard one too
+# when we may (root).
+raise_nofile() { # descriptors needed
+    local need=$1 soft hard
+    soft=$(ulimit -Sn)
+    [ "$soft" = unlimited ] || [ "$soft" -ge "$need" ] && return 0
     hard=$(ulimit -Hn)
     if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then
-        die "open files are limited to $hard (ulimit -Hn); $most sessions need $need"
+        ulimit -Hn "$need" 2>/dev/null ||
+            die "open files are limited to $hard (ulimit -Hn) and may not be raised; $need are needed"
     fi
     ulimit -Sn "$need"
     say "raised the open-file limit from $soft to $need"
-fi
+}
+raise_nofile $((most + 512))
 
 # The remote adapter: Node.js and the official adapter SDK.
 if $remote; then
@@ -174,9 +186,14 @@ EOF
 fi
 
 say "building (release)"
-cargo build --release --quiet -p shoal -p shoal-loadgen
+if $peers; then
+    cargo build --release --quiet -p shoal -p shoal-loadgen -p shoal-benchplot
+else
+    cargo build --release --quiet -p shoal -p shoal-loadgen
+fi
 SHOAL=$TARGET/release/shoal
 LOAD=$TARGET/release/shoal-load
+PLOT=$TARGET/release/shoal-benchplot
 [ -x "$SHOAL" ] && [ -x "$LOAD" ] || die "no binaries under $TARGET/release"
 
 # One field of the flat JSON object shoal-load prints.
@@ -205,6 +222,10 @@ start_server() { # scenario name, adapter -> SERVER_PID, REMOTE_PID, URL
     # The proxy announces its ports at info.
     [ "$2" = remote ] && args=(serve --listen 127.0.0.1:0 --adapters-dir "$WORK/adapters"
         --log-level warn,shoal_remote=info)
+    # Created here: the child opens them after the fork, maybe after the
+    # first read below (which would fail on a missing file).
+    : >"$out"
+    : >"$log"
     "$SHOAL" "${args[@]}" >"$out" 2>"$log" &
     SERVER_PID=$!
     if [ "$2" = remote ]; then

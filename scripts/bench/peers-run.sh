@@ -1,10 +1,43 @@
-# The side-by-side fan-out run of scripts/bench.sh --peers, sourced by it
-# after the build (it uses its functions and variables): for each selected
-# fan-out scenario, BENCH_REPEAT rounds of Shoal then each peer, one
-# shoal-load run each, then one table row per server.
+# The side-by-side run of scripts/bench.sh --peers, sourced by it after the
+# build (it uses its functions and variables): for each selected workload,
+# BENCH_REPEAT rounds of Shoal then each peer (interleaved: a slow drift of
+# the machine touches every server alike), one shoal-load run each, and the
+# kernel floor (shoal-load floor) beside each fan-out size. Every run is
+# one JSON line of $RESULTS; shoal-benchplot turns them into the tables
+# (and, with --write, the SVG charts).
+#
+# Workloads (each run bounded: warm-up, measured window, connect time):
+#   fanout-N  N clients on one channel (rate-10: 10 updates/s)
+#   batch     200 clients, each on 10 channels rate-10 .. rate-19 over one
+#             connection (145 updates/s a client)
+#   heavy     1 client on rate-50000 (50 000 updates/s)
+#   idle      BENCH_IDLE_CLIENTS clients subscribed to a channel that gets
+#             no update: the server's memory per client
+#   storm     BENCH_STORM_CONCURRENCY workers opening, subscribing and
+#             closing sessions: sessions/s and server CPU per session
 . "$ROOT/scripts/bench/peers.sh"
 
 command -v node >/dev/null || die "node is missing: the peers' servers and publishers run on Node.js 18 or later"
+FANOUT=${BENCH_FANOUT:-1000 2000 5000 10000}
+IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-5000}
+STORM_CONCURRENCY=${BENCH_STORM_CONCURRENCY:-32}
+BATCH_CLIENTS=200
+HEAVY_RATE=50000
+for n in $FANOUT $IDLE_CLIENTS $STORM_CONCURRENCY; do
+    case $n in ''|*[!0-9]*|0) die "BENCH_FANOUT, BENCH_IDLE_CLIENTS and BENCH_STORM_CONCURRENCY are whole numbers above 0" ;; esac
+done
+
+workloads=()
+for n in $FANOUT; do workloads+=("fanout-$n"); done
+workloads+=(batch heavy idle storm)
+if [ ${#only[@]} -gt 0 ]; then
+    for w in "${only[@]}"; do
+        printf '%s\n' "${workloads[@]}" | grep -qxF "$w" ||
+            case $w in fanout-[1-9]*) ;; *) die "no workload named $w; they are: ${workloads[*]}" ;; esac
+    done
+    workloads=("${only[@]}")
+fi
+
 names=("${PEER_NAMES[@]}")
 if [ ${#peer_only[@]} -gt 0 ]; then
     names=()
@@ -13,118 +46,158 @@ if [ ${#peer_only[@]} -gt 0 ]; then
         names+=("$p")
     done
 fi
+
+# Descriptors: a socket per session in the load generator and in the server
+# (nginx and Pushpin inherit our limit), one per connection on each side of
+# the floor (its receiving side is a process of its own).
+most=$IDLE_CLIENTS
+for w in "${workloads[@]}"; do
+    case $w in fanout-*) n=${w#fanout-}; [ "$n" -gt "$most" ] && most=$n ;; esac
+done
+raise_nofile $((most + 1024))
+
 broken=$WORK/peers-broken
 peers_install >"$broken"
 while IFS= read -r line; do say "PEER NOT INSTALLED: $line"; done <"$broken"
 
-servers=(shoal "${names[@]}")
+# What a workload is: kind|clients|channels|shoal-load arguments for Shoal
+# (TLCP)|shoal-load arguments for a peer (besides --protocol, --url).
+workload() {
+    local chans
+    case $1 in
+    fanout-*) echo "fanout|${1#fanout-}|rate-10|--sessions ${1#fanout-} --items 1 --rate 10|--sessions ${1#fanout-} --item-names rate-10" ;;
+    batch)
+        chans=$(seq -s, -f 'rate-%g' 10 19)
+        echo "batch|$BATCH_CLIENTS|$chans|--sessions $BATCH_CLIENTS --items 10 --rate 10|--sessions $BATCH_CLIENTS --item-names $chans" ;;
+    heavy) echo "heavy|1|rate-$HEAVY_RATE|--sessions 1 --rate $HEAVY_RATE|--sessions 1 --item-names rate-$HEAVY_RATE" ;;
+    # Shoal: the demo's chat room, which only a client message updates.
+    idle) echo "idle|$IDLE_CLIENTS|idle|--idle --sessions $IDLE_CLIENTS --data-adapter CHAT_ROOM --item-names chat_room|--idle --sessions $IDLE_CLIENTS --item-names idle" ;;
+    storm) echo "storm|$STORM_CONCURRENCY|rate-10|--storm --connect-concurrency $STORM_CONCURRENCY --rate 10|--storm --connect-concurrency $STORM_CONCURRENCY --item-names rate-10" ;;
+    esac
+}
+
+RESULTS=$WORK/peers.jsonl
+: >"$RESULTS"
+# Appends a run's JSON object to the results with what it was.
+record() { # scenario, kind, server, round, clients, json file or "", failure text, extra JSON members
+    local head
+    head=$(printf '"scenario":"%s","workload":"%s","server":"%s","round":%s,"clients":%s' "$1" "$2" "$3" "$4" "$5")
+    [ -n "$8" ] && head="$head,$8"
+    if [ -n "$6" ] && [ -s "$6" ]; then
+        sed "s/^{/{$head,/" "$6" | head -n 1 >>"$RESULTS"
+    else
+        printf '{%s,"failed":"%s"}\n' "$head" "$(printf '%s' "$7" | tr -d '"\\' | tr '\n' ' ')" >>"$RESULTS"
+    fi
+}
+
 failed=0
 began=$SECONDS
-results=$WORK/peers-results   # scenario server round json-file
-: >"$results"
-for s in "${selected[@]}"; do
-    IFS='|' read -r name adapter sessions items rate mode what <<<"$s"
-    if [ "$adapter" != demo ] || [ "$items" != 1 ] || [ "$mode" != RAW ]; then
-        die "$name is not a fan-out scenario (one item, RAW, in process): --peers runs fan-out only"
-    fi
-    channel=rate-$rate
+servers=(shoal "${names[@]}")
+for sc in "${workloads[@]}"; do
+    IFS='|' read -r kind clients chans shoal_args peer_args <<<"$(workload "$sc")"
+    [ -n "$kind" ] || die "no workload named $sc"
     for round in $(seq "$REPEAT"); do
         for server in "${servers[@]}"; do
-            tag=$name.$server.$round
+            tag=$sc.$server.$round
             json=$WORK/$tag.json
             if grep -q "^$server:" "$broken"; then
-                say "$tag: FAILED: $(grep "^$server:" "$broken" | head -n 1)"
+                why=$(grep "^$server:" "$broken" | head -n 1)
+                say "$tag: FAILED: $why"
+                record "$sc" "$kind" "$server" "$round" "$clients" "" "not installed: $why" ""
                 failed=$((failed + 1))
                 continue
             fi
-            say "$tag: $sessions clients of $channel"
+            say "$tag: $kind, $clients clients, channels $chans"
             pids=()
             if [ "$server" = shoal ]; then
                 start_server "$tag" demo
                 url=$URL proto=tlcp pids=(--server-pid "$SERVER_PID")
+                # shellcheck disable=SC2206
+                args=($shoal_args)
             else
-                if ! peer_start "$server" "$WORK/$tag" "$channel" "$rate"; then
+                if ! peer_start "$server" "$WORK/$tag" "$chans"; then
                     say "$tag: FAILED: $server did not start (logs in $WORK/$tag)"
                     keep_logs=true
                     failed=$((failed + 1))
                     peer_stop
+                    record "$sc" "$kind" "$server" "$round" "$clients" "" "did not start" ""
                     continue
                 fi
                 url=$PEER_URL proto=$PEER_PROTO
                 for p in $PEER_PIDS; do pids+=(--server-pid "$p"); done
+                # shellcheck disable=SC2206
+                args=($peer_args)
             fi
             rc=0
-            timeout --kill-after=5 $((WARMUP + DURATION + 90)) \
-                "$LOAD" --protocol "$proto" --url "$url" --sessions "$sessions" --rate "$rate" \
-                --warmup "$WARMUP" --duration "$DURATION" "${pids[@]}" --json \
+            timeout --kill-after=5 $((WARMUP + DURATION + 150)) \
+                "$LOAD" --protocol "$proto" --url "$url" "${args[@]}" \
+                --warmup "$WARMUP" --duration "$DURATION" --connect-timeout 120 "${pids[@]}" --json \
                 >"$json" 2>"$WORK/$tag.load.log" &
             LOAD_PID=$!
             wait "$LOAD_PID" || rc=$?
             LOAD_PID=""
-            if [ "$server" = shoal ]; then stop_server; else peer_stop; fi
-            if [ "$rc" -ne 0 ] || ! grep -q '"ratio"' "$json"; then
+            extra=""
+            if [ "$server" = shoal ]; then
+                stop_server
+            else
+                peer_stop
+                # What an HTTP publisher could not send (it prints it as it stops).
+                skipped=$(cat "$WORK/$tag"/publisher.out "$WORK/$tag"/origin.out 2>/dev/null |
+                    sed -n 's/^skipped \([0-9]*\)$/\1/p' | head -n 1) || true
+                [ -n "$skipped" ] && extra="\"publisher_skipped\":$skipped"
+            fi
+            if [ "$rc" -ne 0 ] || ! grep -q '"server_cpu_percent"' "$json"; then
                 keep_logs=true
                 failed=$((failed + 1))
-                say "$tag: FAILED (exit $rc): $(grep -h error "$WORK/$tag.load.log" | tail -n 1)"
+                why=$(grep -h error "$WORK/$tag.load.log" | tail -n 1)
+                [ "$rc" -eq 124 ] && why="timed out"
+                say "$tag: FAILED (exit $rc): $why"
+                record "$sc" "$kind" "$server" "$round" "$clients" "" "${why:-exit $rc}" "$extra"
                 continue
             fi
-            echo "$name $server $round $json" >>"$results"
-            say "$tag: $(field received_per_s "$json") upd/s of $(field expected_per_s "$json"), $(field server_cpu_us_per_update "$json") µs CPU/update"
+            record "$sc" "$kind" "$server" "$round" "$clients" "$json" "" "$extra"
+            case $kind in
+            storm) say "$tag: $(field sessions_per_s "$json") sessions/s, $(field server_cpu_us_per_session "$json") µs CPU/session" ;;
+            idle) say "$tag: $(field server_rss_per_session_kib "$json") KiB/client" ;;
+            *) say "$tag: $(field received_per_s "$json") upd/s of $(field expected_per_s "$json"), $(field server_cpu_us_per_update "$json") µs CPU/update" ;;
+            esac
         done
+        # The kernel floor of this fan-out size, in the same round.
+        if [ "$kind" = fanout ]; then
+            tag=$sc.floor.$round
+            rc=0
+            timeout --kill-after=5 $((2 * DURATION + 120)) \
+                "$LOAD" floor --clients "$clients" --rate 10 --duration "$DURATION" --json \
+                >"$WORK/$tag.json" 2>"$WORK/$tag.log" || rc=$?
+            if [ "$rc" -ne 0 ]; then
+                failed=$((failed + 1))
+                keep_logs=true
+                say "$tag: FAILED (exit $rc): $(tail -n 1 "$WORK/$tag.log")"
+                record "$sc" floor floor "$round" "$clients" "" "exit $rc" ""
+            else
+                record "$sc" floor floor "$round" "$clients" "$WORK/$tag.json" "" ""
+                say "$tag: $(field floor_us_per_send "$WORK/$tag.json") µs CPU/send, $(field floor_us_per_update_batched "$WORK/$tag.json") µs/update batched"
+            fi
+        fi
     done
 done
 say "peer runs took $((SECONDS - began)) s"
 
-# One line per run, then one row per server: means over the rounds, the
-# CPU per update's range, and Shoal's CPU per update over the peer's
-# (round by round: mean, min..max).
-{
-    echo "Peers, fan-out: warm-up ${WARMUP} s, measured ${DURATION} s, $REPEAT round(s) interleaved; $(nproc) cores shared by server, publisher and load generator; Shoal $(git rev-parse --short HEAD 2>/dev/null); Node.js $(node --version)."
-    echo
-    echo "| scenario | server | round | clients | expected upd/s | received upd/s | ratio | gaps | latency p50 / p99 ms | server CPU µs/update | server peak RSS MiB |"
-    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-    while read -r sc server round json; do
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n' "$sc" "$server" "$round" \
-            "$(field sessions "$json")" "$(fmt '%.0f' "$(field expected_per_s "$json")")" \
-            "$(fmt '%.0f' "$(field received_per_s "$json")")" "$(fmt '%.3f' "$(field ratio "$json")")" \
-            "$(field gaps "$json")+$(field duplicates "$json")dup" \
-            "$(fmt '%.2f' "$(field latency_p50_ms "$json")")" "$(fmt '%.2f' "$(field latency_p99_ms "$json")")" \
-            "$(fmt '%.2f' "$(field server_cpu_us_per_update "$json")")" \
-            "$(fmt '%.1f' "$(field server_peak_rss_mib "$json")")"
-    done <"$results"
-    echo
-    echo "| scenario | server | clients | expected upd/s | received upd/s | ratio | gaps | latency p50 / p99 ms | server CPU µs/update (min..max) | server peak RSS MiB | Shoal/peer CPU per update (min..max) |"
-    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-    while read -r sc server round json; do
-        printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$sc" "$server" "$round" \
-            "$(field sessions "$json")" "$(field expected_per_s "$json")" "$(field received_per_s "$json")" \
-            "$(field ratio "$json")" "$(($(field gaps "$json") + $(field duplicates "$json")))" \
-            "$(field latency_p50_ms "$json")" "$(field latency_p99_ms "$json")" \
-            "$(field server_cpu_us_per_update "$json") $(field server_peak_rss_mib "$json")"
-    done <"$results" | awk '
-        { k = $1 SUBSEP $2; if (!(k in n)) order[++keys] = k; n[k]++
-          cl[k] = $4; ex[k] += $5; rx[k] += $6; ra[k] += $7; gp[k] += $8; p50[k] += $9; p99[k] += $10
-          cpu[k] += $11; if (!(k in lo) || $11 < lo[k]) lo[k] = $11; if ($11 > hi[k]) hi[k] = $11
-          if ($12 > rss[k]) rss[k] = $12
-          round[$1 SUBSEP $2 SUBSEP $3] = $11 }
-        END {
-          for (i = 1; i <= keys; i++) {
-            k = order[i]; split(k, a, SUBSEP); m = n[k]
-            ratio = "-"
-            if (a[2] != "shoal") {
-              s = 0; c = 0; rl = ""; rh = ""
-              for (r = 1; r <= 100; r++) {
-                sh = round[a[1] SUBSEP "shoal" SUBSEP r]; pe = round[a[1] SUBSEP a[2] SUBSEP r]
-                if (sh != "" && pe != "" && pe > 0) { q = sh / pe; s += q; c++
-                  if (rl == "" || q < rl) rl = q; if (rh == "" || q > rh) rh = q }
-              }
-              if (c > 0) ratio = sprintf("%.3f (%.3f..%.3f)", s / c, rl, rh)
-            }
-            printf "| %s | %s | %s | %.0f | %.0f | %.3f | %d | %.2f / %.2f | %.2f (%.2f..%.2f) | %.1f | %s |\n",
-              a[1], a[2], cl[k], ex[k] / m, rx[k] / m, ra[k] / m, gp[k], p50[k] / m, p99[k] / m,
-              cpu[k] / m, lo[k], hi[k], rss[k], ratio
-          }
-        }'
-} >"$WORK/peers-table.md"
+title="Run of $(date -u +%Y-%m-%d) on $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores shared by server, publisher and load generator; Shoal $(git rev-parse --short HEAD 2>/dev/null); Node.js $(node --version); warm-up ${WARMUP} s, measured ${DURATION} s, $REPEAT round(s) interleaved."
+plot_args=(--results "$RESULTS" --title "$title" --table "$WORK/peers-table.md")
+$write && plot_args+=(--svg-dir "$ROOT/docs/bench" --svg-link bench)
+"$PLOT" "${plot_args[@]}" || die "shoal-benchplot failed on $RESULTS"
 cat "$WORK/peers-table.md"
+if $write; then
+    cp "$RESULTS" "$ROOT/docs/bench/peers.jsonl"
+    begin='<!-- peers:begin -->' end='<!-- peers:end -->'
+    grep -qF "$begin" "$DOC" && grep -qF "$end" "$DOC" || die "$DOC lacks the markers $begin and $end"
+    awk -v begin="$begin" -v end="$end" -v table="$WORK/peers-table.md" '
+        $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip { print }
+    ' "$DOC" >"$WORK/doc.md"
+    cat "$WORK/doc.md" >"$DOC"
+    say "results in docs/bench/peers.jsonl, charts in docs/bench/, table in $DOC"
+fi
 [ "$failed" -eq 0 ] || die "$failed run(s) failed (see the FAILED lines above)"

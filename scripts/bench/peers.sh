@@ -1,9 +1,10 @@
-# The peers of the side-by-side fan-out benchmark, sourced by
+# The peers of the side-by-side benchmark, sourced by
 # scripts/bench.sh --peers: how each is installed (idempotently), started on
 # 127.0.0.1 on a free port with its publisher, and stopped. Files and
 # configurations are in scripts/bench/peers/<peer>/.
 #
-# peer_start NAME WORKDIR CHANNEL RATE sets
+# peer_start NAME WORKDIR CHANNELS sets (CHANNELS: comma-separated, each
+# rate-N published N times a second, any other name never)
 #   PEER_URL      the WebSocket URL shoal-load opens (--url)
 #   PEER_PROTO    shoal-load's --protocol
 #   PEER_MAIN     the pid stopped first (it stops its own children)
@@ -97,14 +98,14 @@ wait_line() { # file, text, pid that must stay alive
     return 1
 }
 
-peer_start() { # name, workdir, channel, rate
-    local name=$1 w=$2 channel=$3 rate=$4 port pub
+peer_start() { # name, workdir, channels
+    local name=$1 w=$2 channels=$3 port pub
     PEER_MAIN="" PEER_PIDS="" PEER_OTHERS=""
     mkdir -p "$w"
     case $name in
     socketio)
         PEER_PROTO=socketio
-        node "$PEERS_DIR/socketio/server.js" --port 0 --channel "$channel" --rate "$rate" \
+        node "$PEERS_DIR/socketio/server.js" --port 0 --channels "$channels" \
             >"$w/server.out" 2>"$w/server.log" &
         PEER_MAIN=$!
         wait_line "$w/server.out" "listening on" "$PEER_MAIN" ||
@@ -122,7 +123,7 @@ peer_start() { # name, workdir, channel, rate
         PEER_MAIN=$!
         wait_port "$port" "$PEER_MAIN" && wait_port "$pub" "$PEER_MAIN" ||
             { say "mosquitto: the broker did not listen (see $w/server.log)"; return 1; }
-        node "$PEERS_DIR/mosquitto/publisher.js" --port "$pub" --topic "$channel" --rate "$rate" \
+        node "$PEERS_DIR/mosquitto/publisher.js" --port "$pub" --topics "$channels" \
             >"$w/publisher.out" 2>"$w/publisher.log" &
         PEER_OTHERS=$!
         wait_line "$w/publisher.out" publishing "$PEER_OTHERS" ||
@@ -138,12 +139,12 @@ peer_start() { # name, workdir, channel, rate
         PEER_MAIN=$!
         wait_port "$port" "$PEER_MAIN" ||
             { say "nchan: nginx did not listen (see $w/server.log and $w/nginx-error.log)"; return 1; }
-        node "$PEERS_DIR/nchan/publisher.js" --port "$port" --channel "$channel" --rate "$rate" \
+        node "$PEERS_DIR/nchan/publisher.js" --port "$port" --channels "$channels" \
             >"$w/publisher.out" 2>"$w/publisher.log" &
         PEER_OTHERS=$!
         wait_line "$w/publisher.out" publishing "$PEER_OTHERS" ||
             { say "nchan: the publisher did not start (see $w/publisher.log)"; return 1; }
-        PEER_URL="ws://127.0.0.1:$port/sub/$channel"
+        PEER_URL="ws://127.0.0.1:$port/sub/$channels"
         PEER_PIDS=$(process_tree "$PEER_MAIN" | tr '\n' ' ')
         ;;
     pushpin)
@@ -155,7 +156,7 @@ peer_start() { # name, workdir, channel, rate
             "$PEERS_DIR/pushpin/pushpin.conf.in" >"$w/pushpin.conf"
         echo "* 127.0.0.1:$origin,over_http" >"$w/routes"
         node "$PEERS_DIR/pushpin/origin.js" --port "$origin" --publish-port "$publish" \
-            --channel "$channel" --rate "$rate" >"$w/origin.out" 2>"$w/origin.log" &
+            --channels "$channels" >"$w/origin.out" 2>"$w/origin.log" &
         PEER_OTHERS=$!
         pushpin --config "$w/pushpin.conf" >"$w/server.out" 2>"$w/server.log" &
         PEER_MAIN=$!
@@ -163,7 +164,7 @@ peer_start() { # name, workdir, channel, rate
             { say "pushpin: pushpin did not listen (see $w/server.log and $w/log)"; return 1; }
         wait_line "$w/origin.out" listening "$PEER_OTHERS" ||
             { say "pushpin: the origin did not start (see $w/origin.log)"; return 1; }
-        PEER_URL="ws://127.0.0.1:$port/$channel"
+        PEER_URL="ws://127.0.0.1:$port/$channels"
         # condure, pushpin-proxy, pushpin-handler (and zurl if run): all
         # children of the runner.
         sleep 1

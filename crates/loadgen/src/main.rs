@@ -5,14 +5,17 @@
 //! `--server-pid` it also samples the server's memory and CPU time, and with
 //! `--remote-pid` the CPU time of the remote adapters feeding it.
 
+mod connect;
+mod floor;
 mod peer;
 mod procfs;
 mod report;
 mod session;
 mod stats;
+mod storm;
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use report::Summary;
 use session::{Plan, Report, Shared};
 use shoal_demo::{parse_rate, MAX_RATE};
@@ -26,9 +29,12 @@ use tokio::task::JoinSet;
 #[command(
     name = "shoal-load",
     version,
-    about = "TLCP load generator: many WebSocket sessions subscribed to COUNTER items"
+    about = "TLCP load generator: many WebSocket sessions subscribed to COUNTER items",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Server address: ws://HOST:PORT[/lightstreamer] or http://HOST:PORT
     /// (as `shoal serve` prints it). With another --protocol than tlcp, the
     /// WebSocket URL of the peer's subscription, used as it is.
@@ -88,6 +94,31 @@ struct Cli {
     /// Print the results as one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Idle clients: the items get no updates (any item name is taken, e.g.
+    /// `--data-adapter CHAT_ROOM --item-names chat_room` for Shoal, a
+    /// channel nobody publishes to for a peer); what matters is the
+    /// server's memory per session.
+    #[arg(long, conflicts_with = "storm")]
+    idle: bool,
+    /// Session storm: --connect-concurrency workers each open a session,
+    /// wait for its subscription, close it and start over, for --warmup
+    /// then --duration seconds; reports sessions per second and the
+    /// server's CPU per session. --sessions is ignored.
+    #[arg(long)]
+    storm: bool,
+    /// Loopback source addresses to spread the sessions over (127.0.0.1,
+    /// 127.0.0.2, ...): each gives about 28 000 ephemeral ports to one
+    /// server port. 0 picks one per 4000 sessions.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=250))]
+    source_addrs: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The kernel floor: the CPU time a sender thread spends to write one
+    /// small message to each of N loopback TCP connections, with nothing
+    /// else (no protocol, no server): what no server beats without batching.
+    Floor(floor::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,12 +184,34 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(Command::Floor(args)) = &cli.command {
+        match floor::run(args) {
+            Ok(out) => print!("{out}"),
+            Err(e) => {
+                eprintln!("shoal-load floor: error: {}", chain(&e));
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let json = cli.json;
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let storm = cli.storm;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
+        .context("cannot start the async runtime");
+    if storm {
+        match runtime.and_then(|rt| rt.block_on(storm_run(cli))) {
+            Ok(out) if json => print!("{}", out.to_json()),
+            Ok(out) => print!("{out}"),
+            Err(e) => {
+                eprintln!("shoal-load: error: {}", chain(&e));
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    let result = runtime.and_then(|rt| rt.block_on(run(cli)));
     match result {
         Ok(summary) if json => print!("{}", summary.to_json()),
         Ok(summary) => print!("{summary}"),
@@ -212,8 +265,13 @@ fn ws_url(given: &str) -> anyhow::Result<String> {
     Ok(format!("ws://{host}{path}"))
 }
 
-/// The items and their total rate.
+/// The items and their total rate (none for idle clients, whose items
+/// need not be counters).
 fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
+    if cli.idle && !cli.item_names.is_empty() {
+        let names: Vec<String> = cli.item_names.iter().map(|s| s.trim().to_owned()).collect();
+        return Ok((names, 0));
+    }
     let names: Vec<String> = if cli.item_names.is_empty() {
         let last = cli.rate + u64::from(cli.items) - 1;
         if last > MAX_RATE {
@@ -232,9 +290,10 @@ fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
         if names[..i].contains(name) {
             bail!("item {name} is named twice");
         }
-        total += parse_rate(name).map_err(|_| {
+        let rate = parse_rate(name).map_err(|_| {
             anyhow!("item {name:?}: expected rate-<N> with 1 <= N <= {MAX_RATE} (a COUNTER item)")
         })?;
+        total += if cli.idle { 0 } else { rate };
     }
     Ok((names, total))
 }
@@ -253,12 +312,6 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         Some(_) => cli.url.trim().to_owned(),
     };
     let (names, rate_per_session) = items(&cli)?;
-    if peer.is_some() && names.len() != 1 {
-        bail!(
-            "--protocol {}: one item (channel) only",
-            cli.protocol.as_str()
-        );
-    }
     let duration = seconds("duration", cli.duration, 0.5)?;
     let warmup = seconds("warmup", cli.warmup, 0.0)?;
     let connect_timeout = seconds("connect-timeout", cli.connect_timeout, 1.0)?;
@@ -278,6 +331,13 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let me = procfs::Probe::new("self")?;
     let sessions = cli.sessions as usize;
+    let sources = match cli.source_addrs {
+        0 => connect::auto_sources(sessions),
+        n => n as usize,
+    };
+    // The server's memory before any session: what the sessions add is
+    // measured from here.
+    let rss_before = server.as_ref().map(procfs::Group::sample).transpose()?;
 
     let plan = Arc::new(Plan {
         url: url.clone(),
@@ -318,21 +378,28 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let connecting = Arc::new(Semaphore::new(cli.connect_concurrency as usize));
     let mut tasks: JoinSet<anyhow::Result<Report>> = JoinSet::new();
-    let (peer_url, channel) = (Arc::new(url.clone()), Arc::new(names[0].clone()));
+    let target = peer.map(|p| {
+        Arc::new(peer::Target {
+            peer: p,
+            url: url.clone(),
+            channels: names.clone(),
+        })
+    });
     for id in 0..sessions {
-        match peer {
+        let source = connect::source_for(id, sources);
+        match &target {
             None => tasks.spawn(session::run(
                 id,
                 plan.clone(),
+                source,
                 shared.clone(),
                 connecting.clone(),
                 stop_rx.clone(),
             )),
-            Some(p) => tasks.spawn(peer::run(
+            Some(t) => tasks.spawn(peer::run(
                 id,
-                p,
-                peer_url.clone(),
-                channel.clone(),
+                t.clone(),
+                source,
                 shared.clone(),
                 connecting.clone(),
                 stop_rx.clone(),
@@ -448,12 +515,50 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         reports,
         latency,
         server_peak_rss: server_peak.map(|p| p.0),
+        server_rss_before: rss_before.map(|s| s.rss),
+        server_rss_end: server_after.map(|s| s.rss),
         server_hwm: server_peak.map(|p| p.1),
         server_cpu,
         remote_cpu,
         loadgen_cpu,
         others_cpu,
     }))
+}
+
+/// The session storm (`--storm`): see [`storm`].
+async fn storm_run(cli: Cli) -> anyhow::Result<storm::Outcome> {
+    let peer = cli.protocol.peer();
+    let url = match peer {
+        None => ws_url(&cli.url)?,
+        Some(_) => cli.url.trim().to_owned(),
+    };
+    let (names, _) = items(&cli)?;
+    let server = cli
+        .server_pid
+        .iter()
+        .map(|&pid| procfs::check_pid("--server-pid", pid))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(procfs::Group)?;
+    let plan = storm::Plan {
+        protocol: cli.protocol.as_str(),
+        tlcp: Plan {
+            url: url.clone(),
+            adapter_set: cli.adapter_set.clone(),
+            data_adapter: cli.data_adapter.clone(),
+            mode: cli.mode.as_str(),
+            items: names.clone(),
+        },
+        peer: peer.map(|p| peer::Target {
+            peer: p,
+            url,
+            channels: names,
+        }),
+        concurrency: cli.connect_concurrency as usize,
+        sources: cli.source_addrs as usize,
+        warmup: seconds("warmup", cli.warmup, 0.0)?,
+        duration: seconds("duration", cli.duration, 0.5)?,
+    };
+    storm::run(Arc::new(plan), server).await
 }
 
 /// One sample of each process, in order.

@@ -26,6 +26,10 @@ pub struct Inputs {
     pub latency: Histogram,
     pub server_peak_rss: Option<u64>,
     pub server_hwm: Option<u64>,
+    /// The server's resident memory before the first session connected,
+    /// and at the end of the measured window, bytes.
+    pub server_rss_before: Option<u64>,
+    pub server_rss_end: Option<u64>,
     /// CPU time in percent of one core while measuring.
     pub server_cpu: Option<f64>,
     /// CPU time of the remote adapters (summed), percent of one core.
@@ -55,6 +59,10 @@ pub struct Summary {
     pub early: u64,
     pub server_peak_rss_mib: Option<f64>,
     pub server_hwm_mib: Option<f64>,
+    /// What each session added to the server's resident memory, KiB: the
+    /// growth from before the first session to the end of the measured
+    /// window, over the sessions.
+    pub server_rss_per_session_kib: Option<f64>,
     /// The server's CPU time while measuring over the updates received
     /// then, in microseconds: the figure that compares across machines.
     pub server_cpu_us_per_update: Option<f64>,
@@ -116,6 +124,11 @@ impl Summary {
             early: i.reports.iter().map(|r| r.early).sum(),
             server_peak_rss_mib: i.server_peak_rss.map(|b| b as f64 / MIB),
             server_hwm_mib: i.server_hwm.map(|b| b as f64 / MIB),
+            server_rss_per_session_kib: rss_per_session_kib(
+                i.server_rss_before,
+                i.server_rss_end,
+                i.sessions,
+            ),
             server_cpu_us_per_update: i
                 .server_cpu
                 .filter(|_| measured > 0)
@@ -168,6 +181,18 @@ impl Summary {
                 opt(self.server_cpu_us_per_update),
             ),
             ("protocol", json!(i.protocol)),
+            (
+                "server_rss_before_mib",
+                opt(i.server_rss_before.map(|b| b as f64 / MIB)),
+            ),
+            (
+                "server_rss_end_mib",
+                opt(i.server_rss_end.map(|b| b as f64 / MIB)),
+            ),
+            (
+                "server_rss_per_session_kib",
+                opt(self.server_rss_per_session_kib),
+            ),
         ];
         // A serde_json map would sort the keys (its preserve_order feature is
         // off): the object is joined here, in the order above. The keys are
@@ -178,6 +203,13 @@ impl Summary {
             .collect();
         format!("{{{}}}\n", body.join(","))
     }
+}
+
+/// Memory growth per session in KiB; negative when the server gave memory
+/// back meanwhile (allocators do), which is reported as it is.
+pub fn rss_per_session_kib(before: Option<u64>, end: Option<u64>, sessions: usize) -> Option<f64> {
+    let (before, end) = (before?, end?);
+    (sessions > 0).then(|| (end as f64 - before as f64) / 1024.0 / sessions as f64)
 }
 
 /// A figure as the JSON output gives it: rounded to 3 decimals, whole
@@ -262,6 +294,9 @@ impl fmt::Display for Summary {
                 "server memory       peak RSS {rss:.1} MiB sampled (high-water mark {hwm:.1} MiB)"
             )?;
         }
+        if let Some(kib) = self.server_rss_per_session_kib {
+            writeln!(f, "server RSS/session  {kib:.1} KiB")?;
+        }
         if let Some(cpu) = i.server_cpu {
             writeln!(f, "server CPU          {cpu:.1} % of one core")?;
         }
@@ -318,6 +353,8 @@ mod tests {
             latency,
             server_peak_rss: Some(3 * 1024 * 1024),
             server_hwm: Some(4 * 1024 * 1024),
+            server_rss_before: Some(1024 * 1024),
+            server_rss_end: Some(3 * 1024 * 1024),
             server_cpu: Some(12.5),
             remote_cpu: None,
             loadgen_cpu: 3.25,
@@ -360,9 +397,13 @@ mod tests {
         assert!(j.contains("\"latency_p50_ms\":0.005,"));
         assert!(j.contains("\"server_cpu_percent\":12.5,\"remote_cpu_percent\":null,"));
         // 12.5 % of 10 s over 190 updates... here 1 update: 1.25 s of CPU.
-        assert!(j.ends_with(
+        assert!(j.contains(
             "\"loadgen_cpu_percent\":3.25,\"others_cpu_percent\":null,\
-             \"server_cpu_us_per_update\":1250000,\"protocol\":\"tlcp\"}\n"
+             \"server_cpu_us_per_update\":1250000,\"protocol\":\"tlcp\","
+        ));
+        assert!(j.ends_with(
+            "\"server_rss_before_mib\":1,\"server_rss_end_mib\":3,\
+             \"server_rss_per_session_kib\":1024}\n"
         ));
         // Text is the other output.
         assert!(format!("{s}").starts_with("sessions            2 subscribed in 0.25 s,"));
@@ -383,13 +424,29 @@ mod tests {
         assert!(j.contains("\"loadgen_cpu_percent\":null,"));
         let parsed: Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         let object = parsed.as_object().unwrap_or_else(|| panic!("{j}"));
-        assert_eq!(object.len(), 30);
+        assert_eq!(object.len(), 33);
+        // 2 MiB more for 2 sessions.
+        assert_eq!(object["server_rss_per_session_kib"], 1024);
         assert_eq!(object["url"], "ws://h:1/a\"b\\c\n");
         assert_eq!(object["updates_total"], 2);
         // Flat: only the item list is not a single value.
         assert!(object
             .iter()
             .all(|(k, v)| k == "items" || !(v.is_object() || v.is_array())));
+    }
+
+    #[test]
+    fn memory_per_session() {
+        assert_eq!(
+            rss_per_session_kib(Some(1 << 20), Some(3 << 20), 4),
+            Some(512.0)
+        );
+        assert_eq!(
+            rss_per_session_kib(Some(3 << 20), Some(2 << 20), 1),
+            Some(-1024.0)
+        );
+        assert_eq!(rss_per_session_kib(None, Some(1), 1), None);
+        assert_eq!(rss_per_session_kib(Some(1), Some(2), 0), None);
     }
 
     #[test]

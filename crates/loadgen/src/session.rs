@@ -8,21 +8,17 @@ use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use shoal_protocol::decode::{arg, decode_values_into, split_line};
 use shoal_protocol::WS_SUBPROTOCOL;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Characters sent as they are in request parameters; everything else is
 /// percent-encoded (the space between item names becomes `%20`).
 const PARAM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
-/// Bytes read from the socket at most at once.
-const READ_BUFFER: usize = 16 * 1024;
 /// How long a handshake plus session creation may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a session waits for `END` after asking to be destroyed.
@@ -239,25 +235,26 @@ pub fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = crate::connect::Ws;
 
 /// Runs session `id` until `stop` turns true, then destroys it. `connecting`
 /// bounds how many sessions are being set up at once.
 pub async fn run(
     id: usize,
     plan: Arc<Plan>,
+    source: Option<IpAddr>,
     shared: Arc<Shared>,
     connecting: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Report> {
-    session(plan, shared, connecting, stop)
+    session(plan, source, shared, connecting, stop)
         .await
         .with_context(|| format!("session {id}"))
 }
 
 async fn session(
     plan: Arc<Plan>,
+    source: Option<IpAddr>,
     shared: Arc<Shared>,
     connecting: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
@@ -270,7 +267,7 @@ async fn session(
             .await
             .context("the connection limiter closed")?,
     );
-    let mut ws = tokio::time::timeout(CONNECT_TIMEOUT, open(&plan))
+    let mut ws = tokio::time::timeout(CONNECT_TIMEOUT, open(&plan, source))
         .await
         .map_err(|_| {
             anyhow!(
@@ -339,22 +336,8 @@ async fn destroy(ws: &mut Ws) {
     let _ = tokio::time::timeout(DESTROY_TIMEOUT, ws.close(None)).await;
 }
 
-async fn open(plan: &Plan) -> anyhow::Result<Ws> {
-    let mut request = plan
-        .url
-        .as_str()
-        .into_client_request()
-        .with_context(|| format!("bad URL {}", plan.url))?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(WS_SUBPROTOCOL),
-    );
-    // tungstenite zero-fills its whole read buffer before every read
-    // attempt: the 128 KiB default would cost a 128 KiB memset per poll.
-    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-        .await
-        .with_context(|| format!("cannot open a WebSocket to {}", plan.url))?;
+pub async fn open(plan: &Plan, source: Option<IpAddr>) -> anyhow::Result<Ws> {
+    let mut ws = crate::connect::websocket(&plan.url, Some(WS_SUBPROTOCOL), source).await?;
     for text in [
         "wsok".to_owned(),
         plan.create_request(),

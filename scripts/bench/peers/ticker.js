@@ -1,8 +1,14 @@
 'use strict';
 // What every peer's publisher shares: a microsecond wall clock and a ticker
-// that calls publish(seq, ts) `rate` times a second, seq from 1, ts the
-// microseconds since the epoch when the update is made. The message is
-// JSON: {"seq":N,"ts":MICROS}, what shoal-load reads for every peer.
+// that calls publish(seq) `rate` times a second, seq from 1. The message is
+// JSON: {"seq":N,"ts":MICROS}, ts the microseconds since the epoch when the
+// update is made, what shoal-load reads for every peer; a publisher of
+// several channels adds {"ch":NAME} so that a client subscribed to several
+// on one connection can tell them apart.
+//
+// Channels are named as Shoal's COUNTER items, rate-N for N updates a
+// second, so one list names both what to subscribe and how fast to publish;
+// any other name (the idle workload's) is never published to.
 
 // process.hrtime is monotonic with nanosecond steps; it is anchored once on
 // the wall clock at the edge of a Date.now() millisecond, so its readings
@@ -20,22 +26,46 @@ function micros() {
   return offset + process.hrtime.bigint() / 1000n;
 }
 
-function message(seq) {
-  return `{"seq":${seq},"ts":${micros()}}`;
+function message(seq, ch) {
+  if (ch === undefined) return `{"seq":${seq},"ts":${micros()}}`;
+  return `{"seq":${seq},"ts":${micros()},"ch":"${ch}"}`;
+}
+
+// The rate of a channel named rate-N, 0 for any other name.
+function rateOf(channel) {
+  const m = /^rate-([1-9][0-9]*)$/.exec(channel);
+  return m ? Number(m[1]) : 0;
+}
+
+// The channels of a comma-separated list, each with its rate.
+function channels(list) {
+  return list.split(',').filter((c) => c !== '').map((name) => ({ name, rate: rateOf(name) }));
 }
 
 // Every millisecond, sends the updates due by then (none is skipped when a
-// tick comes late). Returns a function that stops it.
+// tick comes late). Returns a function that stops it. A rate of 0 never
+// publishes.
 function tick(rate, publish) {
+  return tickBatch(rate, (seqs) => seqs.forEach(publish));
+}
+
+// As tick, but hands every update due at one timer tick over at once, as an
+// array of seqs, for publishers whose API takes several messages in one
+// request.
+function tickBatch(rate, publishMany) {
+  if (!(rate > 0)) return () => {};
   const started = process.hrtime.bigint();
   let sent = 0;
   const timer = setInterval(() => {
     const elapsedNs = Number(process.hrtime.bigint() - started);
     const due = Math.floor((elapsedNs * rate) / 1e9);
+    if (due <= sent) return;
+    const seqs = [];
     while (sent < due) {
       sent += 1;
-      publish(sent);
+      seqs.push(sent);
     }
+    publishMany(seqs);
   }, 1);
   return () => clearInterval(timer);
 }
@@ -61,4 +91,4 @@ function options(names) {
   return out;
 }
 
-module.exports = { micros, message, tick, options };
+module.exports = { micros, message, rateOf, channels, tick, tickBatch, options };

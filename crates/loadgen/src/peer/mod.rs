@@ -1,6 +1,6 @@
 //! Sessions with the other push servers of the peer benchmark: one
-//! WebSocket each, subscribed to one channel whose messages carry `seq` and
-//! `ts` as the COUNTER items do, so gaps and latency are counted as for TLCP.
+//! WebSocket each, subscribed to one or several channels whose messages
+//! carry `seq` and `ts` as the COUNTER items do, so gaps and latency are counted as for TLCP.
 //! Each protocol is a small frame parser behind [`Protocol`]; the socket
 //! loop is shared.
 
@@ -13,17 +13,13 @@ use crate::session::{now_micros, Report, Shared};
 use crate::stats::SeqCheck;
 use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Bytes read from the socket at most at once (see session.rs).
-const READ_BUFFER: usize = 16 * 1024;
 /// How long the handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long closing may take.
@@ -56,11 +52,11 @@ pub enum Frame<'a> {
     Binary(&'a [u8]),
 }
 
-/// What a frame meant: updates (`seq`, `ts`), frames to send back, and
+/// What a frame meant: updates (item index, `seq`, `ts`), frames to send back, and
 /// whether the subscription is now on.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub updates: Vec<(u64, u64)>,
+    pub updates: Vec<(usize, u64, u64)>,
     pub replies: Vec<Message>,
     pub subscribed: bool,
 }
@@ -94,41 +90,53 @@ pub trait Protocol: Send {
     }
 }
 
-fn protocol(peer: Peer, id: usize, channel: &str) -> Box<dyn Protocol> {
+pub fn protocol(peer: Peer, id: usize, channels: &[String]) -> Box<dyn Protocol> {
     match peer {
-        Peer::SocketIo => Box::new(socketio::SocketIo::new(channel)),
-        Peer::Mqtt => Box::new(mqtt::Mqtt::new(format!("load-{id}"), channel)),
-        Peer::Plain => Box::new(plain::Plain),
+        Peer::SocketIo => Box::new(socketio::SocketIo::new(channels)),
+        Peer::Mqtt => Box::new(mqtt::Mqtt::new(format!("load-{id}"), channels)),
+        Peer::Plain => Box::new(plain::Plain {
+            channels: channels.to_vec(),
+        }),
     }
 }
 
-/// Runs session `id` of a peer on `url` until `stop` turns true.
+/// Where and how the sessions of a peer connect.
+#[derive(Debug)]
+pub struct Target {
+    pub peer: Peer,
+    /// The WebSocket URL, used as it is (nchan and Pushpin name the
+    /// channels in it).
+    pub url: String,
+    /// What each session subscribes, in the order of its items.
+    pub channels: Vec<String>,
+}
+
+/// Runs session `id` of a peer until `stop` turns true.
 pub async fn run(
     id: usize,
-    peer: Peer,
-    url: Arc<String>,
-    channel: Arc<String>,
+    target: Arc<Target>,
+    source: Option<IpAddr>,
     shared: Arc<Shared>,
     connecting: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Report> {
-    session(id, peer, &url, &channel, shared, connecting, stop)
+    session(id, &target, source, shared, connecting, stop)
         .await
         .with_context(|| format!("session {id}"))
 }
 
 async fn session(
     id: usize,
-    peer: Peer,
-    url: &str,
-    channel: &str,
+    target: &Target,
+    source: Option<IpAddr>,
     shared: Arc<Shared>,
     connecting: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Report> {
-    let mut proto = protocol(peer, id, channel);
+    let url = target.url.as_str();
+    let mut proto = protocol(target.peer, id, &target.channels);
     let mut report = Report {
-        seq: vec![SeqCheck::default()],
+        seq: vec![SeqCheck::default(); target.channels.len()],
         ..Report::default()
     };
     let mut permit = Some(
@@ -137,22 +145,12 @@ async fn session(
             .await
             .context("the connection limiter closed")?,
     );
-    let mut request = url
-        .into_client_request()
-        .with_context(|| format!("bad URL {url}"))?;
-    if let Some(sub) = proto.subprotocol() {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(sub));
-    }
-    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let (mut ws, _) = tokio::time::timeout(
+    let mut ws = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+        crate::connect::websocket(url, proto.subprotocol(), source),
     )
     .await
-    .map_err(|_| anyhow!("no WebSocket to {url} after {}s", CONNECT_TIMEOUT.as_secs()))?
-    .with_context(|| format!("cannot open a WebSocket to {url}"))?;
+    .map_err(|_| anyhow!("no WebSocket to {url} after {}s", CONNECT_TIMEOUT.as_secs()))??;
     for m in proto.hello() {
         ws.send(m).await.context("cannot send the first frames")?;
     }
@@ -192,8 +190,12 @@ async fn session(
         result?;
         let now = now_micros();
         let measuring = shared.measuring.load(Ordering::Relaxed);
-        for &(seq, ts) in &out.updates {
-            report.seq[0].observe(seq);
+        for &(item, seq, ts) in &out.updates {
+            // Protocols give indexes into the channels, of which there are
+            // as many as seq checks.
+            if let Some(check) = report.seq.get_mut(item) {
+                check.observe(seq);
+            }
             if measuring {
                 if ts > now {
                     report.early += 1;

@@ -1,6 +1,6 @@
 //! MQTT 3.1.1 over WebSocket (subprotocol `mqtt`, binary frames): CONNECT
-//! with a clean session, SUBSCRIBE to the topic at QoS 0 once CONNACK
-//! accepts, then PUBLISH packets whose payload is the publisher's message.
+//! with a clean session, SUBSCRIBE to the topics (one packet, one filter
+//! per topic) at QoS 0 once CONNACK accepts, then PUBLISH packets whose payload is the publisher's message.
 //! A WebSocket frame may hold several packets or a part of one: bytes are
 //! buffered until a packet is whole.
 
@@ -16,16 +16,16 @@ const SUBSCRIBE_ID: u16 = 1;
 #[derive(Debug)]
 pub struct Mqtt {
     client_id: String,
-    topic: String,
+    topics: Vec<String>,
     buffer: Vec<u8>,
     connected: bool,
 }
 
 impl Mqtt {
-    pub fn new(client_id: String, topic: &str) -> Self {
+    pub fn new(client_id: String, topics: &[String]) -> Self {
         Self {
             client_id,
-            topic: topic.to_owned(),
+            topics: topics.to_vec(),
             buffer: Vec::new(),
             connected: false,
         }
@@ -42,12 +42,15 @@ impl Mqtt {
         packet(0x10, &body)
     }
 
-    /// SUBSCRIBE the topic at QoS 0.
+    /// SUBSCRIBE every topic at QoS 0.
     pub fn subscribe_packet(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(5 + self.topic.len());
+        let mut body =
+            Vec::with_capacity(2 + self.topics.iter().map(|t| 3 + t.len()).sum::<usize>());
         body.extend_from_slice(&SUBSCRIBE_ID.to_be_bytes());
-        put_string(&mut body, &self.topic);
-        body.push(0);
+        for topic in &self.topics {
+            put_string(&mut body, topic);
+            body.push(0);
+        }
         packet(0x82, &body)
     }
 
@@ -70,16 +73,26 @@ impl Mqtt {
                     return Err(bad("PUBLISH"));
                 };
                 let topic_len = usize::from(u16::from_be_bytes([*hi, *lo]));
+                let topic = rest.get(..topic_len).ok_or_else(|| bad("PUBLISH"))?;
+                let item = self
+                    .topics
+                    .iter()
+                    .position(|t| t.as_bytes() == topic)
+                    .ok_or_else(|| bad("PUBLISH to a topic not subscribed"))?;
                 let skip = topic_len + if qos > 0 { 2 } else { 0 };
                 let payload = rest.get(skip..).ok_or_else(|| bad("PUBLISH"))?;
                 let text = std::str::from_utf8(payload).map_err(|_| bad("PUBLISH"))?;
-                out.updates
-                    .push(super::payload::seq_ts(text).ok_or_else(|| bad("PUBLISH"))?);
+                let (seq, ts) = super::payload::seq_ts(text).ok_or_else(|| bad("PUBLISH"))?;
+                out.updates.push((item, seq, ts));
             }
             // SUBACK: packet id, one return code per topic (0x80: refused).
             9 => match body {
-                [_, _, 0x80] => return Err(PeerError::Refused("SUBACK refused the topic".into())),
-                [_, _, _] => out.subscribed = true,
+                [_, _, codes @ ..] if codes.len() == self.topics.len() => {
+                    if codes.contains(&0x80) {
+                        return Err(PeerError::Refused("SUBACK refused a topic".into()));
+                    }
+                    out.subscribed = true;
+                }
                 _ => return Err(bad("SUBACK")),
             },
             // PINGRESP.
@@ -180,7 +193,7 @@ mod tests {
 
     #[test]
     fn packets_sent() {
-        let p = Mqtt::new("load-7".into(), "rate-10");
+        let p = Mqtt::new("load-7".into(), &["rate-10".to_owned()]);
         assert_eq!(
             p.connect_packet(),
             b"\x10\x12\x00\x04MQTT\x04\x02\x00\x00\x00\x06load-7".to_vec()
@@ -193,9 +206,32 @@ mod tests {
     }
 
     #[test]
+    fn several_topics() {
+        let topics = ["rate-10".to_owned(), "rate-11".to_owned()];
+        let mut p = Mqtt::new("c".into(), &topics);
+        assert_eq!(
+            p.subscribe_packet(),
+            b"\x82\x16\x00\x01\x00\x07rate-10\x00\x00\x07rate-11\x00".to_vec()
+        );
+        assert!(feed(&mut p, &[0x20, 0x02, 0x00, 0x00]).is_ok());
+        // One return code per topic, or it is not our SUBACK.
+        assert!(feed(&mut p, &[0x90, 0x03, 0x00, 0x01, 0x00]).is_err());
+        let mut p = Mqtt::new("c".into(), &topics);
+        let out = feed(&mut p, &[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]).unwrap_or_default();
+        assert!(out.subscribed);
+        let mut publish = b"\x30\x19\x00\x07rate-11".to_vec();
+        publish.extend_from_slice(br#"{"seq":5,"ts":6}"#);
+        let out = feed(&mut p, &publish).unwrap_or_default();
+        assert_eq!(out.updates, [(1, 5, 6)]);
+        let mut other = b"\x30\x19\x00\x07rate-12".to_vec();
+        other.extend_from_slice(br#"{"seq":5,"ts":6}"#);
+        assert!(feed(&mut p, &other).is_err());
+    }
+
+    #[test]
     fn connack_suback_and_publishes() {
         // Frames as Mosquitto 2.0.11 sent them in a run.
-        let mut p = Mqtt::new("load-0".into(), "rate-10");
+        let mut p = Mqtt::new("load-0".into(), &["rate-10".to_owned()]);
         let out = feed(&mut p, &[0x20, 0x02, 0x00, 0x00]).unwrap_or_default();
         assert_eq!(out.replies.len(), 1);
         let out = feed(&mut p, &[0x90, 0x03, 0x00, 0x01, 0x00]).unwrap_or_default();
@@ -207,7 +243,7 @@ mod tests {
         let mut two = publish.clone();
         two.extend_from_slice(&publish);
         let out = feed(&mut p, &two).unwrap_or_default();
-        assert_eq!(out.updates, [(12, 1_764_761_234_567_890); 2]);
+        assert_eq!(out.updates, [(0, 12, 1_764_761_234_567_890); 2]);
         let out = feed(&mut p, &publish[..10]).unwrap_or_default();
         assert!(out.updates.is_empty());
         let out = feed(&mut p, &publish[10..]).unwrap_or_default();
@@ -217,7 +253,7 @@ mod tests {
         let mut qos1 = b"\x32\x2b\x00\x07rate-10\x00\x05".to_vec();
         qos1.extend_from_slice(br#"{"seq":13,"ts":1764761234667890}"#);
         let out = feed(&mut p, &qos1).unwrap_or_default();
-        assert_eq!(out.updates, [(13, 1_764_761_234_667_890)]);
+        assert_eq!(out.updates, [(0, 13, 1_764_761_234_667_890)]);
         assert!(feed(&mut p, &[0xd0, 0x00]).is_ok());
         assert_eq!(
             p.goodbye().map(|m| m.into_data().to_vec()),
@@ -227,19 +263,19 @@ mod tests {
 
     #[test]
     fn refusals_and_nonsense() {
-        let mut p = Mqtt::new("x".into(), "t");
+        let mut p = Mqtt::new("x".into(), &["t".to_owned()]);
         assert!(matches!(
             feed(&mut p, &[0x20, 0x02, 0x00, 0x05]),
             Err(PeerError::Refused(_))
         ));
-        let mut p = Mqtt::new("x".into(), "t");
+        let mut p = Mqtt::new("x".into(), &["t".to_owned()]);
         assert!(matches!(
             feed(&mut p, &[0x90, 0x03, 0x00, 0x01, 0x80]),
             Err(PeerError::Refused(_))
         ));
-        let mut p = Mqtt::new("x".into(), "t");
+        let mut p = Mqtt::new("x".into(), &["t".to_owned()]);
         assert!(feed(&mut p, &[0x30, 0x03, 0x00, 0x09, 0x41]).is_err());
-        let mut p = Mqtt::new("x".into(), "t");
+        let mut p = Mqtt::new("x".into(), &["t".to_owned()]);
         assert!(feed(&mut p, &[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
         let mut out = Output::default();
         assert!(p.frame(Frame::Text("hi"), &mut out).is_err());

@@ -1,6 +1,9 @@
 //! The message every peer's publisher sends: a JSON object with `seq`
 //! (counting from one) and `ts` (microseconds since the epoch when it was
-//! published), e.g. `{"seq":123,"ts":1700000000000000}`.
+//! published), e.g. `{"seq":123,"ts":1700000000000000}`. A publisher of
+//! several channels adds the channel's name, `"ch":"rate-11"`, so that a
+//! client subscribed to several on one connection (nchan, Pushpin,
+//! Socket.IO) can tell them apart.
 
 /// `seq` and `ts` of a publisher's message, wherever they stand in it (a
 /// Socket.IO event wraps the object in an array). Keys must be followed by
@@ -10,6 +13,23 @@ pub fn seq_ts(text: &str) -> Option<(u64, u64)> {
         number_after(text, "\"seq\":")?,
         number_after(text, "\"ts\":")?,
     ))
+}
+
+/// The item an update belongs to, by its position in `channels` (what the
+/// session subscribed): the message's `ch` when it has one, else the one
+/// channel of a session that has only one. `None` for a channel not
+/// subscribed, or no `ch` with several.
+pub fn item_of(text: &str, channels: &[String]) -> Option<usize> {
+    const KEY: &str = "\"ch\":\"";
+    match text.find(KEY) {
+        Some(at) => {
+            // Channel names need no JSON escapes: the name ends at a quote.
+            let rest = &text[at + KEY.len()..];
+            let ch = &rest[..rest.find('"')?];
+            channels.iter().position(|c| c == ch)
+        }
+        None => (channels.len() == 1).then_some(0),
+    }
 }
 
 fn number_after(text: &str, key: &str) -> Option<u64> {
@@ -36,5 +56,27 @@ mod tests {
         assert_eq!(seq_ts(r#"{"seq":"1","ts":2}"#), None);
         assert_eq!(seq_ts(r#"{"seq":1}"#), None);
         assert_eq!(seq_ts(""), None);
+    }
+
+    #[test]
+    fn finds_the_channel() {
+        let chans: Vec<String> = ["rate-10", "rate-11"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let one = &chans[..1];
+        assert_eq!(
+            item_of(r#"{"seq":1,"ts":2,"ch":"rate-11"}"#, &chans),
+            Some(1)
+        );
+        assert_eq!(
+            item_of(r#"{"seq":1,"ts":2,"ch":"rate-10"}"#, &chans),
+            Some(0)
+        );
+        assert_eq!(item_of(r#"{"seq":1,"ts":2,"ch":"rate-12"}"#, &chans), None);
+        assert_eq!(item_of(r#"{"seq":1,"ts":2}"#, &chans), None);
+        assert_eq!(item_of(r#"{"seq":1,"ts":2}"#, one), Some(0));
+        assert_eq!(item_of(r#"{"seq":1,"ts":2,"ch":"rate-11"}"#, one), None);
+        assert_eq!(item_of(r#"{"seq":1,"ts":2,"ch":"rate-1"#, one), None);
     }
 }

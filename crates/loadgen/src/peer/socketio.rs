@@ -1,25 +1,28 @@
 //! Socket.IO 5 over Engine.IO 4, WebSocket transport only: the client waits
 //! for the open packet `0{...}`, connects the main namespace with `40`,
-//! emits `subscribe` with the channel once the server's `40{...}` comes,
-//! and from then on reads `update` events; the server's pings `2` are
-//! answered `3`.
+//! emits `subscribe` with each channel once the server's `40{...}` comes
+//! (the server joins the room and answers `subscribed`), and from then on
+//! reads `update` events; the server's pings `2` are answered `3`.
 
 use super::{Frame, Output, PeerError, Protocol};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug)]
 pub struct SocketIo {
-    channel: String,
+    channels: Vec<String>,
     opened: bool,
     connected: bool,
+    /// `subscribed` answers received: one per channel.
+    acks: usize,
 }
 
 impl SocketIo {
-    pub fn new(channel: &str) -> Self {
+    pub fn new(channels: &[String]) -> Self {
         Self {
-            channel: channel.to_owned(),
+            channels: channels.to_vec(),
             opened: false,
             connected: false,
+            acks: 0,
         }
     }
 
@@ -52,18 +55,22 @@ impl SocketIo {
             // CONNECT accepted: `0{"sid":"..."}`.
             "0" if !self.connected => {
                 self.connected = true;
-                let channel = serde_json::to_string(&self.channel)
-                    .map_err(|e| PeerError::Unexpected(e.to_string()))?;
-                out.replies
-                    .push(Message::text(format!("42[\"subscribe\",{channel}]")));
+                for channel in &self.channels {
+                    let channel = serde_json::to_string(channel)
+                        .map_err(|e| PeerError::Unexpected(e.to_string()))?;
+                    out.replies
+                        .push(Message::text(format!("42[\"subscribe\",{channel}]")));
+                }
             }
             // EVENT: `2["name",...]`.
             "2" => {
                 if let Some(body) = rest.strip_prefix("[\"update\",") {
                     let (seq, ts) = super::payload::seq_ts(body).ok_or_else(bad)?;
-                    out.updates.push((seq, ts));
+                    let item = super::payload::item_of(body, &self.channels).ok_or_else(bad)?;
+                    out.updates.push((item, seq, ts));
                 } else if rest.starts_with("[\"subscribed\"") {
-                    out.subscribed = true;
+                    self.acks += 1;
+                    out.subscribed = self.acks == self.channels.len();
                 } else {
                     return Err(bad());
                 }
@@ -114,7 +121,7 @@ mod tests {
     #[test]
     fn handshake_subscribe_and_updates() {
         // Frames as socket.io 4.8.1 sent them in a run.
-        let mut p = SocketIo::new("rate-10");
+        let mut p = SocketIo::new(&["rate-10".to_owned()]);
         let out = feed(
             &mut p,
             r#"0{"sid":"Lw2yQeuP0gkmCbR9AAAB","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
@@ -127,7 +134,7 @@ mod tests {
         assert!(out.subscribed);
         let out =
             feed(&mut p, r#"42["update",{"seq":57,"ts":1764761234567890}]"#).unwrap_or_default();
-        assert_eq!(out.updates, [(57, 1_764_761_234_567_890)]);
+        assert_eq!(out.updates, [(0, 57, 1_764_761_234_567_890)]);
         let out = feed(&mut p, "2").unwrap_or_default();
         assert_eq!(texts(&out), ["3"]);
         assert_eq!(
@@ -138,8 +145,30 @@ mod tests {
     }
 
     #[test]
+    fn several_rooms() {
+        let mut p = SocketIo::new(&["rate-10".to_owned(), "rate-11".to_owned()]);
+        assert!(feed(&mut p, r#"0{"sid":"a"}"#).is_ok());
+        let out = feed(&mut p, r#"40{"sid":"b"}"#).unwrap_or_default();
+        assert_eq!(
+            texts(&out),
+            [
+                r#"42["subscribe","rate-10"]"#,
+                r#"42["subscribe","rate-11"]"#
+            ]
+        );
+        let out = feed(&mut p, r#"42["subscribed","rate-10"]"#).unwrap_or_default();
+        assert!(!out.subscribed);
+        let out = feed(&mut p, r#"42["subscribed","rate-11"]"#).unwrap_or_default();
+        assert!(out.subscribed);
+        let out =
+            feed(&mut p, r#"42["update",{"seq":3,"ts":4,"ch":"rate-11"}]"#).unwrap_or_default();
+        assert_eq!(out.updates, [(1, 3, 4)]);
+        assert!(feed(&mut p, r#"42["update",{"seq":3,"ts":4}]"#).is_err());
+    }
+
+    #[test]
     fn refusals_and_nonsense() {
-        let mut p = SocketIo::new("rate-10");
+        let mut p = SocketIo::new(&["rate-10".to_owned()]);
         assert!(matches!(
             feed(&mut p, r#"44{"message":"nope"}"#),
             Err(PeerError::Refused(_))

@@ -1,15 +1,16 @@
 'use strict';
 // The publisher of the Mosquitto peer: one MQTT 3.1.1 client (mqtt.js,
-// pinned in package.json) publishing {"seq":N,"ts":MICROS} to TOPIC at QoS
-// 0, RATE times a second, over plain TCP to the broker.
+// pinned in package.json) publishing {"seq":N,"ts":MICROS} at QoS 0 to each
+// topic rate-N of TOPICS, N times a second, over plain TCP to the broker.
+// (The topic names the channel: no "ch" in the message.)
 //
-//   node publisher.js --port MQTT_PORT --topic rate-10 --rate 10
+//   node publisher.js --port MQTT_PORT --topics rate-10[,rate-11...]
 // prints "publishing" once connected.
 
 const mqtt = require('mqtt');
-const { message, tick, options } = require('../ticker');
+const { message, channels, tick, options } = require('../ticker');
 
-const opt = options(['port', 'topic', 'rate']);
+const opt = options(['port', 'topics']);
 const client = mqtt.connect(`mqtt://127.0.0.1:${opt.port}`, {
   protocolVersion: 4,
   clean: true,
@@ -25,7 +26,9 @@ client.on('close', () => {
 });
 client.on('connect', () => {
   console.log('publishing');
-  tick(Number(opt.rate), (seq) => client.publish(opt.topic, message(seq), { qos: 0 }));
+  for (const { name, rate } of channels(opt.topics)) {
+    tick(rate, (seq) => client.publish(name, message(seq), { qos: 0 }));
+  }
 });
 const stop = () => process.exit(0);
 process.on('SIGTERM', stop);

@@ -1,28 +1,46 @@
 'use strict';
 // The publisher of the nchan peer: an HTTP POST of {"seq":N,"ts":MICROS}
-// to nchan's publisher location /pub/CHANNEL, RATE times a second, over
-// one kept-alive connection (Node's http agent, one socket).
+// (plus "ch" when there are several channels) to nchan's publisher location
+// /pub/CHANNEL, N times a second for each channel rate-N of CHANNELS, over
+// one kept-alive connection (Node's http agent, one socket): nchan's
+// publisher API takes one message per request.
 //
-//   node publisher.js --port PORT --channel rate-10 --rate 10
+// At high rates one connection cannot carry a request per update: at most
+// MAX_PENDING requests wait for it, and an update due when that many wait
+// is not published (its seq is skipped, so the clients count it missing).
+// The number skipped is printed when the publisher stops.
+//
+//   node publisher.js --port PORT --channels rate-10[,rate-11...]
 
 const http = require('http');
-const { message, tick, options } = require('../ticker');
+const { message, channels, tick, options } = require('../ticker');
 
-const opt = options(['port', 'channel', 'rate']);
+const MAX_PENDING = 256;
+const opt = options(['port', 'channels']);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 let failed = false;
+let pending = 0;
+let skipped = 0;
 
-function post(body) {
+function post(channel, body) {
+  if (pending >= MAX_PENDING) {
+    skipped += 1;
+    return;
+  }
+  pending += 1;
   const req = http.request(
     {
       host: '127.0.0.1',
       port: Number(opt.port),
-      path: `/pub/${opt.channel}`,
+      path: `/pub/${channel}`,
       method: 'POST',
       agent,
       headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
     },
     (res) => {
+      res.on('end', () => {
+        pending -= 1;
+      });
       res.resume();
       if (res.statusCode >= 300 && !failed) {
         failed = true;
@@ -39,7 +57,12 @@ function post(body) {
 }
 
 console.log('publishing');
-tick(Number(opt.rate), (seq) => post(message(seq)));
+const list = channels(opt.channels);
+for (const { name, rate } of list) {
+  tick(rate, (seq) => post(name, message(seq, list.length > 1 ? name : undefined)));
+}
+// However it ends (a signal, or nchan gone first): what was not published.
+process.on('exit', () => console.log(`skipped ${skipped}`));
 const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

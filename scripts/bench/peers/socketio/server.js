@@ -2,8 +2,10 @@
 // The Socket.IO peer of the fan-out benchmark: a Socket.IO 4 server on
 // 127.0.0.1:PORT that is also its own publisher, as a Socket.IO app is. A
 // client emits `subscribe` with a channel name and joins that room (the
-// server answers `subscribed`); every 1/RATE s the server emits `update`
-// with {"seq":N,"ts":MICROS} to the room of CHANNEL.
+// server answers `subscribed`, and a client of several rooms emits one
+// `subscribe` each); for each channel rate-N of CHANNELS the server emits
+// `update` with {"seq":N,"ts":MICROS} (plus "ch" when there are several) to
+// the room, N times a second.
 //
 // Settings, from the Socket.IO v4 docs ("Performance tuning"): the ws
 // native add-ons bufferutil and utf-8-validate are installed (package.json,
@@ -12,15 +14,15 @@
 // clients never poll), no per-message compression (the default since 4.0).
 // One Node process: the server's CPU is that process's.
 //
-//   node server.js --port 0 --channel rate-10 --rate 10
+//   node server.js --port 0 --channels rate-10[,rate-11...]
 // prints "listening on PORT" once it listens.
 
 const { createServer } = require('http');
 const { Server } = require('socket.io');
-const { micros, tick, options } = require('../ticker');
+const { micros, channels, tick, options } = require('../ticker');
 
-const opt = options(['port', 'channel', 'rate']);
-const rate = Number(opt.rate);
+const opt = options(['port', 'channels']);
+const list = channels(opt.channels);
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
@@ -41,7 +43,11 @@ io.on('connection', (socket) => {
 });
 
 // The payload is an object (ts stays below 2^53): Socket.IO serialises it.
-tick(rate, (seq) => io.to(opt.channel).emit('update', { seq, ts: Number(micros()) }));
+for (const { name, rate } of list) {
+  const room = io.to(name);
+  if (list.length === 1) tick(rate, (seq) => room.emit('update', { seq, ts: Number(micros()) }));
+  else tick(rate, (seq) => room.emit('update', { seq, ts: Number(micros()), ch: name }));
+}
 
 httpServer.listen(Number(opt.port), '127.0.0.1', () => {
   console.log(`listening on ${httpServer.address().port}`);
