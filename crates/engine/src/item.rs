@@ -1,7 +1,15 @@
 //! One upstream item, shared by every session that subscribes to it: its
 //! state (for snapshots), its field table, and its subscribers.
 //!
-//! Lock order: an item's lock is taken before a session's lock, never after.
+//! An event is applied under the item's state lock, which also decides who
+//! gets what; the deliveries to the sessions then happen under the item's
+//! fan-out lock only, so that subscribing, unsubscribing and snapshots of
+//! the item do not wait for a fan-out to thousands of sessions. The fan-out
+//! lock is taken before the state lock is released: deliveries of one item
+//! leave in the order of its events.
+//!
+//! Lock order: state, then fan-out, then a session's lock; never the other
+//! way round.
 
 use crate::event::{Command, Event, FieldValue, Schema};
 use crate::session::Session;
@@ -16,7 +24,13 @@ use std::sync::{Arc, Weak};
 pub(crate) struct Item {
     pub name: String,
     inner: Mutex<ItemInner>,
+    /// Held while deliveries decided under `inner` are made.
+    fanout: Mutex<()>,
 }
+
+/// Deliveries decided under the state lock, made after it: each with the
+/// subscriber's session and place.
+type Targets = Vec<(Weak<Session>, u32, usize, Delivery)>;
 
 /// How a new subscriber wants its snapshot.
 #[derive(Debug, Clone, Copy)]
@@ -104,18 +118,47 @@ impl ItemInner {
         Some((*self.index.get("key")?, *self.index.get("command")?))
     }
 
-    /// Sends `make(mode)` to each subscriber that `wants` it; drops the
-    /// subscribers whose session or subscription is gone.
-    fn deliver(&mut self, mut pick: impl FnMut(&mut Subscriber) -> Option<Delivery>) {
+    /// What `pick` decides to send to each subscriber (subscribers whose
+    /// session is gone are dropped here).
+    fn targets(&mut self, mut pick: impl FnMut(&mut Subscriber) -> Option<Delivery>) -> Targets {
+        let mut out = Vec::with_capacity(self.subscribers.len());
         self.subscribers.retain_mut(|sub| {
-            let Some(session) = sub.session.upgrade() else {
+            if sub.session.strong_count() == 0 {
                 return false;
-            };
-            match pick(sub) {
-                Some(d) => session.deliver(sub.at.sub_id, sub.at.item_index, d),
-                None => true,
             }
+            if let Some(d) = pick(sub) {
+                out.push((sub.session.clone(), sub.at.sub_id, sub.at.item_index, d));
+            }
+            true
         });
+        out
+    }
+}
+
+impl Item {
+    /// Makes the deliveries decided under `inner`, in order with the other
+    /// fan-outs of this item, after releasing `inner`.
+    fn fan_out(&self, inner: parking_lot::MutexGuard<'_, ItemInner>, targets: Targets) {
+        let order = self.fanout.lock();
+        drop(inner);
+        let mut gone: Vec<(Weak<Session>, u32)> = Vec::new();
+        for (session, sub_id, index, d) in targets {
+            let kept = session
+                .upgrade()
+                .is_some_and(|s| s.deliver(sub_id, index, d));
+            if !kept {
+                gone.push((session, sub_id));
+            }
+        }
+        drop(order);
+        if !gone.is_empty() {
+            // Subscriptions that ended meanwhile: the item forgets them.
+            self.inner.lock().subscribers.retain(|s| {
+                !gone
+                    .iter()
+                    .any(|(w, id)| *id == s.at.sub_id && Weak::ptr_eq(w, &s.session))
+            });
+        }
     }
 }
 
@@ -128,6 +171,7 @@ impl Item {
                 history_max,
                 ..ItemInner::default()
             }),
+            fanout: Mutex::new(()),
         }
     }
 
@@ -184,8 +228,8 @@ impl Item {
 
     /// Applies an event from the data provider and fans it out.
     pub fn apply(&self, event: ItemEvent, is_snapshot: bool) {
-        let mut inner = self.inner.lock();
-        let inner = &mut *inner;
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
         let mut changed = vec![false; inner.names.len()];
         let first = !inner.has_state;
         let mut touched: Vec<(usize, FieldValue)> = Vec::new();
@@ -217,7 +261,7 @@ impl Item {
             inner.history.pop_front();
         }
         let command = apply_command(inner, &touched, seq);
-        inner.deliver(|sub| {
+        let targets = inner.targets(|sub| {
             if is_snapshot && (!sub.awaiting_snapshot || sub.at.mode == Mode::Raw) {
                 return None;
             }
@@ -237,12 +281,13 @@ impl Item {
                 snapshot: is_snapshot,
             })
         });
+        self.fan_out(guard, targets);
     }
 
     pub fn end_of_snapshot(&self) {
-        let mut inner = self.inner.lock();
-        inner.snapshot_done = true;
-        let inner = &mut *inner;
+        let mut guard = self.inner.lock();
+        guard.snapshot_done = true;
+        let inner = &mut *guard;
         let waiting: Vec<(Weak<Session>, Attach)> = inner
             .subscribers
             .iter_mut()
@@ -250,19 +295,18 @@ impl Item {
                 std::mem::take(&mut s.awaiting_snapshot).then(|| (s.session.clone(), s.at))
             })
             .collect();
+        let mut targets = Targets::new();
         for (session, at) in waiting {
-            let Some(session) = session.upgrade() else {
-                continue;
-            };
             let deliveries = match at.mode {
                 Mode::Distinct => snapshot_of(inner, at),
                 Mode::Command => vec![Delivery::Eos],
                 _ => Vec::new(),
             };
             for d in deliveries {
-                session.deliver(at.sub_id, at.item_index, d);
+                targets.push((session.clone(), at.sub_id, at.item_index, d));
             }
         }
+        self.fan_out(guard, targets);
     }
 
     pub fn clear_snapshot(&self) {
@@ -273,7 +317,7 @@ impl Item {
         inner.rows.clear();
         inner.seq += 1;
         let cleared = Arc::new(Event::full(inner.seq, vec![None; n], None));
-        inner.deliver(|sub| match sub.at.mode {
+        let targets = inner.targets(|sub| match sub.at.mode {
             Mode::Merge => Some(Delivery::Event {
                 ev: cleared.clone(),
                 snapshot: false,
@@ -281,6 +325,7 @@ impl Item {
             Mode::Distinct | Mode::Command => Some(Delivery::Cs),
             Mode::Raw => None,
         });
+        self.fan_out(inner, targets);
     }
 }
 

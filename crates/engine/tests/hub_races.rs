@@ -88,3 +88,51 @@ async fn unsubscribe_then_subscribe_in_sequence() {
     h.data.update("item1", &[("a", "x")], false);
     assert_eq!(b.next_lines(1).await, vec!["U,1,1,x"]);
 }
+
+/// Two threads push events of one item at the same time: every session
+/// receives them in the same order (one item's fan-outs do not overtake
+/// each other, although each is made outside the item's state lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_events_of_one_item_reach_every_session_in_one_order() {
+    const EACH: usize = 1000;
+    let h = Arc::new(Harness::new());
+    let mut clients = Vec::new();
+    // Enough sessions that a fan-out takes a while.
+    for _ in 0..40 {
+        let mut c = h.open().await;
+        h.subscribe(&mut c, &add(1, "RAW", "item1", "a", "")).await;
+        clients.push(c);
+    }
+    // Both threads start together.
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let push = |tag: &'static str| {
+        let data = h.data.clone();
+        let start = start.clone();
+        std::thread::spawn(move || {
+            start.wait();
+            for i in 0..EACH {
+                data.update("item1", &[("a", &format!("{tag}{i}"))], false);
+            }
+        })
+    };
+    let (x, y) = (push("x"), push("y"));
+    let (x, y) = (x.join(), y.join());
+    assert!(x.is_ok() && y.is_ok(), "a pushing thread panicked");
+    let mut orders = Vec::new();
+    for c in &mut clients {
+        let lines = c.next_lines(2 * EACH).await;
+        orders.push(lines);
+    }
+    assert!(
+        orders.iter().all(|o| *o == orders[0]),
+        "sessions saw different orders"
+    );
+    // Each thread's own events are in its order.
+    for tag in ["x", "y"] {
+        let mine: Vec<&String> = orders[0]
+            .iter()
+            .filter(|l| l.contains(&format!(",{tag}")))
+            .collect();
+        assert_eq!(mine.len(), EACH);
+    }
+}

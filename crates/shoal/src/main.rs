@@ -101,6 +101,10 @@ struct ServeArgs {
     /// is used when this is not given.
     #[arg(long)]
     log_level: Option<String>,
+    /// Threads that run sessions and connections; default: one per core.
+    /// Fan-out spreads over all of them.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    worker_threads: Option<u16>,
 }
 
 fn seconds(s: &str) -> Result<f64, String> {
@@ -127,7 +131,11 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let logs = logs::init(args.log_level.as_deref())?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            let mut rt = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = args.worker_threads {
+                rt.worker_threads(usize::from(n));
+            }
+            let rt = rt
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;

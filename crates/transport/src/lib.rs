@@ -8,6 +8,7 @@ mod http;
 mod listener;
 mod origin;
 mod pages;
+mod pipe;
 mod serve;
 mod timeouts;
 mod ws;

@@ -48,6 +48,13 @@ pub async fn serve(
             }
         };
         errors.accepted();
+        // A push server's writes are whole notifications meant to leave now:
+        // Nagle's algorithm would hold a small one back until the client's
+        // delayed ACK of the previous one (tens of milliseconds). Packing
+        // updates into fewer packets is `<max_delay_millis>`' job.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(client = %peer, "cannot set TCP_NODELAY: {e}");
+        }
         let conn = conn.clone();
         tokio::spawn(async move {
             if let Some((io, client)) = handshake(stream, peer, &conn.handshakes, &timeouts).await {

@@ -18,6 +18,7 @@
 //! in one text frame, in a buffer it reuses, written with one call, and the
 //! reader holds no buffer while the client is silent.
 
+use crate::pipe::{pipe, Receiver, Sender};
 use crate::{AppState, Peer};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -36,7 +37,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
 
 /// Requests read and not yet executed, per socket.
 const JOBS: usize = 8;
@@ -165,22 +165,31 @@ enum Job {
 /// What the worker and the reader hand the writer.
 enum Out {
     Lines(String),
-    Stream(Stream),
+    /// Boxed: every slot of the channel is as large as its largest variant,
+    /// and each socket's channel keeps a block of slots.
+    Stream(Box<Stream>),
     /// The answer to a client's ping.
     Pong(Vec<u8>),
     /// A close frame, then the end of the connection.
     Close(u16, String),
 }
 
-async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: Io) {
+/// Starts the reader and the worker of a socket; the writer is the future
+/// returned.
+fn connection(
+    st: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    socket: Io,
+) -> impl Future<Output = ()> {
     let (rx, tx) = tokio::io::split(socket);
     let conn = st.connection(peer, true, &headers);
     // Whether a stream is bound: set by the pipeline when it binds one (so a
     // second bind right behind it is refused), cleared by the writer when
     // the stream ends; the reader lets a socket with a stream be silent.
     let bound = conn.stream_bound();
-    let (jobs_tx, jobs) = mpsc::channel(JOBS);
-    let (out_tx, out) = mpsc::channel(OUT);
+    let (jobs_tx, jobs) = pipe(JOBS);
+    let (out_tx, out) = pipe(OUT);
     let limit = st.engine.config().request_limit;
     let idle = st.listener.timeouts.read;
     // Frames a little over the limit are read and refused with ERROR,67;
@@ -201,10 +210,14 @@ async fn connection(st: AppState, peer: SocketAddr, headers: HeaderMap, socket: 
         },
     ));
     let worker = tokio::spawn(work(st.engine.clone(), conn, jobs, out_tx));
-    write(tx, out, &bound).await;
-    // The writer is done (socket closed or failed): nothing more is read or run.
-    reader.abort();
-    worker.abort();
+    // Only the writer's state stays for the connection's life (the set-up
+    // above, the request's headers included, is dropped here).
+    async move {
+        write(tx, out, &bound).await;
+        // The writer is done (socket closed or failed): nothing more is read or run.
+        reader.abort();
+        worker.abort();
+    }
 }
 
 /// What the reader knows of its connection.
@@ -241,8 +254,8 @@ async fn read_some(rx: &mut ReadHalf<Io>, decoder: &mut Decoder) -> std::io::Res
 async fn read(
     mut rx: ReadHalf<Io>,
     mut decoder: Decoder,
-    jobs: mpsc::Sender<Job>,
-    out: mpsc::Sender<Out>,
+    jobs: Sender<Job>,
+    out: Sender<Out>,
     r: Reading,
 ) {
     let peer = r.peer;
@@ -322,15 +335,17 @@ fn parse(text: &str, limit: u64, peer: SocketAddr) -> Job {
 async fn work(
     engine: Arc<Engine>,
     mut conn: Connection,
-    mut jobs: mpsc::Receiver<Job>,
-    out: mpsc::Sender<Out>,
+    mut jobs: Receiver<Job>,
+    out: Sender<Out>,
 ) {
     while let Some(job) = jobs.recv().await {
         let next = match job {
             Job::Refused(line) => Out::Lines(line),
-            Job::Batch(batch) => match engine.handle(&mut conn, batch).await {
+            // Boxed while it runs: the pipeline's future is large, and a
+            // task keeps room for its largest state for its whole life.
+            Job::Batch(batch) => match Box::pin(engine.handle(&mut conn, batch)).await {
                 Answer::Lines(lines) => Out::Lines(lines),
-                Answer::Stream(stream) => Out::Stream(stream),
+                Answer::Stream(stream) => Out::Stream(Box::new(stream)),
             },
         };
         if out.send(next).await.is_err() {
@@ -361,7 +376,7 @@ enum Turn {
 
 /// Writes answers and the bound stream's chunks until the socket closes,
 /// the client goes away, or a stream asks for the socket to be closed.
-async fn write(mut tx: WriteHalf<Io>, mut out: mpsc::Receiver<Out>, bound: &AtomicBool) {
+async fn write(mut tx: WriteHalf<Io>, mut out: Receiver<Out>, bound: &AtomicBool) {
     let mut stream: Option<Stream> = None;
     // Frames to write, in a buffer kept from write to write.
     let mut frames: Vec<u8> = Vec::new();
@@ -377,7 +392,7 @@ async fn write(mut tx: WriteHalf<Io>, mut out: mpsc::Receiver<Out>, bound: &Atom
             Turn::Chunk(more) => more,
             Turn::Out(Out::Stream(s)) => {
                 // The head (CONOK...) goes before any later answer.
-                stream = Some(s);
+                stream = Some(*s);
                 next_chunk(&mut stream, &mut frames).await
             }
             Turn::Out(Out::Lines(text)) => {
