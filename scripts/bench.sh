@@ -216,12 +216,12 @@ proxy_port() { # log, param
     sed -n "s/.*waiting for remote adapter on tcp:\/\/.*:\([0-9][0-9]*\) (adapter set $REMOTE_SET, data adapter $REMOTE_DATA, $2).*/\1/p" "$1" | head -n 1
 }
 
-start_server() { # scenario name, adapter -> SERVER_PID, REMOTE_PID, URL
+start_server() { # scenario name, adapter, [more serve arguments] -> SERVER_PID, REMOTE_PID, URL
     local out=$WORK/$1.server.out log=$WORK/$1.server.log
-    local args=(serve --listen 127.0.0.1:0 --log-level warn)
+    local args=(serve --listen 127.0.0.1:0 --log-level warn "${@:3}")
     # The proxy announces its ports at info.
     [ "$2" = remote ] && args=(serve --listen 127.0.0.1:0 --adapters-dir "$WORK/adapters"
-        --log-level warn,shoal_remote=info)
+        --log-level warn,shoal_remote=info "${@:3}")
     # Created here: the child opens them after the fork, maybe after the
     # first read below (which would fail on a missing file).
     : >"$out"

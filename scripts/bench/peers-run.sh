@@ -92,12 +92,17 @@ record() { # scenario, kind, server, round, clients, json file or "", failure te
 
 failed=0
 began=$SECONDS
-servers=(shoal "${names[@]}")
+# shoal-1t: Shoal on one worker thread (fan-out only), to show how the
+# fan-out scales from one core to two; shoal-d30: Shoal with
+# --max-delay-millis 30 (batch only), to show what packing updates saves.
+servers=(shoal shoal-1t shoal-d30 "${names[@]}")
 for sc in "${workloads[@]}"; do
     IFS='|' read -r kind clients chans shoal_args peer_args <<<"$(workload "$sc")"
     [ -n "$kind" ] || die "no workload named $sc"
     for round in $(seq "$REPEAT"); do
         for server in "${servers[@]}"; do
+            [ "$server" = shoal-1t ] && [ "$kind" != fanout ] && continue
+            [ "$server" = shoal-d30 ] && [ "$kind" != batch ] && continue
             tag=$sc.$server.$round
             json=$WORK/$tag.json
             if grep -q "^$server:" "$broken"; then
@@ -109,8 +114,12 @@ for sc in "${workloads[@]}"; do
             fi
             say "$tag: $kind, $clients clients, channels $chans"
             pids=()
-            if [ "$server" = shoal ]; then
-                start_server "$tag" demo
+            if [ "${server%%-*}" = shoal ]; then
+                case $server in
+                shoal) start_server "$tag" demo ;;
+                shoal-1t) start_server "$tag" demo --worker-threads 1 ;;
+                shoal-d30) start_server "$tag" demo --max-delay-millis 30 ;;
+                esac
                 url=$URL proto=tlcp pids=(--server-pid "$SERVER_PID")
                 # shellcheck disable=SC2206
                 args=($shoal_args)
@@ -137,7 +146,7 @@ for sc in "${workloads[@]}"; do
             wait "$LOAD_PID" || rc=$?
             LOAD_PID=""
             extra=""
-            if [ "$server" = shoal ]; then
+            if [ "${server%%-*}" = shoal ]; then
                 stop_server
             else
                 peer_stop

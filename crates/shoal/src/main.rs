@@ -101,6 +101,10 @@ struct ServeArgs {
     /// is used when this is not given.
     #[arg(long)]
     log_level: Option<String>,
+    /// How long a stream may hold updates to send more of them per write,
+    /// in milliseconds; 0: none. Overrides <max_delay_millis>; default 0.
+    #[arg(long, value_name = "MILLIS")]
+    max_delay_millis: Option<u64>,
     /// Threads that run sessions and connections; default: one per core.
     /// Fan-out spreads over all of them.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -176,6 +180,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             if let Some(n) = args.max_sessions {
                 config.max_sessions = n as usize;
             }
+            if let Some(ms) = args.max_delay_millis {
+                config.max_delay = Duration::from_millis(ms);
+            }
             let mut plans = settings::listeners(&loaded.config);
             let t = timeouts(Some(&loaded.config.timeouts));
             for p in &mut plans {
@@ -191,6 +198,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let mut config = EngineConfig::default();
             if let Some(n) = args.max_sessions {
                 config.max_sessions = n as usize;
+            }
+            if let Some(ms) = args.max_delay_millis {
+                config.max_delay = Duration::from_millis(ms);
             }
             let addrs = if args.listen.is_empty() {
                 vec![SocketAddr::from(([0, 0, 0, 0], 8080))]
