@@ -62,3 +62,41 @@ async fn add_then_delete_on_one_websocket_always_deletes() {
         marker_updates += 1;
     }
 }
+
+/// A client that sends `destroy` and closes its WebSocket at once (as a
+/// page being left does) has its session destroyed: the close does not
+/// overtake the request read before it.
+#[tokio::test]
+async fn a_destroy_right_before_a_close_is_executed() {
+    let server = Server::start(&[]);
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        let (mut ws, id) = ws_session(&server).await;
+        ws_subscribe(
+            &mut ws,
+            1,
+            "LS_group=rate-50&LS_schema=seq&LS_data_adapter=COUNTER&LS_mode=RAW",
+        )
+        .await
+        .unwrap();
+        ws.send(Message::text("control\r\nLS_reqId=9&LS_op=destroy"))
+            .await
+            .unwrap();
+        ws.close(None).await.unwrap();
+        ids.push(id);
+    }
+    for id in ids {
+        let mut ws = ws_connect(&server).await;
+        ws.send(Message::text(format!("bind_session\r\nLS_session={id}")))
+            .await
+            .unwrap();
+        let answer = ws_until(&mut ws, Duration::from_secs(10), |l| {
+            l.starts_with("CONOK") || l.starts_with("CONERR") || l.starts_with("ERROR")
+        })
+        .await;
+        assert!(
+            !answer.starts_with("CONOK"),
+            "session {id} still exists after destroy and close: {answer}"
+        );
+    }
+}

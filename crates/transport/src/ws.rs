@@ -160,6 +160,10 @@ enum Job {
     Batch(shoal_protocol::request::Batch),
     /// A request refused while reading it: its answer only, kept in order.
     Refused(String),
+    /// The client closed, or broke the framing: the connection closes with
+    /// this code once the requests read before are done (a `destroy` sent
+    /// just before a close is still executed).
+    Close(u16, String),
 }
 
 /// What the worker and the reader hand the writer.
@@ -280,12 +284,12 @@ async fn read(
                 }
                 Ok(Some(Message::Pong)) => continue,
                 Ok(Some(Message::Close(_))) => {
-                    let _ = out.send(Out::Close(close::NORMAL, String::new())).await;
+                    let _ = jobs.send(Job::Close(close::NORMAL, String::new())).await;
                     return;
                 }
                 Err(e) => {
                     tracing::info!(client = %peer, "websocket closed: {e}");
-                    let _ = out.send(Out::Close(e.code(), e.to_string())).await;
+                    let _ = jobs.send(Job::Close(e.code(), e.to_string())).await;
                     return;
                 }
             };
@@ -341,6 +345,10 @@ async fn work(
     while let Some(job) = jobs.recv().await {
         let next = match job {
             Job::Refused(line) => Out::Lines(line),
+            Job::Close(code, reason) => {
+                let _ = out.send(Out::Close(code, reason)).await;
+                break;
+            }
             // Boxed while it runs: the pipeline's future is large, and a
             // task keeps room for its largest state for its whole life.
             Job::Batch(batch) => match Box::pin(engine.handle(&mut conn, batch)).await {
