@@ -96,8 +96,9 @@ impl Engine {
                 let mut st = session.state.lock();
                 st.force_loop = true;
                 st.close_socket = close_socket;
+                let waker = st.waker.take();
                 drop(st);
-                session.wake.notify_waiters();
+                crate::session::wake(waker);
                 Ok(())
             }
             ControlOp::Destroy {
@@ -294,7 +295,7 @@ impl Engine {
                 },
             );
         }
-        session.wake.notify_waiters();
+        session.wake_stream();
         let (snapshot, asked_len) = match s.snapshot {
             Snapshot::No => (false, 0),
             Snapshot::Yes => (true, usize::MAX),

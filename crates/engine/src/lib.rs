@@ -18,6 +18,7 @@ mod requests;
 mod session;
 mod stream;
 mod subscription;
+mod wake;
 
 pub use config::EngineConfig;
 pub use requests::{refusal_line, too_large, Answer, Connection, PortType};

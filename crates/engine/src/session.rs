@@ -11,7 +11,6 @@ use shoal_adapter::SessionInfo;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -21,8 +20,6 @@ pub struct Session {
     pub(crate) set: Arc<SetRuntime>,
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) state: Mutex<State>,
-    /// Wakes the bound stream when something is ready.
-    pub(crate) wake: Notify,
     /// Turns true when the session ends (see `Stream::ended`).
     pub(crate) ended: tokio::sync::watch::Sender<bool>,
     pub(crate) sequences: Mutex<HashMap<String, Arc<crate::message::Sequence>>>,
@@ -71,6 +68,13 @@ pub(crate) struct State {
     pub close_socket: bool,
     /// The client address announced last (`CLIENTIP` is resent on change).
     pub client_ip: String,
+    /// The task of the bound stream, while it waits for something to send.
+    /// Kept under the session's lock: a stream registers in the same look
+    /// at the session that found nothing to send, so no wake is lost, and a
+    /// stream replaced by a newer one never registers again. Whoever makes
+    /// something ready takes it and wakes it (once: later updates find it
+    /// taken until the stream waits again).
+    pub waker: Option<std::task::Waker>,
     /// When the recovery log is next trimmed to its window (trimming at
     /// every chunk would read the oldest record's header at every update).
     next_trim: Instant,
@@ -102,6 +106,7 @@ impl Session {
             close_socket: false,
             client_ip: String::new(),
             next_trim: Instant::now(),
+            waker: None,
         };
         Self {
             id,
@@ -109,7 +114,6 @@ impl Session {
             set,
             config,
             state: Mutex::new(state),
-            wake: Notify::new(),
             ended: tokio::sync::watch::Sender::new(false),
             sequences: Mutex::new(HashMap::new()),
             turn: tokio::sync::Mutex::new(()),
@@ -118,6 +122,12 @@ impl Session {
             )),
             created: Instant::now(),
         }
+    }
+
+    /// Wakes the bound stream, if it waits.
+    pub(crate) fn wake_stream(&self) {
+        let waker = self.state.lock().waker.take();
+        wake(waker);
     }
 
     pub fn adapter_set(&self) -> &str {
@@ -141,17 +151,18 @@ impl Session {
         let before = si.bytes();
         si.push(d, &dispatch);
         let after = si.bytes();
-        let wake = !si.in_ready && si.has_pending();
-        if wake {
+        let newly_ready = !si.in_ready && si.has_pending();
+        if newly_ready {
             si.in_ready = true;
         }
         st.queued = st.queued + after - before;
         st.settle();
-        if wake {
+        if newly_ready {
             st.ready.push_back((sub_id, index));
             st.woken_at.get_or_insert_with(Instant::now);
+            let waker = st.waker.take();
             drop(st);
-            self.wake.notify_waiters();
+            wake(waker);
         }
         true
     }
@@ -167,8 +178,9 @@ impl Session {
         st.log.push(&line, now);
         st.trim_log(&self.config, now);
         st.woken_at.get_or_insert(now);
+        let waker = st.waker.take();
         drop(st);
-        self.wake.notify_waiters();
+        wake(waker);
     }
 
     /// Queues an uncounted notification for the stream, unless the same
@@ -181,8 +193,9 @@ impl Session {
         st.side.push_back(line);
         st.settle();
         st.woken_at.get_or_insert_with(Instant::now);
+        let waker = st.waker.take();
         drop(st);
-        self.wake.notify_waiters();
+        wake(waker);
     }
 
     /// Refuses a request that would add notifications to a session whose
@@ -251,9 +264,10 @@ impl Session {
         st.side = VecDeque::new();
         st.woken_at = None;
         st.settle();
+        let waker = st.waker.take();
         drop(st);
         self.ended.send_replace(true);
-        self.wake.notify_waiters();
+        wake(waker);
         Some(subs)
     }
 
@@ -261,6 +275,13 @@ impl Session {
     pub(crate) fn expired(&self, now: Instant) -> bool {
         let st = self.state.lock();
         !st.bound && st.closed.is_none() && now.duration_since(st.unbound_since) > st.keep_unbound
+    }
+}
+
+/// Wakes a stream's task taken from [`State::waker`] (after the lock).
+pub(crate) fn wake(waker: Option<std::task::Waker>) {
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 

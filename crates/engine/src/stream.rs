@@ -7,6 +7,7 @@ use shoal_protocol::request::StreamOptions;
 use shoal_protocol::Line;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
@@ -63,6 +64,17 @@ pub struct Stream {
     timer_at: Option<Instant>,
     /// `<max_delay_millis>` (streaming only).
     max_delay: Duration,
+}
+
+/// What one look at the session found.
+enum Look {
+    /// Another stream took the session.
+    Over,
+    /// The stream's last chunk is ready (`END`, `LOOP`).
+    Chunk,
+    /// Text may have been taken into `out`; a frequency-limited item may
+    /// send at the instant given.
+    Looked(Option<Instant>),
 }
 
 impl Session {
@@ -138,9 +150,10 @@ impl Session {
             Line::Prog(from).write(&mut head);
         }
         let gen = st.gen;
+        // A stream bound before this one must stop: it waits no more.
+        let waker = st.waker.take();
         drop(st);
-        // A stream bound before this one must stop.
-        self.wake.notify_waiters();
+        crate::session::wake(waker);
         Ok(Stream {
             session: self.clone(),
             gen,
@@ -249,33 +262,14 @@ impl Stream {
                     self.sleep(hold).await;
                 }
             }
-            let notified = session.wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let now = Instant::now();
-            let next_due = {
-                let mut st = session.state.lock();
-                if st.gen != self.gen {
-                    self.done = true;
-                    return false;
-                }
-                self.close_socket = st.close_socket;
-                if let Some((code, msg)) = &st.closed {
-                    Line::End {
-                        code: *code,
-                        message: msg,
-                    }
-                    .write(&mut self.out);
-                    return self.finish();
-                }
-                let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
-                st.trim_log(&session.config, now);
-                if st.force_loop {
-                    st.force_loop = false;
-                    Line::Loop(0).write(&mut self.out);
-                    return self.finish();
-                }
-                due
+            // One look at the session; when it has nothing to send, this
+            // task's waker is left in it, in the same look.
+            let look = std::future::poll_fn(|cx| Poll::Ready(self.look(&session, now, cx))).await;
+            let next_due = match look {
+                Look::Over => return false,
+                Look::Chunk => return true,
+                Look::Looked(due) => due,
             };
             match self.polling {
                 Some(p) if self.out.len() > self.head_len || now >= self.bound_at + p.idle => {
@@ -297,7 +291,7 @@ impl Stream {
                 deadline = deadline.min(t);
             }
             tokio::select! {
-                _ = &mut notified => {}
+                _ = crate::wake::woken() => {}
                 _ = self.sleep(deadline) => {
                     if self.polling.is_none() {
                         let now = Instant::now();
@@ -312,6 +306,52 @@ impl Stream {
                     }
                 }
             }
+        }
+    }
+
+    /// Takes what the session has ready into `out`. When that leaves the
+    /// stream nothing to hand out, the task's waker is left in the session,
+    /// under the same lock.
+    fn look(&mut self, session: &Session, now: Instant, cx: &mut Context<'_>) -> Look {
+        let mut st = session.state.lock();
+        if st.gen != self.gen {
+            self.done = true;
+            return Look::Over;
+        }
+        self.close_socket = st.close_socket;
+        if let Some((code, msg)) = &st.closed {
+            Line::End {
+                code: *code,
+                message: msg,
+            }
+            .write(&mut self.out);
+            self.finish();
+            return Look::Chunk;
+        }
+        let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
+        st.trim_log(&session.config, now);
+        if st.force_loop {
+            st.force_loop = false;
+            Line::Loop(0).write(&mut self.out);
+            self.finish();
+            return Look::Chunk;
+        }
+        if !self.has_chunk(now) {
+            match &st.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => st.waker = Some(cx.waker().clone()),
+            }
+        }
+        Look::Looked(due)
+    }
+
+    /// Whether `fill` hands out a chunk after a look (see its `match`).
+    fn has_chunk(&self, now: Instant) -> bool {
+        match self.polling {
+            Some(p) => {
+                self.out.len() > self.head_len || now >= self.bound_at + p.idle || self.head_len > 0
+            }
+            None => !self.out.is_empty(),
         }
     }
 

@@ -4,12 +4,14 @@
 //! tokio's `mpsc` channel keeps a block of 32 slots from its creation to its
 //! end: with two channels per WebSocket that is about 2 KiB per idle client.
 //! This queue holds no buffer while it is empty, and a receiver that finds
-//! it empty touches one counter.
+//! it empty touches one counter and leaves its waker (no list, no lock).
 
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::sync::Notify;
 
 struct Shared<T> {
@@ -19,8 +21,8 @@ struct Shared<T> {
     cap: usize,
     senders: AtomicUsize,
     receiver_gone: AtomicBool,
-    /// Wakes the receiver: an item came, or the last sender left.
-    to_receiver: Notify,
+    /// Wakes the receiver (one task): an item came, or the last sender left.
+    to_receiver: AtomicWaker,
     /// Wakes senders: room was made, or the receiver left.
     to_senders: Notify,
 }
@@ -33,7 +35,7 @@ pub(crate) fn pipe<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         cap: cap.max(1),
         senders: AtomicUsize::new(1),
         receiver_gone: AtomicBool::new(false),
-        to_receiver: Notify::new(),
+        to_receiver: AtomicWaker::new(),
         to_senders: Notify::new(),
     });
     (
@@ -69,7 +71,7 @@ impl<T> Sender<T> {
                     q.push_back(item);
                     s.len.store(q.len(), Ordering::Release);
                     drop(q);
-                    s.to_receiver.notify_one();
+                    s.to_receiver.wake();
                     return Ok(());
                 }
             }
@@ -90,7 +92,7 @@ impl<T> Clone for Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.shared.to_receiver.notify_one();
+            self.shared.to_receiver.wake();
         }
     }
 }
@@ -103,29 +105,41 @@ impl<T> Receiver<T> {
     /// The next item; `None` once the queue is empty and every sender is
     /// gone. Cancel-safe: an item is taken only when it is returned.
     pub async fn recv(&mut self) -> Option<T> {
+        std::future::poll_fn(|cx| {
+            if let Some(item) = self.try_pop() {
+                return Poll::Ready(Some(item));
+            }
+            // Registered, then checked again: an item queued in between
+            // is seen now, one queued after wakes this task.
+            self.shared.to_receiver.register(cx.waker());
+            if let Some(item) = self.try_pop() {
+                return Poll::Ready(Some(item));
+            }
+            if self.shared.senders.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(self.try_pop());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn try_pop(&mut self) -> Option<T> {
         let s = &self.shared;
-        loop {
-            if s.len.load(Ordering::Acquire) > 0 {
-                let mut q = s.queue.lock();
-                let item = q.pop_front();
-                s.len.store(q.len(), Ordering::Release);
-                if q.is_empty() && q.capacity() > 0 {
-                    // Nothing kept while idle.
-                    *q = VecDeque::new();
-                }
-                drop(q);
-                if item.is_some() {
-                    s.to_senders.notify_waiters();
-                    return item;
-                }
-            }
-            if s.senders.load(Ordering::Acquire) == 0 {
-                return None;
-            }
-            // notify_one stores a permit when nobody waits: an item queued
-            // between the checks above and this wait is not missed.
-            s.to_receiver.notified().await;
+        if s.len.load(Ordering::Acquire) == 0 {
+            return None;
         }
+        let mut q = s.queue.lock();
+        let item = q.pop_front();
+        s.len.store(q.len(), Ordering::Release);
+        if q.is_empty() && q.capacity() > 0 {
+            // Nothing kept while idle.
+            *q = VecDeque::new();
+        }
+        drop(q);
+        if item.is_some() {
+            s.to_senders.notify_waiters();
+        }
+        item
     }
 }
 
