@@ -124,8 +124,20 @@ for sc in "${workloads[@]}"; do
                 # shellcheck disable=SC2206
                 args=($shoal_args)
             else
-                if ! peer_start "$server" "$WORK/$tag" "$chans"; then
-                    say "$tag: FAILED: $server did not start (logs in $WORK/$tag)"
+                # A free port picked for the peer can be taken by one of the
+                # load generator's many connections before the peer binds it:
+                # a peer that did not come up gets two more tries.
+                started=false
+                for attempt in 1 2 3; do
+                    if peer_start "$server" "$WORK/$tag.$attempt" "$chans"; then
+                        started=true
+                        break
+                    fi
+                    say "$tag: $server did not start (attempt $attempt)"
+                    peer_stop
+                done
+                if ! $started; then
+                    say "$tag: FAILED: $server did not start (logs in $WORK/$tag.*)"
                     keep_logs=true
                     failed=$((failed + 1))
                     peer_stop
@@ -151,7 +163,7 @@ for sc in "${workloads[@]}"; do
             else
                 peer_stop
                 # What an HTTP publisher could not send (it prints it as it stops).
-                skipped=$(cat "$WORK/$tag"/publisher.out "$WORK/$tag"/origin.out 2>/dev/null |
+                skipped=$(cat "$WORK/$tag.$attempt"/publisher.out "$WORK/$tag.$attempt"/origin.out 2>/dev/null |
                     sed -n 's/^skipped \([0-9]*\)$/\1/p' | head -n 1) || true
                 [ -n "$skipped" ] && extra="\"publisher_skipped\":$skipped"
             fi

@@ -270,7 +270,6 @@ fn tag_code_msg(out: &mut String, tag: &str, code: i32, message: &str) -> std::f
     Ok(())
 }
 
-/// Decimals always carry a dot (`3.0`, `0.5`), as the specification shows them.
 /// Appends the decimal digits of `n`.
 fn push_uint(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -289,6 +288,7 @@ fn push_uint(out: &mut String, mut n: u64) {
     }
 }
 
+/// Decimals always carry a dot (`3.0`, `0.5`), as the specification shows them.
 fn push_decimal(out: &mut String, f: f64) -> std::fmt::Result {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         write!(out, "{f:.1}")

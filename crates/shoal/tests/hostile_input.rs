@@ -423,3 +423,40 @@ async fn without_a_configuration_any_origin_is_allowed() {
     assert_eq!(r.header("access-control-allow-origin"), Some(origin));
     assert_eq!(ws_status(&server, origin).await, 101);
 }
+
+/// WebSocket handshakes that are not RFC 6455's are refused with the
+/// status that says what is missing, and the server stays up.
+#[tokio::test]
+async fn malformed_websocket_handshakes_are_refused_clearly() {
+    let server = Server::start(&[]);
+    let upgrade = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Protocol", "TLCP-2.5.0.lightstreamer.com"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h: Vec<(&str, &str)> = upgrade.to_vec();
+        h.extend_from_slice(extra);
+        h
+    };
+    // No upgrade at all: 426, naming the upgrade to make.
+    let (r, _) = http_exchange(&server, "GET", "/lightstreamer", &[], "").await;
+    assert_eq!(r.status, 426, "{r:?}");
+    assert_eq!(r.header("upgrade"), Some("websocket"));
+    // Another WebSocket version: 426 with the one supported.
+    let h = with(&[
+        ("Sec-WebSocket-Version", "8"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]);
+    let (r, _) = http_exchange(&server, "GET", "/lightstreamer", &h, "").await;
+    assert_eq!(r.status, 426, "{r:?}");
+    assert_eq!(r.header("sec-websocket-version"), Some("13"));
+    // No key: 400.
+    let h = with(&[("Sec-WebSocket-Version", "13")]);
+    let (r, _) = http_exchange(&server, "GET", "/lightstreamer", &h, "").await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body.contains("Sec-WebSocket-Key"), "{}", r.body);
+    // (A valid one is what every official client test opens.)
+    let (r, _) = http_exchange(&server, "GET", "/", &[], "").await;
+    assert_eq!(r.status, 200, "the server is still up: {r:?}");
+}
