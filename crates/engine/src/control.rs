@@ -281,9 +281,8 @@ impl Engine {
                 md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
                 return Err(refusal);
             }
-            let now = tokio::time::Instant::now();
-            st.log.push(&head, now);
-            st.log.push(&conf, now);
+            // Not confirmed yet: its items may queue updates from now on,
+            // and the stream sends none of them before SUBOK (below).
             st.subs.insert(
                 s.sub_id,
                 Subscription {
@@ -292,10 +291,10 @@ impl Engine {
                     items: sub_items,
                     hub: hub.clone(),
                     table,
+                    confirmed: false,
                 },
             );
         }
-        session.wake_stream();
         let (snapshot, asked_len) = match s.snapshot {
             Snapshot::No => (false, 0),
             Snapshot::Yes => (true, usize::MAX),
@@ -321,6 +320,21 @@ impl Engine {
                 },
             );
         }
+        // SUBOK once every item has its subscriber: an update the client
+        // may expect after SUBOK (its adapter sent it after seeing the
+        // subscribe) cannot come before the item knows the subscription.
+        {
+            let mut st = session.state.lock();
+            // The session may have ended meanwhile (its subscriptions were
+            // released with it).
+            if let Some(sub) = st.subs.get_mut(&s.sub_id) {
+                sub.confirmed = true;
+                let now = tokio::time::Instant::now();
+                st.log.push(&head, now);
+                st.log.push(&conf, now);
+            }
+        }
+        session.wake_stream();
         tracing::debug!(session = %session.id, sub = s.sub_id, mode = s.mode.as_str(), items = items.len(), "subscribed");
         Ok(())
     }

@@ -362,6 +362,11 @@ impl State {
             let Some(sub) = self.subs.get_mut(&sub_id) else {
                 continue;
             };
+            if !sub.confirmed {
+                // Its SUBOK is not written yet; it wakes the stream when it is.
+                waiting.push((sub_id, index));
+                continue;
+            }
             let dispatch = sub.dispatch;
             let Some(si) = sub.items.get_mut(index - 1) else {
                 continue;

@@ -520,6 +520,9 @@ pub(crate) struct Subscription {
     pub hub: Arc<crate::hub::Hub>,
     /// The subscription as the metadata adapter was told of it.
     pub table: Arc<shoal_adapter::TableInfo>,
+    /// SUBOK is in the session's log: until then the stream sends nothing
+    /// of this subscription (its items may already queue updates).
+    pub confirmed: bool,
 }
 
 #[cfg(test)]
