@@ -96,9 +96,7 @@ impl Engine {
                 let mut st = session.state.lock();
                 st.force_loop = true;
                 st.close_socket = close_socket;
-                let waker = st.waker.take();
-                drop(st);
-                crate::session::wake(waker);
+                crate::session::unlock_and_wake(st);
                 Ok(())
             }
             ControlOp::Destroy {

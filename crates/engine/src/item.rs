@@ -86,16 +86,18 @@ impl ItemInner {
         if self.names.len() >= MAX_EVENT_FIELDS {
             return None;
         }
-        self.names.push(name.clone());
-        self.index.insert(name, self.names.len() - 1);
-        Some(self.names.len() - 1)
+        Some(self.add_field(name))
     }
 
     fn field(&mut self, name: &str) -> usize {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
-        let name: Arc<str> = name.into();
+        self.add_field(name.into())
+    }
+
+    /// Appends a field not yet in the table; its index.
+    fn add_field(&mut self, name: Arc<str>) -> usize {
         self.names.push(name.clone());
         self.index.insert(name, self.names.len() - 1);
         self.names.len() - 1

@@ -126,8 +126,7 @@ impl Session {
 
     /// Wakes the bound stream, if it waits.
     pub(crate) fn wake_stream(&self) {
-        let waker = self.state.lock().waker.take();
-        wake(waker);
+        unlock_and_wake(self.state.lock());
     }
 
     pub fn adapter_set(&self) -> &str {
@@ -160,9 +159,7 @@ impl Session {
         if newly_ready {
             st.ready.push_back((sub_id, index));
             st.woken_at.get_or_insert_with(Instant::now);
-            let waker = st.waker.take();
-            drop(st);
-            wake(waker);
+            unlock_and_wake(st);
         }
         true
     }
@@ -178,9 +175,7 @@ impl Session {
         st.log.push(&line, now);
         st.trim_log(&self.config, now);
         st.woken_at.get_or_insert(now);
-        let waker = st.waker.take();
-        drop(st);
-        wake(waker);
+        unlock_and_wake(st);
     }
 
     /// Queues an uncounted notification for the stream, unless the same
@@ -193,9 +188,7 @@ impl Session {
         st.side.push_back(line);
         st.settle();
         st.woken_at.get_or_insert_with(Instant::now);
-        let waker = st.waker.take();
-        drop(st);
-        wake(waker);
+        unlock_and_wake(st);
     }
 
     /// Refuses a request that would add notifications to a session whose
@@ -264,10 +257,8 @@ impl Session {
         st.side = VecDeque::new();
         st.woken_at = None;
         st.settle();
-        let waker = st.waker.take();
-        drop(st);
+        unlock_and_wake(st);
         self.ended.send_replace(true);
-        wake(waker);
         Some(subs)
     }
 
@@ -278,8 +269,11 @@ impl Session {
     }
 }
 
-/// Wakes a stream's task taken from [`State::waker`] (after the lock).
-pub(crate) fn wake(waker: Option<std::task::Waker>) {
+/// Releases a session's lock and wakes its stream, if it waits (the
+/// waker is taken under the lock and woken after it).
+pub(crate) fn unlock_and_wake(mut st: parking_lot::MutexGuard<'_, State>) {
+    let waker = st.waker.take();
+    drop(st);
     if let Some(w) = waker {
         w.wake();
     }

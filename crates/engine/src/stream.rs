@@ -70,11 +70,11 @@ pub struct Stream {
 enum Look {
     /// Another stream took the session.
     Over,
-    /// The stream's last chunk is ready (`END`, `LOOP`).
+    /// A chunk is ready in `out` (and counted as handed out).
     Chunk,
-    /// Text may have been taken into `out`; a frequency-limited item may
-    /// send at the instant given.
-    Looked(Option<Instant>),
+    /// Nothing to hand out: the task's waker is in the session; a
+    /// frequency-limited item may send at the instant given.
+    Wait(Option<Instant>),
 }
 
 impl Session {
@@ -151,9 +151,7 @@ impl Session {
         }
         let gen = st.gen;
         // A stream bound before this one must stop: it waits no more.
-        let waker = st.waker.take();
-        drop(st);
-        crate::session::wake(waker);
+        crate::session::unlock_and_wake(st);
         Ok(Stream {
             session: self.clone(),
             gen,
@@ -269,19 +267,8 @@ impl Stream {
             let next_due = match look {
                 Look::Over => return false,
                 Look::Chunk => return true,
-                Look::Looked(due) => due,
+                Look::Wait(due) => due,
             };
-            match self.polling {
-                Some(p) if self.out.len() > self.head_len || now >= self.bound_at + p.idle => {
-                    Line::Loop(p.loop_ms).write(&mut self.out);
-                    return self.finish();
-                }
-                None if !self.out.is_empty() => return self.account(),
-                // The head goes at once: clients wait for CONOK before they
-                // consider the poll established; data and LOOP follow.
-                Some(_) if self.head_len > 0 => return self.mark_out(),
-                _ => {}
-            }
             let mut deadline = match self.polling {
                 Some(p) => self.bound_at + p.idle,
                 None if self.send_sync => (self.last_write + self.keepalive).min(self.next_sync),
@@ -309,9 +296,9 @@ impl Stream {
         }
     }
 
-    /// Takes what the session has ready into `out`. When that leaves the
-    /// stream nothing to hand out, the task's waker is left in the session,
-    /// under the same lock.
+    /// Takes what the session has ready into `out` and decides whether it
+    /// is a chunk to hand out. When it is not, the task's waker is left in
+    /// the session, under the same lock.
     fn look(&mut self, session: &Session, now: Instant, cx: &mut Context<'_>) -> Look {
         let mut st = session.state.lock();
         if st.gen != self.gen {
@@ -336,23 +323,25 @@ impl Stream {
             self.finish();
             return Look::Chunk;
         }
-        if !self.has_chunk(now) {
-            match &st.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => st.waker = Some(cx.waker().clone()),
+        let handed_out = match self.polling {
+            Some(p) if self.out.len() > self.head_len || now >= self.bound_at + p.idle => {
+                Line::Loop(p.loop_ms).write(&mut self.out);
+                self.finish()
             }
+            None if !self.out.is_empty() => self.account(),
+            // The head goes at once: clients wait for CONOK before they
+            // consider the poll established; data and LOOP follow.
+            Some(_) if self.head_len > 0 => self.mark_out(),
+            _ => false,
+        };
+        if handed_out {
+            return Look::Chunk;
         }
-        Look::Looked(due)
-    }
-
-    /// Whether `fill` hands out a chunk after a look (see its `match`).
-    fn has_chunk(&self, now: Instant) -> bool {
-        match self.polling {
-            Some(p) => {
-                self.out.len() > self.head_len || now >= self.bound_at + p.idle || self.head_len > 0
-            }
-            None => !self.out.is_empty(),
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
         }
+        Look::Wait(due)
     }
 
     /// Waits on the stream's timer until `deadline` at the latest (maybe
