@@ -403,26 +403,29 @@ async fn write(mut tx: WriteHalf<Io>, mut out: Receiver<Out>, bound: &AtomicBool
                 stream = Some(*s);
                 next_chunk(&mut stream, &mut frames).await
             }
-            Turn::Out(Out::Lines(text)) => {
-                if !text.is_empty() {
-                    encode(&mut frames, Opcode::Text, text.as_bytes());
-                    if send(&mut tx, &mut frames, || NOT_A_STREAM).await.is_err() {
-                        break;
+            // Answers, pongs and closes: one frame, outside any stream.
+            Turn::Out(other) => {
+                let last = match other {
+                    Out::Lines(text) if text.is_empty() => continue,
+                    Out::Lines(text) => {
+                        encode(&mut frames, Opcode::Text, text.as_bytes());
+                        false
                     }
-                }
-                continue;
-            }
-            Turn::Out(Out::Pong(payload)) => {
-                encode(&mut frames, Opcode::Pong, &payload);
-                if send(&mut tx, &mut frames, || NOT_A_STREAM).await.is_err() {
+                    Out::Pong(payload) => {
+                        encode(&mut frames, Opcode::Pong, &payload);
+                        false
+                    }
+                    Out::Close(code, reason) => {
+                        encode_close(&mut frames, code, &reason);
+                        true
+                    }
+                    // Taken by the arm above.
+                    Out::Stream(_) => continue,
+                };
+                if send(&mut tx, &mut frames, || NOT_A_STREAM).await.is_err() || last {
                     break;
                 }
                 continue;
-            }
-            Turn::Out(Out::Close(code, reason)) => {
-                encode_close(&mut frames, code, &reason);
-                let _ = send(&mut tx, &mut frames, || NOT_A_STREAM).await;
-                break;
             }
         };
         if !chunk {
@@ -434,12 +437,11 @@ async fn write(mut tx: WriteHalf<Io>, mut out: Receiver<Out>, bound: &AtomicBool
         let closes = stream.as_ref().is_some_and(Stream::closes_socket);
         // A polling cycle that just ended frees the socket for the next
         // bind_session at once (the stream is dropped after its last write).
-        let over = match stream.as_ref().is_some_and(Stream::is_done) {
-            true => {
-                bound.store(false, Ordering::Release);
-                stream.take()
-            }
-            false => None,
+        let over = if stream.as_ref().is_some_and(Stream::is_done) {
+            bound.store(false, Ordering::Release);
+            stream.take()
+        } else {
+            None
         };
         if closes {
             // LS_close_socket: the last lines, then the close.
