@@ -277,17 +277,7 @@ async fn session(
             )
         })??;
     let mut latencies: Vec<u64> = Vec::new();
-    loop {
-        let msg = tokio::select! {
-            biased;
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-                continue;
-            }
-            msg = ws.next() => msg,
-        };
+    while let Some(msg) = next_unless_stopped(&mut ws, &mut stop).await {
         let text = match msg {
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Close(frame))) => match frame {
@@ -319,6 +309,25 @@ async fn session(
 
 /// Asks the server to destroy the session, waits a little for its `END`,
 /// and closes the socket. Failures here do not matter any more.
+/// The next message of a session's WebSocket (`Some(None)` once it ended),
+/// or `None` as soon as the run stops (`stop` turns true or is dropped).
+pub(crate) async fn next_unless_stopped(
+    ws: &mut Ws,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Option<tokio_tungstenite::tungstenite::Result<Message>>> {
+    loop {
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return None;
+                }
+            }
+            msg = ws.next() => return Some(msg),
+        }
+    }
+}
+
 async fn destroy(ws: &mut Ws) {
     let request = Message::text("control\r\nLS_reqId=2&LS_op=destroy");
     if ws.send(request).await.is_ok() {

@@ -9,10 +9,10 @@ mod payload;
 mod plain;
 mod socketio;
 
-use crate::session::{now_micros, Report, Shared};
+use crate::session::{next_unless_stopped, now_micros, Report, Shared};
 use crate::stats::SeqCheck;
 use anyhow::{anyhow, bail, Context};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -164,17 +164,7 @@ async fn session(
     }
     let mut out = Output::default();
     let mut latencies = Vec::new();
-    loop {
-        let msg = tokio::select! {
-            biased;
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-                continue;
-            }
-            msg = ws.next() => msg,
-        };
+    while let Some(msg) = next_unless_stopped(&mut ws, &mut stop).await {
         out.clear();
         let result = match &msg {
             Some(Ok(Message::Text(t))) => proto.frame(Frame::Text(t.as_str()), &mut out),
