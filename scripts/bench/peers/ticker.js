@@ -10,6 +10,8 @@
 // second, so one list names both what to subscribe and how fast to publish;
 // any other name (the idle workload's) is never published to.
 
+const http = require('http');
+
 // process.hrtime is monotonic with nanosecond steps; it is anchored once on
 // the wall clock at the edge of a Date.now() millisecond, so its readings
 // are within a few microseconds of the epoch time Rust's SystemTime gives.
@@ -91,4 +93,27 @@ function options(names) {
   return out;
 }
 
-module.exports = { micros, message, rateOf, channels, tick, tickBatch, options };
+// One JSON POST to 127.0.0.1:PORT/PATH over `agent` (the HTTP publishers
+// of nchan and Pushpin): `onStatus(code)` when the answer comes, `onDone()`
+// once its body is read, `onError(e)` when the request fails.
+function postJson({ agent, port, path, body, onStatus, onDone, onError }) {
+  const req = http.request(
+    {
+      host: '127.0.0.1',
+      port,
+      path,
+      method: 'POST',
+      agent,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    },
+    (res) => {
+      res.on('end', onDone);
+      res.resume();
+      onStatus(res.statusCode);
+    },
+  );
+  req.on('error', onError);
+  req.end(body);
+}
+
+module.exports = { micros, message, rateOf, channels, tick, tickBatch, options, postJson };

@@ -13,7 +13,7 @@
 //   node publisher.js --port PORT --channels rate-10[,rate-11...]
 
 const http = require('http');
-const { message, channels, tick, options } = require('../ticker');
+const { message, channels, tick, options, postJson } = require('../ticker');
 
 const MAX_PENDING = 256;
 const opt = options(['port', 'channels']);
@@ -28,32 +28,26 @@ function post(channel, body) {
     return;
   }
   pending += 1;
-  const req = http.request(
-    {
-      host: '127.0.0.1',
-      port: Number(opt.port),
-      path: `/pub/${channel}`,
-      method: 'POST',
-      agent,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-    },
-    (res) => {
-      res.on('end', () => {
-        pending -= 1;
-      });
-      res.resume();
-      if (res.statusCode >= 300 && !failed) {
+  postJson({
+    agent,
+    port: Number(opt.port),
+    path: `/pub/${channel}`,
+    body,
+    onStatus: (status) => {
+      if (status >= 300 && !failed) {
         failed = true;
-        console.error(`publisher: nchan answered ${res.statusCode}`);
+        console.error(`publisher: nchan answered ${status}`);
         process.exit(1);
       }
     },
-  );
-  req.on('error', (e) => {
-    console.error(`publisher: ${e.message}`);
-    process.exit(1);
+    onDone: () => {
+      pending -= 1;
+    },
+    onError: (e) => {
+      console.error(`publisher: ${e.message}`);
+      process.exit(1);
+    },
   });
-  req.end(body);
 }
 
 console.log('publishing');

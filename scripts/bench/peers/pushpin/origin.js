@@ -20,7 +20,7 @@
 // prints "listening" once the origin listens.
 
 const http = require('http');
-const { message, channels, tickBatch, options } = require('../ticker');
+const { message, channels, tickBatch, options, postJson } = require('../ticker');
 
 const MAX_PENDING = 64;
 const opt = options(['port', 'publish-port', 'channels']);
@@ -71,30 +71,24 @@ function publish(channel, seqs) {
   const ch = list.length > 1 ? channel : undefined;
   const items = seqs.map((seq) => ({ channel, formats: { 'ws-message': { content: message(seq, ch) } } }));
   const body = JSON.stringify({ items });
-  const req = http.request(
-    {
-      host: '127.0.0.1',
-      port: Number(opt['publish-port']),
-      path: '/publish/',
-      method: 'POST',
-      agent,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+  postJson({
+    agent,
+    port: Number(opt['publish-port']),
+    path: '/publish/',
+    body,
+    onStatus: (status) => {
+      if (status >= 300) console.error(`publish: Pushpin answered ${status}`);
     },
-    (res) => {
-      res.on('end', () => {
-        pending -= 1;
-      });
-      res.resume();
-      if (res.statusCode >= 300) console.error(`publish: Pushpin answered ${res.statusCode}`);
+    onDone: () => {
+      pending -= 1;
     },
-  );
-  // Pushpin may not listen yet at the first ticks: those are lost, and the
-  // clients subscribe later anyway.
-  req.on('error', (e) => {
-    pending -= 1;
-    console.error(`publish: ${e.message}`);
+    // Pushpin may not listen yet at the first ticks: those are lost, and
+    // the clients subscribe later anyway.
+    onError: (e) => {
+      pending -= 1;
+      console.error(`publish: ${e.message}`);
+    },
   });
-  req.end(body);
 }
 
 origin.listen(Number(opt.port), '127.0.0.1', () => {
