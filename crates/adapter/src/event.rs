@@ -12,6 +12,28 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemEvent {
     fields: Vec<(Arc<str>, Option<Arc<str>>)>,
+    position: Option<Position>,
+}
+
+/// Where an event stands in its source's own history, for sources that
+/// have one: a broker that keeps the item's entries in order. Any node
+/// reading the same source gives the same event the same position, so it
+/// says how far an item's history has been delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Position {
+    /// A Redis stream entry id: milliseconds and sequence (`1733220000000-0`).
+    Redis { ms: u64, seq: u64 },
+    /// A NATS JetStream stream sequence.
+    JetStream(u64),
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Redis { ms, seq } => write!(f, "{ms}-{seq}"),
+            Position::JetStream(seq) => write!(f, "{seq}"),
+        }
+    }
 }
 
 impl ItemEvent {
@@ -23,7 +45,19 @@ impl ItemEvent {
     pub fn with_capacity(n: usize) -> Self {
         Self {
             fields: Vec::with_capacity(n),
+            position: None,
         }
+    }
+
+    /// Marks the event with its place in the source's history (builder style).
+    pub fn with_position(mut self, position: Position) -> Self {
+        self.position = Some(position);
+        self
+    }
+
+    /// The event's place in the source's history, if its source has one.
+    pub fn position(&self) -> Option<Position> {
+        self.position
     }
 
     /// Sets `field` to `value` (builder style).

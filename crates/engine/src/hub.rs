@@ -103,7 +103,16 @@ impl Hub {
         }
     }
 
-    fn find(&self, name: &str) -> Option<Arc<Item>> {
+    /// The provider's readiness (see [`DataProvider::readiness`]).
+    pub fn readiness(&self) -> Result<(), String> {
+        self.provider.readiness()
+    }
+
+    pub fn provider(&self) -> &Arc<dyn DataProvider> {
+        &self.provider
+    }
+
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<Item>> {
         self.items.lock().get(name).map(|(i, _)| i.clone())
     }
 

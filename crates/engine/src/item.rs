@@ -16,7 +16,7 @@ use crate::session::Session;
 use crate::subscription::Delivery;
 use indexmap::IndexMap;
 use parking_lot::Mutex;
-use shoal_adapter::{ItemEvent, Mode};
+use shoal_adapter::{ItemEvent, Mode, Position};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 
@@ -75,6 +75,9 @@ struct ItemInner {
     subscribers: Vec<Subscriber>,
     /// Event fields were dropped past [`MAX_EVENT_FIELDS`] (and logged).
     fields_capped: bool,
+    /// The source's position of the last event applied, when the source
+    /// has positions (a broker): how far this item's history has come.
+    position: Option<Position>,
 }
 
 impl ItemInner {
@@ -215,6 +218,12 @@ impl Item {
         });
     }
 
+    /// The source's position of the last event of this item, if its source
+    /// gives positions.
+    pub fn position(&self) -> Option<Position> {
+        self.inner.lock().position
+    }
+
     /// Position of the `command` field in this item's field table, once a
     /// schema has named it.
     pub fn command_field(&self) -> Option<usize> {
@@ -236,6 +245,9 @@ impl Item {
         let first = !inner.has_state;
         let mut touched: Vec<(usize, FieldValue)> = Vec::new();
         let mut dropped = 0usize;
+        if let Some(p) = event.position() {
+            inner.position = Some(p);
+        }
         for (name, value) in event.into_fields() {
             match inner.event_field(name) {
                 Some(i) => touched.push((i, value)),

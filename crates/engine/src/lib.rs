@@ -167,6 +167,57 @@ impl Engine {
             .sum()
     }
 
+    /// The source position of the last event of `item` (of data adapter
+    /// `data_adapter` in `adapter_set`), while it is subscribed and when its
+    /// source gives positions (a broker feed).
+    pub fn item_position(
+        &self,
+        adapter_set: &str,
+        data_adapter: &str,
+        item: &str,
+    ) -> Option<shoal_adapter::Position> {
+        self.sets
+            .get(adapter_set)?
+            .hubs
+            .get(data_adapter)?
+            .find(item)?
+            .position()
+    }
+
+    /// The data providers that cannot serve now and say so (see
+    /// [`shoal_adapter::DataProvider::readiness`]): one line each, naming
+    /// the adapter set and data adapter. Empty when all are ready.
+    pub fn unready_adapters(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .sets
+            .values()
+            .flat_map(|s| s.hubs.values())
+            .filter_map(|h| {
+                h.readiness()
+                    .err()
+                    .map(|why| format!("{}/{}: {why}", h.adapter_set, h.name))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The data provider `data_adapter` of `adapter_set`.
+    pub fn data_provider(
+        &self,
+        adapter_set: &str,
+        data_adapter: &str,
+    ) -> Option<Arc<dyn shoal_adapter::DataProvider>> {
+        Some(
+            self.sets
+                .get(adapter_set)?
+                .hubs
+                .get(data_adapter)?
+                .provider()
+                .clone(),
+        )
+    }
+
     /// Creates a session and binds its first stream.
     pub async fn create_session(
         &self,

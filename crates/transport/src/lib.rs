@@ -149,10 +149,17 @@ async fn healthcheck(State(st): State<AppState>, uri: axum::http::Uri) -> Respon
         // As Lightstreamer: only on the listeners <healthcheck> names.
         return not_found(Method::GET, uri).await;
     }
-    if st.engine.is_accepting() {
+    if !st.engine.is_accepting() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "DRAINING").into_response();
+    }
+    // Data adapters that must be ready for the node to serve (a broker feed
+    // with healthcheck_requires_broker): the balancer takes the node out.
+    let unready = st.engine.unready_adapters();
+    if unready.is_empty() {
         (StatusCode::OK, "OK").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "DRAINING").into_response()
+        let body = format!("UNAVAILABLE\n{}\n", unready.join("\n"));
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }
 

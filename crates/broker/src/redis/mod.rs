@@ -1,0 +1,261 @@
+//! The `shoal.redis` data adapter: item `X` is the Redis stream
+//! `<prefix>X`.
+//!
+//! Two connections per node and adapter: the *reader* blocks in one XREAD
+//! over the streams of every item read live, from each item's last
+//! position; the *control* connection reads snapshots (XREVRANGE), checks
+//! streams after an outage (XINFO STREAM), publishes (XADD) and restarts
+//! the reader's XREAD (CLIENT UNBLOCK) when the set of items changes.
+//! What is read and delivered is decided by [`Items`].
+
+mod control;
+mod reader;
+pub mod reply;
+
+use crate::entry::Names;
+use crate::items::Items;
+use crate::settings::FeedSettings;
+use parking_lot::Mutex;
+use shoal_adapter::{
+    AdapterError, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
+    PublishCredentials, PublishError, Publisher,
+};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Longest an XREAD blocks before it is issued again.
+const BLOCK: Duration = Duration::from_secs(2);
+/// Entries one XREAD returns at most per stream.
+const READ_COUNT: usize = 2000;
+/// Longest wait for the control connection's answers.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reconnection delays: doubling from the first to the last.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Why a Redis feed cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("url {url}: {source}")]
+    Url {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("tls_ca_file {path}: {source}")]
+    CaFile {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A Redis Streams data adapter.
+pub struct RedisFeed {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub settings: FeedSettings,
+    pub client: redis::Client,
+    pub items: Mutex<Items>,
+    pub listener: OnceLock<Arc<dyn ItemEventListener>>,
+    /// Held while events go to the engine, by the reader and by snapshot
+    /// deliveries: an item's snapshot and its live events never interleave.
+    pub deliver: Mutex<Names>,
+    /// Wakes the control task: snapshots to read, lingers to sweep.
+    pub work: Notify,
+    /// Wakes a reader that has no item to read.
+    pub changed: Notify,
+    /// CLIENT ID of the reader's connection (-1: none).
+    pub reader_id: AtomicI64,
+    /// The version of the item set the reader's current XREAD covers.
+    pub reader_version: AtomicU64,
+    pub up: AtomicBool,
+    pub last_error: Mutex<Option<String>>,
+    /// The adapter was dropped: its tasks end.
+    pub closed: AtomicBool,
+    /// The control connection, once made.
+    pub control: Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+impl Shared {
+    pub fn stream_key(&self, item: &str) -> String {
+        format!("{}{item}", self.settings.prefix)
+    }
+
+    /// The broker answered: logged when it had not.
+    pub fn mark_up(&self) {
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!(adapter = %self.settings.name, url = %redacted(&self.settings.url), "Redis reachable: items resume where they were");
+        }
+        *self.last_error.lock() = None;
+    }
+
+    /// The broker did not answer: logged once per outage. The control
+    /// connection is dropped too (it is made again once the broker
+    /// answers: a connection to a restarted broker does not recover).
+    pub fn mark_down(&self, what: &str, e: &redis::RedisError) {
+        *self.control.lock() = None;
+        let was_up = self.up.swap(false, Ordering::Relaxed);
+        let mut last = self.last_error.lock();
+        if was_up || last.is_none() {
+            tracing::warn!(adapter = %self.settings.name, url = %redacted(&self.settings.url), "Redis unreachable ({what}: {e}): sessions stay, items pause, retrying with backoff");
+        }
+        *last = Some(format!("{what}: {e}"));
+    }
+
+    pub fn listener(&self) -> Option<&Arc<dyn ItemEventListener>> {
+        self.listener.get()
+    }
+}
+
+/// `url` without its password, for logs.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The next reconnection delay after `d`.
+pub(crate) fn backoff(d: Duration) -> Duration {
+    (d * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX)
+}
+
+impl RedisFeed {
+    /// Starts the feed's tasks on the current Tokio runtime. Connecting is
+    /// left to them: an unreachable broker is retried, not fatal.
+    pub fn start(settings: FeedSettings) -> Result<Arc<Self>, StartError> {
+        let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
+            .map_err(|source| StartError::Url {
+                url: redacted(&settings.url),
+                source,
+            })?;
+        let mut rs = info.redis_settings().clone();
+        if let Some(u) = &settings.username {
+            rs = rs.set_username(u);
+        }
+        if let Some(p) = &settings.password {
+            rs = rs.set_password(p);
+        }
+        info = info.set_redis_settings(rs);
+        let client = match &settings.tls_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|source| StartError::CaFile {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(info, certs)
+            }
+            None => redis::Client::open(info),
+        }
+        .map_err(|source| StartError::Url {
+            url: redacted(&settings.url),
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            settings,
+            client,
+            items: Mutex::new(Items::new()),
+            listener: OnceLock::new(),
+            deliver: Mutex::new(Names::default()),
+            work: Notify::new(),
+            changed: Notify::new(),
+            reader_id: AtomicI64::new(-1),
+            reader_version: AtomicU64::new(0),
+            up: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            control: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(reader::run(shared.clone()));
+        tokio::spawn(control::run(shared.clone()));
+        Ok(Arc::new(Self { shared }))
+    }
+
+    /// Whether the broker answers now.
+    pub fn is_up(&self) -> bool {
+        self.shared.up.load(Ordering::Relaxed)
+    }
+
+    /// The last position read of `item` (delivered or covered by its
+    /// snapshot), while it is read.
+    pub fn position(&self, item: &str) -> Option<Position> {
+        self.shared.items.lock().last(item)
+    }
+}
+
+impl Drop for RedisFeed {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        self.shared.work.notify_one();
+        self.shared.changed.notify_one();
+    }
+}
+
+impl DataProvider for RedisFeed {
+    fn set_listener(&self, listener: Arc<dyn ItemEventListener>) {
+        let _ = self.shared.listener.set(listener);
+    }
+
+    fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
+        self.shared.items.lock().subscribe(item);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    fn unsubscribe(&self, item: &str) {
+        self.shared
+            .items
+            .lock()
+            .unsubscribe(item, Instant::now(), self.shared.settings.linger);
+        self.shared.work.notify_one();
+    }
+
+    fn is_snapshot_available(&self, _item: &str) -> bool {
+        true
+    }
+
+    fn readiness(&self) -> Result<(), String> {
+        if !self.shared.settings.healthcheck_requires_broker || self.is_up() {
+            return Ok(());
+        }
+        let why = self.shared.last_error.lock().clone();
+        Err(format!(
+            "Redis at {} unreachable{}",
+            redacted(&self.shared.settings.url),
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        ))
+    }
+
+    fn publisher(&self) -> Option<&dyn Publisher> {
+        self.shared.settings.publish.as_ref().map(|_| self as _)
+    }
+}
+
+impl Publisher for RedisFeed {
+    fn authorize(&self, credentials: Option<&PublishCredentials>) -> bool {
+        self.shared
+            .settings
+            .publish
+            .as_ref()
+            .is_some_and(|a| a.allows(credentials))
+    }
+
+    fn publish<'a>(
+        &'a self,
+        item: &'a str,
+        event: ItemEvent,
+    ) -> BoxFuture<'a, Result<Position, PublishError>> {
+        Box::pin(control::publish(&self.shared, item, event))
+    }
+}

@@ -1,0 +1,155 @@
+//! The reader: one blocking XREAD over every live item, from each item's
+//! last position, its entries handed to the engine in order.
+
+use super::{backoff, reply, Shared, BLOCK, READ_COUNT, RESPONSE_TIMEOUT};
+use crate::entry::Entry;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisError, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Connects, checks the live items against what the broker kept, and
+/// reads; reconnects with backoff whenever the connection fails.
+pub(super) async fn run(s: Arc<Shared>) {
+    let mut delay = Duration::ZERO;
+    while !s.closed.load(Ordering::Relaxed) {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        delay = backoff(delay);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+            .set_response_timeout(Some(BLOCK + RESPONSE_TIMEOUT));
+        let mut conn = match s
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                s.mark_down("connecting", &e);
+                continue;
+            }
+        };
+        let id: i64 = match redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await {
+            Ok(id) => id,
+            Err(e) => {
+                s.mark_down("CLIENT ID", &e);
+                continue;
+            }
+        };
+        s.reader_id.store(id, Ordering::SeqCst);
+        if let Err(e) = check_continuity(&s, &mut conn).await {
+            s.mark_down("XINFO STREAM", &e);
+            continue;
+        }
+        s.mark_up();
+        // Snapshots that waited for the broker can be read now.
+        s.work.notify_one();
+        delay = Duration::ZERO;
+        let e = read(&s, &mut conn).await;
+        s.reader_id.store(-1, Ordering::SeqCst);
+        if s.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        s.mark_down("XREAD", &e);
+        delay = backoff(delay);
+    }
+}
+
+/// After a reconnection: an item whose entries after its last position
+/// are gone (the broker restarted without them, or trimmed them) is
+/// resynchronised with a fresh snapshot; the others read on from where
+/// they were.
+async fn check_continuity(s: &Shared, conn: &mut MultiplexedConnection) -> Result<(), RedisError> {
+    let (_, live) = s.items.lock().live();
+    for (item, last) in live {
+        let Some(last) = last else { continue };
+        let reply: Result<Value, RedisError> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(s.stream_key(&item))
+            .query_async(conn)
+            .await;
+        let lost = match reply {
+            Ok(v) => reply::stream_info(v).map_or(true, |i| i.lost_after(last)),
+            // "ERR no such key": the stream is gone with its entries.
+            Err(e)
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
+            {
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        if lost {
+            tracing::warn!(adapter = %s.settings.name, item = %item, after = %last, "Redis lost entries of this item that were not delivered: its clients get a cleared snapshot, then the current one");
+            s.items.lock().resync(&item);
+        }
+    }
+    Ok(())
+}
+
+/// Reads until the connection fails; returns the failure.
+async fn read(s: &Shared, conn: &mut MultiplexedConnection) -> RedisError {
+    while !s.closed.load(Ordering::Relaxed) {
+        let changed = s.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (version, live) = s.items.lock().live();
+        s.reader_version.store(version, Ordering::SeqCst);
+        if live.is_empty() {
+            changed.await;
+            continue;
+        }
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT")
+            .arg(READ_COUNT)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS");
+        for (item, _) in &live {
+            cmd.arg(s.stream_key(item));
+        }
+        for (_, last) in &live {
+            cmd.arg(reply::id_arg(*last));
+        }
+        let v: Value = match cmd.query_async(conn).await {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        if let Err(e) = deliver(s, v) {
+            return RedisError::from((redis::ErrorKind::Parse, "XREAD", e.to_string()));
+        }
+    }
+    RedisError::from((redis::ErrorKind::Client, "the adapter is closed"))
+}
+
+/// Hands the entries of an XREAD reply to the engine, those that come
+/// after each item's last position, under the delivery lock.
+fn deliver(s: &Shared, v: Value) -> Result<(), reply::ReplyError> {
+    let mut names = s.deliver.lock();
+    let streams = reply::streams(v, &mut names)?;
+    let Some(listener) = s.listener() else {
+        return Ok(());
+    };
+    let prefix = s.settings.prefix.as_bytes();
+    for (key, entries) in streams {
+        let Some(item) = key
+            .strip_prefix(prefix)
+            .and_then(|k| std::str::from_utf8(k).ok())
+        else {
+            continue;
+        };
+        let accepted: Vec<Entry> = {
+            let mut items = s.items.lock();
+            entries
+                .into_iter()
+                .filter(|e| items.accept(item, e.position))
+                .collect()
+        };
+        for e in accepted {
+            listener.update(item, e.into_event(), false);
+        }
+    }
+    Ok(())
+}
