@@ -9,6 +9,7 @@ mod listener;
 mod origin;
 mod pages;
 mod pipe;
+mod publish;
 mod serve;
 mod timeouts;
 mod ws;
@@ -24,7 +25,7 @@ pub use origin::{canonical_host, HostRule, OriginPolicy, OriginRule};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use shoal_engine::{BindContext, Connection, Engine};
 use std::net::SocketAddr;
@@ -128,6 +129,10 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
     let tlcp = Router::new()
         .route("/lightstreamer", get(ws::upgrade))
         .route("/lightstreamer/healthcheck", get(healthcheck))
+        .route(
+            "/publish",
+            post(publish::handle).layer(axum::extract::DefaultBodyLimit::max(publish::BODY_LIMIT)),
+        )
         .route("/lightstreamer/{request}", any(http::request).layer(gate));
     match pages {
         Some(dir) => tlcp
