@@ -453,6 +453,8 @@ fn split_url<'u>(url: &'u str, expected: &str) -> Result<Url<'u>, String> {
             },
         };
         (&host_port[..ip.len() + 2], port)
+    } else if host_port.matches(':').count() > 1 {
+        return Err("an IPv6 address goes in brackets, e.g. [::1]:6379".to_owned());
     } else {
         match host_port.split_once(':') {
             Some((host, port)) => (host, Some(port)),
