@@ -37,6 +37,8 @@ mod robust;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_broker;
+#[cfg(test)]
 mod tests_literal;
 #[cfg(test)]
 mod tests_proxy;
