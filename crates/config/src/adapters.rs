@@ -11,7 +11,9 @@
 //! What Shoal runs: the proxy adapters `PROXY_FOR_REMOTE_ADAPTER` and
 //! `ROBUST_PROXY_FOR_REMOTE_ADAPTER` (metadata and data), which wait for a
 //! remote adapter built on one of Lightstreamer's SDKs to connect, and the
-//! metadata adapter `com.lightstreamer.adapters.metadata.LiteralBasedProvider`.
+//! metadata adapter `com.lightstreamer.adapters.metadata.LiteralBasedProvider`,
+//! and Shoal's own data adapters `shoal.redis` and `shoal.nats`, whose items
+//! are read from a Redis or NATS JetStream broker (a [`BrokerFeed`]).
 //! Any other `adapter_class` is a Java class, which Shoal cannot run: an
 //! error. Thread pools, class loaders and table-notification ordering are
 //! JVM matters: one warning each.
@@ -25,6 +27,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+mod broker;
 mod literal;
 mod load;
 mod params;
@@ -34,12 +37,15 @@ mod robust;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_broker;
+#[cfg(test)]
 mod tests_literal;
 #[cfg(test)]
 mod tests_proxy;
 #[cfg(test)]
 mod tests_security;
 
+use broker::redact_url;
 pub use load::{load_adapter_set, load_adapter_sets};
 pub use ports::check_listener_ports;
 
@@ -112,8 +118,9 @@ impl MetadataAdapter {
 pub struct DataProvider {
     /// The `name` attribute; `DEFAULT` when not written.
     pub name: String,
-    /// Data providers are always proxies for remote adapters.
-    pub remote: RemoteData,
+    /// What serves the items: a proxy for a remote adapter, or a broker
+    /// read by Shoal itself.
+    pub source: DataSource,
     /// Every `<param>` as written.
     pub params: Vec<Param>,
     /// Line of `<data_provider>`.
@@ -121,9 +128,26 @@ pub struct DataProvider {
 }
 
 impl DataProvider {
+    /// The `adapter_class` it came from.
     pub fn class(&self) -> AdapterClass {
-        self.remote.proxy.class()
+        match &self.source {
+            DataSource::Remote(r) => r.proxy.class(),
+            DataSource::Broker(b) => b.kind.class(),
+        }
     }
+}
+
+/// What serves the items of a `<data_provider>`.
+// One per data provider, built once at startup: the size of the proxy
+// variant does not matter, and this is the shape other code is written
+// against (issue 13).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// `PROXY_FOR_REMOTE_ADAPTER` or `ROBUST_PROXY_FOR_REMOTE_ADAPTER`.
+    Remote(RemoteData),
+    /// `shoal.redis` or `shoal.nats`.
+    Broker(Box<BrokerFeed>),
 }
 
 /// The `adapter_class` values Shoal runs.
@@ -137,6 +161,10 @@ pub enum AdapterClass {
     RobustProxy,
     /// `com.lightstreamer.adapters.metadata.LiteralBasedProvider`.
     LiteralBasedProvider,
+    /// `shoal.redis`: items are Redis streams (data only).
+    Redis,
+    /// `shoal.nats`: items are NATS JetStream subjects (data only).
+    Nats,
 }
 
 impl AdapterClass {
@@ -146,6 +174,8 @@ impl AdapterClass {
             AdapterClass::Proxy => "PROXY_FOR_REMOTE_ADAPTER",
             AdapterClass::RobustProxy => "ROBUST_PROXY_FOR_REMOTE_ADAPTER",
             AdapterClass::LiteralBasedProvider => LITERAL_BASED_PROVIDER,
+            AdapterClass::Redis => BrokerKind::Redis.as_str(),
+            AdapterClass::Nats => BrokerKind::Nats.as_str(),
         }
     }
 }
@@ -330,6 +360,177 @@ impl EventsRecovery {
             Self::UseSnapshot => "use_snapshot",
             Self::EnforceSnapshot => "enforce_snapshot",
         }
+    }
+}
+
+/// Which broker a `shoal.redis` or `shoal.nats` data provider reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// `shoal.redis`: item `X` is the Redis stream `<stream_prefix>X`.
+    Redis,
+    /// `shoal.nats`: item `X` is the JetStream subject `<subject_prefix>.X`.
+    Nats,
+}
+
+impl BrokerKind {
+    /// The `adapter_class` value: `shoal.redis` or `shoal.nats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerKind::Redis => "shoal.redis",
+            BrokerKind::Nats => "shoal.nats",
+        }
+    }
+
+    /// The matching [`AdapterClass`].
+    pub fn class(self) -> AdapterClass {
+        match self {
+            BrokerKind::Redis => AdapterClass::Redis,
+            BrokerKind::Nats => AdapterClass::Nats,
+        }
+    }
+}
+
+impl fmt::Display for BrokerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A data provider whose items Shoal reads from a broker itself:
+/// `shoal.redis` or `shoal.nats`, with their params. Secrets are not shown
+/// by `Debug`.
+#[derive(Clone, PartialEq)]
+pub struct BrokerFeed {
+    /// Which broker, from `adapter_class`.
+    pub kind: BrokerKind,
+    /// `url` (required), as written: for Redis one
+    /// `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS);
+    /// for NATS one or more comma-separated `nats://host[:port]` or
+    /// `tls://host[:port]`, each possibly with `user:password@`. Checked
+    /// for its scheme and host; it may hold credentials, so show it with
+    /// [`BrokerFeed::display_url`].
+    pub url: String,
+    /// `username`: overrides a user written in the URL. `None` (the
+    /// default): the URL's, if any.
+    pub username: Option<String>,
+    /// `password`: overrides a password written in the URL. `None` (the
+    /// default): the URL's, if any. For NATS, only with `username`.
+    pub password: Option<String>,
+    /// `tls_ca_file`: PEM file of the CA certificates to trust, resolved
+    /// against the set's folder (or `install_dir`); it exists. `None` (the
+    /// default): the system's roots. Always `None` with a `redis://` URL
+    /// (a warning says it is ignored).
+    pub tls_ca_file: Option<PathBuf>,
+    /// `stream_prefix` for Redis (default empty: the stream is the item
+    /// name), `subject_prefix` for NATS (default `shoal`; a valid subject
+    /// without wildcards, the subject being `<prefix>.<item>`).
+    pub prefix: String,
+    /// The NATS-only params; `Some` for `shoal.nats` only.
+    pub nats: Option<NatsFeed>,
+    /// `snapshot_length`: entries of an item's stream sent as its snapshot
+    /// (items not in COMMAND mode); 1 to 10000, default 10.
+    pub snapshot_length: usize,
+    /// `command_history_limit`: at most this many entries are read to
+    /// rebuild the rows of a COMMAND item; 1 or more, default 100000.
+    pub command_history_limit: usize,
+    /// `max_length`: entries kept per item when Shoal itself writes (the
+    /// publish API: Redis `XADD MAXLEN ~ N`; NATS `max_msgs_per_subject` of
+    /// a stream Shoal creates); 0 means no limit. Default 10000.
+    pub max_length: u64,
+    /// `linger_millis`: how long an item's broker subscription stays open
+    /// after its last client left, in milliseconds; default 5000.
+    pub linger_millis: u64,
+    /// `publish_token`, `publish_user` and `publish_password`: who may
+    /// write to this adapter's items through `POST /publish`. `None` (the
+    /// default, none of them written): publishing is not enabled.
+    pub publish: Option<PublishAuth>,
+    /// `healthcheck_requires_broker` = `Y` (default `N`): the healthcheck
+    /// answers 503 while this adapter's broker cannot be reached.
+    pub healthcheck_requires_broker: bool,
+}
+
+impl BrokerFeed {
+    /// The URL(s) with every password (and NATS token) written in them
+    /// replaced by `***`, for logs and `shoal check-config`.
+    pub fn display_url(&self) -> String {
+        redact_url(self.kind, &self.url)
+    }
+}
+
+impl fmt::Debug for BrokerFeed {
+    /// Passwords are not shown, neither in `password` nor in the URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerFeed")
+            .field("kind", &self.kind)
+            .field("url", &self.display_url())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("prefix", &self.prefix)
+            .field("nats", &self.nats)
+            .field("snapshot_length", &self.snapshot_length)
+            .field("command_history_limit", &self.command_history_limit)
+            .field("max_length", &self.max_length)
+            .field("linger_millis", &self.linger_millis)
+            .field("publish", &self.publish)
+            .field(
+                "healthcheck_requires_broker",
+                &self.healthcheck_requires_broker,
+            )
+            .finish()
+    }
+}
+
+/// The params only `shoal.nats` has.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsFeed {
+    /// `stream`: the JetStream stream holding the items' subjects; no
+    /// whitespace, `.`, `*`, `>`, `/` or `\`. Default `SHOAL`.
+    pub stream: String,
+    /// `create_stream` (default `Y`): create the stream, with the subjects
+    /// `<subject_prefix>.>`, when it does not exist.
+    pub create_stream: bool,
+    /// `token`: NATS token authentication; never with `username` or
+    /// `password`. `None` (the default): no token.
+    pub token: Option<String>,
+    /// `credentials_file`: a NATS `.creds` file (user JWT and nkey seed),
+    /// resolved against the set's folder (or `install_dir`); it exists.
+    /// `None` (the default): none.
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for NatsFeed {
+    /// The token is not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsFeed")
+            .field("stream", &self.stream)
+            .field("create_stream", &self.create_stream)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("credentials_file", &self.credentials_file)
+            .finish()
+    }
+}
+
+/// The credentials `POST /publish` accepts for one broker data adapter;
+/// at least one of the two is `Some`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublishAuth {
+    /// `publish_token`: accepted as `Authorization: Bearer <token>`.
+    /// `None` (the default): no bearer token.
+    pub token: Option<String>,
+    /// `publish_user` and `publish_password`, written together: accepted
+    /// as HTTP Basic credentials (user, password). `None` (the default):
+    /// no Basic credentials.
+    pub basic: Option<(String, String)>,
+}
+
+impl fmt::Debug for PublishAuth {
+    /// The token and the password are not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublishAuth")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("basic", &self.basic.as_ref().map(|(user, _)| (user, "***")))
+            .finish()
     }
 }
 

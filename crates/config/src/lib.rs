@@ -18,7 +18,8 @@
 //! - `<cross_domain_policy>` with its `<allow_access_from>` rules;
 //! - `<adapters_dir>`: the folder of adapter sets, whose `adapters.xml`
 //!   files [`load_adapter_sets`] reads (see the `adapters` module: proxy
-//!   adapters for remote adapters and `LiteralBasedProvider`).
+//!   adapters for remote adapters, `LiteralBasedProvider`, and the broker
+//!   data adapters `shoal.redis` and `shoal.nats`).
 //!
 //! Syntax follows Lightstreamer: element and attribute names are compared
 //! ignoring ASCII case, values are trimmed, an element with a blank value is

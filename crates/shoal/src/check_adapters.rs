@@ -1,10 +1,13 @@
 //! The adapter sets part of `shoal check-config`: each adapters.xml with
 //! its warnings, then what it runs. Proxy keystores are loaded as for
-//! `<https_server>`: a wrong password fails here.
+//! `<https_server>`: a wrong password fails here. Broker data adapters are
+//! described, never with their passwords or tokens.
 
 use crate::check::certificate_line;
 use anyhow::Context;
-use shoal_config::{AdapterSet, AdapterSets, MetadataAdapter, RemoteProxy};
+use shoal_config::{
+    AdapterSet, AdapterSets, BrokerFeed, BrokerKind, DataSource, MetadataAdapter, RemoteProxy,
+};
 use shoal_tls::CertSource;
 
 pub fn print(sets: &AdapterSets) -> anyhow::Result<()> {
@@ -64,15 +67,76 @@ fn describe(set: &AdapterSet) -> anyhow::Result<()> {
         }
     }
     for d in &set.data {
-        println!(
-            "  data \"{}\": {}",
-            d.name,
-            proxy_line(&d.remote.proxy, d.remote.notify_port)
-        );
-        let at = format!("{root}/data_provider[name=\"{}\"]", d.name);
-        certificates(set, &d.remote.proxy, &at)?;
+        match &d.source {
+            DataSource::Remote(r) => {
+                println!(
+                    "  data \"{}\": {}",
+                    d.name,
+                    proxy_line(&r.proxy, r.notify_port)
+                );
+                let at = format!("{root}/data_provider[name=\"{}\"]", d.name);
+                certificates(set, &r.proxy, &at)?;
+            }
+            DataSource::Broker(b) => println!("  data \"{}\": {}", d.name, broker_line(b)),
+        }
     }
     Ok(())
+}
+
+/// A broker data adapter in one line, without secrets: the URL's
+/// passwords are masked and only user names are shown.
+fn broker_line(b: &BrokerFeed) -> String {
+    let mut line = format!("{} at {}", b.kind, b.display_url());
+    match (b.kind, &b.nats) {
+        (BrokerKind::Nats, Some(n)) => {
+            line.push_str(&format!(
+                "  subjects \"{}.<item>\" in stream {}{}",
+                b.prefix,
+                n.stream,
+                if n.create_stream {
+                    " (created if missing)"
+                } else {
+                    ""
+                }
+            ));
+            if n.token.is_some() {
+                line.push_str("  token auth");
+            }
+            if let Some(f) = &n.credentials_file {
+                line.push_str(&format!("  credentials {}", f.display()));
+            }
+        }
+        _ => line.push_str(&format!("  streams \"{}<item>\"", b.prefix)),
+    }
+    match (&b.username, &b.password) {
+        (Some(user), _) => line.push_str(&format!("  user {user}")),
+        (None, Some(_)) => line.push_str("  password auth"),
+        (None, None) => {}
+    }
+    if let Some(ca) = &b.tls_ca_file {
+        line.push_str(&format!("  TLS CA {}", ca.display()));
+    }
+    line.push_str(&format!(
+        "  snapshot {} entries  linger {} ms",
+        b.snapshot_length, b.linger_millis
+    ));
+    match &b.publish {
+        None => line.push_str("  publish off"),
+        Some(p) => {
+            let mut how = Vec::new();
+            if p.token.is_some() {
+                how.push("bearer token".to_owned());
+            }
+            if let Some((user, _)) = &p.basic {
+                how.push(format!("basic user {user}"));
+            }
+            line.push_str(&format!("  publish with {}", how.join(", ")));
+        }
+    }
+    if b.healthcheck_requires_broker {
+        line.push_str("  healthcheck requires the broker");
+    }
+    line
 }
 
 fn proxy_line(p: &RemoteProxy, notify_port: Option<u16>) -> String {

@@ -7,6 +7,7 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod adapters;
+mod broker;
 mod check;
 mod check_adapters;
 mod cluster_plan;

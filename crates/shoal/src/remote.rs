@@ -1,12 +1,14 @@
 //! Starting the adapter sets of `adapters.xml`: each proxy adapter opens
 //! its ports for its remote adapter, `LiteralBasedProvider` runs in
-//! process, and the server's start waits for the remotes it must.
+//! process, the broker data adapters (`shoal.redis`, `shoal.nats`) are
+//! started by [`crate::broker`], and the server's start waits for the
+//! remotes it must.
 
 use crate::literal::LiteralBased;
 use anyhow::Context;
 use futures_util::future::join_all;
 use shoal_adapter::{AdapterSet, DataProvider, MetadataProvider};
-use shoal_config::{MetadataAdapter, RemoteHost, RemoteProxy};
+use shoal_config::{DataSource, MetadataAdapter, RemoteHost, RemoteProxy};
 use shoal_remote::{AdapterName, Credentials, EventsRecovery, ProxySettings, RemoteState};
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,14 +66,25 @@ async fn start_set(
     };
     let mut data: HashMap<String, Arc<dyn DataProvider>> = HashMap::new();
     for d in &set.data {
+        let remote = match &d.source {
+            DataSource::Remote(r) => r,
+            DataSource::Broker(feed) => {
+                // broker providers are started by crate::broker (issue 13)
+                let adapter = crate::broker::start(&set.id, &d.name, feed)
+                    .await
+                    .with_context(|| at(d.line))?;
+                data.insert(d.name.clone(), adapter);
+                continue;
+            }
+        };
         let name = AdapterName {
             adapter_set: set.id.clone(),
             data_adapter: Some(d.name.clone()),
         };
-        let mut settings = proxy_settings(name, &d.remote.proxy, d.remote.notify_port, instance)
+        let mut settings = proxy_settings(name, &remote.proxy, remote.notify_port, instance)
             .await
             .with_context(|| at(d.line))?;
-        if let Some(r) = &d.remote.robust {
+        if let Some(r) = &remote.robust {
             settings.events_recovery = match r.events_recovery {
                 shoal_config::EventsRecovery::LeaveHole => EventsRecovery::LeaveHole,
                 shoal_config::EventsRecovery::UseSnapshot => EventsRecovery::UseSnapshot,

@@ -475,6 +475,55 @@ fn proxy_keystores_are_loaded() {
     assert!(err.contains("adapters/S/adapters.xml:13: <adapters_conf[id=\"PROXY_NODE\"]/data_provider[name=\"DEFAULT\"]/param[name=\"tls.keystore.keystore_file\"]>") && err.contains("password"), "{err}");
 }
 
+/// `shoal.redis` and `shoal.nats` providers: one line each, passwords and
+/// tokens masked, beside a proxy and on the listener's port number (a
+/// broker provider opens no port).
+#[test]
+fn broker_providers_are_listed_without_secrets() {
+    let site = Site::new("broker");
+    site.write("adapters/F/ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    site.write(
+        "adapters/F/adapters.xml",
+        r#"<adapters_conf id="FEED">
+  <metadata_provider>
+    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
+  </metadata_provider>
+  <data_provider>
+    <adapter_class>shoal.redis</adapter_class>
+    <param name="url">rediss://ann:urlpw@127.0.0.1:8080/0</param>
+    <param name="tls_ca_file">ca.pem</param>
+    <param name="stream_prefix">shoal:</param>
+    <param name="publish_token">pubtok</param>
+  </data_provider>
+  <data_provider name="N">
+    <adapter_class>shoal.nats</adapter_class>
+    <param name="url">nats://natstok@a:4222,nats://u:natspw@b</param>
+    <param name="publish_user">bob</param>
+    <param name="publish_password">bobpw</param>
+    <param name="create_stream">N</param>
+  </data_provider>
+  <data_provider name="P">
+    <adapter_class>PROXY_FOR_REMOTE_ADAPTER</adapter_class>
+    <param name="request_reply_port">6661</param>
+  </data_provider>
+</adapters_conf>
+"#,
+    );
+    site.conf("<adapters_dir>../adapters</adapters_dir>");
+    let (ok, out, err) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+    assert!(ok, "{err}");
+    for expected in [
+        "  data \"DEFAULT\": shoal.redis at rediss://ann:***@127.0.0.1:8080/0  streams \"shoal:<item>\"  TLS CA conf/../adapters/F/ca.pem  snapshot 10 entries  linger 5000 ms  publish with bearer token\n",
+        "  data \"N\": shoal.nats at nats://***@a:4222,nats://u:***@b  subjects \"shoal.<item>\" in stream SHOAL  snapshot 10 entries  linger 5000 ms  publish with basic user bob\n",
+        "  data \"P\": PROXY_FOR_REMOTE_ADAPTER  request_reply_port 6661\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    for secret in ["urlpw", "pubtok", "natstok", "natspw", "bobpw"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+}
+
 /// `serve --adapters-dir`: an empty folder keeps the embedded demo; with a
 /// set of proxies, the start waits for their remotes.
 #[test]

@@ -1,12 +1,13 @@
 //! Reading a folder of adapter sets, and one `adapters.xml`.
 
+use super::broker::{broker_class, broker_feed};
 use super::literal::literal_based;
 use super::params::Params;
 use super::ports::check_ports;
 use super::robust::{remote_data, remote_metadata};
 use super::{
-    AdapterClass, AdapterSet, AdapterSets, DataProvider, MetadataAdapter, MetadataProvider, Param,
-    ADAPTERS_FILE, LITERAL_BASED_PROVIDER,
+    AdapterClass, AdapterSet, AdapterSets, DataProvider, DataSource, MetadataAdapter,
+    MetadataProvider, Param, ADAPTERS_FILE, LITERAL_BASED_PROVIDER,
 };
 use crate::cx::Cx;
 use crate::xml::Element;
@@ -177,7 +178,8 @@ fn provider<'e>(cx: &mut Cx<'_>, el: &'e Element, path: &str) -> Result<Provider
         return Err(cx.error(
             el.line,
             path,
-            "missing <adapter_class>: PROXY_FOR_REMOTE_ADAPTER or ROBUST_PROXY_FOR_REMOTE_ADAPTER",
+            "missing <adapter_class>: PROXY_FOR_REMOTE_ADAPTER or ROBUST_PROXY_FOR_REMOTE_ADAPTER \
+             (for a data provider also shoal.redis or shoal.nats)",
         ));
     };
     let mut base = cx.base.to_path_buf();
@@ -234,6 +236,9 @@ fn proxy_class(value: &str) -> Option<AdapterClass> {
 const SUPPORTED: &str = "Shoal runs no Java code; it supports PROXY_FOR_REMOTE_ADAPTER and \
                          ROBUST_PROXY_FOR_REMOTE_ADAPTER (with a remote adapter built on a \
                          Lightstreamer adapter SDK: Node.js, Python, Java, .NET…)";
+/// The data-only classes, for messages.
+const BROKERS: &str = "the data adapters shoal.redis and shoal.nats (items read from a Redis or \
+                       NATS JetStream broker)";
 
 fn metadata_provider(
     cx: &mut Cx<'_>,
@@ -253,6 +258,18 @@ fn metadata_provider(
             el.line,
             &pr.base,
         )?)),
+        None if broker_class(class).is_some() => {
+            return Err(cx.error(
+                *class_line,
+                class_at,
+                format!(
+                    "{} is a data adapter, not a metadata adapter: a metadata provider is \
+                     PROXY_FOR_REMOTE_ADAPTER, ROBUST_PROXY_FOR_REMOTE_ADAPTER or \
+                     {LITERAL_BASED_PROVIDER}",
+                    class.to_ascii_lowercase()
+                ),
+            ))
+        }
         None if class == LITERAL_BASED_PROVIDER => {
             if let Some(dir) = pr.install_dir {
                 cx.warn(
@@ -268,8 +285,8 @@ fn metadata_provider(
                 *class_line,
                 class_at,
                 format!(
-                    "\"{class}\" is a Java class: {SUPPORTED}, and for metadata also \
-                     {LITERAL_BASED_PROVIDER}"
+                    "\"{class}\" is a Java class: {SUPPORTED}, for metadata also \
+                     {LITERAL_BASED_PROVIDER}, and for data also {BROKERS}"
                 ),
             ))
         }
@@ -290,25 +307,32 @@ fn data_provider(
     let path = format!("{parent}/{}[name=\"{name}\"]", el.name);
     let pr = provider(cx, el, &path)?;
     let (class, class_line, class_at) = &pr.class;
-    let Some(c) = proxy_class(class) else {
+    let mut ps = Params::new(&pr.params, path.clone());
+    let source = if let Some(c) = proxy_class(class) {
+        DataSource::Remote(remote_data(
+            cx,
+            &mut ps,
+            c == AdapterClass::RobustProxy,
+            el.line,
+            &pr.base,
+        )?)
+    } else if let Some(kind) = broker_class(class) {
+        DataSource::Broker(Box::new(broker_feed(cx, &mut ps, kind, el.line, &pr.base)?))
+    } else {
         let why = if class == LITERAL_BASED_PROVIDER {
-            format!("{LITERAL_BASED_PROVIDER} is a metadata adapter, not a data adapter; a data provider is PROXY_FOR_REMOTE_ADAPTER or ROBUST_PROXY_FOR_REMOTE_ADAPTER")
+            format!(
+                "{LITERAL_BASED_PROVIDER} is a metadata adapter, not a data adapter; a data \
+                 provider is PROXY_FOR_REMOTE_ADAPTER, ROBUST_PROXY_FOR_REMOTE_ADAPTER, \
+                 shoal.redis or shoal.nats"
+            )
         } else {
-            format!("\"{class}\" is a Java class: {SUPPORTED}")
+            format!("\"{class}\" is a Java class: {SUPPORTED}, and {BROKERS}")
         };
         return Err(cx.error(*class_line, class_at, why));
     };
-    let mut ps = Params::new(&pr.params, path.clone());
-    let remote = remote_data(
-        cx,
-        &mut ps,
-        c == AdapterClass::RobustProxy,
-        el.line,
-        &pr.base,
-    )?;
     Ok(DataProvider {
         name: name.to_owned(),
-        remote,
+        source,
         params: pr.params.clone(),
         line: el.line,
     })

@@ -1,7 +1,7 @@
 //! Ports: no two proxies of the server, and no proxy and listener, may
 //! want the same port of the same address.
 
-use super::{param, AdapterSet, AdapterSets, MetadataAdapter, Param, RemoteProxy};
+use super::{param, AdapterSet, AdapterSets, DataSource, MetadataAdapter, Param, RemoteProxy};
 use crate::address::interfaces_overlap;
 use crate::{Config, ConfigError};
 use std::net::IpAddr;
@@ -50,11 +50,15 @@ fn uses(sets: &[AdapterSet]) -> Vec<Use> {
             );
         }
         for d in &set.data {
+            // A broker data provider connects out: it opens no port.
+            let DataSource::Remote(remote) = &d.source else {
+                continue;
+            };
             add(
-                &d.remote.proxy,
+                &remote.proxy,
                 &d.params,
                 format!("data_provider[name=\"{}\"]", d.name),
-                d.remote.notify_port,
+                remote.notify_port,
             );
         }
     }

@@ -144,17 +144,17 @@ fn the_node_sdk_shape_two_data_ports() {
     );
     let [d] = &set.data[..] else { panic!() };
     assert_eq!((d.name.as_str(), d.line), ("DEFAULT", 9));
-    assert_eq!(d.remote.proxy.request_reply_port, 8001);
-    assert_eq!(d.remote.notify_port, Some(8002));
+    assert_eq!(d.remote().proxy.request_reply_port, 8001);
+    assert_eq!(d.remote().notify_port, Some(8002));
     assert_eq!(
-        d.remote
+        d.remote()
             .proxy
             .robust
             .map(|r| r.first_connection_timeout_millis),
         Some(Some(0))
     );
     assert_eq!(
-        d.remote.robust,
+        d.remote().robust,
         Some(RobustData {
             events_recovery: EventsRecovery::LeaveHole,
             status_item: None
@@ -198,9 +198,9 @@ fn the_python_sdk_shape_one_port_each() {
         (d.name.as_str(), d.class()),
         ("CHAT_ROOM", AdapterClass::Proxy)
     );
-    assert_eq!((d.remote.notify_port, &d.remote.robust), (None, &None));
+    assert_eq!((d.remote().notify_port, &d.remote().robust), (None, &None));
     // Lightstreamer's defaults.
-    let p = &d.remote.proxy;
+    let p = &d.remote().proxy;
     assert_eq!(p.timeout_millis, Some(10_000));
     assert_eq!(
         (p.keepalive_timeout_millis, p.keepalive_hint_millis),
@@ -246,7 +246,7 @@ fn the_socket_shape_literal_metadata_and_a_proxy() {
             item_families: vec![],
         }
     );
-    assert_eq!(set.data[0].remote.notify_port, Some(7002));
+    assert_eq!(set.data[0].remote().notify_port, Some(7002));
 }
 
 #[test]
@@ -294,7 +294,7 @@ fn the_robust_chat_shape() {
     );
     let d = &set.data[0];
     assert_eq!(
-        d.remote.robust.as_ref().map(|r| r.events_recovery),
+        d.remote().robust.as_ref().map(|r| r.events_recovery),
         Some(EventsRecovery::UseSnapshot)
     );
 }
@@ -352,7 +352,7 @@ fn the_helm_chart_shape() {
         "$env.LS_USER"
     );
     assert_eq!(m.proxy.keepalive_timeout_millis, None);
-    let d = &set.data[0].remote.proxy;
+    let d = &set.data[0].remote().proxy;
     assert_eq!(
         d.remote_address_whitelist,
         vec![
@@ -526,4 +526,15 @@ fn folders_ids_and_ports_across_sets() {
 
     let e = load_adapter_sets(&d.dir.join("nope")).unwrap_err();
     assert!(e.message.contains("cannot read the folder"), "{e}");
+}
+
+impl DataProvider {
+    /// The proxy settings of a provider known to be a proxy.
+    #[track_caller]
+    pub(super) fn remote(&self) -> &RemoteData {
+        match &self.source {
+            DataSource::Remote(r) => r,
+            DataSource::Broker(b) => panic!("a broker provider: {b:?}"),
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub(super) fn p(name: &str, value: &str) -> String {
 
 pub(super) fn data_of(xml: &str) -> (RemoteData, Vec<(u32, String, String)>) {
     let (set, w) = one(xml);
-    (set.data[0].remote.clone(), notes(&w))
+    (set.data[0].remote().clone(), notes(&w))
 }
 
 #[test]
@@ -380,7 +380,7 @@ fn unknown_and_misplaced_params_are_warned() {
         ),
         &p("close_notifications_recovery", "unneeded"),
     ));
-    assert_eq!(s.data[0].remote.proxy.timeout_millis, Some(10_000));
+    assert_eq!(s.data[0].remote().proxy.timeout_millis, Some(10_000));
     let n = notes(&w);
     assert_eq!(n.len(), 3, "{n:?}");
     assert_eq!(n[0].1, meta_param("timout"));

@@ -97,7 +97,7 @@ fn tls_settings() {
     );
     d.set("S", &xml);
     let loaded = d.load().unwrap_or_else(|e| panic!("{e}"));
-    let k = loaded.sets[0].data[0].remote.proxy.tls.clone().unwrap();
+    let k = loaded.sets[0].data[0].remote().proxy.tls.clone().unwrap();
     assert_eq!(k.kind, KeystoreType::Pkcs12);
     assert_eq!(k.file, d.dir.join("S/certs/remote.p12"));
     assert_eq!(k.password.as_deref(), Some("secret"));
@@ -118,7 +118,7 @@ fn tls_settings() {
     );
     d.set("S", &set(PLAIN, "", &pem));
     let k = d.load().unwrap().sets[0].data[0]
-        .remote
+        .remote()
         .proxy
         .tls
         .clone()
@@ -186,6 +186,6 @@ fn tls_settings() {
     );
     d.set("S", &set(PLAIN, "", &off));
     let loaded = d.load().unwrap();
-    assert_eq!(loaded.sets[0].data[0].remote.proxy.tls, None);
+    assert_eq!(loaded.sets[0].data[0].remote().proxy.tls, None);
     assert!(loaded.warnings[0].message.contains("while tls is not Y"));
 }
