@@ -133,6 +133,20 @@ pub trait ItemEventListener: Send + Sync {
     fn update(&self, item: &str, event: ItemEvent, is_snapshot: bool);
     /// The snapshot of `item` is complete.
     fn end_of_snapshot(&self, item: &str);
+    /// The whole snapshot of `item` at once, oldest event first, and its
+    /// end: for a provider that reads a snapshot of several events from
+    /// storage. Subscribers get it in their mode's shape: MERGE one row
+    /// with the events merged, DISTINCT the last events, COMMAND the rows
+    /// the events leave. (Sending the same events one by one with
+    /// [`update`] would give a MERGE subscriber only the first.)
+    ///
+    /// [`update`]: ItemEventListener::update
+    fn snapshot(&self, item: &str, events: Vec<ItemEvent>) {
+        for ev in events {
+            self.update(item, ev, true);
+        }
+        self.end_of_snapshot(item);
+    }
     /// Forget the snapshot of `item` (a MERGE row becomes all nulls, a
     /// DISTINCT history or a COMMAND table becomes empty).
     fn clear_snapshot(&self, item: &str);

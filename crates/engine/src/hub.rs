@@ -144,6 +144,12 @@ impl ItemEventListener for HubListener {
         }
     }
 
+    fn snapshot(&self, item: &str, events: Vec<ItemEvent>) {
+        if let Some(i) = self.item(item) {
+            i.apply_snapshot(events);
+        }
+    }
+
     fn clear_snapshot(&self, item: &str) {
         if let Some(i) = self.item(item) {
             i.clear_snapshot();

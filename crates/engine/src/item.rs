@@ -239,6 +239,23 @@ impl Item {
 
     /// Applies an event from the data provider and fans it out.
     pub fn apply(&self, event: ItemEvent, is_snapshot: bool) {
+        self.apply_event(event, is_snapshot, false);
+    }
+
+    /// Applies a whole snapshot, oldest event first, and ends it. MERGE
+    /// subscribers waiting for their snapshot get the last event only,
+    /// which carries the state all the events leave.
+    pub fn apply_snapshot(&self, events: Vec<ItemEvent>) {
+        let n = events.len();
+        for (i, ev) in events.into_iter().enumerate() {
+            self.apply_event(ev, true, i + 1 < n);
+        }
+        self.end_of_snapshot();
+    }
+
+    /// `more`: more snapshot events follow at once, so MERGE subscribers
+    /// waiting for their snapshot wait for the last one.
+    fn apply_event(&self, event: ItemEvent, is_snapshot: bool, more: bool) {
         let mut guard = self.inner.lock();
         let inner = &mut *guard;
         let mut changed = vec![false; inner.names.len()];
@@ -277,6 +294,9 @@ impl Item {
         let command = apply_command(inner, &touched, seq);
         let targets = inner.targets(|sub| {
             if is_snapshot && (!sub.awaiting_snapshot || sub.at.mode == Mode::Raw) {
+                return None;
+            }
+            if more && sub.at.mode == Mode::Merge {
                 return None;
             }
             // Given, cut to length, with the end of the snapshot.

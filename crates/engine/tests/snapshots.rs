@@ -76,6 +76,69 @@ async fn distinct_and_command_snapshots_pushed_from_inside_subscribe() {
     );
 }
 
+/// A provider that reads a snapshot of several events from storage (a
+/// broker's last entries) hands it whole: MERGE gets the state they leave,
+/// DISTINCT the events, COMMAND the rows.
+#[tokio::test]
+async fn a_whole_snapshot_takes_each_mode_s_shape() {
+    let h = Harness::new();
+    h.data.snapshot_available("q");
+    h.data.push_on_subscribe(
+        "q",
+        vec![Push::Snapshot(vec![
+            event(&[("bid", "1"), ("ask", "2")]),
+            event(&[("bid", "3")]),
+        ])],
+    );
+    let mut c = h.open().await;
+    h.ok(
+        &c.session,
+        &add(1, "MERGE", "q", "bid ask", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        c.next_lines(3).await,
+        vec!["SUBOK,1,1,2", "CONF,1,unlimited,filtered", "U,1,1,3|2"]
+    );
+    h.ok(
+        &c.session,
+        &add(2, "DISTINCT", "q", "bid ask", "LS_snapshot=true"),
+    )
+    .await;
+    assert_eq!(
+        c.next_lines(5).await,
+        vec![
+            "SUBOK,2,1,2",
+            "CONF,2,unlimited,filtered",
+            "U,2,1,1|2",
+            "U,2,1,3|",
+            "EOS,2,1"
+        ]
+    );
+    h.data.snapshot_available("rows");
+    h.data.push_on_subscribe(
+        "rows",
+        vec![Push::Snapshot(vec![
+            event(&[("key", "A"), ("command", "ADD"), ("v", "1")]),
+            event(&[("key", "B"), ("command", "ADD"), ("v", "2")]),
+            event(&[("key", "A"), ("command", "DELETE")]),
+        ])],
+    );
+    h.ok(
+        &c.session,
+        &add(3, "COMMAND", "rows", "key command v", "LS_snapshot=true"),
+    )
+    .await;
+    let lines = c.next_lines(4).await;
+    assert_eq!(lines[0], "SUBCMD,3,1,3,1,2");
+    assert_eq!(lines[3], "EOS,3,1", "{lines:?}");
+    // Rows A then B, then A deleted, or only B: either way B is the one row left.
+    assert!(
+        lines[2].starts_with("U,3,1,B|ADD|2") || lines[2].contains("DELETE"),
+        "{lines:?}"
+    );
+}
+
 #[tokio::test]
 async fn snapshot_events_skip_subscribers_that_did_not_ask() {
     let h = Harness::new();

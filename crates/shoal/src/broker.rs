@@ -1,21 +1,56 @@
-//! The broker data adapters `shoal.redis` and `shoal.nats` (issue 13):
-//! a data provider whose items Shoal reads from a Redis stream or a NATS
-//! JetStream subject itself. Not in this build yet: a set that names one
-//! fails to start, with a message saying so.
+//! The broker data adapters `shoal.redis` and `shoal.nats`: a data
+//! provider whose items Shoal reads itself from a Redis stream or a NATS
+//! JetStream subject that every node of a cluster shares (crate
+//! `shoal-broker`).
 
+use anyhow::Context;
 use shoal_adapter::DataProvider;
-use shoal_config::BrokerFeed;
+use shoal_broker::{FeedSettings, PublishAuth};
+use shoal_config::{BrokerFeed, BrokerKind};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Starts the broker data adapter `name` of the adapter set `set_id`.
+/// The feed's settings from its `adapters.xml` params.
+fn settings(set_id: &str, name: &str, feed: &BrokerFeed) -> FeedSettings {
+    let mut s = FeedSettings::new(format!("{set_id}/{name}"), feed.url.clone());
+    s.username = feed.username.clone();
+    s.password = feed.password.clone();
+    s.tls_ca_file = feed.tls_ca_file.clone();
+    s.prefix = feed.prefix.clone();
+    s.snapshot_length = feed.snapshot_length;
+    s.command_history_limit = feed.command_history_limit;
+    s.max_length = feed.max_length;
+    s.linger = Duration::from_millis(feed.linger_millis);
+    s.publish = feed.publish.as_ref().map(|p| PublishAuth {
+        token: p.token.clone(),
+        basic: p.basic.clone(),
+    });
+    s.healthcheck_requires_broker = feed.healthcheck_requires_broker;
+    s
+}
+
+/// Starts the broker data adapter `name` of the adapter set `set_id`. The
+/// broker need not be reachable yet: the adapter connects, and reconnects,
+/// by itself.
 pub async fn start(
     set_id: &str,
     name: &str,
     feed: &BrokerFeed,
 ) -> anyhow::Result<Arc<dyn DataProvider>> {
-    anyhow::bail!(
-        "the {} data adapter is not available in this build (data provider \"{name}\" of \
-         adapter set \"{set_id}\")",
-        feed.kind
-    )
+    let s = settings(set_id, name, feed);
+    let what = || {
+        format!(
+            "{} data provider \"{name}\" of adapter set \"{set_id}\"",
+            feed.kind
+        )
+    };
+    let adapter: Arc<dyn DataProvider> = match feed.kind {
+        BrokerKind::Redis => shoal_broker::redis::RedisFeed::start(s).with_context(what)?,
+        BrokerKind::Nats => anyhow::bail!(
+            "the shoal.nats data adapter is not available in this build yet ({})",
+            what()
+        ),
+    };
+    tracing::info!(adapter_set = set_id, data_adapter = name, url = %feed.display_url(), prefix = %feed.prefix, "{} feed started", feed.kind);
+    Ok(adapter)
 }

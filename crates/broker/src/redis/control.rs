@@ -156,12 +156,7 @@ fn hand_over(s: &Shared, job: &SnapshotJob, snap: Snapshot) {
     };
     let item = &*job.item;
     match what {
-        SnapshotUse::Snapshot => {
-            for ev in snap.events {
-                l.update(item, ev, true);
-            }
-            l.end_of_snapshot(item);
-        }
+        SnapshotUse::Snapshot => l.snapshot(item, snap.events),
         SnapshotUse::Resync => {
             l.clear_snapshot(item);
             for ev in snap.events {

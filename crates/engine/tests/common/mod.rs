@@ -334,6 +334,8 @@ pub enum Push {
     Update(ItemEvent, bool),
     EndOfSnapshot,
     ClearSnapshot,
+    /// A whole snapshot at once (`ItemEventListener::snapshot`).
+    Snapshot(Vec<ItemEvent>),
 }
 
 impl fmt::Debug for FakeData {
@@ -448,6 +450,7 @@ impl DataProvider for FakeData {
                 Push::Update(ev, snapshot) => listener.update(item, ev, snapshot),
                 Push::EndOfSnapshot => listener.end_of_snapshot(item),
                 Push::ClearSnapshot => listener.clear_snapshot(item),
+                Push::Snapshot(events) => listener.snapshot(item, events),
             }
         }
         Ok(())
