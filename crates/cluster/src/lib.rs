@@ -14,7 +14,7 @@ pub mod routes;
 pub mod topology;
 
 pub use kit::{write, CaSource, KitError};
-pub use plan::{plan, Balancer, Options, Plan, PlanError};
+pub use plan::{plan, Balancer, Feed, Options, Plan, PlanError};
 
 #[cfg(test)]
 mod tests;
