@@ -166,7 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!(
-        "Next: see {}/README.md (host names, then the nodes, then the balancer).",
+        "Next: see {}/README.md (host names, then ./start.sh).",
         out.display()
     );
     Ok(())
