@@ -21,3 +21,5 @@ pub use plan::{plan, Balancer, Feed, Options, Plan, PlanError};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_feed;
