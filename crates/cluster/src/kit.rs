@@ -1,7 +1,7 @@
 //! Writes a kit: the files of a plan in one folder.
 
 use crate::plan::{Balancer, Plan};
-use crate::{haproxy, nginx, node_conf, readme};
+use crate::{feed, haproxy, nginx, node_conf, readme, scripts};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,9 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
     let mut files = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), KitError> {
         let path = out.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
         std::fs::write(&path, bytes).map_err(io(&path))?;
         files.push(name.to_owned());
         Ok(())
@@ -94,7 +97,17 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
             node_conf::render(plan, node).as_bytes(),
         )?;
     }
+    if let Some(f) = &plan.feed {
+        put(
+            &feed::adapters_file(),
+            feed::adapters_xml(plan, f).as_bytes(),
+        )?;
+    }
     put("hosts", hosts(plan).as_bytes())?;
+    for (name, text) in [(START, scripts::start(plan)), (STOP, scripts::stop(plan))] {
+        put(name, text.as_bytes())?;
+        executable(&out.join(name))?;
+    }
     put("README.md", readme::render(plan).as_bytes())?;
     files.push("kit.json".to_owned());
     let mut json = kit_json(plan, ca_file);
@@ -107,9 +120,25 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
     Ok(files)
 }
 
+/// The kit's scripts.
+pub const START: &str = "start.sh";
+pub const STOP: &str = "stop.sh";
+
+#[cfg(unix)]
+fn executable(path: &Path) -> Result<(), KitError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(io(path))
+}
+
+#[cfg(not(unix))]
+fn executable(_: &Path) -> Result<(), KitError> {
+    Ok(())
+}
+
 /// Removes the files an earlier kit in `out` lists in its kit.json (so a
-/// kit with fewer nodes or another balancer leaves nothing stale); refuses
-/// a folder that holds no kit.
+/// kit with fewer nodes or another balancer leaves nothing stale), and the
+/// folders of theirs that this leaves empty; refuses a folder that holds no
+/// kit.
 fn remove_earlier_kit(out: &Path) -> Result<(), KitError> {
     let spec = out.join("kit.json");
     let text = match std::fs::read_to_string(&spec) {
@@ -123,15 +152,26 @@ fn remove_earlier_kit(out: &Path) -> Result<(), KitError> {
         .ok()
         .and_then(|v| serde_json::from_value(v["files"].clone()).ok())
         .unwrap_or_default();
-    // Only plain names in `out`: a hand-edited list must not reach elsewhere.
-    let names = listed
-        .iter()
-        .filter(|f| Path::new(f).file_name() == Some(std::ffi::OsStr::new(f.as_str())));
-    for name in names {
+    // Only paths inside `out` (names, or folders then a name): a
+    // hand-edited list must not reach elsewhere.
+    let inside = |f: &&String| {
+        let p = Path::new(f.as_str());
+        p.components().count() > 0
+            && p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    for name in listed.iter().filter(inside) {
         let path = out.join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
             _ => {}
+        }
+        // Its folders, innermost first, while empty (an error means not
+        // empty or gone: left as it is).
+        for dir in Path::new(name.as_str()).ancestors().skip(1) {
+            if dir.as_os_str().is_empty() || std::fs::remove_dir(out.join(dir)).is_err() {
+                break;
+            }
         }
     }
     Ok(())
@@ -179,5 +219,18 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "ca": ca,
         "cr_route": plan.cr_route().as_str(),
         "websocket_expected": plan.websocket_expected(),
+        "start": START,
+        "stop": STOP,
+        "logs": scripts::LOGS,
+        "feed": plan.feed.as_ref().map(|f| json!({
+            "kind": f.kind.as_str(),
+            "url": f.url(),
+            "listens": [f.address.to_string(), f.port],
+            "data_dir": f.data_dir(),
+            "log": format!("{}/{}.log", scripts::LOGS, feed::process_name(f)),
+            "adapter_set": feed::ADAPTER_SET,
+            "adapters_dir": feed::ADAPTERS_DIR,
+            "publish_token": f.publish_token,
+        })),
     })
 }

@@ -1,14 +1,17 @@
 //! Where everything of each option goes: the guide's tables, with its
 //! fictitious addresses replaced by a plan of our own (see `addr`).
 
-use crate::plan::{Backend, Cert, Frontend, Listener, Members, Node, Plan, PlanError, Sticky};
+use crate::plan::{
+    new_token, Backend, Cert, FeedPlan, Frontend, Listener, Members, Node, Plan, PlanError, Sticky,
+};
 use std::net::Ipv4Addr;
 
-/// Addresses by role, last octet: balancer 10 (+K for node K's own address,
-/// +10 for the second domain), node K 100+K (+10 for the second domain),
-/// node K's public address 200+K.
+/// Addresses by role, last octet: the shared broker (`--feed`) 5, balancer
+/// 10 (+K for node K's own address, +10 for the second domain), node K
+/// 100+K (+10 for the second domain), node K's public address 200+K.
 #[derive(Debug, Clone, Copy)]
 enum Addr {
+    Broker,
     Vip { domain: usize, node: Option<usize> },
     Private { node: usize, domain: usize },
     Public { node: usize },
@@ -16,6 +19,7 @@ enum Addr {
 
 fn ip(p: &Plan, a: Addr) -> Ipv4Addr {
     let last = match a {
+        Addr::Broker => 5,
         Addr::Vip { domain, node } => 10 + 10 * domain + node.unwrap_or(0),
         Addr::Private { node, domain } => 100 + 10 * domain + node,
         Addr::Public { node } => 200 + node,
@@ -315,6 +319,12 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         p.nodes[k - 1].direct_url = direct;
     }
     client_identification(p);
+    p.feed = o.feed.map(|kind| FeedPlan {
+        kind,
+        address: ip(p, Addr::Broker),
+        port: kind.port(),
+        publish_token: new_token(),
+    });
     Ok(())
 }
 

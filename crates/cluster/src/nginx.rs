@@ -6,7 +6,7 @@ use crate::plan::{Backend, Frontend, Plan, Sticky};
 use std::fmt::Write;
 
 /// Where Debian installs the stream (level 4) module.
-const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+pub(crate) const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// Why an option has no nginx variant, if it has none.
 pub fn unsupported(p: &Plan) -> Option<String> {

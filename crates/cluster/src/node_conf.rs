@@ -1,5 +1,6 @@
 //! A node's `lightstreamer_conf.xml`.
 
+use crate::feed;
 use crate::plan::{Node, Plan};
 use std::fmt::Write;
 
@@ -65,6 +66,15 @@ pub fn render(p: &Plan, node: &Node) -> String {
     }
     if let Some(a) = &node.control_link_address {
         let _ = writeln!(s, "<control_link_address>{a}</control_link_address>");
+    }
+    if p.feed.is_some() {
+        let _ = writeln!(
+            s,
+            "<!-- Adapter set {} (the kit's shared broker), beside the embedded DEMO. -->\n\
+             <adapters_dir>{}</adapters_dir>",
+            feed::ADAPTER_SET,
+            feed::ADAPTERS_DIR
+        );
     }
     s.push_str("</lightstreamer_conf>\n");
     s

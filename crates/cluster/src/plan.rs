@@ -23,6 +23,8 @@ pub struct Options {
     pub balancer_websocket: bool,
     pub keystore_password: String,
     pub balancer: Balancer,
+    /// A broker shared by every node, serving the adapter set `FEED`.
+    pub feed: Option<Feed>,
 }
 
 /// The load balancer a kit configures.
@@ -64,8 +66,88 @@ impl Default for Options {
             balancer_websocket: true,
             keystore_password: "shoal-kit".into(),
             balancer: Balancer::Haproxy,
+            feed: None,
         }
     }
+}
+
+/// The broker of a kit's shared feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    Redis,
+    Nats,
+}
+
+impl Feed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feed::Redis => "redis",
+            Feed::Nats => "nats",
+        }
+    }
+
+    /// The broker's name in prose.
+    pub fn title(self) -> &'static str {
+        match self {
+            Feed::Redis => "Redis",
+            Feed::Nats => "NATS server",
+        }
+    }
+
+    /// The server program, and the Debian package that installs it.
+    pub fn server(self) -> (&'static str, &'static str) {
+        match self {
+            Feed::Redis => ("redis-server", "redis-server"),
+            Feed::Nats => ("nats-server", "nats-server"),
+        }
+    }
+
+    /// The broker's usual port.
+    pub fn port(self) -> u16 {
+        match self {
+            Feed::Redis => 6379,
+            Feed::Nats => 4222,
+        }
+    }
+
+    /// The `adapter_class` of Shoal's data adapter for this broker.
+    pub fn adapter_class(self) -> &'static str {
+        match self {
+            Feed::Redis => "shoal.redis",
+            Feed::Nats => "shoal.nats",
+        }
+    }
+}
+
+/// The broker a kit runs for all its nodes.
+#[derive(Debug, Clone)]
+pub struct FeedPlan {
+    pub kind: Feed,
+    pub address: Ipv4Addr,
+    pub port: u16,
+    /// `publish_token` of every node's FEED adapter: new for each kit.
+    pub publish_token: String,
+}
+
+impl FeedPlan {
+    /// The adapter's `url` param.
+    pub fn url(&self) -> String {
+        match self.kind {
+            Feed::Redis => format!("redis://{}:{}/0", self.address, self.port),
+            Feed::Nats => format!("nats://{}:{}", self.address, self.port),
+        }
+    }
+
+    /// The broker's data folder, inside the kit.
+    pub fn data_dir(&self) -> String {
+        format!("{}-data", self.kind.as_str())
+    }
+}
+
+/// 32 hex digits from rand's thread generator (a CSPRNG seeded by the
+/// operating system).
+pub fn new_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Why a plan cannot be made; the message names the option at fault.
@@ -208,6 +290,8 @@ pub struct Plan {
     pub certs: Vec<Cert>,
     /// Address -> names, in order of first use.
     pub hosts: Vec<(Ipv4Addr, Vec<String>)>,
+    /// The shared broker, with `--feed`.
+    pub feed: Option<FeedPlan>,
 }
 
 impl Plan {
@@ -367,6 +451,7 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         backends: Vec::new(),
         certs: Vec::new(),
         hosts: Vec::new(),
+        feed: None,
     };
     crate::layout::lay_out(&mut plan)?;
     check_sockets(&plan)?;
@@ -400,11 +485,16 @@ fn check_domain(what: &'static str, d: &str) -> Result<(), PlanError> {
 /// Every address and port is one socket: the balancer's and the nodes'.
 fn check_sockets(p: &Plan) -> Result<(), PlanError> {
     let mut seen = std::collections::HashSet::new();
-    let sockets = p.frontends.iter().map(|f| (f.address, f.port)).chain(
-        p.nodes
-            .iter()
-            .flat_map(|n| n.listeners.iter().map(|l| (l.address, l.port))),
-    );
+    let sockets = p
+        .frontends
+        .iter()
+        .map(|f| (f.address, f.port))
+        .chain(
+            p.nodes
+                .iter()
+                .flat_map(|n| n.listeners.iter().map(|l| (l.address, l.port))),
+        )
+        .chain(p.feed.iter().map(|f| (f.address, f.port)));
     for (address, port) in sockets {
         if !seen.insert((address, port)) {
             return Err(PlanError::Invalid(

@@ -1,5 +1,6 @@
 //! The kit's README: what it is, how to start it, what each name is for.
 
+use crate::feed;
 use crate::plan::Plan;
 use crate::routes::routes;
 use crate::topology::CrRoute;
@@ -53,24 +54,41 @@ pub fn render(p: &Plan) -> String {
          `/etc/hosts` (`cat hosts >> /etc/hosts` as root; remove the lines afterwards).\n   \
          In production, publish them in DNS with your real addresses instead."
     );
-    let nodes: Vec<_> = p
-        .nodes
+    let mut order: Vec<String> = p
+        .feed
         .iter()
-        .map(|n| format!("`shoal serve --config {}.xml`", n.name))
+        .map(|f| format!("the {} of the shared feed", f.kind.title()))
         .collect();
+    order.extend(["the nodes".to_owned(), "the balancer".to_owned()]);
     let _ = writeln!(
         s,
-        "2. Start each node (on its own machine in production): {}.",
-        nodes.join(", ")
+        "2. On one machine, `./start.sh` starts, in this order and in the background:\n   \
+         {}. Their output goes to `logs/NAME.log`, their process ids to\n   \
+         `logs/NAME.pid`; `./stop.sh` stops them in the reverse order. Give\n   \
+         `SHOAL=/path/to/shoal` when shoal is not on PATH.",
+        order.join(", then ")
     );
-    let start = match p.options.balancer {
+    s.push_str("   By hand instead (each on its own machine in production), from this folder:\n");
+    if let Some(f) = &p.feed {
+        let (program, _) = f.kind.server();
+        let _ = writeln!(
+            s,
+            "   - the broker: `mkdir -p {} && {program} {}`",
+            f.data_dir(),
+            feed::server_args(f).join(" ")
+        );
+    }
+    for n in &p.nodes {
+        let _ = writeln!(s, "   - {}: `shoal serve --config {}.xml`", n.name, n.name);
+    }
+    let balancer = match p.options.balancer {
         crate::Balancer::Haproxy => "haproxy -f haproxy.cfg",
         crate::Balancer::Nginx => "nginx -p . -c nginx.conf",
     };
-    let _ = writeln!(s, "3. Start the balancer from this folder: `{start}`.");
+    let _ = writeln!(s, "   - the balancer: `{balancer}`");
     let _ = writeln!(
         s,
-        "4. Point clients at {}{}.",
+        "3. Point clients at {}{}.",
         p.public_urls()
             .iter()
             .map(|u| format!("`{u}`"))
@@ -114,9 +132,25 @@ pub fn render(p: &Plan) -> String {
             n.direct_url
         );
     }
+    if p.feed.is_some() {
+        let _ = writeln!(
+            s,
+            "- `{}`: the adapter set {} of every node (the broker's address, the publish token).",
+            feed::adapters_file(),
+            feed::ADAPTER_SET
+        );
+    }
     s.push_str(
-        "- `hosts`: every host name and its address.\n- `kit.json`: this kit for scripts.\n",
+        "- `hosts`: every host name and its address.\n- `kit.json`: this kit for scripts.\n\
+         - `start.sh`, `stop.sh`: the whole kit on this machine; `logs/` holds what they run.\n",
     );
+    if let Some(f) = &p.feed {
+        let _ = writeln!(
+            s,
+            "- `{}/`: the broker's data (made by start.sh; kept when the kit is made again).",
+            f.data_dir()
+        );
+    }
     if p.https() {
         s.push_str("- `ca.pem`: the authority that signed the kit's certificates.\n");
         for c in &p.certs {
@@ -147,5 +181,8 @@ pub fn render(p: &Plan) -> String {
             .collect::<Vec<_>>()
             .join(".")
     );
+    if let Some(f) = &p.feed {
+        s.push_str(&feed::readme_section(p, f));
+    }
     s
 }

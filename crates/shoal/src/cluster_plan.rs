@@ -47,6 +47,11 @@ pub struct Args {
     /// Password of the generated PKCS12 keystores.
     #[arg(long, default_value = "shoal-kit")]
     keystore_password: String,
+    /// Run one broker for the whole kit (redis-server or nats-server -js)
+    /// and give every node the adapter set FEED that serves its items, with
+    /// POST /publish enabled by a token made for the kit.
+    #[arg(long, value_enum, value_name = "BROKER")]
+    feed: Option<FeedArg>,
     /// Sign the certificates with this CA (PEM) instead of a new test CA.
     #[arg(long, requires = "ca_key", value_name = "PEM")]
     ca_cert: Option<PathBuf>,
@@ -67,6 +72,14 @@ enum Balancer {
     Haproxy,
     /// Open-source nginx (not for the cookie options 1.A.2 and 2.A.2).
     Nginx,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FeedArg {
+    /// Redis Streams (Debian package redis-server).
+    Redis,
+    /// NATS JetStream (Debian package nats-server).
+    Nats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,6 +135,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Balancer::Haproxy => shoal_cluster::Balancer::Haproxy,
             Balancer::Nginx => shoal_cluster::Balancer::Nginx,
         },
+        feed: args.feed.map(|f| match f {
+            FeedArg::Redis => shoal_cluster::Feed::Redis,
+            FeedArg::Nats => shoal_cluster::Feed::Nats,
+        }),
     };
     let plan = plan(&opts)?;
     let ca = match (args.ca_cert, args.ca_key) {
@@ -140,8 +157,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  {f}");
     }
     println!("\n{}", readme::route_table(&plan));
+    if let Some(f) = &plan.feed {
+        println!(
+            "Shared feed: {} at {}; publish token {} (see README.md, Shared feed).",
+            f.kind.as_str(),
+            f.url(),
+            f.publish_token
+        );
+    }
     println!(
-        "Next: see {}/README.md (host names, then the nodes, then the balancer).",
+        "Next: see {}/README.md (host names, then ./start.sh).",
         out.display()
     );
     Ok(())

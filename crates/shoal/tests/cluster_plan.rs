@@ -310,7 +310,9 @@ fn a_new_kit_replaces_an_earlier_one_in_the_same_folder() {
             "kit.json",
             "nginx.conf",
             "node1.xml",
-            "node2.xml"
+            "node2.xml",
+            "start.sh",
+            "stop.sh"
         ],
         "the earlier kit's node3.xml and haproxy.cfg are gone"
     );
