@@ -4,7 +4,8 @@
 # WebSocket frame decoder), and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
-# It installs what the tests need first (idempotently): Debian's haproxy and nginx,
+# It installs what the tests need first (idempotently): Debian's haproxy, nginx,
+# redis-server and nats-server,
 # the npm packages of
 # the official clients and of the remote adapter SDKs (pinned by
 # tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
@@ -13,7 +14,7 @@
 # test uses that build.
 #
 # Environment: FUZZ_SECONDS (default 30) bounds the fuzzing, split between
-# the four targets.
+# the five targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,9 +36,12 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy and nginx (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis and NATS (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
+# The shared-feed tests start their own brokers.
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ] || missing+=(nats-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -45,7 +49,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         # Only the programs are used: the tests start their own balancers.
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
-        die "missing ${missing[*]}: install Debian's packages (the balancer tests need them)"
+        die "missing ${missing[*]}: install Debian's packages (the balancer and shared-feed tests need them)"
     fi
 fi
 
@@ -79,15 +83,15 @@ export SHOAL_BIN="$ROOT/target/release/shoal"
 # Three fuzz targets, one after the other, share the budget: the request
 # parser, the engine driven by fuzzed parameter values, and the ARI (remote
 # adapter protocol) line reader and parser.
-fuzz_share=$(( (FUZZ_SECONDS + 3) / 4 ))
-step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, WebSocket frames, ${fuzz_share}s each), in parallel"
+fuzz_share=$(( (FUZZ_SECONDS + 4) / 5 ))
+step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, WebSocket frames, publish bodies, ${fuzz_share}s each), in parallel"
 fuzz_log=$(mktemp)
 fuzz_corpus=$(mktemp -d)
 (
     # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
     # allows them on the stable toolchain this machine has.
     cd fuzz
-    for target in parse_request engine_params ari_decode ws_decode; do
+    for target in parse_request engine_params ari_decode ws_decode publish_body; do
         mkdir -p "$fuzz_corpus/$target"
         max_len=4096
         [ "$target" = engine_params ] && max_len=512

@@ -69,7 +69,9 @@ use std::sync::Arc;
 
 mod event;
 mod metadata;
+pub mod publish;
 pub use event::{ItemEvent, Position};
+pub use publish::{PublishCredentials, PublishError, PublishRequest, Publisher};
 
 /// A boxed future, as returned by the potentially remote calls.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -186,41 +188,6 @@ pub trait DataProvider: Send + Sync {
     fn publisher(&self) -> Option<&dyn Publisher> {
         None
     }
-}
-
-/// Credentials presented with a publish request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublishCredentials {
-    /// `Authorization: Bearer <token>`.
-    Bearer(String),
-    /// `Authorization: Basic …`, decoded.
-    Basic { user: String, password: String },
-}
-
-/// A data provider that takes events from applications and writes them to
-/// its source, so that every node reading that source delivers them.
-pub trait Publisher: Send + Sync {
-    /// Whether `credentials` may publish here.
-    fn authorize(&self, credentials: Option<&PublishCredentials>) -> bool;
-    /// Writes `event` as the next event of `item`; answers the position the
-    /// source gave it.
-    fn publish<'a>(
-        &'a self,
-        item: &'a str,
-        event: ItemEvent,
-    ) -> BoxFuture<'a, Result<Position, PublishError>>;
-}
-
-/// Why an event was not published.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublishError {
-    /// The event cannot be published as it is (a value the source cannot
-    /// hold, an item name it cannot map).
-    #[error("{0}")]
-    Refused(String),
-    /// The source cannot take it now (its broker is unreachable).
-    #[error("{0}")]
-    Unavailable(String),
 }
 
 pub use metadata::*;

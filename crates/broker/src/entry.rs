@@ -110,15 +110,9 @@ pub fn json_fields(names: &mut Names, payload: &[u8]) -> Result<Fields, PayloadE
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
         let name = names.get(k.as_bytes()).ok_or(PayloadError::NotUtf8)?;
-        let value = match v {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(Arc::from(s)),
-            serde_json::Value::Number(n) => Some(Arc::from(n.to_string())),
-            serde_json::Value::Bool(b) => Some(Arc::from(if b { "true" } else { "false" })),
-            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-                return Err(PayloadError::NestedValue(k))
-            }
-        };
+        let value = shoal_adapter::publish::field_value(v)
+            .ok_or_else(|| PayloadError::NestedValue(k.clone()))?
+            .map(Arc::from);
         out.push((name, value));
     }
     Ok(out)
