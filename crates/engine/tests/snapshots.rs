@@ -251,3 +251,31 @@ async fn command_subscriber_joining_during_the_snapshot_gets_all_rows() {
     assert_eq!(a.until_prefix("EOS,").await, want);
     assert_eq!(b.until_prefix("EOS,").await, want);
 }
+
+/// A source with positions (a broker feed): the engine knows where each
+/// subscribed item's history stands, and forgets it with the item.
+#[tokio::test]
+async fn the_position_of_the_last_event_is_kept_per_item() {
+    use shoal_adapter::Position;
+    let h = Harness::new();
+    let mut c = h.open().await;
+    h.ok(&c.session, &add(1, "RAW", "item1", "a", "")).await;
+    assert_eq!(c.next_lines(2).await[0], "SUBOK,1,1,1");
+    assert_eq!(h.engine.item_position(SET, "DEFAULT", "item1"), None);
+    let at = |ms| Position::Redis { ms, seq: 0 };
+    h.data
+        .event("item1", event(&[("a", "1")]).with_position(at(7)), false);
+    h.data.event("item1", event(&[("a", "2")]), false);
+    assert_eq!(c.next_lines(2).await, vec!["U,1,1,1", "U,1,1,2"]);
+    assert_eq!(
+        h.engine.item_position(SET, "DEFAULT", "item1"),
+        Some(at(7)),
+        "an event without a position leaves it"
+    );
+    h.data
+        .event("item1", event(&[("a", "3")]).with_position(at(9)), false);
+    c.next_lines(1).await;
+    assert_eq!(h.engine.item_position(SET, "DEFAULT", "item1"), Some(at(9)));
+    assert_eq!(h.engine.item_position(SET, "DEFAULT", "other"), None);
+    assert_eq!(h.engine.item_position("NOPE", "DEFAULT", "item1"), None);
+}
