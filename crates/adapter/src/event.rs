@@ -25,13 +25,15 @@ pub enum Position {
     Redis { ms: u64, seq: u64 },
     /// A NATS JetStream stream sequence.
     JetStream(u64),
+    /// A sequence given by this node (items published to `shoal.memory`).
+    Local(u64),
 }
 
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Position::Redis { ms, seq } => write!(f, "{ms}-{seq}"),
-            Position::JetStream(seq) => write!(f, "{seq}"),
+            Position::JetStream(seq) | Position::Local(seq) => write!(f, "{seq}"),
         }
     }
 }

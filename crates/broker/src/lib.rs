@@ -16,6 +16,7 @@
 
 pub mod entry;
 pub mod items;
+pub mod memory;
 pub mod redis;
 pub mod settings;
 pub mod snapshot;

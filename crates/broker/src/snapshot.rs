@@ -34,24 +34,27 @@ pub fn of_entries(entries: &[Entry]) -> Snapshot {
     }
 }
 
-/// The snapshot of a COMMAND item from its history, oldest first: `ADD`
-/// and `UPDATE` merge their fields into the row of their key, `DELETE`
-/// removes it; each row left is one `ADD` event carrying the position of
-/// the row's last entry.
-pub fn of_command_rows(history: &[Entry]) -> Snapshot {
-    let command: Arc<str> = Arc::from("command");
-    let add: Arc<str> = Arc::from("ADD");
-    let mut rows: IndexMap<Arc<str>, (Fields, Position)> = IndexMap::new();
-    for e in history {
+/// The rows of a COMMAND item, kept up to date entry by entry: `ADD` and
+/// `UPDATE` merge their fields into the row of their key, `DELETE`
+/// removes it.
+#[derive(Debug, Default)]
+pub struct Rows {
+    rows: IndexMap<Arc<str>, (Fields, Position)>,
+}
+
+impl Rows {
+    /// Applies one entry (a plain entry, without `command` and `key`,
+    /// changes no row).
+    pub fn apply(&mut self, e: &Entry) {
         let (Some(cmd), Some(key)) = (e.get("command"), e.get("key")) else {
-            // A plain entry among rows changes no row.
-            continue;
+            return;
         };
         if cmd.eq_ignore_ascii_case("DELETE") {
-            rows.shift_remove(key);
-            continue;
+            self.rows.shift_remove(key);
+            return;
         }
-        let (fields, at) = rows
+        let (fields, at) = self
+            .rows
             .entry(Arc::from(key))
             .or_insert_with(|| (Vec::new(), e.position));
         *at = e.position;
@@ -62,22 +65,50 @@ pub fn of_command_rows(history: &[Entry]) -> Snapshot {
             }
         }
     }
-    let events = rows
-        .into_values()
-        .map(|(fields, at)| {
-            let mut ev = ItemEvent::with_capacity(fields.len()).with_position(at);
-            for (n, v) in fields {
-                if *n == *command {
-                    ev.push(n, Some(add.clone()));
-                } else {
-                    ev.push(n, v);
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Whether `key` has a row.
+    pub fn contains(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    /// Each row as one `ADD` event carrying the position of the row's last
+    /// entry.
+    pub fn events(&self) -> Vec<ItemEvent> {
+        let add: Arc<str> = Arc::from("ADD");
+        self.rows
+            .values()
+            .map(|(fields, at)| {
+                let mut ev = ItemEvent::with_capacity(fields.len()).with_position(*at);
+                for (n, v) in fields {
+                    if &**n == "command" {
+                        ev.push(n.clone(), Some(add.clone()));
+                    } else {
+                        ev.push(n.clone(), v.clone());
+                    }
                 }
-            }
-            ev
-        })
-        .collect();
+                ev
+            })
+            .collect()
+    }
+}
+
+/// The snapshot of a COMMAND item from its history, oldest first: the
+/// rows it leaves (see [`Rows`]).
+pub fn of_command_rows(history: &[Entry]) -> Snapshot {
+    let mut rows = Rows::default();
+    for e in history {
+        rows.apply(e);
+    }
     Snapshot {
-        events,
+        events: rows.events(),
         last: history.last().map(|e| e.position),
     }
 }

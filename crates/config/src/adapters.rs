@@ -133,6 +133,7 @@ impl DataProvider {
         match &self.source {
             DataSource::Remote(r) => r.proxy.class(),
             DataSource::Broker(b) => b.kind.class(),
+            DataSource::Memory(_) => AdapterClass::Memory,
         }
     }
 }
@@ -148,6 +149,38 @@ pub enum DataSource {
     Remote(RemoteData),
     /// `shoal.redis` or `shoal.nats`.
     Broker(Box<BrokerFeed>),
+    /// `shoal.memory`.
+    Memory(MemoryFeed),
+}
+
+/// The `adapter_class` of the in-memory data adapter.
+pub const MEMORY_CLASS: &str = "shoal.memory";
+
+/// `shoal.memory`: items held in this node's memory and fed only by
+/// `POST /publish`, for a node without a broker (what is published on one
+/// node is not seen by the others).
+#[derive(Clone, PartialEq)]
+pub struct MemoryFeed {
+    /// `snapshot_length`: events kept per item for its snapshot (items
+    /// not in COMMAND mode, whose rows are kept instead); 1 to 10000,
+    /// default 10.
+    pub snapshot_length: usize,
+    /// `max_items`: items held at most; publishing to one more is refused.
+    /// 1 or more, default 10000.
+    pub max_items: usize,
+    /// `publish_token`, or `publish_user` and `publish_password`
+    /// (required: publishing is the only way in).
+    pub publish: PublishAuth,
+}
+
+impl fmt::Debug for MemoryFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryFeed")
+            .field("snapshot_length", &self.snapshot_length)
+            .field("max_items", &self.max_items)
+            .field("publish", &self.publish)
+            .finish()
+    }
 }
 
 /// The `adapter_class` values Shoal runs.
@@ -165,6 +198,8 @@ pub enum AdapterClass {
     Redis,
     /// `shoal.nats`: items are NATS JetStream subjects (data only).
     Nats,
+    /// `shoal.memory`: items held in memory, fed by `POST /publish` (data only).
+    Memory,
 }
 
 impl AdapterClass {
@@ -176,6 +211,7 @@ impl AdapterClass {
             AdapterClass::LiteralBasedProvider => LITERAL_BASED_PROVIDER,
             AdapterClass::Redis => BrokerKind::Redis.as_str(),
             AdapterClass::Nats => BrokerKind::Nats.as_str(),
+            AdapterClass::Memory => MEMORY_CLASS,
         }
     }
 }

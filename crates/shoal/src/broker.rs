@@ -10,6 +10,28 @@ use shoal_config::{BrokerFeed, BrokerKind};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Starts the in-memory data adapter `name` of the adapter set `set_id`.
+pub fn memory(set_id: &str, name: &str, m: &shoal_config::MemoryFeed) -> Arc<dyn DataProvider> {
+    tracing::info!(
+        adapter_set = set_id,
+        data_adapter = name,
+        "shoal.memory: items published to this node"
+    );
+    shoal_broker::memory::MemoryFeed::new(shoal_broker::memory::MemorySettings {
+        name: format!("{set_id}/{name}"),
+        snapshot_length: m.snapshot_length,
+        max_items: m.max_items,
+        publish: auth(&m.publish),
+    })
+}
+
+fn auth(p: &shoal_config::PublishAuth) -> PublishAuth {
+    PublishAuth {
+        token: p.token.clone(),
+        basic: p.basic.clone(),
+    }
+}
+
 /// The feed's settings from its `adapters.xml` params.
 fn settings(set_id: &str, name: &str, feed: &BrokerFeed) -> FeedSettings {
     let mut s = FeedSettings::new(format!("{set_id}/{name}"), feed.url.clone());
@@ -21,10 +43,7 @@ fn settings(set_id: &str, name: &str, feed: &BrokerFeed) -> FeedSettings {
     s.command_history_limit = feed.command_history_limit;
     s.max_length = feed.max_length;
     s.linger = Duration::from_millis(feed.linger_millis);
-    s.publish = feed.publish.as_ref().map(|p| PublishAuth {
-        token: p.token.clone(),
-        basic: p.basic.clone(),
-    });
+    s.publish = feed.publish.as_ref().map(auth);
     s.healthcheck_requires_broker = feed.healthcheck_requires_broker;
     s
 }

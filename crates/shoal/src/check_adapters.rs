@@ -78,6 +78,13 @@ fn describe(set: &AdapterSet) -> anyhow::Result<()> {
                 certificates(set, &r.proxy, &at)?;
             }
             DataSource::Broker(b) => println!("  data \"{}\": {}", d.name, broker_line(b)),
+            DataSource::Memory(m) => println!(
+                "  data \"{}\": shoal.memory (this node only)  snapshot {} entries  max {} items{}",
+                d.name,
+                m.snapshot_length,
+                m.max_items,
+                publish_with(&m.publish)
+            ),
         }
     }
     Ok(())
@@ -85,6 +92,18 @@ fn describe(set: &AdapterSet) -> anyhow::Result<()> {
 
 /// A broker data adapter in one line, without secrets: the URL's
 /// passwords are masked and only user names are shown.
+/// How publishing is authenticated, never the secrets.
+fn publish_with(p: &shoal_config::PublishAuth) -> String {
+    let mut how = Vec::new();
+    if p.token.is_some() {
+        how.push("bearer token".to_owned());
+    }
+    if let Some((user, _)) = &p.basic {
+        how.push(format!("basic user {user}"));
+    }
+    format!("  publish with {}", how.join(", "))
+}
+
 fn broker_line(b: &BrokerFeed) -> String {
     let mut line = format!("{} at {}", b.kind, b.display_url());
     match (b.kind, &b.nats) {
@@ -122,16 +141,7 @@ fn broker_line(b: &BrokerFeed) -> String {
     ));
     match &b.publish {
         None => line.push_str("  publish off"),
-        Some(p) => {
-            let mut how = Vec::new();
-            if p.token.is_some() {
-                how.push("bearer token".to_owned());
-            }
-            if let Some((user, _)) = &p.basic {
-                how.push(format!("basic user {user}"));
-            }
-            line.push_str(&format!("  publish with {}", how.join(", ")));
-        }
+        Some(p) => line.push_str(&publish_with(p)),
     }
     if b.healthcheck_requires_broker {
         line.push_str("  healthcheck requires the broker");

@@ -76,6 +76,10 @@ async fn start_set(
                 data.insert(d.name.clone(), adapter);
                 continue;
             }
+            DataSource::Memory(m) => {
+                data.insert(d.name.clone(), crate::broker::memory(&set.id, &d.name, m));
+                continue;
+            }
         };
         let name = AdapterName {
             adapter_set: set.id.clone(),

@@ -116,15 +116,24 @@ async function startBroker(s, kind) {
 // Writes an adapters folder with the set FEED: LiteralBasedProvider and a
 // DEFAULT data provider reading `broker`, publishing with `token`.
 function feedAdaptersDir(s, broker, { token, params = {} } = {}) {
-  const dir = s.tempDir('shoal-feed-adapters-');
-  const all = {
+  return adaptersDir(s, KINDS[broker.kind].adapterClass, {
     url: broker.url,
     publish_token: token,
     linger_millis: '500',
     ...(broker.kind === 'redis' ? { stream_prefix: 'test:' } : { subject_prefix: 'test' }),
     ...params,
-  };
-  const paramXml = Object.entries(all)
+  });
+}
+
+// The same set FEED with the in-memory data adapter (shoal.memory): items
+// published to the node itself, no broker.
+function memoryAdaptersDir(s, { token, params = {} } = {}) {
+  return adaptersDir(s, 'shoal.memory', { publish_token: token, ...params });
+}
+
+function adaptersDir(s, adapterClass, params) {
+  const dir = s.tempDir('shoal-feed-adapters-');
+  const paramXml = Object.entries(params)
     .map(([k, v]) => `      <param name="${k}">${v}</param>`)
     .join('\n');
   const xml = `<?xml version="1.0"?>
@@ -133,7 +142,7 @@ function feedAdaptersDir(s, broker, { token, params = {} } = {}) {
     <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
   </metadata_provider>
   <data_provider name="DEFAULT">
-    <adapter_class>${KINDS[broker.kind].adapterClass}</adapter_class>
+    <adapter_class>${adapterClass}</adapter_class>
 ${paramXml}
   </data_provider>
 </adapters_conf>
@@ -176,4 +185,4 @@ async function publishRetrying(baseUrl, auth, body, { timeoutMs = 20000 } = {}) 
   }
 }
 
-module.exports = { startBroker, feedAdaptersDir, publish, publishRetrying, KINDS };
+module.exports = { startBroker, feedAdaptersDir, memoryAdaptersDir, publish, publishRetrying, KINDS };

@@ -6,7 +6,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { scoped, sequenceProblems, compactRanges, parseSeq, uniqueToken } = require('../lib/util');
-const { startBroker, feedAdaptersDir, publish, publishRetrying } = require('../lib/broker');
+const { startBroker, feedAdaptersDir, memoryAdaptersDir, publish, publishRetrying } = require('../lib/broker');
 
 const BROKERS = ['redis', 'nats'];
 const COUNT = 120;
@@ -157,3 +157,28 @@ for (const kind of BROKERS) {
     }));
   });
 }
+
+describe('publishing on a node without a broker (shoal.memory)', () => {
+  it('a published value reaches subscribed clients, and later ones get it as their snapshot',
+    { timeout: 60000 }, (t) => scoped(t, async (s) => {
+      const token = uniqueToken('tok');
+      const node = await s.startServer({ extraArgs: ['--adapters-dir', memoryAdaptersDir(s, { token })] });
+      const early = s.client(node.url, { transport: 'WS-STREAMING', adapterSet: 'FEED', name: 'early' });
+      await early.connectAndWait();
+      const spec = { mode: 'MERGE', items: ['greeting'], fields: ['text', 'by'], dataAdapter: 'DEFAULT', snapshot: 'yes' };
+      const r1 = early.subscribe(spec, 'early');
+      await r1.waitSubscribed();
+      const sent = await publish(node.url, token, { item: 'greeting', fields: { text: 'hello', by: 'curl' } });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      assert.equal(sent.body.position, '1');
+      const u = await r1.waitUpdate((x) => x.values.text === 'hello');
+      assert.deepEqual(u.values, { text: 'hello', by: 'curl' });
+      const late = s.client(node.url, { transport: 'HTTP-POLLING', adapterSet: 'FEED', name: 'late' });
+      await late.connectAndWait();
+      const r2 = late.subscribe(spec, 'late');
+      const snap = await r2.waitUpdate(() => true);
+      assert.equal(snap.snapshot, true);
+      assert.deepEqual(snap.values, { text: 'hello', by: 'curl' });
+      assert.equal((await publish(node.url, 'nope', { item: 'greeting', fields: { text: 'x' } })).status, 401);
+    }));
+});

@@ -4,7 +4,7 @@
 
 use super::params::Params;
 use super::proxy::COMMON;
-use super::{BrokerFeed, BrokerKind, NatsFeed, Param, PublishAuth};
+use super::{BrokerFeed, BrokerKind, MemoryFeed, NatsFeed, Param, PublishAuth, MEMORY_CLASS};
 use crate::address::check_host_name;
 use crate::cx::Cx;
 use crate::ConfigError;
@@ -233,6 +233,43 @@ fn publish(cx: &Cx<'_>, ps: &mut Params<'_>) -> Result<Option<PublishAuth>, Conf
         return Ok(None);
     }
     Ok(Some(PublishAuth { token, basic }))
+}
+
+/// Default of `max_items` for `shoal.memory`.
+const DEFAULT_MAX_ITEMS: usize = 10_000;
+
+/// Reads the params of a `shoal.memory` data provider (at `line`).
+pub(super) fn memory_feed(
+    cx: &mut Cx<'_>,
+    ps: &mut Params<'_>,
+    line: u32,
+) -> Result<MemoryFeed, ConfigError> {
+    let snapshot_length = number(cx, ps, "snapshot_length", 1, MAX_SNAPSHOT_LENGTH)?
+        .map_or(DEFAULT_SNAPSHOT_LENGTH, saturate);
+    let max_items = number(cx, ps, "max_items", 1, u64::MAX)?.map_or(DEFAULT_MAX_ITEMS, saturate);
+    let Some(publish) = publish(cx, ps)? else {
+        return Err(cx.error(
+            line,
+            ps.provider(),
+            "shoal.memory takes its events from POST /publish only: add              <param name=\"publish_token\"> (or publish_user and publish_password)",
+        ));
+    };
+    ps.warn_unused(
+        cx,
+        MEMORY_CLASS,
+        &[
+            "snapshot_length",
+            "max_items",
+            "publish_token",
+            "publish_user",
+            "publish_password",
+        ],
+    );
+    Ok(MemoryFeed {
+        snapshot_length,
+        max_items,
+        publish,
+    })
 }
 
 /// The NATS-only params, with the checks on `username` and `password`;

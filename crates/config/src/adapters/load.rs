@@ -1,13 +1,13 @@
 //! Reading a folder of adapter sets, and one `adapters.xml`.
 
-use super::broker::{broker_class, broker_feed};
+use super::broker::{broker_class, broker_feed, memory_feed};
 use super::literal::literal_based;
 use super::params::Params;
 use super::ports::check_ports;
 use super::robust::{remote_data, remote_metadata};
 use super::{
     AdapterClass, AdapterSet, AdapterSets, DataProvider, DataSource, MetadataAdapter,
-    MetadataProvider, Param, ADAPTERS_FILE, LITERAL_BASED_PROVIDER,
+    MetadataProvider, Param, ADAPTERS_FILE, LITERAL_BASED_PROVIDER, MEMORY_CLASS,
 };
 use crate::cx::Cx;
 use crate::xml::Element;
@@ -238,7 +238,7 @@ const SUPPORTED: &str = "Shoal runs no Java code; it supports PROXY_FOR_REMOTE_A
                          Lightstreamer adapter SDK: Node.js, Python, Java, .NET…)";
 /// The data-only classes, for messages.
 const BROKERS: &str = "the data adapters shoal.redis and shoal.nats (items read from a Redis or \
-                       NATS JetStream broker)";
+                       NATS JetStream broker) and shoal.memory (items published to this node)";
 
 fn metadata_provider(
     cx: &mut Cx<'_>,
@@ -258,7 +258,7 @@ fn metadata_provider(
             el.line,
             &pr.base,
         )?)),
-        None if broker_class(class).is_some() => {
+        None if broker_class(class).is_some() || class.eq_ignore_ascii_case(MEMORY_CLASS) => {
             return Err(cx.error(
                 *class_line,
                 class_at,
@@ -318,12 +318,14 @@ fn data_provider(
         )?)
     } else if let Some(kind) = broker_class(class) {
         DataSource::Broker(Box::new(broker_feed(cx, &mut ps, kind, el.line, &pr.base)?))
+    } else if class.eq_ignore_ascii_case(MEMORY_CLASS) {
+        DataSource::Memory(memory_feed(cx, &mut ps, el.line)?)
     } else {
         let why = if class == LITERAL_BASED_PROVIDER {
             format!(
                 "{LITERAL_BASED_PROVIDER} is a metadata adapter, not a data adapter; a data \
                  provider is PROXY_FOR_REMOTE_ADAPTER, ROBUST_PROXY_FOR_REMOTE_ADAPTER, \
-                 shoal.redis or shoal.nats"
+                 shoal.redis, shoal.nats or shoal.memory"
             )
         } else {
             format!("\"{class}\" is a Java class: {SUPPORTED}, and {BROKERS}")

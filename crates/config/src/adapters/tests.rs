@@ -534,7 +534,7 @@ impl DataProvider {
     pub(super) fn remote(&self) -> &RemoteData {
         match &self.source {
             DataSource::Remote(r) => r,
-            DataSource::Broker(b) => panic!("a broker provider: {b:?}"),
+            other => panic!("not a proxy: {other:?}"),
         }
     }
 }

@@ -611,7 +611,11 @@ fn classes_in_the_wrong_place() {
     );
     let xml = set(LITERAL_BASED_PROVIDER, "");
     let e = one_err(&xml);
-    assert!(e.message.contains("shoal.redis or shoal.nats"), "{e}");
+    assert!(
+        e.message
+            .contains("shoal.redis, shoal.nats or shoal.memory"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -664,4 +668,55 @@ fn secrets_are_not_shown() {
         super::broker::redact_url(BrokerKind::Redis, "redis://ann@h"),
         "redis://ann@h"
     );
+}
+
+#[test]
+fn a_memory_provider_needs_publish_credentials() {
+    let (set, w) = one(&set(
+        MEMORY_CLASS,
+        &params(&[
+            ("snapshot_length", "3"),
+            ("max_items", "50"),
+            ("publish_token", "t"),
+            ("snapshot_lenght", "9"),
+        ]),
+    ));
+    let DataSource::Memory(m) = &set.data[0].source else {
+        panic!("not shoal.memory: {:?}", set.data[0].source);
+    };
+    assert_eq!((m.snapshot_length, m.max_items), (3, 50));
+    assert_eq!(m.publish.token.as_deref(), Some("t"));
+    assert_eq!(set.data[0].class(), AdapterClass::Memory);
+    let w = notes(&w);
+    assert!(
+        w.iter()
+            .any(|(_, at, m)| at.contains("snapshot_lenght") && m.contains("snapshot_length")),
+        "{w:?}"
+    );
+    // Defaults.
+    let (set, _) = one(&set_memory(&p("publish_token", "t")));
+    let DataSource::Memory(m) = &set.data[0].source else {
+        panic!()
+    };
+    assert_eq!((m.snapshot_length, m.max_items), (10, 10_000));
+    // Nothing could ever reach it without credentials.
+    let xml = set_memory(&p("max_items", "5"));
+    let e = one_err(&xml);
+    assert_eq!(e.element, DATA, "{e}");
+    assert!(e.message.contains("publish_token"), "{e}");
+    assert_err(
+        &set_memory(&params(&[("publish_token", "t"), ("max_items", "0")])),
+        "\"max_items\"",
+        &data_param("max_items"),
+        "1 or more",
+    );
+    // A data adapter only.
+    let xml =
+        set_memory(&p("publish_token", "t")).replacen(LITERAL_BASED_PROVIDER, MEMORY_CLASS, 1);
+    let e = one_err(&xml);
+    assert!(e.message.contains("is a data adapter"), "{e}");
+}
+
+fn set_memory(data: &str) -> String {
+    set(MEMORY_CLASS, data)
 }
