@@ -44,6 +44,9 @@ enum Phase {
         taken: bool,
     },
     Live,
+    /// The broker refuses to read it (a Redis key of another type than a
+    /// stream): not read until it is subscribed again.
+    Refused,
 }
 
 /// An item read live, with the position to read it from.
@@ -140,6 +143,19 @@ impl Items {
         })
     }
 
+    /// The snapshot of `job` cannot be read (the broker refuses the key):
+    /// the item is refused; `true` when the engine's subscription still
+    /// waits for a snapshot (an empty one is then due).
+    pub fn snapshot_refused(&mut self, job: &SnapshotJob) -> bool {
+        match self.slots.get_mut(&job.item) {
+            Some(s) if s.generation == job.generation => {
+                s.phase = Phase::Refused;
+                s.wanted && !job.resync
+            }
+            _ => false,
+        }
+    }
+
     /// A snapshot read could not be made (the broker is gone): it is to
     /// be read again.
     pub fn snapshot_failed(&mut self, job: &SnapshotJob) {
@@ -187,6 +203,18 @@ impl Items {
                 resync: s.last.is_some(),
                 taken: false,
             };
+        }
+    }
+
+    /// The broker refuses to read `item` (its key is not a stream): it is no
+    /// longer read, so that it cannot fail the reads of the others. A new
+    /// subscription tries again.
+    pub fn refuse(&mut self, item: &str) {
+        if let Some(s) = self.slots.get_mut(item) {
+            if s.phase == Phase::Live {
+                self.version += 1;
+            }
+            s.phase = Phase::Refused;
         }
     }
 

@@ -284,3 +284,42 @@ async fn no_publisher_without_credentials_in_the_settings() {
     let (feed, _rec) = feed(settings(&server));
     assert!(feed.publisher().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_is_not_a_stream_does_not_stop_the_other_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start(dir.path(), false).await;
+    let mut c = server.conn().await;
+    let _: () = redis::cmd("SET")
+        .arg("shoal:plain")
+        .arg("x")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let (feed, rec) = feed(settings(&server));
+    feed.subscribe("plain").unwrap();
+    assert_eq!(rec.wait(1).await, ["eos plain"], "an empty snapshot");
+    feed.subscribe("good").unwrap();
+    assert_eq!(rec.wait(1).await, ["eos good"]);
+    xadd(&mut c, "shoal:good", &[("v", "1")]).await;
+    assert_eq!(rec.wait(1).await, ["upd good v=1"]);
+    // A live key replaced by something else: the others go on.
+    feed.subscribe("turns").unwrap();
+    assert_eq!(rec.wait(1).await, ["eos turns"]);
+    xadd(&mut c, "shoal:turns", &[("v", "1")]).await;
+    assert_eq!(rec.wait(1).await, ["upd turns v=1"]);
+    let _: () = redis::cmd("DEL")
+        .arg("shoal:turns")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("shoal:turns")
+        .arg("x")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    xadd(&mut c, "shoal:good", &[("v", "2")]).await;
+    assert_eq!(rec.wait(1).await, ["upd good v=2"]);
+    assert!(feed.is_up());
+}

@@ -163,3 +163,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refused_item_is_not_read_until_subscribed_again() {
+    let mut items = Items::new();
+    items.subscribe("a");
+    items.subscribe("b");
+    let j1 = items.next_snapshot().unwrap();
+    let j2 = items.next_snapshot().unwrap();
+    let (bad, good) = if &*j1.item == "a" { (j1, j2) } else { (j2, j1) };
+    assert!(
+        items.snapshot_refused(&bad),
+        "the subscription waits for a snapshot"
+    );
+    items.snapshot_read(&good, None);
+    assert_eq!(items.live().1, vec![(Arc::from("b"), None)]);
+    items.refuse("b");
+    assert!(items.live().1.is_empty());
+    assert!(!items.accept("b", at(1)));
+    items.subscribe("b");
+    assert_eq!(items.next_snapshot().map(|j| j.item), Some(Arc::from("b")));
+}

@@ -32,6 +32,7 @@ pub(super) async fn run(s: Arc<Shared>) {
                     let Some(job) = job else { break };
                     match read_snapshot(&s, &mut conn, &mut names, &job).await {
                         Ok(snap) => hand_over(&s, &job, snap),
+                        Err(e) if super::refusal(&e) => refused(&s, &job, &e),
                         Err(e) => {
                             s.items.lock().snapshot_failed(&job);
                             s.mark_down("XREVRANGE", &e);
@@ -167,6 +168,19 @@ fn hand_over(s: &Shared, job: &SnapshotJob, snap: Snapshot) {
     }
 }
 
+/// Redis refuses to read the item's key (it holds another type than a
+/// stream): the item gets an empty snapshot and no updates, and is left
+/// out of the reader's XREAD, which it would fail for every item.
+fn refused(s: &Shared, job: &SnapshotJob, e: &RedisError) {
+    tracing::warn!(adapter = %s.settings.name, item = %job.item, key = %s.stream_key(&job.item), "Redis refuses to read this item ({e}): it gets no updates (stream_prefix keeps clients to the keys meant for them)");
+    let _deliver = s.deliver.lock();
+    if s.items.lock().snapshot_refused(job) {
+        if let Some(l) = s.listener() {
+            l.snapshot(&job.item, Vec::new());
+        }
+    }
+}
+
 /// Makes the reader issue its XREAD again when the set of live items
 /// changed since it issued the one it is blocked in.
 async fn kick_reader(s: &Shared, conn: &mut MultiplexedConnection) {
@@ -233,7 +247,7 @@ pub(super) async fn publish(
         Ok(_) => Err(PublishError::Unavailable(
             "Redis answered XADD with no entry id".into(),
         )),
-        Err(e) if refusal(&e) => Err(PublishError::Refused(format!(
+        Err(e) if super::refusal(&e) => Err(PublishError::Refused(format!(
             "Redis refused the entry: {e}"
         ))),
         Err(e) => {
@@ -241,21 +255,5 @@ pub(super) async fn publish(
             s.work.notify_one();
             Err(PublishError::Unavailable(format!("Redis: {e}")))
         }
-    }
-}
-
-/// Whether Redis refused a command for what it is (a key of another type,
-/// a bad argument), not for its own state (loading, read-only, down).
-fn refusal(e: &RedisError) -> bool {
-    use redis::ServerErrorKind as K;
-    match e.kind() {
-        redis::ErrorKind::Server(k) => !matches!(
-            k,
-            K::BusyLoading | K::TryAgain | K::MasterDown | K::ClusterDown | K::ReadOnly
-        ),
-        // A server error with a code the client library does not name
-        // (WRONGTYPE, say).
-        redis::ErrorKind::Extension => true,
-        _ => false,
     }
 }

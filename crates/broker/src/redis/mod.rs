@@ -259,3 +259,19 @@ impl Publisher for RedisFeed {
         Box::pin(control::publish(&self.shared, item, event))
     }
 }
+
+/// Whether Redis refused a command for what it is (a key of another type,
+/// a bad argument), not for its own state (loading, read-only, down).
+pub(crate) fn refusal(e: &redis::RedisError) -> bool {
+    use redis::ServerErrorKind as K;
+    match e.kind() {
+        redis::ErrorKind::Server(k) => !matches!(
+            k,
+            K::BusyLoading | K::TryAgain | K::MasterDown | K::ClusterDown | K::ReadOnly
+        ),
+        // A server error with a code the client library does not name
+        // (WRONGTYPE, say).
+        redis::ErrorKind::Extension => true,
+        _ => false,
+    }
+}

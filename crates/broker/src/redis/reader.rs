@@ -74,10 +74,12 @@ async fn check_continuity(s: &Shared, conn: &mut MultiplexedConnection) -> Resul
         let lost = match reply {
             Ok(v) => reply::stream_info(v).map_or(true, |i| i.lost_after(last)),
             // "ERR no such key": the stream is gone with its entries.
-            Err(e)
-                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
-            {
-                true
+            Err(e) if e.to_string().contains("no such key") => true,
+            // The key holds something else now: leave it out.
+            Err(e) if super::refusal(&e) => {
+                tracing::warn!(adapter = %s.settings.name, item = %item, "Redis refuses to read this item ({e}): it gets no more updates");
+                s.items.lock().refuse(&item);
+                continue;
             }
             Err(e) => return Err(e),
         };
@@ -115,6 +117,13 @@ async fn read(s: &Shared, conn: &mut MultiplexedConnection) -> RedisError {
         }
         let v: Value = match cmd.query_async(conn).await {
             Ok(v) => v,
+            // A key that became something else than a stream fails the
+            // whole XREAD: leave it out and read the others.
+            Err(e) if super::refusal(&e) => match refuse_non_streams(s, conn, &live).await {
+                Ok(true) => continue,
+                Ok(false) => return e,
+                Err(e) => return e,
+            },
             Err(e) => return e,
         };
         if let Err(e) = deliver(s, v) {
@@ -122,6 +131,26 @@ async fn read(s: &Shared, conn: &mut MultiplexedConnection) -> RedisError {
         }
     }
     RedisError::from((redis::ErrorKind::Client, "the adapter is closed"))
+}
+
+/// Finds the live items whose keys hold another type than a stream, and
+/// stops reading them; `true` if there was one.
+async fn refuse_non_streams(
+    s: &Shared,
+    conn: &mut MultiplexedConnection,
+    live: &[crate::items::LiveItem],
+) -> Result<bool, RedisError> {
+    let mut found = false;
+    for (item, _) in live {
+        let key = s.stream_key(item);
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(conn).await?;
+        if kind != "stream" && kind != "none" {
+            tracing::warn!(adapter = %s.settings.name, item = %item, key = %key, "this item's key now holds a {kind}, not a stream: the item gets no more updates");
+            s.items.lock().refuse(item);
+            found = true;
+        }
+    }
+    Ok(found)
 }
 
 /// Hands the entries of an XREAD reply to the engine, those that come
