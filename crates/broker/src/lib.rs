@@ -12,10 +12,12 @@
 //!
 //! The logic that decides what is read and delivered is sans-IO
 //! ([`items`], [`snapshot`], [`entry`]); the broker clients are thin
-//! layers on top ([`redis`]).
+//! layers on top ([`redis`]), which share how an outage is handled
+//! ([`link`]).
 
 pub mod entry;
 pub mod items;
+pub mod link;
 pub mod redis;
 pub mod settings;
 pub mod snapshot;
