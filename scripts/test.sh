@@ -4,7 +4,8 @@
 # WebSocket frame decoder), and the end-to-end
 # tests through the official Lightstreamer Node client.
 #
-# It installs what the tests need first (idempotently): Debian's haproxy and nginx,
+# It installs what the tests need first (idempotently): Debian's haproxy, nginx,
+# redis-server and nats-server,
 # the npm packages of
 # the official clients and of the remote adapter SDKs (pinned by
 # tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
@@ -35,17 +36,20 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy and nginx (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis and NATS (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nats-server >/dev/null || missing+=(nats-server)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        # Only the programs are used: the tests start their own balancers.
+        # Only the programs are used: the tests start their own balancers
+        # and brokers.
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
-        die "missing ${missing[*]}: install Debian's packages (the balancer tests need them)"
+        die "missing ${missing[*]}: install Debian's packages (the balancer and broker tests need them)"
     fi
 fi
 
