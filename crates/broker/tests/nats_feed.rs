@@ -404,3 +404,51 @@ async fn no_publisher_without_credentials_in_the_settings() {
     let (feed, _rec) = feed(settings(&server));
     assert!(feed.publisher().is_none());
 }
+
+#[tokio::test]
+async fn settings_a_feed_cannot_start_with_are_refused_at_start() {
+    use shoal_broker::nats::StartError;
+    let start = |url: &str, prefix: &str, nats: NatsSettings| {
+        let mut s = FeedSettings::new("FEED/DEFAULT", url);
+        s.prefix = prefix.into();
+        NatsFeed::start(s, nats)
+    };
+    let ok = NatsSettings::default;
+    assert!(matches!(
+        start("http://127.0.0.1:4222", "shoal", ok()),
+        Err(StartError::Url { .. })
+    ));
+    assert!(matches!(
+        start("nats://127.0.0.1:4222", "shoal.*", ok()),
+        Err(StartError::Prefix(_))
+    ));
+    let stream = NatsSettings {
+        stream: "A.B".into(),
+        ..ok()
+    };
+    assert!(matches!(
+        start("nats://127.0.0.1:4222", "shoal", stream),
+        Err(StartError::Stream(_))
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = NatsSettings {
+        credentials_file: Some(dir.path().join("none.creds")),
+        ..ok()
+    };
+    assert!(matches!(
+        start("nats://127.0.0.1:4222", "shoal", missing),
+        Err(StartError::Credentials { .. })
+    ));
+    let garbage = dir.path().join("bad.creds");
+    std::fs::write(&garbage, "not a creds file").unwrap();
+    let bad = NatsSettings {
+        credentials_file: Some(garbage),
+        ..ok()
+    };
+    assert!(matches!(
+        start("nats://127.0.0.1:4222", "shoal", bad),
+        Err(StartError::Credentials { .. })
+    ));
+    // Several servers, one of them with a token in its URL.
+    assert!(start("nats://127.0.0.1:1, tls://tok@127.0.0.1:2", "shoal", ok()).is_ok());
+}

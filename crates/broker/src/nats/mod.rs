@@ -32,12 +32,14 @@
 //! # Outages
 //!
 //! The client reconnects by itself, with the delays of
-//! [`link::backoff`](crate::link::backoff). While the connection is down,
-//! the items' consumers are dropped; once it is back, the stream is
-//! checked (and created if it is missing and `create_stream` is on), then
-//! each item resumes after its last position, unless the stream lost
-//! messages the item had not delivered ([`continuity`]): then the item
-//! is resynchronised (its snapshot cleared, the fresh one sent as updates).
+//! [`crate::link::backoff`]. While the connection is down, the items'
+//! consumers are dropped; once it is back, the stream is checked (and
+//! created if it is missing and `create_stream` is on), then each item
+//! resumes after its last position, unless the stream lost messages the
+//! item had not delivered (the rule is in `continuity.rs`): then the item
+//! is resynchronised (its snapshot cleared, the fresh one sent as
+//! updates). A stream made anew (another creation time) has lost every
+//! item's messages.
 //!
 //! # Publishing
 //!
