@@ -46,7 +46,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        # Only the programs are used: the tests start their own balancers.
+        # Only the programs are used: the tests start their own balancers
+        # and brokers.
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
         die "missing ${missing[*]}: install Debian's packages (the balancer and shared-feed tests need them)"

@@ -118,6 +118,11 @@ impl Items {
         }
     }
 
+    /// Whether `item` is read at all (wanted, or lingering).
+    pub fn contains(&self, item: &str) -> bool {
+        self.slots.contains_key(item)
+    }
+
     pub fn is_wanted(&self, item: &str) -> bool {
         self.slots.get(item).is_some_and(|s| s.wanted)
     }

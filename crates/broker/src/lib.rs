@@ -12,13 +12,16 @@
 //!
 //! The logic that decides what is read and delivered is sans-IO
 //! ([`items`], [`snapshot`], [`entry`]); the broker clients are thin
-//! layers on top ([`redis`]).
+//! layers on top ([`redis`], [`nats`]), which share how an outage is
+//! handled ([`link`]).
 
 pub mod entry;
 pub mod items;
+pub mod link;
 pub mod memory;
+pub mod nats;
 pub mod redis;
 pub mod settings;
 pub mod snapshot;
 
-pub use settings::{FeedSettings, PublishAuth};
+pub use settings::{FeedSettings, NatsSettings, PublishAuth};

@@ -51,6 +51,32 @@ impl FeedSettings {
     }
 }
 
+/// Settings of the `shoal.nats` adapter beyond [`FeedSettings`] (whose
+/// `prefix` is the subject prefix, `shoal` by default in `adapters.xml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsSettings {
+    /// The JetStream stream that holds the items' subjects.
+    pub stream: String,
+    /// Create the stream (subjects `<prefix>.>`) when it does not exist.
+    pub create_stream: bool,
+    /// A NATS auth token (instead of a username and password).
+    pub token: Option<String>,
+    /// A NATS `.creds` file (user JWT and NKey seed).
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl Default for NatsSettings {
+    /// The defaults of `adapters.xml`: stream `SHOAL`, created if missing.
+    fn default() -> Self {
+        Self {
+            stream: "SHOAL".to_owned(),
+            create_stream: true,
+            token: None,
+            credentials_file: None,
+        }
+    }
+}
+
 /// The credentials that may publish through a feed.
 #[derive(Debug, Clone, Default)]
 pub struct PublishAuth {

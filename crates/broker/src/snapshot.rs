@@ -10,8 +10,31 @@
 
 use crate::entry::{Entry, Fields};
 use indexmap::IndexMap;
-use shoal_adapter::{ItemEvent, Position};
+use shoal_adapter::{ItemEvent, ItemEventListener, Position};
 use std::sync::Arc;
+
+/// Gives a snapshot just read to the engine as `what` says: the item's
+/// snapshot (each subscription takes it in its mode's shape), or, after
+/// lost entries, a cleared snapshot followed by the new one as updates.
+/// The caller holds its feed's delivery lock.
+pub fn hand_over(
+    l: &dyn ItemEventListener,
+    item: &str,
+    what: crate::items::SnapshotUse,
+    snap: Snapshot,
+) {
+    use crate::items::SnapshotUse;
+    match what {
+        SnapshotUse::Snapshot => l.snapshot(item, snap.events),
+        SnapshotUse::Resync => {
+            l.clear_snapshot(item);
+            for ev in snap.events {
+                l.update(item, ev, false);
+            }
+        }
+        SnapshotUse::Drop => {}
+    }
+}
 
 /// Whether an entry is a COMMAND row (has `command` and `key`).
 pub fn is_command(entry: &Entry) -> bool {

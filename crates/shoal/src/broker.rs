@@ -65,10 +65,20 @@ pub async fn start(
     };
     let adapter: Arc<dyn DataProvider> = match feed.kind {
         BrokerKind::Redis => shoal_broker::redis::RedisFeed::start(s).with_context(what)?,
-        BrokerKind::Nats => anyhow::bail!(
-            "the shoal.nats data adapter is not available in this build yet ({})",
-            what()
-        ),
+        BrokerKind::Nats => {
+            // The reader always fills `nats` for shoal.nats; the adapter's
+            // defaults would stand in otherwise.
+            let nats = match &feed.nats {
+                Some(n) => shoal_broker::NatsSettings {
+                    stream: n.stream.clone(),
+                    create_stream: n.create_stream,
+                    token: n.token.clone(),
+                    credentials_file: n.credentials_file.clone(),
+                },
+                None => shoal_broker::NatsSettings::default(),
+            };
+            shoal_broker::nats::NatsFeed::start(s, nats).with_context(what)?
+        }
     };
     tracing::info!(adapter_set = set_id, data_adapter = name, url = %feed.display_url(), prefix = %feed.prefix, "{} feed started", feed.kind);
     Ok(adapter)

@@ -67,8 +67,10 @@ fn an_unwanted_item_lingers_then_goes() {
         Some(t0 + Duration::from_secs(5))
     );
     assert_eq!(items.len(), 1);
+    assert!(items.contains("a") && !items.is_wanted("a"));
     assert_eq!(items.sweep(t0 + Duration::from_secs(6)), None);
     assert!(items.is_empty());
+    assert!(!items.contains("a"));
     assert!(items.version() > v, "the live set changed");
 }
 

@@ -3,7 +3,7 @@
 
 use super::{backoff, reply, Shared, RESPONSE_TIMEOUT};
 use crate::entry::{Entry, Names};
-use crate::items::{SnapshotJob, SnapshotUse};
+use crate::items::SnapshotJob;
 use crate::snapshot::{self, Snapshot};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError, Value};
@@ -155,17 +155,7 @@ fn hand_over(s: &Shared, job: &SnapshotJob, snap: Snapshot) {
     let Some(l) = s.listener() else {
         return;
     };
-    let item = &*job.item;
-    match what {
-        SnapshotUse::Snapshot => l.snapshot(item, snap.events),
-        SnapshotUse::Resync => {
-            l.clear_snapshot(item);
-            for ev in snap.events {
-                l.update(item, ev, false);
-            }
-        }
-        SnapshotUse::Drop => {}
-    }
+    snapshot::hand_over(&**l, &job.item, what, snap);
 }
 
 /// Redis refuses to read the item's key (it holds another type than a

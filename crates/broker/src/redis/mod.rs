@@ -14,6 +14,7 @@ pub mod reply;
 
 use crate::entry::Names;
 use crate::items::Items;
+use crate::link::Link;
 use crate::settings::FeedSettings;
 use parking_lot::Mutex;
 use shoal_adapter::{
@@ -31,9 +32,9 @@ const BLOCK: Duration = Duration::from_secs(2);
 const READ_COUNT: usize = 2000;
 /// Longest wait for the control connection's answers.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Reconnection delays: doubling from the first to the last.
-const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+pub(crate) use crate::link::backoff;
+pub use crate::link::redacted;
 
 /// Why a Redis feed cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +72,8 @@ pub(crate) struct Shared {
     pub reader_id: AtomicI64,
     /// The version of the item set the reader's current XREAD covers.
     pub reader_version: AtomicU64,
-    pub up: AtomicBool,
-    pub last_error: Mutex<Option<String>>,
+    /// Whether Redis answers, logged once per outage.
+    pub link: Link,
     /// The adapter was dropped: its tasks end.
     pub closed: AtomicBool,
     /// The control connection, once made.
@@ -86,10 +87,7 @@ impl Shared {
 
     /// The broker answered: logged when it had not.
     pub fn mark_up(&self) {
-        if !self.up.swap(true, Ordering::Relaxed) {
-            tracing::info!(adapter = %self.settings.name, url = %redacted(&self.settings.url), "Redis reachable: items resume where they were");
-        }
-        *self.last_error.lock() = None;
+        self.link.mark_up();
     }
 
     /// The broker did not answer: logged once per outage. The control
@@ -97,34 +95,12 @@ impl Shared {
     /// answers: a connection to a restarted broker does not recover).
     pub fn mark_down(&self, what: &str, e: &redis::RedisError) {
         *self.control.lock() = None;
-        let was_up = self.up.swap(false, Ordering::Relaxed);
-        let mut last = self.last_error.lock();
-        if was_up || last.is_none() {
-            tracing::warn!(adapter = %self.settings.name, url = %redacted(&self.settings.url), "Redis unreachable ({what}: {e}): sessions stay, items pause, retrying with backoff");
-        }
-        *last = Some(format!("{what}: {e}"));
+        self.link.mark_down(what, e);
     }
 
     pub fn listener(&self) -> Option<&Arc<dyn ItemEventListener>> {
         self.listener.get()
     }
-}
-
-/// `url` without its password, for logs.
-pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// The next reconnection delay after `d`.
-pub(crate) fn backoff(d: Duration) -> Duration {
-    (d * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX)
 }
 
 impl RedisFeed {
@@ -162,6 +138,7 @@ impl RedisFeed {
             url: redacted(&settings.url),
             source,
         })?;
+        let link = Link::new(&settings.name, "Redis", &settings.url);
         let shared = Arc::new(Shared {
             settings,
             client,
@@ -172,8 +149,7 @@ impl RedisFeed {
             changed: Notify::new(),
             reader_id: AtomicI64::new(-1),
             reader_version: AtomicU64::new(0),
-            up: AtomicBool::new(false),
-            last_error: Mutex::new(None),
+            link,
             control: Mutex::new(None),
             closed: AtomicBool::new(false),
         });
@@ -184,7 +160,7 @@ impl RedisFeed {
 
     /// Whether the broker answers now.
     pub fn is_up(&self) -> bool {
-        self.shared.up.load(Ordering::Relaxed)
+        self.shared.link.is_up()
     }
 
     /// The last position read of `item` (delivered or covered by its
@@ -226,15 +202,9 @@ impl DataProvider for RedisFeed {
     }
 
     fn readiness(&self) -> Result<(), String> {
-        if !self.shared.settings.healthcheck_requires_broker || self.is_up() {
-            return Ok(());
-        }
-        let why = self.shared.last_error.lock().clone();
-        Err(format!(
-            "Redis at {} unreachable{}",
-            redacted(&self.shared.settings.url),
-            why.map(|w| format!(" ({w})")).unwrap_or_default()
-        ))
+        self.shared
+            .link
+            .readiness(self.shared.settings.healthcheck_requires_broker)
     }
 
     fn publisher(&self) -> Option<&dyn Publisher> {
