@@ -224,6 +224,12 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "logs": scripts::LOGS,
         "feed": plan.feed.as_ref().map(|f| json!({
             "kind": f.kind.as_str(),
+            // What start.sh runs, from the kit's folder: the program (found
+            // on PATH or in an sbin folder; Debian package `package`) and
+            // its arguments.
+            "program": f.kind.server().0,
+            "package": f.kind.server().1,
+            "args": feed::server_args(f),
             "url": f.url(),
             "listens": [f.address.to_string(), f.port],
             "data_dir": f.data_dir(),

@@ -5,6 +5,9 @@
 use crate::plan::{Backend, Frontend, Plan, Sticky};
 use std::fmt::Write;
 
+/// The publish API's path (shoal-transport's route).
+pub(crate) const PUBLISH_PATH: &str = "/publish";
+
 /// Where Debian installs the stream (level 4) module.
 pub(crate) const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
@@ -135,9 +138,26 @@ fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backe
              \x20       if ($http_upgrade ~* websocket) {\n            return 501;\n        }\n",
         );
     }
+    publish_location(s, backend);
     let _ = writeln!(
         s,
         "        location / {{\n            proxy_pass http://{backend};\n        }}\n    }}\n"
+    );
+}
+
+/// `POST /publish` writes to the broker: a node that got the request may
+/// have written it before failing, so it is never passed to another node
+/// (the http block's `non_idempotent` would). Only a request no node got
+/// (the connection failed) goes to the next one.
+fn publish_location(s: &mut String, backend: &str) {
+    let _ = writeln!(
+        s,
+        "        # A publish is a write: once a node got it, it goes to no other node\n\
+         \x20       # (that could write it twice); only one no node got goes on.\n\
+         \x20       location = {PUBLISH_PATH} {{\n\
+         \x20           proxy_pass http://{backend};\n\
+         \x20           proxy_next_upstream error timeout;\n\
+         \x20       }}"
     );
 }
 
@@ -169,4 +189,112 @@ fn stream_block(s: &mut String, p: &Plan) {
         s.push_str("    }\n\n");
     }
     s.push_str("}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{render, PUBLISH_PATH};
+    use crate::plan::{plan, Balancer, Feed, Options, Plan};
+    use crate::topology::TOPOLOGIES;
+
+    /// Every option nginx can balance, with and without multihosting, with
+    /// a feed (the kits that publish) and with WebSocket refused.
+    fn nginx_plans() -> Vec<Plan> {
+        let mut out = Vec::new();
+        for t in TOPOLOGIES {
+            for (multihosting, balancer_websocket) in [(false, true), (true, true), (false, false)]
+            {
+                if multihosting && !t.multihosting {
+                    continue;
+                }
+                let o = Options {
+                    topology: t.id.into(),
+                    multihosting,
+                    balancer_websocket,
+                    balancer: Balancer::Nginx,
+                    feed: Some(Feed::Redis),
+                    ..Options::default()
+                };
+                // The cookie options have no nginx kit; level-4 options none
+                // without WebSocket.
+                out.extend(plan(&o).ok());
+            }
+        }
+        out
+    }
+
+    /// The `server` blocks of the http block: for each, its `location`
+    /// lines, each with the directives inside it.
+    fn http_locations(conf: &str) -> Vec<Vec<(String, Vec<String>)>> {
+        let http = conf
+            .split("\nhttp {\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\nstream {\n").next())
+            .unwrap_or_else(|| panic!("no http block in\n{conf}"));
+        let mut servers = Vec::new();
+        let mut location: Option<(String, Vec<String>)> = None;
+        for line in http.lines() {
+            if line == "    server {" {
+                servers.push(Vec::new());
+            } else if let Some(name) = line.strip_prefix("        location ") {
+                location = Some((name.trim_end_matches(" {").to_owned(), Vec::new()));
+            } else if line == "        }" {
+                if let (Some(l), Some(server)) = (location.take(), servers.last_mut()) {
+                    server.push(l);
+                }
+            } else if let Some((_, body)) = location.as_mut() {
+                if !line.trim_start().starts_with('#') {
+                    body.push(line.trim().to_owned());
+                }
+            }
+        }
+        servers
+    }
+
+    #[test]
+    fn publish_is_never_passed_to_another_node_once_a_node_got_it() {
+        let plans = nginx_plans();
+        assert!(plans.len() > 10, "{} nginx plans", plans.len());
+        let mut servers_seen = 0;
+        for p in &plans {
+            let label = format!(
+                "{} mh={} ws={}",
+                p.topology.id, p.options.multihosting, p.options.balancer_websocket
+            );
+            let conf = render(p);
+            if !p.frontends.iter().any(|f| f.http) {
+                assert!(
+                    !conf.contains(PUBLISH_PATH),
+                    "{label}: level 4 only\n{conf}"
+                );
+                continue;
+            }
+            // Every other request may go to the next node (TLCP requests are
+            // POSTs too: a dead node's clients must reach a live one).
+            assert!(
+                conf.contains("\n    proxy_next_upstream error timeout non_idempotent;\n"),
+                "{label}\n{conf}"
+            );
+            for locations in http_locations(&conf) {
+                servers_seen += 1;
+                let names: Vec<&str> = locations.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, ["= /publish", "/"], "{label}\n{conf}");
+                let (publish, rest) = (&locations[0].1, &locations[1].1);
+                // The same nodes as every other request, without non_idempotent.
+                assert_eq!(rest.len(), 1, "{label}: {rest:?}");
+                let pass = &rest[0];
+                assert!(pass.starts_with("proxy_pass http://"), "{label}: {pass}");
+                assert_eq!(
+                    publish,
+                    &[
+                        pass.clone(),
+                        "proxy_next_upstream error timeout;".to_owned()
+                    ],
+                    "{label}\n{conf}"
+                );
+                assert!(publish.iter().all(|d| !d.contains("non_idempotent")));
+            }
+        }
+        assert!(servers_seen > plans.len(), "{servers_seen} http servers");
+    }
 }

@@ -238,6 +238,42 @@ fn start_script_starts_the_broker_first_and_stop_script_stops_it_last() {
 }
 
 #[test]
+fn kit_json_names_the_broker_command_start_sh_runs() {
+    for (feed, name, program) in [
+        (Feed::Redis, "redis", "redis-server"),
+        (Feed::Nats, "nats", "nats-server"),
+    ] {
+        let p = feed_plan("1.A.2", Some(feed));
+        let (_dir, out) = write(&p);
+        let start = read(&out.join("start.sh"));
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&out.join("kit.json"))).unwrap_or_else(|e| panic!("{e}"));
+        let f = &json["feed"];
+        assert_eq!(f["program"], program, "{f}");
+        assert_eq!(f["package"], program, "{f}");
+        let args: Vec<String> = serde_json::from_value(f["args"].clone())
+            .unwrap_or_else(|e| panic!("feed.args of {f}: {e}"));
+        // The same words as start.sh's line, the program aside.
+        let line = format!("start {name} \"$broker\" {}", args.join(" "));
+        assert!(start.lines().any(|l| l == line), "{line} not in\n{start}");
+        assert!(
+            start.contains(&format!("broker=$(need {program} {program})")),
+            "{start}"
+        );
+        // The addresses it binds are the ones kit.json lists.
+        let listens = &f["listens"];
+        assert_eq!(listens, &serde_json::json!(["127.0.10.5", feed.port()]));
+        for word in [
+            "127.0.10.5",
+            &feed.port().to_string(),
+            &format!("{name}-data"),
+        ] {
+            assert!(args.iter().any(|a| a == word), "{word} not in {args:?}");
+        }
+    }
+}
+
+#[test]
 fn start_script_names_the_debian_package_of_a_missing_broker() {
     // Only where no sbin folder has redis-server, since the script looks
     // there too.

@@ -1,15 +1,17 @@
 'use strict';
-// Runs a cluster kit (the directory `shoal cluster-plan` writes, see
-// /work/spec/kit.md): its Shoal nodes, its balancer (HAProxy or nginx), and
-// official clients as child processes, each one a separate client machine (own
-// source address, own cookie jar, the kit's host names). Then tells where each
-// session and each of its requests went, from the nodes' logs.
+// Runs a cluster kit (the directory `shoal cluster-plan` writes): its broker
+// (a kit made with --feed), its Shoal nodes, its balancer (HAProxy or nginx),
+// and official clients as child processes, each one a separate client machine
+// (own source address, own cookie jar, the kit's host names). Then tells where
+// each session and each of its requests went, from the nodes' logs.
 //
-//   await withKit(t, dir, {}, async (kit) => {       // nodes, then the balancer
+//   await withKit(t, dir, {}, async (kit) => {       // broker, nodes, then the balancer
 //     const c = await kit.spawnClient({ source: '127.0.10.51' });
 //     c.connect(); await c.waitStatus(/^CONNECTED:/);
 //     (await kit.waitSession(c.sessionId())).node; kit.requestsOf(sid); kit.unknownSessionRequests();
 //     const { t } = await kit.kill('node1');          // SIGKILL, time recorded
+//     await kit.publish({ item: 'x', fields: { v: '1' } }); // POST /publish through the balancer
+//     await kit.killBroker(); await kit.startBroker();      // same address, same data
 //   });
 //
 // withKit(t, dir, opts, fn) starts the kit for a node:test test, stops it after
@@ -20,7 +22,11 @@ const { spawn } = require('node:child_process');
 const { EventEmitter } = require('node:events');
 const fs = require('node:fs');
 const path = require('node:path');
+const http = require('node:http');
+const https = require('node:https');
 const { ShoalServer, onLines } = require('./server');
+const { kitBroker, publish } = require('./broker');
+const { readHostsFile, mappedLookup } = require('./hosts');
 const { startHaproxyFile } = require('./haproxy');
 const { startNginxFile } = require('./nginx');
 const { killedOnExit, waitUntil } = require('./util');
@@ -276,6 +282,12 @@ function readKitSpec(dir) {
       throw new Error(`${file}: node ${JSON.stringify(n)} needs name, config and listens`);
     }
   }
+  const f = spec.feed;
+  if (f != null) {
+    const ok = f.kind && f.program && f.package && Array.isArray(f.args) && f.url && f.publish_token &&
+      Array.isArray(f.listens) && f.listens.length === 2;
+    if (!ok) throw new Error(`${file}: feed ${JSON.stringify(f)} needs kind, program, package, args, url, listens [host, port] and publish_token`);
+  }
   return spec;
 }
 
@@ -295,6 +307,12 @@ class Kit extends EventEmitter {
     this.hostsFile = spec.hosts ? path.join(this.dir, spec.hosts) : null;
     this.caFile = spec.ca ? path.join(this.dir, spec.ca) : null;
     this.nodes = new Map(); // name -> { name, spec, server }
+    // The shared feed's broker (kit.json `feed`), run as the kit's start.sh
+    // runs it; waits on the kit wake up on each of its lines.
+    this.feed = spec.feed || null;
+    this.broker = this.feed ? kitBroker(this.dir, this.feed, { onLine: () => this.emit('change') }) : null;
+    this.brokerEvents = []; // [{ what: 'kill' | 'start', t }]
+    this.publishAgent = null; // keep-alive connections of kit.publish
     this.balancer = null; // lib/balancer.js: { proc, log (lines), stop }
     this.clients = [];
     this.sessions = new Map(); // session id -> { node, client, adapterSet, user, t, closed }
@@ -353,7 +371,9 @@ class Kit extends EventEmitter {
   }
 
   async _start() {
-    // Nodes first, so that the balancer's first health checks find them up.
+    // The broker first, as start.sh does: the nodes read it from the start.
+    if (this.broker) await this.startBroker();
+    // Nodes before the balancer, so that its first health checks find them up.
     await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)));
     const file = path.join(this.dir, this.spec.balancer.config);
     const listens = this.spec.balancer.listens || [];
@@ -431,6 +451,50 @@ class Kit extends EventEmitter {
     return record;
   }
 
+  // Starts the kit's broker (again, after killBroker): same address, same
+  // data folder. A missing program fails, naming its Debian package.
+  async startBroker() {
+    if (!this.broker) throw new Error('startBroker: kit.json has no feed (make the kit with --feed redis|nats)');
+    await this.broker.start({ timeoutMs: this.startTimeoutMs });
+    this.brokerEvents.push({ what: 'start', t: Date.now() });
+  }
+
+  // SIGKILL of the broker; resolves once it is gone, with { t } (just before
+  // the signal).
+  async killBroker() {
+    if (!this.broker) throw new Error('killBroker: kit.json has no feed');
+    if (!this.broker.running) throw new Error(`killBroker: ${this.feed.kind} is not running`);
+    const record = { what: 'kill', t: Date.now() };
+    this.brokerEvents.push(record);
+    await this.broker.kill();
+    record.gone = Date.now();
+    return record;
+  }
+
+  async restartBroker() {
+    await this.killBroker();
+    await this.startBroker();
+  }
+
+  // POST /publish through the balancer (the kit's first public URL, its
+  // host names from the kit's hosts file, its CA), with the kit's
+  // publish_token; body: { item, fields, ... } (adapter_set FEED unless
+  // given). Resolves with { status, body, headers }; rejects on a network
+  // error. source: the publisher's source address.
+  publish(body, { url = this.publicUrl, source, timeoutMs = 15000 } = {}) {
+    if (!this.feed) return Promise.reject(new Error('publish: kit.json has no feed (make the kit with --feed redis|nats)'));
+    if (!this.publishAgent) {
+      const mod = url.startsWith('https:') ? https : http;
+      this.publishAgent = new mod.Agent({ keepAlive: true, maxSockets: 4 });
+      // The kit's names as its hosts file says, others as the system does.
+      this.publishLookup = mappedLookup(this.hostsFile ? readHostsFile(this.hostsFile) : new Map());
+      this.publishCa = this.caFile ? fs.readFileSync(this.caFile) : undefined;
+    }
+    return publish(url, this.feed.publish_token, body, {
+      agent: this.publishAgent, ca: this.publishCa, lookup: this.publishLookup, localAddress: source, timeoutMs,
+    });
+  }
+
   describeNodes({ lines = 80 } = {}) {
     const out = [];
     for (const node of this.nodes.values()) {
@@ -443,12 +507,14 @@ class Kit extends EventEmitter {
   describe({ nodeLines = 80, balancerLines = 60, clientEvents = 25, clientLog = 60 } = {}) {
     const out = [`==== kit ${this.dir} (${this.spec.topology || '?'}) ====`];
     if (this.kills.length) out.push(`kills: ${JSON.stringify(this.kills)}`);
+    if (this.brokerEvents.length) out.push(`broker: ${JSON.stringify(this.brokerEvents)}`);
     for (const [sid, s] of this.sessions) {
       const reqs = this.requestsOf(sid);
       const elsewhere = reqs.filter((r) => r.node !== s.node).length;
       out.push(`session ${sid} on ${s.node} from ${s.client}: ${reqs.length} requests${elsewhere ? ` (${elsewhere} on another node!)` : ''}${s.closed ? `, closed: ${s.closed.message}` : ''}`);
     }
     if (this.unknown.length) out.push(`unknown-session requests: ${JSON.stringify(this.unknown)}`);
+    if (this.broker) out.push(this.broker.describe({ lines: Math.min(nodeLines, 40) }));
     out.push(this.describeNodes({ lines: nodeLines }));
     out.push(`---- ${this.spec.balancer.kind || 'balancer'} (last ${balancerLines} lines) ----`);
     out.push(this.balancer ? this.balancer.log.slice(-balancerLines).join('\n') || '(no output)' : '(not started)');
@@ -456,14 +522,16 @@ class Kit extends EventEmitter {
     return out.join('\n');
   }
 
-  // Stops the clients (while the servers still answer), the balancer, the nodes.
-  // Idempotent; never throws.
+  // Stops the clients (while the servers still answer), the balancer, the
+  // nodes, the broker. Idempotent; never throws.
   async stop() {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.clients.map((c) => c.stop().catch(() => {})));
+    if (this.publishAgent) this.publishAgent.destroy();
     if (this.balancer) await this.balancer.stop().catch(() => {});
     await Promise.all([...this.nodes.values()].map((n) => n.server.stop().catch(() => {})));
+    if (this.broker) await this.broker.kill().catch(() => {});
   }
 }
 

@@ -5,6 +5,7 @@
 //
 //   const map = readHostsFile('kit/hosts');   // Map name -> [{ address, family }]
 //   installHosts(map);                        // this process now resolves them
+//   http.request(url, { lookup: mappedLookup(map) });  // or only this request does
 //   bindSourceAddress('127.0.10.51');         // every socket now binds to it
 //
 // installHosts replaces `require('node:dns').lookup` (and dns.promises.lookup).
@@ -82,17 +83,11 @@ function resolveMapped(map, hostname, options) {
   return all ? matching.map((e) => ({ address: e.address, family: e.family })) : matching[0];
 }
 
-let hostsInstalled = false;
-
-// Makes `map` (from parseHosts / readHostsFile) resolve in this process, for
-// the rest of its life; once per process.
-function installHosts(map) {
-  if (hostsInstalled) throw new Error('installHosts: already installed');
-  hostsInstalled = true;
-  const original = dns.lookup;
-  const originalPromise = dns.promises.lookup;
-
-  function lookup(hostname, options, callback) {
+// A function shaped like dns.lookup that answers the names of `map` and
+// hands the others to `original` (dns.lookup as it is now, by default): a
+// `lookup` option for one request, or the process-wide one of installHosts.
+function mappedLookup(map, original = dns.lookup) {
+  return function lookup(hostname, options, callback) {
     if (typeof options === 'function') {
       callback = options;
       options = {};
@@ -109,7 +104,18 @@ function installHosts(map) {
     if (Array.isArray(answer)) process.nextTick(callback, null, answer);
     else process.nextTick(callback, null, answer.address, answer.family);
     return {};
-  }
+  };
+}
+
+let hostsInstalled = false;
+
+// Makes `map` (from parseHosts / readHostsFile) resolve in this process, for
+// the rest of its life; once per process.
+function installHosts(map) {
+  if (hostsInstalled) throw new Error('installHosts: already installed');
+  hostsInstalled = true;
+  const originalPromise = dns.promises.lookup;
+  const lookup = mappedLookup(map, dns.lookup);
 
   async function lookupPromise(hostname, options) {
     const answer = resolveMapped(map, hostname, options);
@@ -157,4 +163,4 @@ function bindSourceAddress(address) {
   };
 }
 
-module.exports = { parseHosts, readHostsFile, installHosts, resolveMapped, bindSourceAddress };
+module.exports = { parseHosts, readHostsFile, installHosts, mappedLookup, resolveMapped, bindSourceAddress };

@@ -94,7 +94,7 @@ function caseName(c) {
 
 function caseSlug(c) {
   return `${c.id}${c.multihosting ? '-mh' : ''}${c.nodes > 2 ? `-${c.nodes}n` : ''}` +
-    `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}`;
+    `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}${c.feed ? `-${c.feed}` : ''}`;
 }
 
 // The names of the groups a case is in.
@@ -103,7 +103,7 @@ function groupsOf(c) {
 }
 
 // Writes the kit of a case into a fresh folder; returns the folder (removed
-// again if cluster-plan fails).
+// again if cluster-plan fails). c.feed: 'redis' or 'nats' (--feed).
 function makeKit(c) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
   const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
@@ -111,6 +111,7 @@ function makeKit(c) {
   if (c.balancer) args.push('--balancer', c.balancer);
   if (c.multihosting) args.push('--multihosting');
   if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
+  if (c.feed) args.push('--feed', c.feed);
   try {
     execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
