@@ -77,6 +77,14 @@ impl Default for NatsSettings {
     }
 }
 
+impl FeedSettings {
+    /// Whether `credentials` may publish through this feed (never when
+    /// publishing is off).
+    pub fn may_publish(&self, credentials: Option<&PublishCredentials>) -> bool {
+        self.publish.as_ref().is_some_and(|a| a.allows(credentials))
+    }
+}
+
 /// The credentials that may publish through a feed.
 #[derive(Debug, Clone, Default)]
 pub struct PublishAuth {

@@ -208,17 +208,13 @@ impl DataProvider for RedisFeed {
     }
 
     fn publisher(&self) -> Option<&dyn Publisher> {
-        self.shared.settings.publish.as_ref().map(|_| self as _)
+        self.shared.settings.publish.is_some().then_some(self as _)
     }
 }
 
 impl Publisher for RedisFeed {
     fn authorize(&self, credentials: Option<&PublishCredentials>) -> bool {
-        self.shared
-            .settings
-            .publish
-            .as_ref()
-            .is_some_and(|a| a.allows(credentials))
+        self.shared.settings.may_publish(credentials)
     }
 
     fn publish<'a>(
