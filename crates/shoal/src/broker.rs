@@ -32,6 +32,9 @@ fn auth(p: &shoal_config::PublishAuth) -> PublishAuth {
     }
 }
 
+/// How long the start waits for a broker feed's first connection.
+const FIRST_CONNECTION_WAIT: Duration = Duration::from_secs(3);
+
 /// The feed's settings from its `adapters.xml` params.
 fn settings(set_id: &str, name: &str, feed: &BrokerFeed) -> FeedSettings {
     let mut s = FeedSettings::new(format!("{set_id}/{name}"), feed.url.clone());
@@ -63,8 +66,11 @@ pub async fn start(
             feed.kind
         )
     };
-    let adapter: Arc<dyn DataProvider> = match feed.kind {
-        BrokerKind::Redis => shoal_broker::redis::RedisFeed::start(s).with_context(what)?,
+    let (adapter, up): (Arc<dyn DataProvider>, Box<dyn Fn() -> bool + Send>) = match feed.kind {
+        BrokerKind::Redis => {
+            let f = shoal_broker::redis::RedisFeed::start(s).with_context(what)?;
+            (f.clone(), Box::new(move || f.is_up()))
+        }
         BrokerKind::Nats => {
             // The reader always fills `nats` for shoal.nats; the adapter's
             // defaults would stand in otherwise.
@@ -77,9 +83,20 @@ pub async fn start(
                 },
                 None => shoal_broker::NatsSettings::default(),
             };
-            shoal_broker::nats::NatsFeed::start(s, nats).with_context(what)?
+            let f = shoal_broker::nats::NatsFeed::start(s, nats).with_context(what)?;
+            (f.clone(), Box::new(move || f.is_up()))
         }
     };
+    // Give the broker a moment, so that a node that just started serves
+    // its feed (and takes publishes) at once; a broker that does not
+    // answer is not fatal: the adapter keeps trying, and says so.
+    let deadline = tokio::time::Instant::now() + FIRST_CONNECTION_WAIT;
+    while !up() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !up() {
+        tracing::warn!(adapter_set = set_id, data_adapter = name, url = %feed.display_url(), "the broker does not answer yet: starting without it (its items wait for it)");
+    }
     tracing::info!(adapter_set = set_id, data_adapter = name, url = %feed.display_url(), prefix = %feed.prefix, "{} feed started", feed.kind);
     Ok(adapter)
 }

@@ -73,6 +73,10 @@ use tokio::sync::Notify;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for JetStream to acknowledge a published message.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A publish finding no stream (not made yet) is tried again this many
+/// times, this far apart, while the feed makes it.
+const STREAM_WAIT_TRIES: u32 = 30;
+const STREAM_WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// Why a NATS feed cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -403,12 +407,34 @@ async fn publish(s: &Shared, item: &str, event: ItemEvent) -> Result<Position, P
         _ => PublishError::Unavailable(format!("NATS: {e}")),
     }
     };
+    let attempt = |payload: Vec<u8>| {
+        let js = js.clone();
+        let subject = subject.clone();
+        async move {
+            js.publish(subject, payload.into())
+                .await?
+                .await
+        }
+    };
     let acked = tokio::time::timeout(PUBLISH_TIMEOUT, async {
-        js.publish(subject.clone(), payload.into())
-            .await
-            .map_err(refused)?
-            .await
-            .map_err(refused)
+        // Right after the node starts (or after the stream was deleted),
+        // the stream may not be made yet: with create_stream, wait for the
+        // control task to make it rather than refuse the first publishes.
+        let mut tries = 0;
+        loop {
+            match attempt(payload.clone()).await {
+                Err(e)
+                    if e.kind() == PublishErrorKind::StreamNotFound
+                        && s.nats.create_stream
+                        && tries < STREAM_WAIT_TRIES =>
+                {
+                    tries += 1;
+                    s.work.notify_one();
+                    tokio::time::sleep(STREAM_WAIT_STEP).await;
+                }
+                other => return other.map_err(refused),
+            }
+        }
     })
     .await;
     let ack = match acked {
