@@ -40,7 +40,8 @@
 #
 # Environment: BENCH_WARMUP (s, default 3) and BENCH_DURATION (s, default 10)
 # per scenario; CARGO_TARGET_DIR is honoured. With the defaults the scenarios
-# take about two minutes (the build is not counted). Logs of every process
+# take about two minutes, and the two broker-feed ones (2 rounds of Shoal
+# and Socket.IO) one and a half more (the build is not counted). Logs of every process
 # stay in a temporary directory that is printed when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
