@@ -10,9 +10,23 @@
 # adapters.xml written here. They need node (>= 18) and npm, and install
 # tests/clients/node_modules (npm ci) when it lacks the SDK.
 #
+# "redis" scenarios are the broker feed (scripts/bench/feed-run.sh): a
+# producer (`shoal-load produce`) writes `seq` and `ts` to a redis-server
+# started here (127.0.0.1, a free port, no persistence; the Debian package
+# redis-server is installed when missing) at the scenario's rate; Shoal
+# reads the stream with shoal.redis (adapter set FEED) and delivers it to
+# the sessions in RAW, and in the same run, interleaved, Socket.IO 4.8 with
+# its Redis adapter gets the same traffic as Redis emitter packets. They
+# print a table of their own (server CPU per delivered update, Redis's and
+# the producer's CPU apart, latency publish-to-client, the ratio
+# Shoal/Socket.IO over BENCH_REPEAT rounds, default 2), which --write puts
+# between the feed markers of docs/benchmarks.md (and the runs in
+# docs/bench/feed.jsonl).
+#
 #   scripts/bench.sh                 # build (release), run, print the table
 #   scripts/bench.sh --write         # ... and put it in docs/benchmarks.md
 #   scripts/bench.sh --only fanout-1000 --only heavy
+#   scripts/bench.sh --only redis-feed-throughput --only redis-feed-latency [--write]
 #   scripts/bench.sh --peers [--write]   # Shoal beside Socket.IO, Mosquitto,
 #       nchan and Pushpin (scripts/bench/peers-run.sh) on the workloads
 #       fanout-N (N of BENCH_FANOUT, default "1000 2000 5000 10000"), batch,
@@ -26,7 +40,8 @@
 #
 # Environment: BENCH_WARMUP (s, default 3) and BENCH_DURATION (s, default 10)
 # per scenario; CARGO_TARGET_DIR is honoured. With the defaults the scenarios
-# take about two minutes (the build is not counted). Logs of every process
+# take about two minutes, and the two broker-feed ones (2 rounds of Shoal
+# and Socket.IO) one and a half more (the build is not counted). Logs of every process
 # stay in a temporary directory that is printed when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +53,9 @@ DOC=docs/benchmarks.md
 BEGIN_MARK='<!-- bench:begin -->'
 END_MARK='<!-- bench:end -->'
 
-# name|adapter (demo: in process, remote: Node SDK over ARI)|sessions|items|first rate|mode|what
+# name|adapter (demo: in process, remote: Node SDK over ARI, redis: a
+# Redis stream written by a producer, beside Socket.IO's Redis
+# adapter)|sessions|items|first rate (redis: the producer's)|mode|what
 SCENARIOS=(
     "fanout-100|demo|100|1|10|RAW|fan-out: rate-10, RAW"
     "fanout-1000|demo|1000|1|10|RAW|fan-out: rate-10, RAW"
@@ -49,6 +66,8 @@ SCENARIOS=(
     "heavy|demo|1|1|50000|RAW|heavy item: rate-50000, RAW"
     "heavy-100k|demo|1|1|100000|RAW|heavy item: rate-100000, RAW"
     "remote-heavy|remote|1|1|100000|RAW|remote heavy item: rate-100000, RAW"
+    "redis-feed-throughput|redis|3|1|200000|RAW|broker feed: Redis stream at 200 000 entries/s, RAW"
+    "redis-feed-latency|redis|3|1|10000|RAW|broker feed: Redis stream at 10 000 entries/s, RAW"
 )
 # The adapter set and data adapter of the remote scenarios.
 REMOTE_SET=REMOTE_COUNTER
@@ -89,6 +108,10 @@ $peers || for s in "${SCENARIOS[@]}"; do
     fi
 done
 $peers || [ ${#selected[@]} -gt 0 ] || die "no scenario named ${only[*]}; they are: $(printf '%s ' "${SCENARIOS[@]%%|*}")"
+if $write && printf '%s\n' "${selected[@]+"${selected[@]}"}" | grep -q '^[^|]*|redis|'; then
+    grep -qF '<!-- feed:begin -->' "$DOC" && grep -qF '<!-- feed:end -->' "$DOC" ||
+        die "$DOC lacks the markers <!-- feed:begin --> and <!-- feed:end -->"
+fi
 
 # Every process we start is stopped on the way out, whatever happens.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
@@ -111,7 +134,7 @@ stop_pid() { # pid, seconds
     return 1
 }
 cleanup() {
-    for pid in $LOAD_PID $SERVER_PID $REMOTE_PID $PEER_MAIN $PEER_PIDS $PEER_OTHERS; do
+    for pid in $LOAD_PID ${FEED_PRODUCER_PID:-} $SERVER_PID $REMOTE_PID $PEER_MAIN $PEER_PIDS $PEER_OTHERS ${FEED_PIDS:-}; do
         stop_pid "$pid" 2 || true
     done
     if $keep_logs; then
@@ -281,8 +304,14 @@ fi
 rows=()
 failed=0
 began=$SECONDS
+feed_selected=()
 for s in "${selected[@]}"; do
     IFS='|' read -r name adapter sessions items rate mode what <<<"$s"
+    # The broker feed runs after the others, with its own table.
+    if [ "$adapter" = redis ]; then
+        feed_selected+=("$s")
+        continue
+    fi
     say "$name: $sessions sessions x $items items from rate-$rate, $mode, $adapter adapter"
     start_server "$name" "$adapter"
     json=$WORK/$name.json
@@ -332,7 +361,7 @@ for s in "${selected[@]}"; do
         "$(fmt '%.0f' "$(field loadgen_cpu_percent "$json")")" \
         "$(fmt '%.0f' "$(field others_cpu_percent "$json")")")")
 done
-say "scenarios took $((SECONDS - began)) s"
+[ ${#rows[@]} -eq 0 ] || say "scenarios took $((SECONDS - began)) s"
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
@@ -340,6 +369,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 table=$WORK/table.md
 node_version=""
 $remote && node_version="; Node.js $(node --version)"
+if [ ${#rows[@]} -gt 0 ]; then
 {
     echo "Run of $(date -u +%Y-%m-%d) on ${cpu:-an unknown CPU}, $(nproc) cores shared by the server, the load generator and (remote scenarios) the remote adapter; Shoal $commit$node_version; warm-up ${WARMUP} s, measured ${DURATION} s per scenario."
     echo
@@ -348,11 +378,11 @@ $remote && node_version="; Node.js $(node --version)"
     printf '%s\n' "${rows[@]}"
 } >"$table"
 cat "$table"
+fi
 
 if [ "$failed" -gt 0 ]; then
-    die "$failed scenario(s) failed; $DOC left as it was"
-fi
-if $write; then
+    say "$failed scenario(s) failed; the table of $DOC is left as it was"
+elif $write && [ ${#rows[@]} -gt 0 ]; then
     awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v table="$table" '
         $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
         $0 == end { skip = 0 }
@@ -361,3 +391,11 @@ if $write; then
     cat "$WORK/doc.md" >"$DOC"
     say "table written to $DOC"
 fi
+
+feed_failed=0
+if [ ${#feed_selected[@]} -gt 0 ]; then
+    # shellcheck source=bench/feed-run.sh
+    . "$ROOT/scripts/bench/feed-run.sh"
+fi
+[ "$feed_failed" -eq 0 ] || die "$feed_failed broker-feed run(s) failed (see the FAILED lines above)"
+[ "$failed" -eq 0 ] || die "$failed scenario(s) failed"

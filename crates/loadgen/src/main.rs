@@ -4,11 +4,16 @@
 //! latency from the `ts` field, and gaps or repeats in `seq`. With
 //! `--server-pid` it also samples the server's memory and CPU time, and with
 //! `--remote-pid` the CPU time of the remote adapters feeding it.
+//!
+//! Items fed from outside (`--feed-rate`, a broker written to by `shoal-load
+//! produce`) take any names; `--broker-pid` and `--producer-pid` report the
+//! broker's and the producer's CPU time apart from the server's.
 
 mod connect;
 mod floor;
 mod peer;
 mod procfs;
+mod produce;
 mod report;
 mod session;
 mod stats;
@@ -54,6 +59,13 @@ struct Cli {
     /// --items and --rate.
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["items", "rate"])]
     item_names: Vec<String>,
+    /// The items of --item-names are fed from outside (a producer writing
+    /// to a broker, `shoal-load produce`) at this many updates a second
+    /// each: they may have any names, and this is what each session
+    /// expects of each.
+    #[arg(long, requires = "item_names", conflicts_with_all = ["idle", "storm"],
+          value_parser = clap::value_parser!(u64).range(1..))]
+    feed_rate: Option<u64>,
     /// Subscription mode.
     #[arg(long, value_enum, default_value_t = Mode::Raw, ignore_case = true)]
     mode: Mode,
@@ -85,6 +97,14 @@ struct Cli {
     /// left out of the other processes'.
     #[arg(long, value_name = "PID")]
     remote_pid: Vec<u32>,
+    /// Process id of the broker the items come through (Redis): its CPU
+    /// time while measuring is reported apart (repeatable, summed).
+    #[arg(long, value_name = "PID")]
+    broker_pid: Vec<u32>,
+    /// Process id of the producer writing to the broker: its CPU time while
+    /// measuring is reported apart (repeatable, summed).
+    #[arg(long, value_name = "PID")]
+    producer_pid: Vec<u32>,
     /// Adapter set of the sessions.
     #[arg(long, default_value = shoal_demo::ADAPTER_SET)]
     adapter_set: String,
@@ -119,6 +139,10 @@ enum Command {
     /// small message to each of N loopback TCP connections, with nothing
     /// else (no protocol, no server): what no server beats without batching.
     Floor(floor::Args),
+    /// A producer: writes `seq` and `ts` updates to Redis at a target rate
+    /// (stream entries for Shoal's shoal.redis, or Socket.IO Redis emitter
+    /// packets), pipelined, for a number of seconds; says what it wrote.
+    Produce(produce::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,11 +208,15 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn main() {
     let cli = Cli::parse();
-    if let Some(Command::Floor(args)) = &cli.command {
-        match floor::run(args) {
+    if let Some(command) = &cli.command {
+        let (name, result) = match command {
+            Command::Floor(args) => ("floor", floor::run(args)),
+            Command::Produce(args) => ("produce", produce::run(args)),
+        };
+        match result {
             Ok(out) => print!("{out}"),
             Err(e) => {
-                eprintln!("shoal-load floor: error: {}", chain(&e));
+                eprintln!("shoal-load {name}: error: {}", chain(&e));
                 std::process::exit(1);
             }
         }
@@ -268,9 +296,18 @@ fn ws_url(given: &str) -> anyhow::Result<String> {
 /// The items and their total rate (none for idle clients, whose items
 /// need not be counters).
 fn items(cli: &Cli) -> anyhow::Result<(Vec<String>, u64)> {
-    if cli.idle && !cli.item_names.is_empty() {
+    if (cli.idle || cli.feed_rate.is_some()) && !cli.item_names.is_empty() {
         let names: Vec<String> = cli.item_names.iter().map(|s| s.trim().to_owned()).collect();
-        return Ok((names, 0));
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() {
+                bail!("an item name is empty");
+            }
+            if names[..i].contains(name) {
+                bail!("item {name} is named twice");
+            }
+        }
+        let per_item = cli.feed_rate.unwrap_or(0);
+        return Ok((names.clone(), per_item * names.len() as u64));
     }
     let names: Vec<String> = if cli.item_names.is_empty() {
         let last = cli.rate + u64::from(cli.items) - 1;
@@ -324,11 +361,14 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
                 .map(procfs::Group)
         })
         .transpose()?;
-    let remotes = cli
-        .remote_pid
-        .iter()
-        .map(|&pid| procfs::check_pid("--remote-pid", pid))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let probes = |option: &str, pids: &[u32]| {
+        pids.iter()
+            .map(|&pid| procfs::check_pid(option, pid))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let remotes = probes("--remote-pid", &cli.remote_pid)?;
+    let brokers = probes("--broker-pid", &cli.broker_pid)?;
+    let producers = probes("--producer-pid", &cli.producer_pid)?;
     let me = procfs::Probe::new("self")?;
     let sessions = cli.sessions as usize;
     let sources = match cli.source_addrs {
@@ -435,6 +475,8 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     // Measuring.
     let server_before = server.as_ref().map(procfs::Group::sample).transpose()?;
     let remotes_before = sample_all(&remotes)?;
+    let brokers_before = sample_all(&brokers)?;
+    let producers_before = sample_all(&producers)?;
     let me_before = me.sample()?;
     let machine_before = procfs::machine_busy();
     let t0 = Instant::now();
@@ -445,6 +487,8 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let measured_for = t0.elapsed();
     let server_after = server.as_ref().map(procfs::Group::sample).transpose()?;
     let remotes_after = sample_all(&remotes)?;
+    let brokers_after = sample_all(&brokers)?;
+    let producers_after = sample_all(&producers)?;
     let me_after = me.sample()?;
     let machine_after = procfs::machine_busy();
 
@@ -487,17 +531,27 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
     let server_cpu = server_before
         .zip(server_after)
         .map(|(b, a)| cpu_percent(b, a));
-    let remote_cpu = (!remotes.is_empty()).then(|| {
-        remotes_before
-            .iter()
-            .zip(&remotes_after)
-            .map(|(&b, &a)| cpu_percent(b, a))
-            .sum::<f64>()
-    });
+    // The summed CPU of a list of processes, none when there are none.
+    let summed = |before: &[procfs::Sample], after: &[procfs::Sample]| {
+        (!before.is_empty()).then(|| {
+            before
+                .iter()
+                .zip(after)
+                .map(|(&b, &a)| cpu_percent(b, a))
+                .sum::<f64>()
+        })
+    };
+    let remote_cpu = summed(&remotes_before, &remotes_after);
+    let broker_cpu = summed(&brokers_before, &brokers_after);
+    let producer_cpu = summed(&producers_before, &producers_after);
     let loadgen_cpu = cpu_percent(me_before, me_after);
     // What the rest of the machine used meanwhile: other work skews the run.
     let others_cpu = machine_before.zip(machine_after).map(|(b, a)| {
-        let ours = loadgen_cpu + server_cpu.unwrap_or(0.0) + remote_cpu.unwrap_or(0.0);
+        let ours = loadgen_cpu
+            + [server_cpu, remote_cpu, broker_cpu, producer_cpu]
+                .iter()
+                .map(|c| c.unwrap_or(0.0))
+                .sum::<f64>();
         (percent(a.saturating_sub(b)) - ours).max(0.0)
     });
 
@@ -520,6 +574,8 @@ async fn run(cli: Cli) -> anyhow::Result<Summary> {
         server_hwm: server_peak.map(|p| p.1),
         server_cpu,
         remote_cpu,
+        broker_cpu,
+        producer_cpu,
         loadgen_cpu,
         others_cpu,
     }))
@@ -654,6 +710,24 @@ mod tests {
             );
         }
         assert!(cli(&["--item-names", "rate-5", "--rate", "3"]).is_err());
+
+        // Fed from outside: any names, the rate given per item.
+        let c = cli(&["--item-names", "feed,other", "--feed-rate", "200000"])
+            .map_err(|e| e.to_string());
+        let (names, total) = c
+            .and_then(|c| items(&c).map_err(|e| e.to_string()))
+            .unwrap_or_default();
+        assert_eq!(names, ["feed", "other"]);
+        assert_eq!(total, 400_000);
+        for bad in [
+            &["--feed-rate", "10"][..],
+            &["--item-names", "feed", "--feed-rate", "0"],
+            &["--item-names", "feed", "--feed-rate", "10", "--idle"],
+        ] {
+            assert!(cli(bad).is_err(), "{bad:?}");
+        }
+        let twice = cli(&["--item-names", "feed,feed", "--feed-rate", "10"]);
+        assert!(twice.is_ok_and(|c| items(&c).is_err()));
         assert!(cli(&["--mode", "merge"]).is_ok());
         assert!(cli(&["--mode", "COMMAND"]).is_err());
     }

@@ -34,6 +34,10 @@ pub struct Inputs {
     pub server_cpu: Option<f64>,
     /// CPU time of the remote adapters (summed), percent of one core.
     pub remote_cpu: Option<f64>,
+    /// CPU time of the broker the items come through, and of the producer
+    /// writing to it (each summed over its processes), percent of one core.
+    pub broker_cpu: Option<f64>,
+    pub producer_cpu: Option<f64>,
     pub loadgen_cpu: f64,
     /// CPU used by every other process of the machine while measuring.
     pub others_cpu: Option<f64>,
@@ -193,6 +197,8 @@ impl Summary {
                 "server_rss_per_session_kib",
                 opt(self.server_rss_per_session_kib),
             ),
+            ("broker_cpu_percent", opt(i.broker_cpu)),
+            ("producer_cpu_percent", opt(i.producer_cpu)),
         ];
         // A serde_json map would sort the keys (its preserve_order feature is
         // off): the object is joined here, in the order above. The keys are
@@ -306,6 +312,12 @@ impl fmt::Display for Summary {
         if let Some(cpu) = i.remote_cpu {
             writeln!(f, "remote adapter CPU  {cpu:.1} % of one core")?;
         }
+        if let Some(cpu) = i.broker_cpu {
+            writeln!(f, "broker CPU          {cpu:.1} % of one core")?;
+        }
+        if let Some(cpu) = i.producer_cpu {
+            writeln!(f, "producer CPU        {cpu:.1} % of one core")?;
+        }
         writeln!(f, "load generator CPU  {:.1} % of one core", i.loadgen_cpu)
     }
 }
@@ -357,6 +369,8 @@ mod tests {
             server_rss_end: Some(3 * 1024 * 1024),
             server_cpu: Some(12.5),
             remote_cpu: None,
+            broker_cpu: Some(40.0),
+            producer_cpu: None,
             loadgen_cpu: 3.25,
             others_cpu: None,
         }
@@ -403,7 +417,8 @@ mod tests {
         ));
         assert!(j.ends_with(
             "\"server_rss_before_mib\":1,\"server_rss_end_mib\":3,\
-             \"server_rss_per_session_kib\":1024}\n"
+             \"server_rss_per_session_kib\":1024,\"broker_cpu_percent\":40,\
+             \"producer_cpu_percent\":null}\n"
         ));
         // Text is the other output.
         assert!(format!("{s}").starts_with("sessions            2 subscribed in 0.25 s,"));
@@ -424,7 +439,7 @@ mod tests {
         assert!(j.contains("\"loadgen_cpu_percent\":null,"));
         let parsed: Value = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         let object = parsed.as_object().unwrap_or_else(|| panic!("{j}"));
-        assert_eq!(object.len(), 33);
+        assert_eq!(object.len(), 35);
         // 2 MiB more for 2 sessions.
         assert_eq!(object["server_rss_per_session_kib"], 1024);
         assert_eq!(object["url"], "ws://h:1/a\"b\\c\n");

@@ -72,14 +72,16 @@ function tickBatch(rate, publishMany) {
   return () => clearInterval(timer);
 }
 
-// --name value pairs of the command line.
-function options(names) {
+// --name value pairs of the command line: every one of `names`, and those
+// of `optional` that are given.
+function options(names, optional = []) {
   const out = {};
   const args = process.argv.slice(2);
+  const known = names.concat(optional);
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i].replace(/^--/, '');
-    if (!names.includes(name) || args[i + 1] === undefined) {
-      console.error(`unknown or incomplete option ${args[i]}; expected ${names.map((n) => '--' + n).join(' ')}`);
+    if (!known.includes(name) || args[i + 1] === undefined) {
+      console.error(`unknown or incomplete option ${args[i]}; expected ${known.map((n) => '--' + n).join(' ')}`);
       process.exit(2);
     }
     out[name] = args[i + 1];

@@ -410,11 +410,7 @@ async fn publish(s: &Shared, item: &str, event: ItemEvent) -> Result<Position, P
     let attempt = |payload: Vec<u8>| {
         let js = js.clone();
         let subject = subject.clone();
-        async move {
-            js.publish(subject, payload.into())
-                .await?
-                .await
-        }
+        async move { js.publish(subject, payload.into()).await?.await }
     };
     let acked = tokio::time::timeout(PUBLISH_TIMEOUT, async {
         // Right after the node starts (or after the stream was deleted),

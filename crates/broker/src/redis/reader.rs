@@ -3,6 +3,7 @@
 
 use super::{backoff, reply, Shared, BLOCK, READ_COUNT, RESPONSE_TIMEOUT};
 use crate::entry::Entry;
+use crate::items::LiveItem;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError, Value};
 use std::sync::atomic::Ordering;
@@ -92,7 +93,15 @@ async fn check_continuity(s: &Shared, conn: &mut MultiplexedConnection) -> Resul
 }
 
 /// Reads until the connection fails; returns the failure.
+///
+/// The next XREAD is sent before the entries of the last one are handed to
+/// the engine, from past them: Redis gathers the next batch while the
+/// engine takes this one, and a busy stream costs no round trip of idle
+/// waiting per batch. Entries in hand when the connection fails are not
+/// lost: the positions only advance as they are delivered, and the next
+/// connection reads from there.
 async fn read(s: &Shared, conn: &mut MultiplexedConnection) -> RedisError {
+    let mut in_hand: Vec<reply::StreamEntries> = Vec::new();
     while !s.closed.load(Ordering::Relaxed) {
         let changed = s.changed.notified();
         tokio::pin!(changed);
@@ -100,35 +109,35 @@ async fn read(s: &Shared, conn: &mut MultiplexedConnection) -> RedisError {
         let (version, live) = s.items.lock().live();
         s.reader_version.store(version, Ordering::SeqCst);
         if live.is_empty() {
-            changed.await;
+            if in_hand.is_empty() {
+                changed.await;
+            } else {
+                deliver(s, std::mem::take(&mut in_hand));
+            }
             continue;
         }
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT")
-            .arg(READ_COUNT)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS");
-        for (item, _) in &live {
-            cmd.arg(s.stream_key(item));
-        }
-        for (_, last) in &live {
-            cmd.arg(reply::id_arg(*last));
-        }
-        let v: Value = match cmd.query_async(conn).await {
-            Ok(v) => v,
+        let cmd = xread(s, &live, &in_hand);
+        let mut next_conn = conn.clone();
+        let next = tokio::spawn(async move { cmd.query_async::<Value>(&mut next_conn).await });
+        deliver(s, std::mem::take(&mut in_hand));
+        let v = match next.await {
+            Ok(Ok(v)) => v,
             // A key that became something else than a stream fails the
             // whole XREAD: leave it out and read the others.
-            Err(e) if super::refusal(&e) => match refuse_non_streams(s, conn, &live).await {
+            Ok(Err(e)) if super::refusal(&e) => match refuse_non_streams(s, conn, &live).await {
                 Ok(true) => continue,
                 Ok(false) => return e,
                 Err(e) => return e,
             },
-            Err(e) => return e,
+            Ok(Err(e)) => return e,
+            Err(e) => {
+                return RedisError::from((redis::ErrorKind::Client, "XREAD", e.to_string()));
+            }
         };
-        if let Err(e) = deliver(s, v) {
-            return RedisError::from((redis::ErrorKind::Parse, "XREAD", e.to_string()));
-        }
+        in_hand = match reply::streams(v, &mut s.deliver.lock()) {
+            Ok(streams) => streams,
+            Err(e) => return RedisError::from((redis::ErrorKind::Parse, "XREAD", e.to_string())),
+        };
     }
     RedisError::from((redis::ErrorKind::Client, "the adapter is closed"))
 }
@@ -153,13 +162,40 @@ async fn refuse_non_streams(
     Ok(found)
 }
 
-/// Hands the entries of an XREAD reply to the engine, those that come
-/// after each item's last position, under the delivery lock.
-fn deliver(s: &Shared, v: Value) -> Result<(), reply::ReplyError> {
-    let mut names = s.deliver.lock();
-    let streams = reply::streams(v, &mut names)?;
+/// The XREAD of the live items, each from its last position or from the
+/// last entry of its stream in `in_hand` (read, not yet delivered),
+/// whichever is later.
+fn xread(s: &Shared, live: &[LiveItem], in_hand: &[reply::StreamEntries]) -> redis::Cmd {
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT")
+        .arg(READ_COUNT)
+        .arg("BLOCK")
+        .arg(BLOCK.as_millis() as u64)
+        .arg("STREAMS");
+    let keys: Vec<String> = live.iter().map(|(item, _)| s.stream_key(item)).collect();
+    for key in &keys {
+        cmd.arg(key);
+    }
+    for (key, (_, last)) in keys.iter().zip(live) {
+        let read = in_hand
+            .iter()
+            .find(|(k, _)| k.as_slice() == key.as_bytes())
+            .and_then(|(_, entries)| entries.last())
+            .map(|e| e.position);
+        cmd.arg(reply::id_arg((*last).max(read)));
+    }
+    cmd
+}
+
+/// Hands the entries read to the engine, those that come after each
+/// item's last position, under the delivery lock.
+fn deliver(s: &Shared, streams: Vec<reply::StreamEntries>) {
+    if streams.is_empty() {
+        return;
+    }
+    let _deliver = s.deliver.lock();
     let Some(listener) = s.listener() else {
-        return Ok(());
+        return;
     };
     let prefix = s.settings.prefix.as_bytes();
     for (key, entries) in streams {
@@ -180,5 +216,4 @@ fn deliver(s: &Shared, v: Value) -> Result<(), reply::ReplyError> {
             listener.update(item, e.into_event(), false);
         }
     }
-    Ok(())
 }
