@@ -98,8 +98,9 @@ for (const kind of BROKERS) {
         assert.equal((await fetch(`${b.url}/lightstreamer/healthcheck`)).status, 200);
         await broker.kill();
         // While the broker is away: the node says so, publishing is refused
-        // as unavailable, and the sessions stay.
-        const down = await publish(a.url, token, { item: 'ticks', fields: { seq: 'never' } });
+        // as unavailable, and the sessions stay. (Another item: a 503 means
+        // "not confirmed", and a NATS client resends what it buffered.)
+        const down = await publish(a.url, token, { item: 'probe', fields: { seq: 'unconfirmed' } });
         assert.equal(down.status, 503, JSON.stringify(down.body));
         let health;
         const deadline = Date.now() + 15000;
