@@ -59,11 +59,7 @@ pub struct Entry {
 impl Entry {
     /// The item event this entry makes.
     pub fn to_event(&self) -> ItemEvent {
-        let mut ev = ItemEvent::with_capacity(self.fields.len()).with_position(self.position);
-        for (n, v) in &self.fields {
-            ev.push(n.clone(), v.clone());
-        }
-        ev
+        self.clone().into_event()
     }
 
     /// The item event this entry makes, consuming it.

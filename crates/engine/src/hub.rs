@@ -103,11 +103,6 @@ impl Hub {
         }
     }
 
-    /// The provider's readiness (see [`DataProvider::readiness`]).
-    pub fn readiness(&self) -> Result<(), String> {
-        self.provider.readiness()
-    }
-
     pub fn provider(&self) -> &Arc<dyn DataProvider> {
         &self.provider
     }

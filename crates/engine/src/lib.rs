@@ -193,7 +193,8 @@ impl Engine {
             .values()
             .flat_map(|s| s.hubs.values())
             .filter_map(|h| {
-                h.readiness()
+                h.provider()
+                    .readiness()
                     .err()
                     .map(|why| format!("{}/{}: {why}", h.adapter_set, h.name))
             })

@@ -34,7 +34,7 @@ const READ_COUNT: usize = 2000;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) use crate::link::backoff;
-pub use crate::link::redacted;
+use crate::link::redacted;
 
 /// Why a Redis feed cannot start.
 #[derive(Debug, thiserror::Error)]
