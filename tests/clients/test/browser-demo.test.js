@@ -8,8 +8,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { scoped, uniqueToken } = require('../lib/util');
 const { launchBrowser, screenshot } = require('../lib/browser');
-
-const WAIT_MS = 20000;
+const { WAIT_MS, waitConnected, waitAllPrices, lastPrices, waitPriceFlash } = require('../lib/demo-page');
 
 // Starts a default server and a browser, both cleaned up after the test.
 async function setUp(s) {
@@ -18,38 +17,13 @@ async function setUp(s) {
   return { server, browser };
 }
 
-async function waitConnected(page) {
-  await page.waitForFunction(
-    () => /^CONNECTED:/.test(document.getElementById('status').textContent),
-    null,
-    { timeout: WAIT_MS },
-  );
-  return page.textContent('#status');
-}
-
-// The last price of each row, by item name.
-function lastPrices(page) {
-  return page.evaluate(() =>
-    Object.fromEntries(
-      [...document.querySelectorAll('#quotes tr[data-item]')].map((tr) => [
-        tr.dataset.item,
-        tr.querySelector('td[data-field="last_price"]').textContent,
-      ]),
-    ),
-  );
-}
-
 test('the stock list shows 30 quotes, and a price that changes flashes', (t) =>
   scoped(t, async (s) => {
     const { server, browser } = await setUp(s);
     const page = await browser.newPage();
     await page.goto(`${server.url}/stocks/`);
 
-    await page.waitForFunction(
-      () => [...document.querySelectorAll('td[data-field="last_price"]')].filter((td) => td.textContent).length === 30,
-      null,
-      { timeout: WAIT_MS },
-    );
+    await waitAllPrices(page);
     const before = await lastPrices(page);
     assert.equal(Object.keys(before).length, 30);
     for (const [item, price] of Object.entries(before)) {
@@ -59,21 +33,7 @@ test('the stock list shows 30 quotes, and a price that changes flashes', (t) =>
     assert.ok(names.every((n) => n.length > 0), `a name is missing: ${JSON.stringify(names)}`);
 
     // A price that moved since the table filled, caught while it flashes.
-    const flashed = await page.waitForFunction(
-      (old) => {
-        for (const tr of document.querySelectorAll('#quotes tr[data-item]')) {
-          const td = tr.querySelector('td[data-field="last_price"]');
-          const flashing = td.classList.contains('flash-up') || td.classList.contains('flash-down');
-          if (flashing && td.textContent !== old[tr.dataset.item]) {
-            return { item: tr.dataset.item, from: old[tr.dataset.item], to: td.textContent, cls: td.className };
-          }
-        }
-        return null;
-      },
-      before,
-      { timeout: WAIT_MS },
-    );
-    s.note(`flashed: ${JSON.stringify(await flashed.jsonValue())}`);
+    s.note(`flashed: ${JSON.stringify(await waitPriceFlash(page, before))}`);
 
     const status = await waitConnected(page);
     assert.match(status, /^CONNECTED:(WS|HTTP)-(STREAMING|POLLING)$/);

@@ -5,9 +5,13 @@
 
 // The web client's bundle defines its classes as globals
 // (LightstreamerClient, Subscription, ...).
+// `?transport=HTTP-STREAMING` (or WS-STREAMING, WS-POLLING, HTTP-POLLING)
+// in the page's address forces that transport.
 function connectToShoal(user) {
   const client = new LightstreamerClient(location.origin, 'DEMO');
   if (user) client.connectionDetails.setUser(user);
+  const transport = new URLSearchParams(location.search).get('transport');
+  if (transport) client.connectionOptions.setForcedTransport(transport);
   client.addListener({ onStatusChange: showStatus });
   showStatus(client.getStatus());
   client.connect();
