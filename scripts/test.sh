@@ -5,7 +5,7 @@
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy, nginx,
-# redis-server and nats-server,
+# redis-server, nats-server and chromium (the browser tests),
 # the npm packages of
 # the official clients and of the remote adapter SDKs (pinned by
 # tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
@@ -36,13 +36,15 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis and NATS (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS and Chromium (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ] || missing+=(nats-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The browser tests drive Debian's Chromium (at this path) with playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -50,7 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         # and brokers.
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
-        die "missing ${missing[*]}: install Debian's packages (the balancer and shared-feed tests need them)"
+        die "missing ${missing[*]}: install Debian's packages (the balancer, shared-feed and browser tests need them)"
     fi
 fi
 

@@ -28,6 +28,12 @@ pub fn load(
     Ok(Some(sets))
 }
 
+/// Whether the engine will serve the embedded `DEMO` set, that is, whether
+/// no set of the folder replaces it: the demo pages need its adapters.
+pub fn serves_embedded_demo(loaded: Option<&AdapterSets>) -> bool {
+    loaded.is_none_or(|l| l.sets.iter().all(|s| s.id != shoal_demo::ADAPTER_SET))
+}
+
 /// The adapter sets the engine serves: those of the folder, started, and
 /// the embedded `DEMO` set unless one of them has that id.
 pub async fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet>> {
@@ -47,4 +53,39 @@ pub async fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<Adap
         None => sets.push(shoal_demo::adapter_set()),
     }
     Ok(sets)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A folder with one adapter set `id` (remote proxies: loading it
+    /// starts nothing).
+    fn folder_with(id: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("shoal-demo-sets-{}-{id}", std::process::id()));
+        let set = dir.join(id);
+        std::fs::create_dir_all(&set).unwrap();
+        let xml = format!(
+            "<adapters_conf id=\"{id}\">\n\
+             <metadata_provider><adapter_class>PROXY_FOR_REMOTE_ADAPTER</adapter_class>\
+             <param name=\"request_reply_port\">7001</param></metadata_provider>\n\
+             <data_provider name=\"DEFAULT\"><adapter_class>PROXY_FOR_REMOTE_ADAPTER</adapter_class>\
+             <param name=\"request_reply_port\">7002</param></data_provider>\n\
+             </adapters_conf>\n"
+        );
+        std::fs::write(set.join("adapters.xml"), xml).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_demo_pages_go_with_the_embedded_demo_set() {
+        assert!(serves_embedded_demo(None));
+        for (id, embedded) in [("OTHER", true), ("DEMO", false)] {
+            let dir = folder_with(id);
+            let sets = shoal_config::load_adapter_sets(&dir).unwrap();
+            assert_eq!(serves_embedded_demo(Some(&sets)), embedded, "{id}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
 }

@@ -215,11 +215,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 origins: shoal_transport::OriginPolicy::allow_all(),
                 ..ListenerConfig::default()
             };
+            let sets = adapters::load(None, args.adapters_dir.as_deref())?;
+            let conf = ListenerConfig {
+                demo_pages: adapters::serves_embedded_demo(sets.as_ref()),
+                ..conf
+            };
             let plans = addrs
                 .into_iter()
                 .map(|addr| (addr, conf.clone(), Handshakes::default()))
                 .collect::<Vec<_>>();
-            let sets = adapters::load(None, args.adapters_dir.as_deref())?;
             warn_all(sets.as_ref());
             let Some(sets) = start_sets(sets, &mut signals).await? else {
                 return Ok(());
@@ -227,8 +231,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             return serve_all(config, sets, plans, drain_of(&args), signals).await;
         }
     };
+    // The demo front-ends are served where the user has no pages of their
+    // own, and only with the adapters they use.
+    let demo = adapters::serves_embedded_demo(sets.as_ref());
     let mut ready = Vec::with_capacity(plans.len());
-    for p in plans {
+    for mut p in plans {
+        p.conf.demo_pages = demo && p.conf.pages_dir.is_none();
         let handshakes = Handshakes {
             proxy_protocol: p.source.proxy_protocol.then(|| {
                 Duration::from_millis(p.source.proxy_protocol_timeout_millis.unwrap_or(1000))
@@ -306,6 +314,9 @@ async fn serve_all(
             "http"
         };
         logs::announce(&format!("listening on {scheme}://{local}"));
+        if conf.demo_pages {
+            logs::announce(&format!("demo pages at {scheme}://{}/", browsable(local)));
+        }
         tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), adapter_sets = %names, "serving TLCP over HTTP and WebSocket");
         let engine = engine.clone();
         servers.spawn(async move {
@@ -337,6 +348,20 @@ async fn serve_all(
         Some(res) = servers.join_next() => return Err(listener_ended(res)),
     }
     Ok(())
+}
+
+/// `local` as a browser on this machine can open it: a listener on every
+/// interface (`0.0.0.0`, `::`) is reached through the loopback address.
+fn browsable(local: SocketAddr) -> SocketAddr {
+    match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, local.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => local,
+    }
 }
 
 /// A listener task ended while the server runs: always an error.

@@ -136,6 +136,8 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                 },
                 trusted_forwards: l.skip_local_forwards,
                 pages_dir: config.pages_dir.clone(),
+                // Decided once the adapter sets are known (main.rs).
+                demo_pages: false,
                 origins: origin_policy(config.cross_domain_policy.as_ref()),
                 healthcheck: config
                     .healthcheck

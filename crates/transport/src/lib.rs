@@ -4,6 +4,7 @@
 
 mod client_ip;
 mod control_link;
+mod demo;
 mod http;
 mod listener;
 mod origin;
@@ -43,6 +44,10 @@ pub struct ListenerConfig {
     pub port_type: PortType,
     /// A folder of static pages served at `/` (`<web_server><pages_dir>`).
     pub pages_dir: Option<std::path::PathBuf>,
+    /// Whether the embedded demo front-ends are served at `/` (and at every
+    /// path not otherwise routed). A `pages_dir` takes precedence: the
+    /// user's own pages are never hidden by the demo.
+    pub demo_pages: bool,
     /// Whether `/lightstreamer/healthcheck` answers on this listener.
     pub healthcheck: bool,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
@@ -62,6 +67,7 @@ impl Default for ListenerConfig {
             port_type: PortType::GeneralPurpose,
             trusted_forwards: 0,
             pages_dir: None,
+            demo_pages: false,
             healthcheck: true,
             origins: OriginPolicy::default(),
             timeouts: Timeouts::default(),
@@ -120,6 +126,7 @@ pub(crate) fn host_header(headers: &HeaderMap) -> Option<&str> {
 /// The routes of a TLCP listener.
 pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
     let pages = listener.pages_dir.clone();
+    let demo_pages = listener.demo_pages;
     let state = AppState {
         engine,
         listener: Arc::new(listener),
@@ -142,6 +149,7 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
                 },
             )
             .with_state(state),
+        None if demo_pages => tlcp.fallback(demo::serve).with_state(state),
         None => tlcp
             .route("/", get(index))
             .fallback(not_found)
@@ -172,7 +180,7 @@ async fn index() -> &'static str {
     "Shoal push server. Lightstreamer clients connect to this address (TLCP at /lightstreamer).\n"
 }
 
-async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
     let body = format!("no resource at {method} {}\n", uri.path());
     (StatusCode::NOT_FOUND, body).into_response()
 }

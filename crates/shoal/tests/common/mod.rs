@@ -102,9 +102,12 @@ impl Launch {
         log.keep(child.stderr.take().unwrap());
         let stdout = child.stdout.take().unwrap();
         let (tx, listening) = std::sync::mpsc::channel();
+        // What the server announces on standard output goes to the log too.
+        let sink = log.0.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
                 if let Some(a) = line.strip_prefix("listening on http://") {
                     if !sent {
                         let _ = tx.send(a.trim().to_owned());
