@@ -216,3 +216,40 @@ fn websocket_blocked_at_the_balancer_is_expected_only_where_cr_bypasses_it() {
         }
     }
 }
+
+#[test]
+fn control_link_kits_let_the_balancers_pages_reach_the_nodes_names() {
+    // A page served through the balancer (push.<domain>) sends control
+    // requests to push<k>.<domain>: another origin, which the node must
+    // allow, with credentials (the web client sends the balancer's cookie).
+    for p in all_plans() {
+        // Written as a kit: the HTTPS options' keystores must be beside.
+        let (_dir, out) = crate::tests_feed::write(&p);
+        for n in &p.nodes {
+            let file = out.join(format!("{}.xml", n.name));
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+            let loaded =
+                shoal_config::load(&file).unwrap_or_else(|e| panic!("{}: {e}\n{text}", label(&p)));
+            let policy = loaded.config.cross_domain_policy;
+            if n.control_link_address.is_none() {
+                assert!(policy.is_none(), "{}: {policy:?}", label(&p));
+                continue;
+            }
+            let policy = policy.unwrap_or_else(|| panic!("{}: no policy\n{text}", label(&p)));
+            assert!(policy.accept_credentials, "{}", label(&p));
+            let allowed: Vec<String> = policy
+                .allow
+                .iter()
+                .map(|a| {
+                    let host = match &a.host {
+                        shoal_config::AllowedHost::Name(h) => h.clone(),
+                        other => panic!("{}: {other:?}", label(&p)),
+                    };
+                    let port = a.port.map_or("*".into(), |p| p.to_string());
+                    format!("{}://{host}:{port}", a.scheme.clone().unwrap_or_default())
+                })
+                .collect();
+            assert_eq!(allowed, p.public_urls(), "{}", label(&p));
+        }
+    }
+}

@@ -16,7 +16,7 @@ fn feed_plan(topology: &str, feed: Option<Feed>) -> Plan {
 }
 
 /// Writes the kit of `p` into a new folder (kept until the `TempDir` goes).
-fn write(p: &Plan) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn write(p: &Plan) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("kit");
     kit::write(p, &out, &CaSource::Generate).unwrap_or_else(|e| panic!("{e}"));
