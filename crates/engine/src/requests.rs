@@ -314,12 +314,12 @@ impl Engine {
         }
     }
 
-    /// The answer to a request the transport could not parse (see
-    /// [`refusal_line`]), counted as a request handled and refused.
-    pub fn refuse(&self, kind: Option<RequestName>, e: &RequestError) -> String {
+    /// Counts a request the transport refused before it could be handled
+    /// (unreadable, too large: answered with [`refusal_line`]) as handled
+    /// and refused.
+    pub fn note_refused(&self) {
         add(&self.stats.requests_handled, 1);
         add(&self.stats.requests_refused, 1);
-        refusal_line(kind, e)
     }
 }
 

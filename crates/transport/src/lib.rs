@@ -6,6 +6,7 @@ mod client_ip;
 mod control_link;
 mod http;
 mod listener;
+mod metrics;
 mod origin;
 mod pages;
 mod pipe;
@@ -15,6 +16,7 @@ mod timeouts;
 mod ws;
 
 pub use listener::{Handshakes, Peer};
+pub use metrics::render as render_metrics;
 pub use serve::serve;
 pub use timeouts::Timeouts;
 pub use tokio_rustls::TlsAcceptor;
@@ -43,8 +45,12 @@ pub struct ListenerConfig {
     pub port_type: PortType,
     /// A folder of static pages served at `/` (`<web_server><pages_dir>`).
     pub pages_dir: Option<std::path::PathBuf>,
-    /// Whether `/lightstreamer/healthcheck` answers on this listener.
+    /// Whether `/lightstreamer/healthcheck` answers on this listener, and
+    /// the probes `/livez` and `/readyz`.
     pub healthcheck: bool,
+    /// Whether `GET /metrics` answers on this listener (to loopback
+    /// clients only, see `metrics::local_only`).
+    pub metrics: bool,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
@@ -63,6 +69,7 @@ impl Default for ListenerConfig {
             trusted_forwards: 0,
             pages_dir: None,
             healthcheck: true,
+            metrics: true,
             origins: OriginPolicy::default(),
             timeouts: Timeouts::default(),
         }
@@ -129,6 +136,11 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
     let tlcp = Router::new()
         .route("/lightstreamer", get(ws::upgrade))
         .route("/lightstreamer/healthcheck", get(healthcheck))
+        // The same answer as the health check, under the name Kubernetes
+        // and HAProxy configurations use.
+        .route("/readyz", get(healthcheck))
+        .route("/livez", get(metrics::livez))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/publish",
             post(publish::handle).layer(axum::extract::DefaultBodyLimit::max(publish::BODY_LIMIT)),
@@ -172,7 +184,7 @@ async fn index() -> &'static str {
     "Shoal push server. Lightstreamer clients connect to this address (TLCP at /lightstreamer).\n"
 }
 
-async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
     let body = format!("no resource at {method} {}\n", uri.path());
     (StatusCode::NOT_FOUND, body).into_response()
 }
