@@ -114,12 +114,22 @@ fn buckets(m: &HashMap<String, f64>, name: &str) -> Vec<(f64, f64)> {
     out
 }
 
+/// Reads the stream into `seen` until `done` holds.
+async fn read_until(stream: &mut TcpStream, seen: &mut String, done: impl Fn(&str) -> bool) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while !done(seen) {
+        let n = timeout(LIMIT, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
 async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
     let (status, body) = get(addr, "/metrics", "").await;
     assert_eq!(status, 200, "{body}");
-    if std::env::var_os("SHOW_METRICS").is_some() {
-        eprintln!("{body}");
-    }
     parse(&body)
 }
 
@@ -135,15 +145,7 @@ async fn a_session_shows_in_the_metrics() {
     );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut seen = String::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    while !seen.contains("CONOK,") {
-        let n = timeout(LIMIT, stream.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    read_until(&mut stream, &mut seen, |s| s.contains("CONOK,")).await;
     let session = seen
         .split("CONOK,")
         .nth(1)
@@ -166,14 +168,7 @@ async fn a_session_shows_in_the_metrics() {
     assert_eq!(status, 200);
     assert!(answer.contains("REQOK,1"), "{answer}");
     const N: usize = 20;
-    while seen.matches("U,1,1,").count() < N {
-        let n = timeout(LIMIT, stream.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the stream ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    read_until(&mut stream, &mut seen, |s| s.matches("U,1,1,").count() >= N).await;
 
     let m = scrape(addr).await;
     assert_eq!(value(&m, "shoal_sessions"), 1.0);
@@ -228,14 +223,7 @@ async fn a_session_shows_in_the_metrics() {
     )
     .await;
     assert_eq!(status, 200);
-    while !seen.contains("END,") {
-        let n = timeout(LIMIT, stream.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the stream ended without END");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    read_until(&mut stream, &mut seen, |s| s.contains("END,")).await;
     let m = scrape(addr).await;
     assert_eq!(value(&m, "shoal_sessions"), 0.0);
     assert_eq!(value(&m, "shoal_sessions_closed_total"), 1.0);
