@@ -281,6 +281,7 @@ impl Engine {
             }
             // Not confirmed yet: its items may queue updates from now on,
             // and the stream sends none of them before SUBOK (below).
+            crate::stats::add(&st.stats.subscriptions, 1);
             st.subs.insert(
                 s.sub_id,
                 Subscription {

@@ -5,6 +5,7 @@
 use parking_lot::Mutex;
 use shoal_protocol::notify::{push_values, Value};
 use std::sync::Arc;
+use tokio::time::Instant;
 
 /// A field value; `None` is null.
 pub(crate) type FieldValue = Option<Arc<str>>;
@@ -49,6 +50,10 @@ pub(crate) struct Event {
     encoded: Mutex<Vec<(usize, bool, Arc<str>)>>,
     /// Bytes this event holds (see [`Event::cost`]).
     cost: usize,
+    /// When the engine made it, i.e. received it from the data adapter:
+    /// the start of the delivery latency. One reading of the clock per
+    /// event, shared by every session that sends it.
+    pub received: Instant,
 }
 
 impl Event {
@@ -73,6 +78,7 @@ impl Event {
             command,
             encoded: Mutex::new(Vec::new()),
             cost,
+            received: Instant::now(),
         }
     }
 

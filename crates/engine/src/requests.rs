@@ -9,6 +9,7 @@
 //! they come over several connections (the session's turn, see
 //! [`Session::turn`](crate::Session)).
 
+use crate::stats::add;
 use crate::{BindContext, Engine, Refusal, Stream};
 use shoal_protocol::code;
 use shoal_protocol::request::{Batch, ControlOp, Request, RequestName};
@@ -152,13 +153,21 @@ impl Engine {
     /// Runs a parsed batch that came on `conn`, in order, and says what to
     /// write back.
     pub async fn handle(&self, conn: &mut Connection, batch: Batch) -> Answer {
+        let stats = &self.stats;
+        add(&stats.requests_handled, batch.requests.len().max(1) as u64);
+        if batch.name == RequestName::Msg {
+            add(&stats.messages_received, batch.requests.len() as u64);
+        }
         match batch.name {
             RequestName::CreateSession | RequestName::BindSession => {
+                let started = std::time::Instant::now();
                 let first =
                     batch.requests.into_iter().next().unwrap_or_else(|| {
                         Err(RequestError::malformed("empty request".to_owned()))
                     });
-                match self.open(conn, batch.name, first).await {
+                let opened = self.open(conn, batch.name, first).await;
+                stats.request_duration.observe(started.elapsed());
+                match opened {
                     Ok(stream) => {
                         let id = stream.session().id.clone();
                         if batch.name == RequestName::CreateSession {
@@ -169,6 +178,7 @@ impl Engine {
                         Answer::Stream(stream)
                     }
                     Err((code, message)) => {
+                        add(&stats.requests_refused, 1);
                         tracing::info!(client = %conn.bind.client_ip, code, request = batch.name.as_str(), "session request refused: {message}");
                         Answer::Lines(
                             Line::Conerr {
@@ -198,13 +208,14 @@ impl Engine {
                 })
             }
             RequestName::Wsok if conn.websocket => Answer::Lines(Line::WsOk.to_line()),
-            RequestName::Wsok => Answer::Lines(
+            RequestName::Wsok => Answer::Lines({
+                add(&stats.requests_refused, 1);
                 Line::Error {
                     code: code::MALFORMED,
                     message: "wsok is only allowed on a WebSocket",
                 }
-                .to_line(),
-            ),
+                .to_line()
+            }),
         }
     }
 
@@ -252,17 +263,23 @@ impl Engine {
     ) {
         let req = match req {
             Ok(r) => r,
-            Err(e) => return error_line(&e, out),
+            Err(e) => {
+                add(&self.stats.requests_refused, 1);
+                return error_line(&e, out);
+            }
         };
+        let started = std::time::Instant::now();
+        let timed = matches!(req, Request::Control(_));
         let (req_id, session, acked) = match &req {
             Request::Control(c) => (c.req_id.clone(), c.session.clone(), control_acked(&c.op)),
             Request::Msg(m) => (m.req_id.clone(), m.session.clone(), m.ack),
             _ => {
+                add(&self.stats.requests_refused, 1);
                 return Line::Error {
                     code: code::MALFORMED,
                     message: "unexpected request in a control batch",
                 }
-                .write(out)
+                .write(out);
             }
         };
         let session = session.or_else(|| conn.last_session.clone());
@@ -278,17 +295,31 @@ impl Engine {
                 _ => Ok(()),
             },
         };
+        if timed {
+            self.stats.request_duration.observe(started.elapsed());
+        }
         match result {
             // LS_ack=false silences the REQOK, on WebSockets only.
             Ok(()) if conn.websocket && !acked => {}
             Ok(()) => Line::ReqOk(Some(&req_id)).write(out),
-            Err((code, message)) => Line::ReqErr {
-                req_id: &req_id,
-                code,
-                message: &message,
+            Err((code, message)) => {
+                add(&self.stats.requests_refused, 1);
+                Line::ReqErr {
+                    req_id: &req_id,
+                    code,
+                    message: &message,
+                }
+                .write(out)
             }
-            .write(out),
         }
+    }
+
+    /// Counts a request the transport refused before it could be handled
+    /// (unreadable, too large: answered with [`refusal_line`]) as handled
+    /// and refused.
+    pub fn note_refused(&self) {
+        add(&self.stats.requests_handled, 1);
+        add(&self.stats.requests_refused, 1);
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::budget::Budget;
 use crate::config::EngineConfig;
 use crate::log::RecoveryLog;
+use crate::stats::{self, BoundKind, ChunkTally, Stats};
 use crate::subscription::{Delivery, Subscription, Take};
 use crate::SetRuntime;
 use parking_lot::Mutex;
@@ -33,6 +34,11 @@ pub struct Session {
     /// waits for room (its connection is read no further meanwhile).
     pub(crate) pending_messages: Arc<tokio::sync::Semaphore>,
     pub(crate) created: Instant,
+    /// The engine's statistics (streams count what they write into it).
+    pub(crate) stats: Arc<Stats>,
+    /// The kind of the stream bound now, for the snapshot's per-transport
+    /// split (read without the session's lock).
+    pub(crate) bound_kind: BoundKind,
 }
 
 #[derive(Debug)]
@@ -49,6 +55,8 @@ pub(crate) struct State {
     /// Bytes last reported to the server-wide budget.
     reported: usize,
     budget: Arc<Budget>,
+    /// The engine's statistics (the subscriptions gauge).
+    pub stats: Arc<Stats>,
     /// Since when the stream has had something to take that it has not
     /// taken: a stream that leaves it there longer than the stall timeout
     /// belongs to a client that stopped reading.
@@ -87,6 +95,7 @@ impl Session {
         set: Arc<SetRuntime>,
         config: Arc<EngineConfig>,
         budget: Arc<Budget>,
+        stats: Arc<Stats>,
     ) -> Self {
         let state = State {
             subs: HashMap::new(),
@@ -96,6 +105,7 @@ impl Session {
             queued: 0,
             reported: 0,
             budget,
+            stats: stats.clone(),
             woken_at: None,
             gen: 0,
             bound: false,
@@ -121,6 +131,8 @@ impl Session {
                 crate::message::MAX_PENDING_MESSAGES,
             )),
             created: Instant::now(),
+            stats,
+            bound_kind: BoundKind::default(),
         }
     }
 
@@ -249,7 +261,8 @@ impl Session {
         }
         st.closed = Some((code, message.to_owned()));
         st.ready.clear();
-        let subs = st.subs.drain().map(|(_, s)| s).collect();
+        let subs: Vec<Subscription> = st.subs.drain().map(|(_, s)| s).collect();
+        stats::sub(&st.stats.subscriptions, subs.len() as u64);
         // Nothing will be sent or recovered any more: the buffers go now,
         // even if a stalled stream keeps the session alive a while.
         st.queued = 0;
@@ -327,6 +340,7 @@ impl State {
     /// Removes a subscription, with the bytes its queues held.
     pub fn remove_sub(&mut self, sub_id: u32) -> Option<Subscription> {
         let sub = self.subs.remove(&sub_id)?;
+        stats::sub(&self.stats.subscriptions, 1);
         let bytes: usize = sub.items.iter().map(|si| si.bytes()).sum();
         self.queued = self.queued.saturating_sub(bytes);
         self.ready.retain(|(id, _)| *id != sub_id);
@@ -337,7 +351,14 @@ impl State {
     /// Moves what is ready into `out`, up to about `budget` bytes: uncounted
     /// lines, then counted lines not yet sent, then new updates taken from the
     /// item buffers in turn. Returns when a frequency-limited item may send.
-    pub fn produce(&mut self, out: &mut String, budget: usize, now: Instant) -> Option<Instant> {
+    /// The updates written are counted in `tally`.
+    pub fn produce(
+        &mut self,
+        out: &mut String,
+        budget: usize,
+        now: Instant,
+        tally: &mut ChunkTally,
+    ) -> Option<Instant> {
         while let Some(l) = self.side.pop_front() {
             out.push_str(&l);
         }
@@ -369,8 +390,11 @@ impl State {
             let start = out.len();
             let taken = si.take(sub_id, index, &dispatch, now, out);
             self.queued = self.queued + si.bytes() - before;
+            if let Take::Update(received) = taken {
+                tally.update(received);
+            }
             match taken {
-                Take::Wrote => {
+                Take::Wrote | Take::Update(_) => {
                     self.log
                         .push_sent(out.get(start..).unwrap_or_default(), now);
                     if si.has_pending() {

@@ -3,6 +3,7 @@
 //! writes the chunks it returns.
 
 use crate::session::Session;
+use crate::stats::{ChunkTally, StreamKind};
 use shoal_protocol::request::StreamOptions;
 use shoal_protocol::Line;
 use std::pin::Pin;
@@ -64,6 +65,9 @@ pub struct Stream {
     timer_at: Option<Instant>,
     /// `<max_delay_millis>` (streaming only).
     max_delay: Duration,
+    /// The updates in `out`, counted in the engine's statistics when the
+    /// chunk is handed out.
+    tally: ChunkTally,
 }
 
 /// What one look at the session found.
@@ -146,6 +150,8 @@ impl Session {
             }
         }
         st.client_ip = ctx.client_ip.clone();
+        self.bound_kind
+            .set(Some(StreamKind::new(ctx.websocket, polling.is_some())));
         if let Some(from) = recovery_from {
             Line::Prog(from).write(&mut head);
         }
@@ -174,6 +180,7 @@ impl Session {
             } else {
                 cfg.max_delay
             },
+            tally: ChunkTally::default(),
         })
     }
 
@@ -182,6 +189,7 @@ impl Session {
         if st.gen == gen {
             st.bound = false;
             st.unbound_since = Instant::now();
+            self.bound_kind.set(None);
         }
     }
 }
@@ -315,7 +323,7 @@ impl Stream {
             self.finish();
             return Look::Chunk;
         }
-        let due = st.produce(&mut self.out, CHUNK_BUDGET, now);
+        let due = st.produce(&mut self.out, CHUNK_BUDGET, now, &mut self.tally);
         st.trim_log(&session.config, now);
         if st.force_loop {
             st.force_loop = false;
@@ -359,12 +367,13 @@ impl Stream {
     /// Counts the pending text as handed out; an HTTP stream that reached
     /// its content length ends with `LOOP` so that the client rebinds.
     fn account(&mut self) -> bool {
-        self.mark_out();
-        if self.written >= self.content_length {
+        // The `LOOP` joins the chunk before it is counted, so that the
+        // statistics see every byte handed out.
+        if self.written + self.out.len() as u64 >= self.content_length {
             Line::Loop(0).write(&mut self.out);
             self.done = true;
         }
-        true
+        self.mark_out()
     }
 
     /// The pending text is the last of the stream, and already ends it.
@@ -374,9 +383,16 @@ impl Stream {
     }
 
     fn mark_out(&mut self) -> bool {
+        let now = Instant::now();
         self.head_len = 0;
         self.written += self.out.len() as u64;
-        self.last_write = Instant::now();
+        self.last_write = now;
+        // One update of the engine's counters per chunk, not per update.
+        let tally = std::mem::take(&mut self.tally);
+        let age = tally.oldest.map(|t| now.saturating_duration_since(t));
+        self.session
+            .stats
+            .chunk_written(self.out.len(), tally.updates, age);
         true
     }
 }

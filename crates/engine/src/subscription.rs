@@ -73,8 +73,12 @@ pub(crate) struct SubItem {
 /// What taking from a sub-item produced.
 #[derive(Debug)]
 pub(crate) enum Take {
-    /// One line was appended to the output.
+    /// One line other than an update (`OV`, `EOS`, `CS`) was appended.
     Wrote,
+    /// An update line (`U`) was appended; for a live event, when the engine
+    /// received it (snapshot events are not timed: they are the state at
+    /// subscription, not news).
+    Update(Option<Instant>),
     /// Nothing may be sent before this instant (frequency limit).
     Wait(Instant),
     Empty,
@@ -477,7 +481,8 @@ impl SubItem {
                     item: index,
                     values: &values,
                 }
-                .write(out)
+                .write(out);
+                return Take::Update((!snapshot).then_some(ev.received));
             }
         }
         Take::Wrote

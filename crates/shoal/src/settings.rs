@@ -143,6 +143,7 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                     .healthcheck
                     .as_ref()
                     .is_none_or(|h| h.available_on(&l.name)),
+                metrics: true,
                 timeouts: timeouts(&config.timeouts),
             },
             source: l.clone(),

@@ -5,7 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use shoal_engine::{refusal_line, Answer, Stream};
+use shoal_engine::{refusal_line, Answer, ConnectionGuard, Engine, Stream};
 use shoal_protocol::request::{Batch, RequestName};
 use shoal_protocol::{code, parse_http, RequestError};
 use std::convert::Infallible;
@@ -37,7 +37,7 @@ pub(crate) async fn request(
     let kind = RequestName::from_wire(name);
     let query = uri.query().unwrap_or("");
     if let Err(e) = check_protocol(query) {
-        return error_reply(kind, &e);
+        return error_reply(&st.engine, kind, &e);
     }
     let limit = usize::try_from(st.engine.config().request_limit).unwrap_or(usize::MAX);
     let bytes = match axum::body::to_bytes(body, limit).await {
@@ -47,12 +47,12 @@ pub(crate) async fn request(
                 "request body larger than the request limit of {limit} bytes"
             ));
             tracing::info!(client = %peer, request = name, "refused: {}", e.message);
-            return error_reply(kind, &e);
+            return error_reply(&st.engine, kind, &e);
         }
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         let e = RequestError::malformed("request body is not UTF-8".into());
-        return error_reply(kind, &e);
+        return error_reply(&st.engine, kind, &e);
     };
     // With GET the parameters come on the query string.
     let text = if method == Method::GET { query } else { text };
@@ -60,18 +60,20 @@ pub(crate) async fn request(
         Ok(b) => b,
         Err(e) => {
             tracing::info!(client = %peer, request = name, code = e.code, "malformed request: {}", e.message);
-            return error_reply(kind, &e);
+            return error_reply(&st.engine, kind, &e);
         }
     };
     handle(st, peer, &headers, batch).await
 }
 
 async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, batch: Batch) -> Response {
-    // Each HTTP request is a connection of its own for the pipeline.
+    // Each HTTP request is a connection of its own for the pipeline, open
+    // until its answer is sent (a stream's, until the stream ends).
+    let guard = st.engine.connection_opened();
     let mut conn = st.connection(peer, false, headers);
     match st.engine.handle(&mut conn, batch).await {
         Answer::Lines(lines) => text_reply(lines),
-        Answer::Stream(stream) => stream_reply(stream),
+        Answer::Stream(stream) => stream_reply(stream, guard),
     }
 }
 
@@ -98,7 +100,8 @@ fn check_protocol(query: &str) -> Result<(), RequestError> {
     }
 }
 
-fn error_reply(kind: Option<RequestName>, e: &RequestError) -> Response {
+fn error_reply(engine: &Engine, kind: Option<RequestName>, e: &RequestError) -> Response {
+    engine.note_refused();
     text_reply(refusal_line(kind, e))
 }
 
@@ -109,10 +112,12 @@ fn text_reply(body: String) -> Response {
 }
 
 /// A session stream: chunked, flushed chunk by chunk until the engine ends it.
-fn stream_reply(stream: Stream) -> Response {
-    let chunks = futures_util::stream::unfold(stream, |mut s| async move {
+fn stream_reply(stream: Stream, guard: ConnectionGuard) -> Response {
+    // The guard goes with the body: dropped when the stream ends or the
+    // client goes away.
+    let chunks = futures_util::stream::unfold((stream, guard), |(mut s, g)| async move {
         let chunk = s.next_chunk().await?;
-        Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), s))
+        Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), (s, g)))
     });
     let mut resp = Body::from_stream(chunks).into_response();
     tlcp_headers(resp.headers_mut());

@@ -7,6 +7,7 @@ mod control_link;
 mod demo;
 mod http;
 mod listener;
+mod metrics;
 mod origin;
 mod pages;
 mod pipe;
@@ -16,6 +17,7 @@ mod timeouts;
 mod ws;
 
 pub use listener::{Handshakes, Peer};
+pub use metrics::render as render_metrics;
 pub use serve::serve;
 pub use timeouts::Timeouts;
 pub use tokio_rustls::TlsAcceptor;
@@ -48,8 +50,12 @@ pub struct ListenerConfig {
     /// path not otherwise routed). A `pages_dir` takes precedence: the
     /// user's own pages are never hidden by the demo.
     pub demo_pages: bool,
-    /// Whether `/lightstreamer/healthcheck` answers on this listener.
+    /// Whether `/lightstreamer/healthcheck` answers on this listener, and
+    /// the probes `/livez` and `/readyz`.
     pub healthcheck: bool,
+    /// Whether `GET /metrics` answers on this listener (to loopback
+    /// clients only, see `metrics::local_only`).
+    pub metrics: bool,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
@@ -69,6 +75,7 @@ impl Default for ListenerConfig {
             pages_dir: None,
             demo_pages: false,
             healthcheck: true,
+            metrics: true,
             origins: OriginPolicy::default(),
             timeouts: Timeouts::default(),
         }
@@ -136,6 +143,11 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
     let tlcp = Router::new()
         .route("/lightstreamer", get(ws::upgrade))
         .route("/lightstreamer/healthcheck", get(healthcheck))
+        // The same answer as the health check, under the name Kubernetes
+        // and HAProxy configurations use.
+        .route("/readyz", get(healthcheck))
+        .route("/livez", get(metrics::livez))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/publish",
             post(publish::handle).layer(axum::extract::DefaultBodyLimit::max(publish::BODY_LIMIT)),

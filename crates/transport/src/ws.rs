@@ -187,6 +187,8 @@ fn connection(
     socket: Io,
 ) -> impl Future<Output = ()> {
     let (rx, tx) = tokio::io::split(socket);
+    // Counted as open for the writer's life, the connection's.
+    let guard = st.engine.connection_opened();
     let conn = st.connection(peer, true, &headers);
     // Whether a stream is bound: set by the pipeline when it binds one (so a
     // second bind right behind it is refused), cleared by the writer when
@@ -217,6 +219,7 @@ fn connection(
     // Only the writer's state stays for the connection's life (the set-up
     // above, the request's headers included, is dropped here).
     async move {
+        let _open = guard;
         write(tx, out, &bound).await;
         // The writer is done (socket closed or failed): nothing more is read or run.
         reader.abort();
@@ -344,7 +347,10 @@ async fn work(
 ) {
     while let Some(job) = jobs.recv().await {
         let next = match job {
-            Job::Refused(line) => Out::Lines(line),
+            Job::Refused(line) => {
+                engine.note_refused();
+                Out::Lines(line)
+            }
             Job::Close(code, reason) => {
                 let _ = out.send(Out::Close(code, reason)).await;
                 break;

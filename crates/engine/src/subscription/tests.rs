@@ -23,7 +23,7 @@ fn sub_item() -> SubItem {
 fn lines(si: &mut SubItem, d: &Dispatch) -> Vec<String> {
     let mut out = Vec::new();
     let mut text = String::new();
-    while let Take::Wrote = si.take(1, 1, d, Instant::now(), &mut text) {
+    while let Take::Wrote | Take::Update(_) = si.take(1, 1, d, Instant::now(), &mut text) {
         out.push(text.trim_end().to_owned());
         text.clear();
     }
@@ -86,7 +86,7 @@ fn frequency_limit_waits() {
     ));
     let later = Instant::now() + Duration::from_secs(11);
     match si.take(1, 1, &d, later, &mut text) {
-        Take::Wrote => assert_eq!(text, "U,1,1,c\r\n"),
+        Take::Update(_) => assert_eq!(text, "U,1,1,c\r\n"),
         other => panic!("{other:?}"),
     }
 }
