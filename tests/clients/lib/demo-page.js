@@ -4,11 +4,15 @@
 
 const WAIT_MS = 20000;
 
-// Resolves with the client's status once it is CONNECTED:<transport>.
-async function waitConnected(page, { timeoutMs = WAIT_MS } = {}) {
+// Waits until the page's status line says CONNECTED (exactly `want`, when
+// given: a client forced to a transport says STREAM-SENSING first).
+async function waitConnected(page, { timeoutMs = WAIT_MS, want = null } = {}) {
   await page.waitForFunction(
-    () => /^CONNECTED:/.test(document.getElementById('status').textContent),
-    null,
+    (want) => {
+      const text = document.getElementById('status').textContent;
+      return want ? text === want : /^CONNECTED:/.test(text);
+    },
+    want,
     { timeout: timeoutMs },
   );
   return page.textContent('#status');
