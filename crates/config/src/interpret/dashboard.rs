@@ -66,7 +66,11 @@ impl Cx<'_> {
                 let name = required(child, "name")
                     .ok_or_else(|| self.error(child.line, &at, "the name attribute is required: the name of an <http_server> or <https_server>"))?;
                 if !listeners.iter().any(|l| l.listener.name == name) {
-                    return Err(self.error(child.line, &at, format!("no listener is named \"{name}\"")));
+                    return Err(self.error(
+                        child.line,
+                        &at,
+                        format!("no listener is named \"{name}\""),
+                    ));
                 }
                 servers.push(name);
             }
@@ -84,10 +88,12 @@ impl Cx<'_> {
     /// `<user id=".." password=".."/>`: both attributes are required.
     fn user(&mut self, el: &Element, at: &str) -> Result<DashboardUser, ConfigError> {
         self.attributes(el, at, &["id", "password", "jmxtree_visible"]);
-        let missing = |what: &str| format!("the {what} attribute is required: <user id=\"...\" password=\"...\"/>");
+        let missing = |what: &str| {
+            format!("the {what} attribute is required: <user id=\"...\" password=\"...\"/>")
+        };
         let id = required(el, "id").ok_or_else(|| self.error(el.line, at, missing("id")))?;
-        let password = required(el, "password")
-            .ok_or_else(|| self.error(el.line, at, missing("password")))?;
+        let password =
+            required(el, "password").ok_or_else(|| self.error(el.line, at, missing("password")))?;
         if id.starts_with('$') || password.starts_with('$') {
             self.warn(
                 el.line,
@@ -136,7 +142,9 @@ fn url_path_of(value: &str) -> Result<String, String> {
     const TAKEN: [&str; 5] = ["lightstreamer", "publish", "metrics", "livez", "readyz"];
     let first = trimmed[1..].split('/').next().unwrap_or_default();
     if TAKEN.iter().any(|t| first.eq_ignore_ascii_case(t)) {
-        return Err(format!("\"{value}\" is taken by Shoal's own /{first}; choose another path"));
+        return Err(format!(
+            "\"{value}\" is taken by Shoal's own /{first}; choose another path"
+        ));
     }
     Ok(trimmed.to_owned())
 }

@@ -77,12 +77,16 @@ fn every_element_is_read() {
     assert!(!loaded.config.dashboard_available_on("A"));
     assert!(loaded.config.dashboard_available_on("B"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    assert!(!format!("{d:?}").contains("s3cret"), "Debug hides passwords");
+    assert!(
+        !format!("{d:?}").contains("s3cret"),
+        "Debug hides passwords"
+    );
 }
 
 #[test]
 fn all_servers_makes_it_available_everywhere() {
-    let loaded = ok("<dashboard><available_on_all_servers>Y</available_on_all_servers></dashboard>");
+    let loaded =
+        ok("<dashboard><available_on_all_servers>Y</available_on_all_servers></dashboard>");
     assert!(loaded.config.dashboard_available_on("A"));
     assert!(loaded.config.dashboard_available_on("B"));
 }
@@ -99,7 +103,10 @@ fn jmx_tree_and_host_name_lookup_are_warned_when_asked_for() {
         w,
         [
             (Some(5), "lightstreamer_conf/dashboard/jmxtree_enabled"),
-            (Some(6), "lightstreamer_conf/dashboard/enable_hostname_lookup"),
+            (
+                Some(6),
+                "lightstreamer_conf/dashboard/enable_hostname_lookup"
+            ),
         ]
     );
     assert!(loaded.warnings[0].message.contains("JMX"));
@@ -169,7 +176,8 @@ fn bad_paths_are_refused() {
         ("/lightstreamer", "taken"),
         ("/metrics/x", "taken"),
     ] {
-        let body = format!("<dashboard>\n<dashboard_url_path>{path}</dashboard_url_path></dashboard>");
+        let body =
+            format!("<dashboard>\n<dashboard_url_path>{path}</dashboard_url_path></dashboard>");
         assert_err(&body, 5, &at, words);
     }
 }

@@ -484,6 +484,15 @@ impl Harness {
     }
 
     pub fn with_config(config: EngineConfig) -> Self {
+        Self::build(config, false)
+    }
+
+    /// A harness whose set has [`AdapterSet::ignores_control_link`].
+    pub fn ignoring_control_link() -> Self {
+        Self::build(EngineConfig::default(), true)
+    }
+
+    fn build(config: EngineConfig, ignores_control_link: bool) -> Self {
         let meta = Arc::new(FakeMetadata::default());
         let data = Arc::new(FakeData::default());
         let other = Arc::new(FakeData::default());
@@ -494,6 +503,7 @@ impl Harness {
             name: SET.into(),
             metadata: meta.clone(),
             data: providers,
+            ignores_control_link,
         };
         Self {
             engine: Engine::new(config, vec![set]),
