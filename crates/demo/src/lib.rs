@@ -72,7 +72,6 @@ pub fn adapter_set() -> AdapterSet {
     AdapterSet {
         name: ADAPTER_SET.to_owned(),
         metadata,
-        ignores_control_link: false,
         data,
         ignores_control_link: false,
     }

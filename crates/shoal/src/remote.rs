@@ -104,7 +104,6 @@ async fn start_set(
     Ok(AdapterSet {
         name: set.id.clone(),
         metadata,
-        ignores_control_link: false,
         data,
         ignores_control_link: false,
     })
