@@ -3,6 +3,7 @@
 //! Transports decide how bytes move; the engine's streams decide what to send.
 
 mod client_ip;
+pub mod console;
 mod control_link;
 mod http;
 mod listener;
@@ -52,6 +53,9 @@ pub struct ListenerConfig {
     pub origins: OriginPolicy,
     /// Time limits of the listener's connections.
     pub timeouts: Timeouts,
+    /// The monitor console, when this listener serves it (`None`: its path
+    /// is not found here).
+    pub console: Option<std::sync::Arc<console::Console>>,
 }
 
 impl Default for ListenerConfig {
@@ -65,6 +69,7 @@ impl Default for ListenerConfig {
             healthcheck: true,
             origins: OriginPolicy::default(),
             timeouts: Timeouts::default(),
+            console: None,
         }
     }
 }
@@ -134,6 +139,7 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
             post(publish::handle).layer(axum::extract::DefaultBodyLimit::max(publish::BODY_LIMIT)),
         )
         .route("/lightstreamer/{request}", any(http::request).layer(gate));
+    let tlcp = console::mount(tlcp, state.listener.console.as_ref());
     match pages {
         Some(dir) => tlcp
             .fallback(
