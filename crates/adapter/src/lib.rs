@@ -177,6 +177,12 @@ pub trait DataProvider: Send + Sync {
     /// Whether `item` sends a snapshot after `subscribe` (if not, the server
     /// considers the snapshot empty).
     fn is_snapshot_available(&self, item: &str) -> bool;
+    /// Events of `item` the server keeps for DISTINCT snapshots, when the
+    /// provider wants more than the server's `distinct_snapshot_length`
+    /// (a history a chart opens with, say). `None`: the server's length.
+    fn history_length(&self, _item: &str) -> Option<usize> {
+        None
+    }
     /// Whether the provider can serve its items now; `Err` says why not.
     /// The health check fails while it is `Err` (a provider reports an
     /// outage there only when the operator asked for it).

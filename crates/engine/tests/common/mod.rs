@@ -305,6 +305,8 @@ struct DataState {
     with_snapshot: HashSet<String>,
     on_subscribe: HashMap<String, Vec<Push>>,
     gates: HashMap<String, (mpsc::Sender<()>, mpsc::Receiver<()>)>,
+    /// `history_length` answers, per item.
+    history: HashMap<String, usize>,
 }
 
 /// Holds one provider call (`+item` or `-item`) at its start: `entered`
@@ -349,6 +351,11 @@ impl FakeData {
     /// then pushes it, ending with [`FakeData::end_of_snapshot`]).
     pub fn snapshot_available(&self, item: &str) {
         lock(&self.state).with_snapshot.insert(item.to_owned());
+    }
+
+    /// `item` asks the server to keep `n` events of DISTINCT history.
+    pub fn keep_history(&self, item: &str, n: usize) {
+        lock(&self.state).history.insert(item.to_owned(), n);
     }
 
     /// `item` will push these from inside `subscribe`, as a provider with
@@ -454,6 +461,10 @@ impl DataProvider for FakeData {
             }
         }
         Ok(())
+    }
+
+    fn history_length(&self, item: &str) -> Option<usize> {
+        lock(&self.state).history.get(item).copied()
     }
 
     fn unsubscribe(&self, item: &str) {
