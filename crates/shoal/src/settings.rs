@@ -142,6 +142,8 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                     .as_ref()
                     .is_none_or(|h| h.available_on(&l.name)),
                 timeouts: timeouts(&config.timeouts),
+                // Mounted by console::Plan, which holds the token.
+                console: None,
             },
             source: l.clone(),
         })
