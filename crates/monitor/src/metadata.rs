@@ -9,10 +9,13 @@
 use shoal_adapter::{
     literal, ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo,
 };
-use shoal_transport::console::{ConsoleAccess, ConsoleUser, TOKEN_USER};
+use shoal_transport::console::{ConsoleAccess, ConsoleUser, RefusalLog, TOKEN_USER};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The console's rules, as the binary read them from the configuration.
-#[derive(Debug, Clone)]
+/// `Debug` hides the token.
+#[derive(Clone)]
 pub struct Policy {
     pub access: ConsoleAccess,
     /// The password of the `console` user (see [`crate::new_token`]).
@@ -24,12 +27,24 @@ pub struct Policy {
     pub trusts_forwards: bool,
 }
 
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("access", &self.access)
+            .field("listeners", &self.listeners)
+            .field("trusts_forwards", &self.trusts_forwards)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 pub struct MonitorMetadata {
     /// The console's access with the token as one more user.
     login: ConsoleAccess,
     listeners: Vec<String>,
     trusts_forwards: bool,
+    /// Refusals are logged once a minute per client at most.
+    refusals: RefusalLog,
 }
 
 impl MonitorMetadata {
@@ -43,6 +58,7 @@ impl MonitorMetadata {
             login,
             listeners: policy.listeners,
             trusts_forwards: policy.trusts_forwards,
+            refusals: RefusalLog::default(),
         }
     }
 
@@ -57,7 +73,13 @@ impl MonitorMetadata {
         if allowed {
             return Ok(());
         }
-        tracing::info!(client = %login.client_ip, user = ?login.user, "MONITOR session refused");
+        let ip = login
+            .client_ip
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if self.refusals.should_log(ip) {
+            tracing::info!(client = %login.client_ip, user = ?login.user, "MONITOR session refused (logged once a minute per client)");
+        }
         Err(AdapterError::access_denied(
             "the monitor console is open to local clients, its configured users and its own page only",
         ))

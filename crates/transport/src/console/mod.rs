@@ -13,6 +13,8 @@
 mod access;
 mod refusals;
 
+pub use refusals::RefusalLog;
+
 pub use access::{
     basic_credentials, is_local, Access, ConsoleAccess, ConsoleUser, FORBIDDEN_FIX, REALM,
 };
@@ -23,7 +25,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use refusals::RefusalLog;
 use shoal_web::Tree;
 use std::sync::Arc;
 
@@ -32,12 +33,20 @@ use std::sync::Arc;
 pub const TOKEN_USER: &str = "console";
 
 /// The console of one node, shared by the listeners that serve it.
-#[derive(Debug)]
+/// `Debug` hides the token.
 pub struct Console {
     pub access: ConsoleAccess,
     /// The password of [`TOKEN_USER`] (see `shoal_monitor::new_token`).
     pub token: String,
     refusals: RefusalLog,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("access", &self.access)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Console {
@@ -109,10 +118,7 @@ fn guarded(
     let mut res = match console.access.check(client, headers, trusted) {
         Access::Allow => answer(console),
         refused => {
-            if console
-                .refusals
-                .should_log(client, std::time::Instant::now())
-            {
+            if console.refusals.should_log(client) {
                 tracing::info!(client = %client, listener = %st.listener.server_name, ?refused, "monitor console refused (logged once a minute per client)");
             }
             refusal(refused)

@@ -14,14 +14,18 @@ const CLIENTS: usize = 256;
 const QUIET: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
-pub(crate) struct RefusalLog {
+pub struct RefusalLog {
     last: Mutex<HashMap<IpAddr, Instant>>,
 }
 
 impl RefusalLog {
-    /// Whether a refusal of `client` at `now` should be logged (and, if so,
+    /// Whether a refusal of `client` now should be logged (and, if so,
     /// remembers it).
-    pub(crate) fn should_log(&self, client: IpAddr, now: Instant) -> bool {
+    pub fn should_log(&self, client: IpAddr) -> bool {
+        self.should_log_at(client, Instant::now())
+    }
+
+    fn should_log_at(&self, client: IpAddr, now: Instant) -> bool {
         let mut last = self.last.lock();
         if last
             .get(&client)
@@ -52,10 +56,10 @@ mod tests {
     fn once_per_client_per_minute() {
         let log = RefusalLog::default();
         let t0 = Instant::now();
-        assert!(log.should_log(ip(1), t0));
-        assert!(!log.should_log(ip(1), t0 + Duration::from_secs(59)));
-        assert!(log.should_log(ip(2), t0 + Duration::from_secs(1)));
-        assert!(log.should_log(ip(1), t0 + Duration::from_secs(61)));
+        assert!(log.should_log_at(ip(1), t0));
+        assert!(!log.should_log_at(ip(1), t0 + Duration::from_secs(59)));
+        assert!(log.should_log_at(ip(2), t0 + Duration::from_secs(1)));
+        assert!(log.should_log_at(ip(1), t0 + Duration::from_secs(61)));
     }
 
     #[test]
@@ -63,12 +67,12 @@ mod tests {
         let log = RefusalLog::default();
         let t0 = Instant::now();
         for n in 0..CLIENTS as u32 {
-            assert!(log.should_log(ip(n), t0));
+            assert!(log.should_log_at(ip(n), t0));
         }
-        assert!(!log.should_log(ip(100_000), t0), "full: not logged");
+        assert!(!log.should_log_at(ip(100_000), t0), "full: not logged");
         assert_eq!(log.last.lock().len(), CLIENTS);
         // A minute later the old entries make room.
-        assert!(log.should_log(ip(100_000), t0 + QUIET));
+        assert!(log.should_log_at(ip(100_000), t0 + QUIET));
         assert_eq!(log.last.lock().len(), 1);
     }
 }
