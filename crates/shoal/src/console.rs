@@ -71,17 +71,6 @@ impl Plan {
         listeners: &[(&ListenerConfig, SocketAddr, &str)],
         sets: &[AdapterSet],
     ) -> (Monitor, AdapterSet) {
-        let on: Vec<&&ListenerConfig> = listeners
-            .iter()
-            .map(|(c, _, _)| c)
-            .filter(|c| c.console.is_some())
-            .collect();
-        let policy = Policy {
-            access: self.console.access.clone(),
-            token: self.console.token.clone(),
-            listeners: on.iter().map(|c| c.server_name.clone()).collect(),
-            trusts_forwards: !on.is_empty() && on.iter().all(|c| c.trusted_forwards > 0),
-        };
         let node = NodeInfo {
             name: listeners
                 .first()
@@ -96,6 +85,27 @@ impl Plan {
             control_link: self.control_link.clone(),
             cluster: None,
         };
+        Monitor::new(node, self.policy(listeners), self.adapters(sets))
+    }
+
+    /// Who may log into `MONITOR`: the console's access, its token, and
+    /// the listeners that serve it.
+    fn policy(&self, listeners: &[(&ListenerConfig, SocketAddr, &str)]) -> Policy {
+        let on: Vec<&ListenerConfig> = listeners
+            .iter()
+            .map(|(c, _, _)| *c)
+            .filter(|c| c.console.is_some())
+            .collect();
+        Policy {
+            access: self.console.access.clone(),
+            token: self.console.token.clone(),
+            listeners: on.iter().map(|c| c.server_name.clone()).collect(),
+            trusts_forwards: !on.is_empty() && on.iter().all(|c| c.trusted_forwards > 0),
+        }
+    }
+
+    /// Every data adapter of `sets`, and `MONITOR`'s own, by key.
+    fn adapters(&self, sets: &[AdapterSet]) -> Vec<AdapterInfo> {
         let mut adapters: Vec<AdapterInfo> = sets
             .iter()
             .flat_map(|s| s.data.keys().map(move |a| (s.name.clone(), a.clone())))
@@ -122,7 +132,7 @@ impl Plan {
             kind: "monitor".to_owned(),
         });
         adapters.sort_by_key(AdapterInfo::key);
-        Monitor::new(node, policy, adapters)
+        adapters
     }
 }
 
@@ -176,4 +186,76 @@ pub fn summary(config: &Config) -> String {
         )
     };
     format!("monitor console: {}/ on {on}; open to {who}", a.path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(dashboard: &str) -> Config {
+        let text = format!(
+            "<lightstreamer_conf>\
+             <http_server name=\"A\"><port>0</port></http_server>\
+             <http_server name=\"B\"><port>0</port><listening_interface>127.0.0.2</listening_interface>\
+             <client_identification><skip_local_forwards>1</skip_local_forwards></client_identification></http_server>\
+             {dashboard}</lightstreamer_conf>"
+        );
+        shoal_config::parse(&text, &std::env::temp_dir().join("c.xml"))
+            .unwrap()
+            .config
+    }
+
+    fn mounted(c: &Config) -> (Plan, Vec<ListenerConfig>) {
+        let plan = Plan::new(Some(c), None);
+        let confs = crate::settings::listeners(c)
+            .into_iter()
+            .map(|mut p| {
+                plan.mount(Some(c), &mut p.conf);
+                p.conf
+            })
+            .collect();
+        (plan, confs)
+    }
+
+    #[test]
+    fn the_console_is_mounted_where_available_with_one_token() {
+        let (_, all) = mounted(&config(""));
+        assert!(all.iter().all(|l| l.console.is_some()));
+        let token = &all[0].console.as_ref().unwrap().token;
+        assert_eq!(token.len(), 32);
+        assert_eq!(&all[1].console.as_ref().unwrap().token, token);
+
+        let (_, some) = mounted(&config(
+            "<dashboard><available_on_server name=\"B\"/></dashboard>",
+        ));
+        assert!(some[0].console.is_none() && some[1].console.is_some());
+    }
+
+    #[test]
+    fn the_monitor_set_knows_the_console_listeners_and_their_trust() {
+        let c = config("<dashboard><available_on_server name=\"B\"/></dashboard>");
+        let (plan, confs) = mounted(&c);
+        let addr: SocketAddr = "127.0.0.2:8080".parse().unwrap();
+        let bound: Vec<(&ListenerConfig, SocketAddr, &str)> =
+            confs.iter().map(|l| (l, addr, "http")).collect();
+        let (_, set) = plan.monitor(&bound, &[shoal_demo::adapter_set()]);
+        assert_eq!(set.name, "MONITOR");
+        assert!(set.ignores_control_link);
+        // Only B serves the console, and B trusts one forward.
+        let policy = plan.policy(&bound);
+        assert_eq!(policy.listeners, ["B"]);
+        assert!(policy.trusts_forwards);
+        assert_eq!(policy.token, plan.console.token);
+        let kinds: Vec<(String, String)> = plan
+            .adapters(&[shoal_demo::adapter_set()])
+            .into_iter()
+            .map(|a| (a.key(), a.kind))
+            .collect();
+        assert_eq!(kinds[0], ("DEMO/CHAT_ROOM".to_owned(), "demo".to_owned()));
+        assert_eq!(
+            kinds.last(),
+            Some(&("MONITOR/DEFAULT".to_owned(), "monitor".to_owned()))
+        );
+    }
 }
