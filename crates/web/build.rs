@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The file of the npm package that pages load: the full browser bundle
-/// (client, widgets), exposed as the global `lightstreamer`.
+/// (client, widgets). Its classes become globals (`LightstreamerClient`...),
+/// or members of the namespace named by the `data-lightstreamer-ns`
+/// attribute of its `<script>` tag (`lightstreamer` in Shoal's pages).
 const CLIENT_FILE: &str = "node_modules/lightstreamer-client-web/lightstreamer.min.js";
 
 fn main() {

@@ -192,6 +192,7 @@ async fn run(u: &mut Unstructured<'_>) -> AResult<()> {
         name: "FUZZ".into(),
         metadata: Arc::new(Meta { limits }),
         data: set_data,
+        ignores_control_link: false,
     };
     let config = EngineConfig {
         max_buffer: u.int_in_range(0..=3usize)?,

@@ -54,7 +54,7 @@
 //! fn hello_set() -> AdapterSet {
 //!     let data: HashMap<String, Arc<dyn DataProvider>> =
 //!         HashMap::from([("DEFAULT".to_owned(), Arc::new(Hello(OnceLock::new())) as _)]);
-//!     AdapterSet { name: "HELLO".into(), metadata: Arc::new(Open), data }
+//!     AdapterSet { name: "HELLO".into(), metadata: Arc::new(Open), data, ignores_control_link: false }
 //! }
 //! # let set = hello_set();
 //! # assert_eq!(set.name, "HELLO");
@@ -177,6 +177,12 @@ pub trait DataProvider: Send + Sync {
     /// Whether `item` sends a snapshot after `subscribe` (if not, the server
     /// considers the snapshot empty).
     fn is_snapshot_available(&self, item: &str) -> bool;
+    /// Events of `item` the server keeps for DISTINCT snapshots, when the
+    /// provider wants more than the server's `distinct_snapshot_length`
+    /// (a history a chart opens with, say). `None`: the server's length.
+    fn history_length(&self, _item: &str) -> Option<usize> {
+        None
+    }
     /// Whether the provider can serve its items now; `Err` says why not.
     /// The health check fails while it is `Err` (a provider reports an
     /// outage there only when the operator asked for it).
@@ -198,6 +204,11 @@ pub struct AdapterSet {
     pub name: String,
     pub metadata: Arc<dyn MetadataProvider>,
     pub data: HashMap<String, Arc<dyn DataProvider>>,
+    /// Sessions of this set get no control link in `CONOK`, whatever the
+    /// listener's: their clients keep the address they used. For sets that
+    /// must answer on whichever address of the node a client reached, such
+    /// as the monitor console's `MONITOR`.
+    pub ignores_control_link: bool,
 }
 
 impl fmt::Debug for AdapterSet {
@@ -207,6 +218,7 @@ impl fmt::Debug for AdapterSet {
         f.debug_struct("AdapterSet")
             .field("name", &self.name)
             .field("data", &names)
+            .field("ignores_control_link", &self.ignores_control_link)
             .finish_non_exhaustive()
     }
 }

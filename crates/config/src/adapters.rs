@@ -66,6 +66,10 @@ pub struct AdapterSets {
     pub warnings: Vec<Warning>,
 }
 
+/// The adapter set Shoal registers itself for its monitor console; no
+/// `adapters.xml` may use this id.
+pub const MONITOR_SET: &str = "MONITOR";
+
 /// One `<adapters_conf id="…">`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterSet {

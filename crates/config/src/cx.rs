@@ -286,7 +286,6 @@ pub(crate) fn not_applicable(name: &str) -> Option<&'static str> {
         "logback_properties" => "Shoal logs through RUST_LOG or --log-level, not logback",
         "jmx" | "ensure_stopping_service" | "collector_millis" => "Shoal has no JMX interface",
         "mpn" | "max_mpn_devices" => "Shoal has no Mobile Push Notification module",
-        "dashboard" => "Shoal has no Monitoring Dashboard",
         "env_prefix" => "Lightstreamer's $variable expansion is not implemented",
         "shared_dir" | "classloader" => "Shoal loads no Java classes",
         "enable_expansion_for_adapters_config" => {

@@ -56,6 +56,7 @@ impl Cx<'_> {
                 "max_delay_millis",
                 "web_server",
                 "healthcheck",
+                "dashboard",
                 "cross_domain_policy",
                 "read_timeout_millis",
                 "write_timeout_millis",
@@ -68,7 +69,7 @@ impl Cx<'_> {
             ],
             &["http_server", "https_server"],
         )?;
-        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, max_delay, web_server, healthcheck, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
+        let [control_link_address, control_link_machine_name, request_limit, default_keepalive, min_keepalive, max_keepalive, content_length, max_polling, max_idle, session_timeout, session_recovery, max_buffer_size, max_sessions, max_session_duration, missing_message_timeout, max_delay, web_server, healthcheck, dashboard, cross_domain_policy, read_timeout, write_timeout, handshake_timeout, max_recovery_length, budget_mb, stalled_millis, max_subscriptions, adapters_dir] =
             p.single;
         let limits = Limits {
             max_recovery_length: self.number(max_recovery_length, path)?,
@@ -143,6 +144,11 @@ impl Cx<'_> {
             Some(el) => Some(self.healthcheck(el, path, &parsed)?),
         };
 
+        let dashboard = match dashboard {
+            None => None,
+            Some(el) => Some(self.dashboard(el, path, &parsed)?),
+        };
+
         let cross_domain_policy = match cross_domain_policy {
             None => None,
             Some(el) => Some(self.cross_domain_policy(el, path)?),
@@ -162,6 +168,7 @@ impl Cx<'_> {
             engine,
             pages_dir,
             healthcheck,
+            dashboard,
             timeouts: SocketTimeouts {
                 read_millis: self.number(read_timeout, path)?,
                 write_millis: self.number(write_timeout, path)?,
@@ -654,5 +661,9 @@ fn parse_port_type(value: &str) -> Option<PortType> {
 }
 
 mod cross_domain;
+mod dashboard;
+pub(crate) use dashboard::DEFAULT_URL_PATH as DEFAULT_DASHBOARD_PATH;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dashboard;

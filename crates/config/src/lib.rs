@@ -15,6 +15,7 @@
 //! - the socket time limits collected in [`SocketTimeouts`];
 //! - `<web_server>` with `<enabled>` and `<pages_dir>`;
 //! - `<healthcheck>`;
+//! - `<dashboard>`: where the monitor console is served, and to whom;
 //! - `<cross_domain_policy>` with its `<allow_access_from>` rules;
 //! - `<adapters_dir>`: the folder of adapter sets, whose `adapters.xml`
 //!   files [`load_adapter_sets`] reads (see the `adapters` module: proxy
@@ -73,6 +74,10 @@ pub struct Config {
     /// `<healthcheck>`: where `/lightstreamer/healthcheck` answers. `None`
     /// when the element is absent: Shoal then answers it on every listener.
     pub healthcheck: Option<Healthcheck>,
+    /// `<dashboard>`: where the monitor console answers and who may open
+    /// it. `None` when the element is absent: Shoal then serves it on every
+    /// listener, under `/dashboard`, to local clients (docs/monitor.md).
+    pub dashboard: Option<Dashboard>,
     /// `<cross_domain_policy>`: which web pages of other origins may use
     /// the server. `None` when absent: only requests without `Origin` and
     /// pages of the server's own origin are accepted.
@@ -172,6 +177,64 @@ impl Healthcheck {
     /// Whether the listener named `name` answers health checks.
     pub fn available_on(&self, name: &str) -> bool {
         self.all_servers || self.servers.iter().any(|s| s == name)
+    }
+}
+
+/// `<dashboard>`: Lightstreamer's settings of its Monitoring Dashboard,
+/// which Shoal applies to its monitor console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dashboard {
+    /// `<public>` (default N): anyone may open the console.
+    pub public: bool,
+    /// Every `<user id password>`, in file order.
+    pub users: Vec<DashboardUser>,
+    /// `<available_on_all_servers>` (default N).
+    pub all_servers: bool,
+    /// The listeners named by `<available_on_server name="...">`.
+    pub servers: Vec<String>,
+    /// `<dashboard_url_path>` (default `/dashboard`), without a final `/`.
+    pub url_path: String,
+    /// Line of `<dashboard>`.
+    pub line: u32,
+}
+
+impl Dashboard {
+    /// Whether the listener named `name` serves the console.
+    pub fn available_on(&self, name: &str) -> bool {
+        self.all_servers || self.servers.iter().any(|s| s == name)
+    }
+}
+
+/// `<dashboard><user id="..." password="..."/>`. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DashboardUser {
+    pub id: String,
+    pub password: String,
+    pub line: u32,
+}
+
+impl fmt::Debug for DashboardUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DashboardUser")
+            .field("id", &self.id)
+            .field("password", &"***")
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Whether listener `name` serves the monitor console: with no
+    /// `<dashboard>`, every listener does (Shoal's default).
+    pub fn dashboard_available_on(&self, name: &str) -> bool {
+        self.dashboard.as_ref().is_none_or(|d| d.available_on(name))
+    }
+
+    /// The console's path: `<dashboard_url_path>`, or `/dashboard`.
+    pub fn dashboard_url_path(&self) -> &str {
+        self.dashboard
+            .as_ref()
+            .map_or(interpret::DEFAULT_DASHBOARD_PATH, |d| d.url_path.as_str())
     }
 }
 

@@ -668,6 +668,11 @@ fn a_full_configuration() {
             }],
         })
     );
+    // <dashboard> with only <public>N</public>: Lightstreamer's defaults,
+    // so the console is on no listener.
+    let dashboard = c.dashboard.as_ref().unwrap();
+    assert!(!dashboard.public && dashboard.users.is_empty());
+    assert!(!c.dashboard_available_on("Public HTTP"));
     assert_eq!(c.timeouts.read_millis, Some(20000));
     assert_eq!(c.timeouts.write_millis, Some(120000));
 
@@ -688,7 +693,6 @@ fn a_full_configuration() {
             (55, "lightstreamer_conf/websocket"),
             (63, "lightstreamer_conf/logback_properties"),
             (65, "lightstreamer_conf/jmx"),
-            (71, "lightstreamer_conf/dashboard"),
             (85, "lightstreamer_conf/subscription_timeout_millis"),
             (92, "lightstreamer_conf/max_idle_millis/@randomize"),
             (94, "lightstreamer_conf/mpn"),

@@ -73,5 +73,6 @@ pub fn adapter_set() -> AdapterSet {
         name: ADAPTER_SET.to_owned(),
         metadata,
         data,
+        ignores_control_link: false,
     }
 }

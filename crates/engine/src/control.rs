@@ -301,13 +301,12 @@ impl Engine {
         };
         for (i, (item, d)) in acquired.iter().zip(&data).enumerate() {
             // The shortest of the client's, the metadata adapter's and the
-            // server's DISTINCT snapshot lengths.
+            // item's DISTINCT snapshot lengths (the item's is the server's,
+            // or more if its data provider asked to keep more).
             let md_len = d
                 .distinct_snapshot_length
                 .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-            let snapshot_len = asked_len
-                .min(md_len)
-                .min(self.config.distinct_snapshot_length);
+            let snapshot_len = asked_len.min(md_len).min(item.history_max());
             item.attach(
                 session,
                 Attach {

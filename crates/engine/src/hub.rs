@@ -63,7 +63,12 @@ impl Hub {
                 return Ok(item.clone());
             }
             let snapshot = self.provider.is_snapshot_available(name);
-            let item = Arc::new(Item::new(name, snapshot, self.history_max));
+            // A provider may ask to keep a longer history, never a shorter one.
+            let history = self
+                .provider
+                .history_length(name)
+                .map_or(self.history_max, |n| n.max(self.history_max));
+            let item = Arc::new(Item::new(name, snapshot, history));
             items.insert(name.to_owned(), (item.clone(), 1));
             item
         };

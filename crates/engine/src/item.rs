@@ -180,6 +180,11 @@ impl Item {
         }
     }
 
+    /// Events of history kept for DISTINCT snapshots.
+    pub fn history_max(&self) -> usize {
+        self.inner.lock().history_max
+    }
+
     /// Resolves a field list against this item (the same list always gives
     /// the same schema, so encodings are shared).
     pub fn schema(&self, fields: &[String]) -> Arc<Schema> {

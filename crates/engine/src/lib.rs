@@ -47,6 +47,8 @@ pub(crate) struct SetRuntime {
     pub name: String,
     pub metadata: Arc<dyn MetadataProvider>,
     pub hubs: HashMap<String, Arc<Hub>>,
+    /// See [`AdapterSet::ignores_control_link`].
+    pub ignores_control_link: bool,
 }
 
 impl fmt::Debug for SetRuntime {
@@ -101,6 +103,7 @@ impl Engine {
                     name: set.name.clone(),
                     metadata: set.metadata,
                     hubs,
+                    ignores_control_link: set.ignores_control_link,
                 };
                 (set.name, Arc::new(rt))
             })

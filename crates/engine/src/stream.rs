@@ -136,7 +136,11 @@ impl Session {
             session: &self.id,
             request_limit: cfg.request_limit,
             keepalive_ms: ms(polling.map_or(keepalive, |p| p.idle)),
-            control_link: ctx.control_link.as_deref(),
+            // A set that ignores the control link sends none (`*`).
+            control_link: ctx
+                .control_link
+                .as_deref()
+                .filter(|_| !self.set.ignores_control_link),
         }
         .write(&mut head);
         if !opts.reduce_head {

@@ -85,6 +85,41 @@ async fn distinct_snapshot_true_is_bounded_by_the_configured_history() {
 }
 
 #[tokio::test]
+async fn a_provider_may_keep_a_longer_history_than_the_server() {
+    let h = Harness::with_config(EngineConfig {
+        distinct_snapshot_length: 4,
+        ..EngineConfig::default()
+    });
+    h.data.keep_history("long", 20);
+    h.data.keep_history("short", 2);
+    let _long = keep_alive(&h, "long").await;
+    let _short = keep_alive(&h, "short").await;
+    for i in 1..=30 {
+        h.data.update("long", &[("a", &i.to_string())], false);
+        h.data.update("short", &[("a", &i.to_string())], false);
+    }
+    let snapshot = |item: &'static str| {
+        let h = &h;
+        async move {
+            let mut c = h.open().await;
+            h.ok(
+                &c.session,
+                &add(1, "DISTINCT", item, "a", "LS_snapshot=true"),
+            )
+            .await;
+            let lines = c.until_prefix("EOS,").await;
+            let updates: Vec<String> = lines.into_iter().filter(|l| l.starts_with("U,")).collect();
+            updates
+        }
+    };
+    let long = snapshot("long").await;
+    assert_eq!(long.len(), 20, "{long:?}");
+    assert_eq!(long[0], "U,1,1,11");
+    // Never less than the server's own length.
+    assert_eq!(snapshot("short").await.len(), 4);
+}
+
+#[tokio::test]
 async fn distinct_without_history_sends_eos_at_once() {
     let h = Harness::new();
     let mut c = h.open().await;

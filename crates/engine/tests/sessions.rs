@@ -58,6 +58,23 @@ async fn create_session_head_carries_keepalive_control_link_and_user() {
 }
 
 #[tokio::test]
+async fn a_set_that_ignores_the_control_link_sends_none() {
+    let h = Harness::ignoring_control_link();
+    let mut ctx = ws();
+    ctx.control_link = Some("push.example.com".into());
+    let c = h.open_with("LS_keepalive_millis=2500", &ctx).await;
+    assert_eq!(c.head[0], format!("CONOK,{},50000,2500,*", c.session));
+    // Nor on a rebind of the same session.
+    let mut again = h.rebind(&c.session, "", &ctx);
+    again.chunk().await;
+    assert!(
+        again.lines[0].ends_with(",*"),
+        "rebind head: {:?}",
+        again.lines
+    );
+}
+
+#[tokio::test]
 async fn create_session_without_client_ip_or_with_reduced_head() {
     let h = Harness::new();
     let mut ctx = ws();

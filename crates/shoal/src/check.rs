@@ -1,7 +1,7 @@
 //! `shoal check-config [FILE] [--adapters-dir DIR]`: what a configuration
 //! would run, or why not.
 
-use crate::{adapters, check_adapters, settings, tls};
+use crate::{adapters, check_adapters, console, settings, tls};
 use shoal_tls::LoadedCert;
 use std::path::Path;
 
@@ -98,6 +98,7 @@ fn conf(file: &Path) -> anyhow::Result<shoal_config::Config> {
             }
         }
     }
+    println!("{}", console::summary(config));
     if let Some(dir) = &config.pages_dir {
         println!("static pages: {}", dir.display());
     }

@@ -11,6 +11,7 @@ mod broker;
 mod check;
 mod check_adapters;
 mod cluster_plan;
+mod console;
 mod drain;
 mod literal;
 mod logs;
@@ -170,7 +171,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         t.write_millis = args.write_timeout_millis.or(t.write_millis);
         settings::timeouts(&t)
     };
-    let (config, plans, file, sets) = match &args.config {
+    let (config, plans, file, sets, console) = match &args.config {
         Some(file) => {
             let loaded = shoal_config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
             for w in &loaded.warnings {
@@ -193,7 +194,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Some((file.as_path(), &loaded.config)),
                 args.adapters_dir.as_deref(),
             )?;
-            (config, plans, file, sets)
+            let console = console::Plan::new(Some(&loaded.config), sets.as_ref());
+            for p in &mut plans {
+                console.mount(Some(&loaded.config), &mut p.conf);
+            }
+            (config, plans, file, sets, console)
         }
         None => {
             let mut config = EngineConfig::default();
@@ -210,16 +215,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             };
             // Without a configuration file every origin is allowed, as in
             // Lightstreamer's factory configuration.
-            let conf = ListenerConfig {
+            let sets = adapters::load(None, args.adapters_dir.as_deref())?;
+            let mut conf = ListenerConfig {
                 timeouts: timeouts(None),
                 origins: shoal_transport::OriginPolicy::allow_all(),
+                demo_pages: adapters::serves_embedded_demo(sets.as_ref()),
                 ..ListenerConfig::default()
             };
-            let sets = adapters::load(None, args.adapters_dir.as_deref())?;
-            let conf = ListenerConfig {
-                demo_pages: adapters::serves_embedded_demo(sets.as_ref()),
-                ..conf
-            };
+            let console = console::Plan::new(None, sets.as_ref());
+            console.mount(None, &mut conf);
             let plans = addrs
                 .into_iter()
                 .map(|addr| (addr, conf.clone(), Handshakes::default()))
@@ -228,7 +232,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let Some(sets) = start_sets(sets, &mut signals).await? else {
                 return Ok(());
             };
-            return serve_all(config, sets, plans, drain_of(&args), signals).await;
+            return serve_all(config, sets, plans, console, drain_of(&args), signals).await;
         }
     };
     // The demo front-ends are served where the user has no pages of their
@@ -253,7 +257,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let Some(sets) = start_sets(sets, &mut signals).await? else {
         return Ok(());
     };
-    serve_all(config, sets, plans, drain_of(&args), signals).await
+    serve_all(config, sets, plans, console, drain_of(&args), signals).await
 }
 
 /// Starts the adapter sets. The start may wait for remote adapters (for
@@ -292,30 +296,43 @@ type Plan = (SocketAddr, ListenerConfig, Handshakes);
 
 async fn serve_all(
     config: EngineConfig,
-    adapter_sets: Vec<shoal_adapter::AdapterSet>,
+    mut adapter_sets: Vec<shoal_adapter::AdapterSet>,
     plans: Vec<Plan>,
+    console: console::Plan,
     drain: drain::Drain,
     mut signals: Signals,
 ) -> anyhow::Result<()> {
-    let names: Vec<String> = adapter_sets.iter().map(|s| s.name.clone()).collect();
-    let names = names.join(", ");
-    let engine = Engine::new(config, adapter_sets);
-    let _reaper = engine.spawn_reaper();
-    let mut servers = tokio::task::JoinSet::new();
+    // Bound first: the MONITOR set tells the addresses actually bound.
+    let mut bound = Vec::with_capacity(plans.len());
     for (addr, conf, handshakes) in plans {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (listener '{}')", conf.server_name)
         })?;
         let local = listener.local_addr().context("listener has no address")?;
-        // Tests and scripts read this line to learn the port.
         let scheme = if handshakes.tls.is_some() {
             "https"
         } else {
             "http"
         };
+        bound.push((listener, local, scheme, conf, handshakes));
+    }
+    let shown: Vec<_> = bound.iter().map(|b| (&b.3, b.1, b.2)).collect();
+    let (monitor, monitor_set) = console.monitor(&shown, &adapter_sets);
+    adapter_sets.push(monitor_set);
+    let names: Vec<String> = adapter_sets.iter().map(|s| s.name.clone()).collect();
+    let names = names.join(", ");
+    let engine = Engine::new(config, adapter_sets);
+    let _reaper = engine.spawn_reaper();
+    let _sampler = monitor.start(&engine);
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, local, scheme, conf, handshakes) in bound {
+        // Tests and scripts read this line to learn the port.
         logs::announce(&format!("listening on {scheme}://{local}"));
         if conf.demo_pages {
             logs::announce(&format!("demo pages at {scheme}://{}/", browsable(local)));
+        }
+        if let Some(c) = &conf.console {
+            tracing::info!(name = %conf.server_name, "monitor console at {scheme}://{}{}/", browsable(local), c.access.path);
         }
         tracing::info!(%local, name = %conf.server_name, port_type = conf.port_type.as_str(), adapter_sets = %names, "serving TLCP over HTTP and WebSocket");
         let engine = engine.clone();

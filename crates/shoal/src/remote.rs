@@ -105,6 +105,7 @@ async fn start_set(
         name: set.id.clone(),
         metadata,
         data,
+        ignores_control_link: false,
     })
 }
 

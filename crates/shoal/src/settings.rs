@@ -143,8 +143,9 @@ pub fn listeners(config: &Config) -> Vec<ListenerPlan> {
                     .healthcheck
                     .as_ref()
                     .is_none_or(|h| h.available_on(&l.name)),
-                metrics: true,
                 timeouts: timeouts(&config.timeouts),
+                // Mounted by console::Plan, which holds the token.
+                console: None,
             },
             source: l.clone(),
         })

@@ -601,3 +601,28 @@ fn serve_takes_an_adapters_dir() {
         "the warnings are logged: {log}"
     );
 }
+
+#[test]
+fn check_config_says_where_the_console_is_and_who_may_open_it() {
+    let site = Site::new("console");
+    let line = |extra: &str| {
+        site.conf(extra);
+        let (ok, out, err) = site.run(&["check-config", "conf/lightstreamer_conf.xml"]);
+        assert!(ok, "{out}{err}");
+        out.lines()
+            .find(|l| l.starts_with("monitor console:"))
+            .unwrap_or_else(|| panic!("no console line in {out}"))
+            .to_owned()
+    };
+    assert_eq!(
+        line(""),
+        "monitor console: /dashboard/ on every listener; open to local clients only (loopback, not forwarded)"
+    );
+    assert!(line("<dashboard/>").starts_with("monitor console: nowhere"));
+    assert_eq!(
+        line("<dashboard><available_on_server name=\"H\"/><user id=\"a\" password=\"b\"/><dashboard_url_path>/ops</dashboard_url_path></dashboard>"),
+        "monitor console: /ops/ on every listener; open to local clients and 1 user(s) with HTTP Basic"
+    );
+    assert!(line("<dashboard><public>Y</public><available_on_all_servers>Y</available_on_all_servers></dashboard>")
+        .ends_with("open to anyone (public)"));
+}

@@ -3,6 +3,7 @@
 //! Transports decide how bytes move; the engine's streams decide what to send.
 
 mod client_ip;
+pub mod console;
 mod control_link;
 mod demo;
 mod http;
@@ -53,9 +54,6 @@ pub struct ListenerConfig {
     /// Whether `/lightstreamer/healthcheck` answers on this listener, and
     /// the probes `/livez` and `/readyz`.
     pub healthcheck: bool,
-    /// Whether `GET /metrics` answers on this listener (to loopback
-    /// clients only, see `metrics::local_only`).
-    pub metrics: bool,
     /// `skip_local_forwards`: `X-Forwarded-For` entries written by our own
     /// proxies; 0 ignores the header.
     pub trusted_forwards: u32,
@@ -63,6 +61,9 @@ pub struct ListenerConfig {
     pub origins: OriginPolicy,
     /// Time limits of the listener's connections.
     pub timeouts: Timeouts,
+    /// The monitor console, when this listener serves it (`None`: its path
+    /// is not found here).
+    pub console: Option<std::sync::Arc<console::Console>>,
 }
 
 impl Default for ListenerConfig {
@@ -75,9 +76,9 @@ impl Default for ListenerConfig {
             pages_dir: None,
             demo_pages: false,
             healthcheck: true,
-            metrics: true,
             origins: OriginPolicy::default(),
             timeouts: Timeouts::default(),
+            console: None,
         }
     }
 }
@@ -153,6 +154,7 @@ pub fn router(engine: Arc<Engine>, listener: ListenerConfig) -> Router {
             post(publish::handle).layer(axum::extract::DefaultBodyLimit::max(publish::BODY_LIMIT)),
         )
         .route("/lightstreamer/{request}", any(http::request).layer(gate));
+    let tlcp = console::mount(tlcp, state.listener.console.as_ref());
     match pages {
         Some(dir) => tlcp
             .fallback(

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use shoal_engine::{Engine, EngineConfig};
+use shoal_transport::console::{Console, ConsoleAccess, ConsoleUser};
 use shoal_transport::{serve, Handshakes, ListenerConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,6 +16,26 @@ use tokio::time::timeout;
 
 /// How long a step may take before the test fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(10);
+
+/// A listener serving the monitor console (where `/metrics` is served),
+/// with these `<dashboard><user>`s.
+fn with_console(conf: ListenerConfig, users: &[(&str, &str)]) -> ListenerConfig {
+    let access = ConsoleAccess {
+        path: "/dashboard".into(),
+        public: false,
+        users: users
+            .iter()
+            .map(|(id, password)| ConsoleUser {
+                id: (*id).into(),
+                password: (*password).into(),
+            })
+            .collect(),
+    };
+    ListenerConfig {
+        console: Some(Arc::new(Console::new(access, "token".into()))),
+        ..conf
+    }
+}
 
 async fn start(conf: ListenerConfig) -> (Arc<Engine>, SocketAddr) {
     let engine = Engine::new(EngineConfig::default(), vec![shoal_demo::adapter_set()]);
@@ -135,7 +156,7 @@ async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
 
 #[tokio::test]
 async fn a_session_shows_in_the_metrics() {
-    let (_engine, addr) = start(ListenerConfig::default()).await;
+    let (_engine, addr) = start(with_console(ListenerConfig::default(), &[])).await;
     // An HTTP streaming session, read as raw bytes.
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let body = "LS_adapter_set=DEMO&LS_cid=test&LS_content_length=50000000";
@@ -232,25 +253,40 @@ async fn a_session_shows_in_the_metrics() {
 }
 
 #[tokio::test]
-async fn metrics_are_for_loopback_clients_and_can_be_disabled() {
-    // Behind a local proxy that forwards the client's address.
-    let (_e, addr) = start(ListenerConfig {
+async fn metrics_follow_the_consoles_access() {
+    // Behind a local proxy that forwards the client's address, no users:
+    // only local clients.
+    let conf = ListenerConfig {
         trusted_forwards: 1,
         ..ListenerConfig::default()
-    })
-    .await;
+    };
+    let (_e, addr) = start(with_console(conf.clone(), &[])).await;
     let (status, body) = get(addr, "/metrics", "X-Forwarded-For: 192.0.2.7\r\n").await;
     assert_eq!(status, 403);
-    assert!(body.contains("loopback clients only"), "{body}");
-    let (status, _) = get(addr, "/metrics", "X-Forwarded-For: 127.0.0.1\r\n").await;
+    assert!(body.contains("<dashboard><user>"), "{body}");
+    let (status, body) = get(addr, "/metrics", "X-Forwarded-For: 127.0.0.1\r\n").await;
     assert_eq!(status, 200);
+    assert!(body.contains("shoal_sessions "), "{body}");
 
-    let (_e, addr) = start(ListenerConfig {
-        metrics: false,
-        ..ListenerConfig::default()
-    })
-    .await;
+    // With users, a remote client scrapes with HTTP Basic.
+    let (_e, addr) = start(with_console(conf, &[("prometheus", "s3cret")])).await;
+    let remote = "X-Forwarded-For: 192.0.2.7\r\n";
+    assert_eq!(get(addr, "/metrics", remote).await.0, 401);
+    let wrong = format!("{remote}Authorization: Basic {}\r\n", basic("prometheus:nope"));
+    assert_eq!(get(addr, "/metrics", &wrong).await.0, 401);
+    let right = format!("{remote}Authorization: Basic {}\r\n", basic("prometheus:s3cret"));
+    let (status, body) = get(addr, "/metrics", &right).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("process_resident_memory_bytes"), "{body}");
+
+    // Not served where the console is not.
+    let (_e, addr) = start(ListenerConfig::default()).await;
     assert_eq!(get(addr, "/metrics", "").await.0, 404);
+}
+
+fn basic(credentials: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(credentials)
 }
 
 #[tokio::test]

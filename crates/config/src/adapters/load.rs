@@ -7,7 +7,7 @@ use super::ports::check_ports;
 use super::robust::{remote_data, remote_metadata};
 use super::{
     AdapterClass, AdapterSet, AdapterSets, DataProvider, DataSource, MetadataAdapter,
-    MetadataProvider, Param, ADAPTERS_FILE, LITERAL_BASED_PROVIDER, MEMORY_CLASS,
+    MetadataProvider, Param, ADAPTERS_FILE, LITERAL_BASED_PROVIDER, MEMORY_CLASS, MONITOR_SET,
 };
 use crate::cx::Cx;
 use crate::xml::Element;
@@ -105,6 +105,13 @@ fn adapter_set(cx: &mut Cx<'_>, root: &Element) -> Result<AdapterSet, ConfigErro
         ));
     };
     let path = format!("{}[id=\"{id}\"]", root.name);
+    if id == MONITOR_SET {
+        return Err(cx.error(
+            root.line,
+            &path,
+            "the adapter set name MONITOR is reserved for Shoal's monitor console; choose another id",
+        ));
+    }
     cx.attributes(root, &path, &["id"]);
     let p = cx.pick(
         root,

@@ -412,6 +412,12 @@ fn structure_errors_name_file_element_and_line() {
         "root element must be <adapters_conf>",
     );
     assert_err(
+        &format!("<adapters_conf id=\"MONITOR\">\n{meta}\n{d1}</adapters_conf>"),
+        "<adapters_conf",
+        "adapters_conf[id=\"MONITOR\"]",
+        "reserved for Shoal's monitor console",
+    );
+    assert_err(
         &format!("<adapters_conf id=\"S\">\n{d1}</adapters_conf>"),
         "<adapters_conf",
         "adapters_conf[id=\"S\"]",

@@ -305,6 +305,8 @@ struct DataState {
     with_snapshot: HashSet<String>,
     on_subscribe: HashMap<String, Vec<Push>>,
     gates: HashMap<String, (mpsc::Sender<()>, mpsc::Receiver<()>)>,
+    /// `history_length` answers, per item.
+    history: HashMap<String, usize>,
 }
 
 /// Holds one provider call (`+item` or `-item`) at its start: `entered`
@@ -349,6 +351,11 @@ impl FakeData {
     /// then pushes it, ending with [`FakeData::end_of_snapshot`]).
     pub fn snapshot_available(&self, item: &str) {
         lock(&self.state).with_snapshot.insert(item.to_owned());
+    }
+
+    /// `item` asks the server to keep `n` events of DISTINCT history.
+    pub fn keep_history(&self, item: &str, n: usize) {
+        lock(&self.state).history.insert(item.to_owned(), n);
     }
 
     /// `item` will push these from inside `subscribe`, as a provider with
@@ -456,6 +463,10 @@ impl DataProvider for FakeData {
         Ok(())
     }
 
+    fn history_length(&self, item: &str) -> Option<usize> {
+        lock(&self.state).history.get(item).copied()
+    }
+
     fn unsubscribe(&self, item: &str) {
         self.pass_gate(&format!("-{item}"));
         lock(&self.state).calls.push(format!("-{item}"));
@@ -484,6 +495,15 @@ impl Harness {
     }
 
     pub fn with_config(config: EngineConfig) -> Self {
+        Self::build(config, false)
+    }
+
+    /// A harness whose set has [`AdapterSet::ignores_control_link`].
+    pub fn ignoring_control_link() -> Self {
+        Self::build(EngineConfig::default(), true)
+    }
+
+    fn build(config: EngineConfig, ignores_control_link: bool) -> Self {
         let meta = Arc::new(FakeMetadata::default());
         let data = Arc::new(FakeData::default());
         let other = Arc::new(FakeData::default());
@@ -494,6 +514,7 @@ impl Harness {
             name: SET.into(),
             metadata: meta.clone(),
             data: providers,
+            ignores_control_link,
         };
         Self {
             engine: Engine::new(config, vec![set]),

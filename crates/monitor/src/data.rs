@@ -1,0 +1,201 @@
+//! The data adapter of `MONITOR`: its three items, fed by the sampler.
+//!
+//! Samples are taken whether or not anyone watches, so that a chart opened
+//! now starts with the last ten minutes. The state lock is held while the
+//! listener is called, so a snapshot and the next update never cross.
+
+use crate::node::NodeInfo;
+use crate::stats::{Probe, HISTORY};
+use parking_lot::Mutex;
+use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
+use shoal_engine::Engine;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+const NODE: &str = "node";
+const STATS: &str = "stats";
+const ADAPTERS: &str = "adapters";
+
+/// A data adapter the `adapters` item lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterInfo {
+    pub set: String,
+    pub adapter: String,
+    /// What serves it: `demo`, `remote`, `redis`, `nats`, `memory`,
+    /// `monitor`...
+    pub kind: String,
+}
+
+impl AdapterInfo {
+    /// The row's key: `<set>/<data adapter>`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.set, self.adapter)
+    }
+
+    /// The row, as a COMMAND event; `state` is `ready` or why not.
+    fn row(&self, command: &str, state: &str) -> ItemEvent {
+        ItemEvent::new()
+            .with("key", self.key())
+            .with("command", command)
+            .with("set", self.set.as_str())
+            .with("adapter", self.adapter.as_str())
+            .with("kind", self.kind.as_str())
+            .with("state", state)
+    }
+}
+
+pub struct MonitorData {
+    listener: OnceLock<Arc<dyn ItemEventListener>>,
+    node: NodeInfo,
+    adapters: Vec<AdapterInfo>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    node: bool,
+    stats: bool,
+    adapters: bool,
+    /// The last [`HISTORY`] samples, oldest first.
+    samples: VecDeque<ItemEvent>,
+    /// The state last read of each adapter, in `adapters` order.
+    states: Vec<String>,
+}
+
+impl fmt::Debug for MonitorData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonitorData")
+            .field("adapters", &self.adapters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorData {
+    pub fn new(node: NodeInfo, adapters: Vec<AdapterInfo>) -> Self {
+        let states = vec!["ready".to_owned(); adapters.len()];
+        Self {
+            listener: OnceLock::new(),
+            node,
+            adapters,
+            state: Mutex::new(State {
+                states,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// One tick of the sampler: reads the engine and updates what is
+    /// subscribed.
+    pub fn sample(&self, engine: &Engine, now: SystemTime) {
+        let states: Vec<String> = self
+            .adapters
+            .iter()
+            .map(|a| match engine.data_provider(&a.set, &a.adapter) {
+                Some(p) => p.readiness().err().unwrap_or_else(|| "ready".to_owned()),
+                None => "not started".to_owned(),
+            })
+            .collect();
+        self.record(Probe::read(engine, now).event(), states, now);
+    }
+
+    /// Keeps a sample and the adapters' states, and sends what changed to
+    /// the subscribed items.
+    pub fn record(&self, sample: ItemEvent, states: Vec<String>, now: SystemTime) {
+        let mut st = self.state.lock();
+        st.samples.push_back(sample.clone());
+        while st.samples.len() > HISTORY {
+            st.samples.pop_front();
+        }
+        let Some(l) = self.listener.get() else {
+            st.states = states;
+            return;
+        };
+        if st.stats {
+            l.update(STATS, sample, false);
+        }
+        if st.node {
+            let uptime = self
+                .node
+                .event(now)
+                .get("uptime_s")
+                .flatten()
+                .map(str::to_owned);
+            l.update(
+                NODE,
+                ItemEvent::new().with("uptime_s", uptime.unwrap_or_default()),
+                false,
+            );
+        }
+        if st.adapters {
+            for (i, (adapter, new)) in self.adapters.iter().zip(&states).enumerate() {
+                if st.states.get(i) != Some(new) {
+                    l.update(ADAPTERS, adapter.row("UPDATE", new), false);
+                }
+            }
+        }
+        st.states = states;
+    }
+}
+
+impl DataProvider for MonitorData {
+    fn set_listener(&self, listener: Arc<dyn ItemEventListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
+        let l = self
+            .listener
+            .get()
+            .ok_or_else(|| AdapterError::new(-1, "the monitor is not started"))?;
+        let mut st = self.state.lock();
+        match item {
+            NODE => {
+                st.node = true;
+                l.update(NODE, self.node.event(SystemTime::now()), true);
+            }
+            STATS => {
+                st.stats = true;
+                l.snapshot(STATS, st.samples.iter().cloned().collect());
+            }
+            ADAPTERS => {
+                st.adapters = true;
+                let rows = self
+                    .adapters
+                    .iter()
+                    .zip(&st.states)
+                    .map(|(a, state)| a.row("ADD", state))
+                    .collect();
+                l.snapshot(ADAPTERS, rows);
+            }
+            _ => {
+                return Err(AdapterError::bad_group(format!(
+                    "MONITOR has no item \"{item}\": its items are node, stats and adapters"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&self, item: &str) {
+        let mut st = self.state.lock();
+        match item {
+            NODE => st.node = false,
+            STATS => st.stats = false,
+            ADAPTERS => st.adapters = false,
+            _ => {}
+        }
+    }
+
+    fn is_snapshot_available(&self, _item: &str) -> bool {
+        true
+    }
+
+    fn history_length(&self, item: &str) -> Option<usize> {
+        (item == STATS).then_some(HISTORY)
+    }
+}
+
+#[cfg(test)]
+mod tests;

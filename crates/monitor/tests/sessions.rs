@@ -1,0 +1,155 @@
+//! `MONITOR` through the engine: who gets a session, the CONOK without
+//! control link, and the items a console subscribes to.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shoal_engine::{BindContext, Engine, EngineConfig, Stream};
+use shoal_monitor::{AdapterInfo, Monitor, NodeInfo, Policy};
+use shoal_protocol::request::CreateSession;
+use shoal_protocol::{parse_http, Request};
+use shoal_transport::console::ConsoleAccess;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+fn engine() -> (Arc<Engine>, Monitor) {
+    let node = NodeInfo {
+        name: "node-1".into(),
+        version: "0.1.0".into(),
+        pid: std::process::id(),
+        started: SystemTime::now(),
+        listeners: vec!["A=127.0.0.1:0 (http)".into()],
+        control_link: Some("push.example.com".into()),
+        cluster: None,
+    };
+    let policy = Policy {
+        access: ConsoleAccess {
+            path: "/dashboard".into(),
+            public: false,
+            users: vec![],
+        },
+        token: "tok".into(),
+        listeners: vec!["A".into()],
+        trusts_forwards: false,
+    };
+    let adapters = vec![AdapterInfo {
+        set: "MONITOR".into(),
+        adapter: "DEFAULT".into(),
+        kind: "monitor".into(),
+    }];
+    let (monitor, set) = Monitor::new(node, policy, adapters);
+    (Engine::new(EngineConfig::default(), vec![set]), monitor)
+}
+
+fn create(params: &str) -> CreateSession {
+    let body = format!("LS_adapter_set=MONITOR&LS_cid=test{params}");
+    match parse_http("create_session", "", &body)
+        .unwrap()
+        .requests
+        .into_iter()
+        .next()
+    {
+        Some(Ok(Request::CreateSession(c))) => c,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn ctx(ip: &str, listener: &str, headers: &[(&str, &str)]) -> BindContext {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    BindContext {
+        client_ip: ip.into(),
+        client_port: 40000,
+        headers: headers.into(),
+        control_link: Some("push.example.com".into()),
+        server_name: listener.into(),
+        websocket: true,
+    }
+}
+
+async fn head(stream: &mut Stream) -> String {
+    tokio::time::timeout(Duration::from_secs(5), stream.next_chunk())
+        .await
+        .expect("no head in time")
+        .expect("the stream ended")
+}
+
+#[tokio::test]
+async fn a_local_client_gets_a_session_without_control_link() {
+    let (engine, _monitor) = engine();
+    let mut s = engine
+        .create_session(&create(""), &ctx("127.0.0.1", "A", &[]))
+        .await
+        .unwrap();
+    let head = head(&mut s).await;
+    let conok = head.lines().next().unwrap();
+    assert!(
+        conok.starts_with("CONOK,") && conok.ends_with(",*"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_forwarded_client_is_refused_unless_it_has_the_token() {
+    let (engine, _monitor) = engine();
+    let far = ctx("127.0.0.1", "A", &[("x-forwarded-for", "203.0.113.9")]);
+    let (code, message) = engine.create_session(&create(""), &far).await.unwrap_err();
+    assert_eq!(code, 1, "{message}");
+    assert!(message.contains("local clients"), "{message}");
+    let far = ctx("203.0.113.9", "A", &[]);
+    assert!(engine.create_session(&create(""), &far).await.is_err());
+    let with_token = create("&LS_user=console&LS_password=tok");
+    assert!(engine.create_session(&with_token, &far).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_listener_without_the_console_refuses_sessions() {
+    let (engine, _monitor) = engine();
+    let (code, message) = engine
+        .create_session(&create(""), &ctx("127.0.0.1", "B", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(code, 1);
+    assert!(
+        message.contains("not available on listener \"B\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_sampler_counts_sessions_into_stats() {
+    let (engine, monitor) = engine();
+    let _sampler = monitor.start(&engine);
+    let mut s = engine
+        .create_session(&create(""), &ctx("127.0.0.1", "A", &[]))
+        .await
+        .unwrap();
+    head(&mut s).await;
+    let id = engine.session_ids().pop().unwrap();
+    let sub = "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=stats&LS_schema=sessions%20items&LS_data_adapter=DEFAULT&LS_snapshot=true";
+    let req = match parse_http("control", "", &format!("LS_session={id}&{sub}"))
+        .unwrap()
+        .requests
+        .into_iter()
+        .next()
+    {
+        Some(Ok(Request::Control(c))) => c,
+        other => panic!("{other:?}"),
+    };
+    engine.control(&id, req).await.unwrap();
+    // Until a sample counts this session (the sampler ticks each second).
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let Some(chunk) = s.next_chunk().await else {
+                return false;
+            };
+            seen.push_str(&chunk);
+            if seen.lines().any(|l| l.starts_with("U,1,1,1|")) {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+}
