@@ -62,6 +62,8 @@ struct State {
     samples: VecDeque<ItemEvent>,
     /// The state last read of each adapter, in `adapters` order.
     states: Vec<String>,
+    /// The previous reading, for rates per second.
+    last: Option<Probe>,
 }
 
 impl fmt::Debug for MonitorData {
@@ -97,7 +99,20 @@ impl MonitorData {
                 None => "not started".to_owned(),
             })
             .collect();
-        self.record(Probe::read(engine, now).event(), states, now);
+        let probe = Probe::read(engine, now);
+        // The lock is taken twice (here and in `record`): the sampler is
+        // the only writer of `last`, once a second, so nothing interleaves
+        // that matters.
+        let probe = {
+            let mut st = self.state.lock();
+            let probe = match &st.last {
+                Some(prev) => probe.since(prev),
+                None => probe,
+            };
+            st.last = Some(probe.clone());
+            probe
+        };
+        self.record(probe.event(), states, now);
     }
 
     /// Keeps a sample and the adapters' states, and sends what changed to
