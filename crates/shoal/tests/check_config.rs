@@ -230,6 +230,8 @@ fn serve_starts_with_every_seed_snippet() {
         let lines: Vec<String> = BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
+            // Other announcements (the demo pages' address) come between.
+            .filter(|l| l.starts_with("listening on "))
             .take(expected)
             .collect();
         let _ = child.kill();
