@@ -5,7 +5,8 @@
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy, nginx,
-# redis-server, nats-server and chromium (the browser tests),
+# redis-server, nats-server, chromium (the browser tests) and prometheus
+# (the scrape test),
 # the npm packages of
 # the official clients and of the remote adapter SDKs (pinned by
 # tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
@@ -36,7 +37,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis, NATS and Chromium (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS, Chromium and Prometheus (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
@@ -45,6 +46,8 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -x /usr/b
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # The browser tests drive Debian's Chromium (at this path) with playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# A real Prometheus scrapes /metrics (it is started by the test, never as a service).
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
