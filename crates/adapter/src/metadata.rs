@@ -143,20 +143,27 @@ pub trait MetadataProvider: Send + Sync {
         None
     }
 
-    /// Item names of a group, in order.
+    /// Item names of a group, in order. The default reads the group as
+    /// Lightstreamer's `LiteralBasedProvider` does: its space-separated
+    /// words (see [`literal`]).
     fn get_items<'a>(
         &'a self,
-        session: &'a SessionInfo,
+        _session: &'a SessionInfo,
         group: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
+    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
+        ready(literal::items(group))
+    }
 
-    /// Field names of a schema for the items of a group, in order.
+    /// Field names of a schema for the items of a group, in order. The
+    /// default reads the schema's space-separated words (see [`literal`]).
     fn get_schema<'a>(
         &'a self,
-        session: &'a SessionInfo,
-        group: &'a str,
+        _session: &'a SessionInfo,
+        _group: &'a str,
         schema: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>>;
+    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
+        ready(literal::fields(schema))
+    }
 
     /// Modes and limits of each item of a subscription to `data_adapter`,
     /// in the order of `items`. The default allows every mode and sets no

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use shoal_adapter::{
-    literal, ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo,
-};
+use shoal_adapter::{ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo};
 
 use crate::chat::ChatRoom;
 use crate::portfolio::{OrderError, Portfolio, Side};
@@ -114,23 +112,6 @@ impl MetadataProvider for DemoMetadata {
     fn notify_user<'a>(&'a self, _login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
         // A demo: everyone is welcome, with or without credentials.
         ready(Ok(()))
-    }
-
-    fn get_items<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        group: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::items(group))
-    }
-
-    fn get_schema<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        _group: &'a str,
-        schema: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::fields(schema))
     }
 
     fn notify_user_message<'a>(

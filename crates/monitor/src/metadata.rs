@@ -6,9 +6,7 @@
 //! there. Refusals are `CONERR` with code 1 (credentials refused), as for
 //! any refused login.
 
-use shoal_adapter::{
-    literal, ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo,
-};
+use shoal_adapter::{ready, AdapterError, BoxFuture, Login, MetadataProvider, SessionInfo};
 use shoal_transport::console::{ConsoleAccess, ConsoleUser, RefusalLog, TOKEN_USER};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -106,23 +104,6 @@ impl MetadataProvider for MonitorMetadata {
         session: &'a SessionInfo,
     ) -> BoxFuture<'a, Result<(), AdapterError>> {
         ready(self.check_listener(session))
-    }
-
-    fn get_items<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        group: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::items(group))
-    }
-
-    fn get_schema<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        _group: &'a str,
-        schema: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::fields(schema))
     }
 
     fn notify_user_message<'a>(

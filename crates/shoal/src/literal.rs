@@ -6,8 +6,7 @@
 
 use regex::Regex;
 use shoal_adapter::{
-    literal, ready, AdapterError, BoxFuture, ItemData, Login, MetadataProvider, Mode, ModeSet,
-    SessionInfo,
+    ready, AdapterError, BoxFuture, ItemData, Login, MetadataProvider, Mode, ModeSet, SessionInfo,
 };
 use shoal_protocol::code;
 
@@ -92,23 +91,6 @@ impl MetadataProvider for LiteralBased {
         } else {
             Err(AdapterError::access_denied("user not allowed"))
         })
-    }
-
-    fn get_items<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        group: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::items(group))
-    }
-
-    fn get_schema<'a>(
-        &'a self,
-        _session: &'a SessionInfo,
-        _group: &'a str,
-        schema: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<String>, AdapterError>> {
-        ready(literal::fields(schema))
     }
 
     fn item_data<'a>(
