@@ -194,6 +194,9 @@ pub struct Dashboard {
     pub servers: Vec<String>,
     /// `<dashboard_url_path>` (default `/dashboard`), without a final `/`.
     pub url_path: String,
+    /// `<shoal_node_name>`: this node's name in the cluster view (the
+    /// first listener's name without).
+    pub node_name: Option<String>,
     /// `<shoal_console_url>`: where others reach this node's console, as
     /// its `status.json` tells them (derived from the listeners without).
     pub console_url: Option<String>,

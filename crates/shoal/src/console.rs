@@ -25,6 +25,8 @@ pub struct Plan {
     pub control_host: Option<String>,
     /// `<shoal_console_url>`, if given.
     pub console_url: Option<String>,
+    /// `<shoal_node_name>`, if given.
+    pub node_name: Option<String>,
     /// The peers of `<shoal_cluster_node>`.
     pub peers: Vec<Peer>,
 }
@@ -69,6 +71,7 @@ impl Plan {
                     false => l.host.clone(),
                 }),
             console_url: dashboard.and_then(|d| d.console_url.clone()),
+            node_name: dashboard.and_then(|d| d.node_name.clone()),
             peers: dashboard.map(peers).unwrap_or_default(),
         }
     }
@@ -115,9 +118,11 @@ impl Plan {
         sets: &[AdapterSet],
     ) -> (Monitor, AdapterSet) {
         let node = NodeInfo {
-            name: listeners
-                .first()
-                .map_or("Shoal".to_owned(), |(c, _, _)| c.server_name.clone()),
+            name: self.node_name.clone().unwrap_or_else(|| {
+                listeners
+                    .first()
+                    .map_or("Shoal".to_owned(), |(c, _, _)| c.server_name.clone())
+            }),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             started: SystemTime::now(),

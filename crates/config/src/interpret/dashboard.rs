@@ -28,10 +28,12 @@ impl Cx<'_> {
                 "jmxtree_enabled",
                 "enable_hostname_lookup",
                 "shoal_console_url",
+                "shoal_node_name",
             ],
             &["user", "available_on_server", "shoal_cluster_node"],
         )?;
-        let [public, all_servers, url_path, jmxtree, hostname_lookup, console_url] = p.single;
+        let [public, all_servers, url_path, jmxtree, hostname_lookup, console_url, node_name] =
+            p.single;
         let public = self.flag(public, &path)?.unwrap_or(false);
         let all_servers = self.flag(all_servers, &path)?.unwrap_or(false);
         // Both are Lightstreamer features Shoal does not have: Y is worth a
@@ -61,6 +63,12 @@ impl Cx<'_> {
             Some((value, line, at)) => {
                 Some(super::cluster_node::url_of(&value).map_err(|m| self.error(line, &at, m))?)
             }
+        };
+        let node_name = match self.child_value(node_name, &path)? {
+            Some((value, line, at)) if value.trim().is_empty() => {
+                return Err(self.error(line, &at, "must name this node, e.g. node1"))
+            }
+            other => other.map(|(value, _, _)| value.trim().to_owned()),
         };
         let mut users = Vec::new();
         let mut servers = Vec::new();
@@ -96,6 +104,7 @@ impl Cx<'_> {
             all_servers,
             servers,
             url_path,
+            node_name,
             console_url,
             cluster_nodes,
             line: el.line,

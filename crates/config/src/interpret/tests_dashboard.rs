@@ -198,11 +198,13 @@ type NodeBrief<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u32);
 #[test]
 fn cluster_nodes_and_the_console_url_are_read() {
     let loaded = ok(r#"<dashboard>
+  <shoal_node_name>node1</shoal_node_name>
   <shoal_console_url>http://node1.example:8080/dashboard</shoal_console_url>
   <shoal_cluster_node name="node2" url="http://node2.example:8080/dashboard/"/>
   <shoal_cluster_node name="node3" url="https://10.0.0.3:8443/dashboard" user="ops" password="pw"/>
 </dashboard>"#);
     let d = loaded.config.dashboard.clone().unwrap();
+    assert_eq!(d.node_name.as_deref(), Some("node1"));
     assert_eq!(
         d.console_url.as_deref(),
         Some("http://node1.example:8080/dashboard/")
@@ -228,14 +230,14 @@ fn cluster_nodes_and_the_console_url_are_read() {
                 "http://node2.example:8080/dashboard/",
                 None,
                 None,
-                6
+                7
             ),
             (
                 "node3",
                 "https://10.0.0.3:8443/dashboard/",
                 Some("ops"),
                 Some("pw"),
-                7
+                8
             ),
         ]
     );
