@@ -68,6 +68,7 @@ pub fn render(p: &Plan, node: &Node) -> String {
         let _ = writeln!(s, "<control_link_address>{a}</control_link_address>");
         cross_domain_policy(&mut s, p);
     }
+    dashboard(&mut s, p, node);
     if p.feed.is_some() {
         let _ = writeln!(
             s,
@@ -79,6 +80,31 @@ pub fn render(p: &Plan, node: &Node) -> String {
     }
     s.push_str("</lightstreamer_conf>\n");
     s
+}
+
+/// The monitor console on every listener, its cluster view listing the
+/// kit's other nodes at their direct addresses (not the balancer's), so
+/// that each node's console shows the whole cluster.
+fn dashboard(s: &mut String, p: &Plan, node: &Node) {
+    s.push_str(
+        "<!-- The monitor console (/dashboard/), showing the other nodes beside this one. -->\n\
+         <dashboard>\n\
+         \x20 <available_on_all_servers>Y</available_on_all_servers>\n",
+    );
+    let _ = writeln!(s, "  <shoal_node_name>{}</shoal_node_name>", node.name);
+    let _ = writeln!(
+        s,
+        "  <shoal_console_url>{}/dashboard/</shoal_console_url>",
+        node.direct_url
+    );
+    for other in p.nodes.iter().filter(|o| o.name != node.name) {
+        let _ = writeln!(
+            s,
+            "  <shoal_cluster_node name=\"{}\" url=\"{}/dashboard/\"/>",
+            other.name, other.direct_url
+        );
+    }
+    s.push_str("</dashboard>\n");
 }
 
 /// With a control link, a page served through the balancer (origin

@@ -253,3 +253,40 @@ fn control_link_kits_let_the_balancers_pages_reach_the_nodes_names() {
         }
     }
 }
+
+#[test]
+fn every_node_conf_lists_the_other_nodes_consoles_at_their_direct_addresses() {
+    for p in all_plans() {
+        let (_dir, out) = crate::tests_feed::write(&p);
+        for n in &p.nodes {
+            let file = out.join(format!("{}.xml", n.name));
+            let loaded = shoal_config::load(&file).unwrap_or_else(|e| panic!("{}: {e}", label(&p)));
+            let d = loaded
+                .config
+                .dashboard
+                .unwrap_or_else(|| panic!("{}", label(&p)));
+            assert!(d.all_servers, "{}", label(&p));
+            assert_eq!(d.node_name.as_deref(), Some(n.name.as_str()));
+            let own = format!("{}/dashboard/", n.direct_url);
+            assert_eq!(
+                d.console_url.as_deref(),
+                Some(own.as_str()),
+                "{}",
+                label(&p)
+            );
+            let listed: Vec<(String, String)> = d
+                .cluster_nodes
+                .iter()
+                .map(|c| (c.name.clone(), c.url.clone()))
+                .collect();
+            let others: Vec<(String, String)> = p
+                .nodes
+                .iter()
+                .filter(|o| o.name != n.name)
+                .map(|o| (o.name.clone(), format!("{}/dashboard/", o.direct_url)))
+                .collect();
+            assert_eq!(listed, others, "{}", label(&p));
+            assert!(!others.is_empty(), "{}", label(&p));
+        }
+    }
+}

@@ -660,6 +660,7 @@ fn parse_port_type(value: &str) -> Option<PortType> {
     })
 }
 
+mod cluster_node;
 mod cross_domain;
 mod dashboard;
 pub(crate) use dashboard::DEFAULT_URL_PATH as DEFAULT_DASHBOARD_PATH;

@@ -194,8 +194,42 @@ pub struct Dashboard {
     pub servers: Vec<String>,
     /// `<dashboard_url_path>` (default `/dashboard`), without a final `/`.
     pub url_path: String,
+    /// `<shoal_node_name>`: this node's name in the cluster view (the
+    /// first listener's name without).
+    pub node_name: Option<String>,
+    /// `<shoal_console_url>`: where others reach this node's console, as
+    /// its `status.json` tells them (derived from the listeners without).
+    pub console_url: Option<String>,
+    /// Every `<shoal_cluster_node>`: the peers whose console this one
+    /// watches, in file order.
+    pub cluster_nodes: Vec<ClusterNode>,
     /// Line of `<dashboard>`.
     pub line: u32,
+}
+
+/// `<dashboard><shoal_cluster_node name=".." url=".." user=".."
+/// password=".."/>`: a peer's console. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterNode {
+    pub name: String,
+    /// The peer console's absolute `http://` or `https://` URL, ending
+    /// with `/`.
+    pub url: String,
+    /// HTTP Basic credentials for that console, when it asks for them.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub line: u32,
+}
+
+impl fmt::Debug for ClusterNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterNode")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Dashboard {

@@ -4,8 +4,10 @@
 //! now starts with the last ten minutes. The state lock is held while the
 //! listener is called, so a snapshot and the next update never cross.
 
+use crate::cluster::Cluster;
 use crate::node::NodeInfo;
 use crate::stats::{Probe, HISTORY};
+use crate::status::Status;
 use parking_lot::Mutex;
 use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
 use shoal_engine::Engine;
@@ -17,6 +19,7 @@ use std::time::SystemTime;
 const NODE: &str = "node";
 const STATS: &str = "stats";
 const ADAPTERS: &str = "adapters";
+const CLUSTER: &str = "cluster";
 
 /// A data adapter the `adapters` item lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,11 @@ struct State {
     states: Vec<String>,
     /// The previous reading, for rates per second.
     last: Option<Probe>,
+    cluster_on: bool,
+    /// The `cluster` item's rows.
+    cluster: Cluster,
+    /// The status document of the last reading.
+    status: Option<Status>,
 }
 
 impl fmt::Debug for MonitorData {
@@ -79,12 +87,13 @@ impl MonitorData {
         let states = vec!["ready".to_owned(); adapters.len()];
         Self {
             listener: OnceLock::new(),
-            node,
             adapters,
             state: Mutex::new(State {
                 states,
+                cluster: Cluster::new(&node.name),
                 ..State::default()
             }),
+            node,
         }
     }
 
@@ -112,7 +121,10 @@ impl MonitorData {
             st.last = Some(probe.clone());
             probe
         };
+        let status = self.status_of(&probe, engine.is_accepting(), &states, now);
         self.record(probe.event(), states, now);
+        self.update_cluster(|c| c.myself(&status, now));
+        self.state.lock().status = Some(status);
     }
 
     /// Keeps a sample and the adapters' states, and sends what changed to
@@ -184,10 +196,11 @@ impl DataProvider for MonitorData {
                     .collect();
                 l.snapshot(ADAPTERS, rows);
             }
+            CLUSTER => self.subscribe_cluster(l.as_ref(), &mut st),
             _ => {
                 return Err(AdapterError::bad_group(format!(
-                    "MONITOR has no item \"{item}\": its items are node, stats and adapters"
-                )))
+                "MONITOR has no item \"{item}\": its items are node, stats, adapters and cluster"
+            )))
             }
         }
         Ok(())
@@ -199,6 +212,7 @@ impl DataProvider for MonitorData {
             NODE => st.node = false,
             STATS => st.stats = false,
             ADAPTERS => st.adapters = false,
+            CLUSTER => st.cluster_on = false,
             _ => {}
         }
     }
@@ -212,5 +226,6 @@ impl DataProvider for MonitorData {
     }
 }
 
+mod cluster;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,12 @@
 //! - `stats` (MERGE or DISTINCT): one sample of the node's figures per
 //!   second; a DISTINCT subscription opens with the last ten minutes;
 //! - `adapters` (COMMAND, key `<set>/<data adapter>`): the data adapters
-//!   and whether each can serve now.
+//!   and whether each can serve now;
+//! - `cluster` (COMMAND, key the node's name): this node and its peers,
+//!   listed in the configuration or found through a shared broker.
+//!
+//! The same sampler makes the node's status document ([`Status`], served
+//! as `status.json` and announced to peers).
 //!
 //! Who may open a session follows the console's own policy
 //! ([`shoal_transport::console::ConsoleAccess`]), plus the console page's
@@ -13,20 +18,32 @@
 //! ([`Monitor::start`]); the pieces that turn readings into events are
 //! plain functions, tested without a runtime.
 
+mod cluster;
 mod data;
+mod fetch;
 mod metadata;
 mod node;
 mod stats;
+mod status;
 
+pub use cluster::{Change, Cluster, Failure, Row, Source, State, MAX_NODES, STALE_KEEP};
 pub use data::{AdapterInfo, MonitorData};
+pub use fetch::{Peer, MAX_BODY};
 pub use metadata::{MonitorMetadata, Policy};
 pub use node::{rfc3339, NodeInfo};
 pub use stats::{Probe, FIELDS, HISTORY};
+pub use status::Status;
 
 use shoal_adapter::{AdapterSet, DataProvider};
 use shoal_engine::Engine;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How often peers are polled and announced.
+pub const PEER_PERIOD: Duration = Duration::from_secs(2);
+/// How long one poll of a peer may take.
+pub const PEER_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The name of the adapter set (`LS_adapter_set`).
 pub const ADAPTER_SET: &str = "MONITOR";
@@ -75,5 +92,40 @@ impl Monitor {
                 data.sample(&engine, std::time::SystemTime::now());
             }
         })
+    }
+
+    /// This node's status document, as of the last sample.
+    pub fn status(&self) -> Option<Status> {
+        self.data.status()
+    }
+
+    /// Polls each peer's `status.json` every [`PEER_PERIOD`], for as long
+    /// as the process runs.
+    pub fn watch_peers(&self, peers: Vec<Peer>) {
+        for peer in peers {
+            let data = self.data.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(PEER_PERIOD);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let outcome = match tokio::time::timeout(PEER_TIMEOUT, peer.fetch()).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(Failure::Unreachable(format!(
+                            "no answer within {} ms",
+                            PEER_TIMEOUT.as_millis()
+                        ))),
+                    };
+                    let now = SystemTime::now();
+                    data.update_cluster(|c| c.polled(&peer.name, &peer.url, outcome, now));
+                }
+            });
+        }
+    }
+
+    /// What a broker watcher read of the others' announcements.
+    pub fn discovered(&self, found: &[Status]) {
+        let now = SystemTime::now();
+        self.data.update_cluster(|c| c.discovered(found, now));
     }
 }

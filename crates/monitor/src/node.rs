@@ -18,6 +18,9 @@ pub struct NodeInfo {
     pub control_link: Option<String>,
     /// The node's cluster, when there is one (empty for now).
     pub cluster: Option<String>,
+    /// Where this node's console is reached, ending with `/`
+    /// (`<shoal_console_url>`, or derived from the listeners).
+    pub console_url: String,
 }
 
 impl NodeInfo {
@@ -105,6 +108,7 @@ mod tests {
             ],
             control_link: None,
             cluster: None,
+            console_url: String::new(),
         };
         let ev = node.event(at(1_090));
         assert_eq!(ev.get("uptime_s"), Some(Some("90")));

@@ -4,7 +4,7 @@
 
 use shoal_adapter::AdapterSet;
 use shoal_config::{AdapterSets, Config, DataSource};
-use shoal_monitor::{AdapterInfo, Monitor, NodeInfo, Policy};
+use shoal_monitor::{AdapterInfo, Monitor, NodeInfo, Peer, Policy};
 use shoal_transport::console::{Console, ConsoleAccess, ConsoleUser};
 use shoal_transport::ListenerConfig;
 use std::collections::HashMap;
@@ -20,6 +20,15 @@ pub struct Plan {
     /// `<set>/<adapter>`.
     pub kinds: HashMap<String, &'static str>,
     pub control_link: Option<String>,
+    /// The control link's host (IPv6 in brackets), for a derived console
+    /// URL.
+    pub control_host: Option<String>,
+    /// `<shoal_console_url>`, if given.
+    pub console_url: Option<String>,
+    /// `<shoal_node_name>`, if given.
+    pub node_name: Option<String>,
+    /// The peers of `<shoal_cluster_node>`.
+    pub peers: Vec<Peer>,
 }
 
 /// The console's access as `<dashboard>` says (`None`: Shoal's default,
@@ -47,6 +56,7 @@ pub fn access(config: Option<&Config>) -> ConsoleAccess {
 
 impl Plan {
     pub fn new(config: Option<&Config>, sets: Option<&AdapterSets>) -> Self {
+        let dashboard = config.and_then(|c| c.dashboard.as_ref());
         let console = Console::new(access(config), shoal_monitor::new_token());
         Self {
             console: Arc::new(console),
@@ -54,7 +64,43 @@ impl Plan {
             control_link: config
                 .and_then(|c| c.control_link_address.as_ref())
                 .map(ToString::to_string),
+            control_host: config
+                .and_then(|c| c.control_link_address.as_ref())
+                .map(|l| match l.host.contains(':') {
+                    true => format!("[{}]", l.host),
+                    false => l.host.clone(),
+                }),
+            console_url: dashboard.and_then(|d| d.console_url.clone()),
+            node_name: dashboard.and_then(|d| d.node_name.clone()),
+            peers: dashboard.map(peers).unwrap_or_default(),
         }
+    }
+
+    /// Serves `status.json` from the monitor's samples and starts polling
+    /// the listed peers.
+    pub fn attach(&self, monitor: &Monitor) {
+        let m = monitor.clone();
+        self.console
+            .set_status(Arc::new(move || m.status().map(|s| s.to_json())));
+        monitor.watch_peers(self.peers.clone());
+    }
+
+    /// Where others reach this console: `<shoal_console_url>`, else the
+    /// first listener serving it (by the control link's host when it
+    /// listens on every interface, else by loopback).
+    fn console_url(&self, listeners: &[(&ListenerConfig, SocketAddr, &str)]) -> String {
+        if let Some(url) = &self.console_url {
+            return url.clone();
+        }
+        let path = &self.console.access.path;
+        let Some((_, addr, scheme)) = listeners.iter().find(|(c, _, _)| c.console.is_some()) else {
+            return String::new();
+        };
+        let host = match &self.control_host {
+            Some(host) if addr.ip().is_unspecified() => format!("{host}:{}", addr.port()),
+            _ => crate::browsable(*addr).to_string(),
+        };
+        format!("{scheme}://{host}{path}/")
     }
 
     /// Serves the console on the listeners where it is available.
@@ -72,9 +118,11 @@ impl Plan {
         sets: &[AdapterSet],
     ) -> (Monitor, AdapterSet) {
         let node = NodeInfo {
-            name: listeners
-                .first()
-                .map_or("Shoal".to_owned(), |(c, _, _)| c.server_name.clone()),
+            name: self.node_name.clone().unwrap_or_else(|| {
+                listeners
+                    .first()
+                    .map_or("Shoal".to_owned(), |(c, _, _)| c.server_name.clone())
+            }),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             started: SystemTime::now(),
@@ -84,6 +132,7 @@ impl Plan {
                 .collect(),
             control_link: self.control_link.clone(),
             cluster: None,
+            console_url: self.console_url(listeners),
         };
         Monitor::new(node, self.policy(listeners), self.adapters(sets))
     }
@@ -134,6 +183,19 @@ impl Plan {
         adapters.sort_by_key(AdapterInfo::key);
         adapters
     }
+}
+
+/// The `<shoal_cluster_node>`s, as pollers take them.
+fn peers(d: &shoal_config::Dashboard) -> Vec<Peer> {
+    d.cluster_nodes
+        .iter()
+        .map(|n| Peer {
+            name: n.name.clone(),
+            url: n.url.clone(),
+            user: n.user.clone(),
+            password: n.password.clone(),
+        })
+        .collect()
 }
 
 /// What serves each data adapter of the adapters folder.

@@ -324,6 +324,7 @@ async fn serve_all(
     let engine = Engine::new(config, adapter_sets);
     let _reaper = engine.spawn_reaper();
     let _sampler = monitor.start(&engine);
+    console.attach(&monitor);
     let mut servers = tokio::task::JoinSet::new();
     for (listener, local, scheme, conf, handshakes) in bound {
         // Tests and scripts read this line to learn the port.

@@ -27,10 +27,13 @@ impl Cx<'_> {
                 "dashboard_url_path",
                 "jmxtree_enabled",
                 "enable_hostname_lookup",
+                "shoal_console_url",
+                "shoal_node_name",
             ],
-            &["user", "available_on_server"],
+            &["user", "available_on_server", "shoal_cluster_node"],
         )?;
-        let [public, all_servers, url_path, jmxtree, hostname_lookup] = p.single;
+        let [public, all_servers, url_path, jmxtree, hostname_lookup, console_url, node_name] =
+            p.single;
         let public = self.flag(public, &path)?.unwrap_or(false);
         let all_servers = self.flag(all_servers, &path)?.unwrap_or(false);
         // Both are Lightstreamer features Shoal does not have: Y is worth a
@@ -55,12 +58,32 @@ impl Cx<'_> {
                 url_path_of(&value).map_err(|message| self.error(line, &at, message))?
             }
         };
+        let console_url = match self.child_value(console_url, &path)? {
+            None => None,
+            Some((value, line, at)) => {
+                Some(super::cluster_node::url_of(&value).map_err(|m| self.error(line, &at, m))?)
+            }
+        };
+        let node_name = match self.child_value(node_name, &path)? {
+            Some((value, line, at)) if value.trim().is_empty() => {
+                return Err(self.error(line, &at, "must name this node, e.g. node1"))
+            }
+            other => other.map(|(value, _, _)| value.trim().to_owned()),
+        };
         let mut users = Vec::new();
         let mut servers = Vec::new();
+        let mut cluster_nodes: Vec<crate::ClusterNode> = Vec::new();
         for child in &p.many {
             let at = format!("{path}/{}", child.name);
             if child.is("user") {
                 users.push(self.user(child, &at)?);
+            } else if child.is("shoal_cluster_node") {
+                let node = self.cluster_node(child, &at)?;
+                if cluster_nodes.iter().any(|n| n.name == node.name) {
+                    let message = format!("a node named \"{}\" is already listed", node.name);
+                    return Err(self.error(child.line, &at, message));
+                }
+                cluster_nodes.push(node);
             } else {
                 self.attributes(child, &at, &["name", "jmxtree_visible"]);
                 let name = required(child, "name")
@@ -81,6 +104,9 @@ impl Cx<'_> {
             all_servers,
             servers,
             url_path,
+            node_name,
+            console_url,
+            cluster_nodes,
             line: el.line,
         })
     }
@@ -111,7 +137,7 @@ impl Cx<'_> {
 }
 
 /// The trimmed, non-empty value of attribute `name`.
-fn required(el: &Element, name: &str) -> Option<String> {
+pub(super) fn required(el: &Element, name: &str) -> Option<String> {
     el.attrs
         .iter()
         .find(|a| a.name.eq_ignore_ascii_case(name))

@@ -191,3 +191,109 @@ fn written_twice_is_an_error() {
         "written twice",
     );
 }
+
+/// (name, url, user, password, line)
+type NodeBrief<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u32);
+
+#[test]
+fn cluster_nodes_and_the_console_url_are_read() {
+    let loaded = ok(r#"<dashboard>
+  <shoal_node_name>node1</shoal_node_name>
+  <shoal_console_url>http://node1.example:8080/dashboard</shoal_console_url>
+  <shoal_cluster_node name="node2" url="http://node2.example:8080/dashboard/"/>
+  <shoal_cluster_node name="node3" url="https://10.0.0.3:8443/dashboard" user="ops" password="pw"/>
+</dashboard>"#);
+    let d = loaded.config.dashboard.clone().unwrap();
+    assert_eq!(d.node_name.as_deref(), Some("node1"));
+    assert_eq!(
+        d.console_url.as_deref(),
+        Some("http://node1.example:8080/dashboard/")
+    );
+    let nodes: Vec<NodeBrief> = d
+        .cluster_nodes
+        .iter()
+        .map(|n| {
+            (
+                n.name.as_str(),
+                n.url.as_str(),
+                n.user.as_deref(),
+                n.password.as_deref(),
+                n.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            (
+                "node2",
+                "http://node2.example:8080/dashboard/",
+                None,
+                None,
+                7
+            ),
+            (
+                "node3",
+                "https://10.0.0.3:8443/dashboard/",
+                Some("ops"),
+                Some("pw"),
+                8
+            ),
+        ]
+    );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(!format!("{:?}", d.cluster_nodes[1]).contains("pw"));
+}
+
+#[test]
+fn cluster_node_errors_name_the_element_and_line() {
+    let node = format!("{D}/shoal_cluster_node");
+    assert_err(
+        "<dashboard>\n<shoal_cluster_node url=\"http://n2/dashboard/\"/></dashboard>",
+        5,
+        &node,
+        "name attribute is required",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\"/></dashboard>",
+        4,
+        &node,
+        "url attribute is required",
+    );
+    assert_err(
+        "<dashboard>\n\n<shoal_cluster_node name=\"n2\" url=\"n2:8080/dashboard/\"/></dashboard>",
+        6,
+        &node,
+        "not an absolute http:// or https:// URL",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"ftp://n2/\"/></dashboard>",
+        4,
+        &node,
+        "not an absolute http:// or https:// URL",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"http:///dashboard/\"/></dashboard>",
+        4,
+        &node,
+        "names no host",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"http://n2/\" user=\"ops\"/></dashboard>",
+        4,
+        &node,
+        "user and password go together",
+    );
+    assert_err(
+        "<dashboard>\n<shoal_cluster_node name=\"n2\" url=\"http://n2/\"/>\n<shoal_cluster_node name=\"n2\" url=\"http://n3/\"/></dashboard>",
+        6,
+        &node,
+        "already listed",
+    );
+    assert_err(
+        "<dashboard>\n<shoal_console_url>/dashboard/</shoal_console_url></dashboard>",
+        5,
+        &format!("{D}/shoal_console_url"),
+        "not an absolute",
+    );
+}

@@ -39,6 +39,7 @@ fn monitor() -> (MonitorData, Arc<Recorder>) {
         listeners: vec![],
         control_link: None,
         cluster: None,
+        console_url: "http://127.0.0.1:8080/dashboard/".into(),
     };
     let adapters = vec![
         AdapterInfo {
@@ -153,5 +154,5 @@ fn unknown_items_are_refused() {
     let (data, _rec) = monitor();
     let e = data.subscribe("cpu").unwrap_err();
     assert_eq!(e.code, 21);
-    assert!(e.message.contains("node, stats and adapters"));
+    assert!(e.message.contains("node, stats, adapters and cluster"));
 }

@@ -4,7 +4,9 @@
 //! - `{path}` redirects to `{path}/`;
 //! - `{path}/` is the page, `{path}/lib/lightstreamer.min.js` the official
 //!   web client, other files come from `shoal-web`'s dashboard tree;
-//! - `{path}/token` gives the page its login to the `MONITOR` adapter set.
+//! - `{path}/token` gives the page its login to the `MONITOR` adapter set;
+//! - `{path}/status.json` is the node's status document (docs/monitor.md),
+//!   which peers poll for their cluster view.
 //!
 //! Every answer goes through [`ConsoleAccess::check`] first and is never
 //! cached. On a listener without the console none of these routes exist,
@@ -32,6 +34,9 @@ use std::sync::Arc;
 /// password.
 pub const TOKEN_USER: &str = "console";
 
+/// Gives the node's status document as JSON; `None` until there is one.
+pub type StatusSource = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// The console of one node, shared by the listeners that serve it.
 /// `Debug` hides the token.
 pub struct Console {
@@ -39,6 +44,8 @@ pub struct Console {
     /// The password of [`TOKEN_USER`] (see `shoal_monitor::new_token`).
     pub token: String,
     refusals: RefusalLog,
+    /// Set once the monitor exists (after the listeners are bound).
+    status: std::sync::OnceLock<StatusSource>,
 }
 
 impl std::fmt::Debug for Console {
@@ -55,7 +62,13 @@ impl Console {
             access,
             token,
             refusals: RefusalLog::default(),
+            status: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where `status.json` comes from; only the first call counts.
+    pub fn set_status(&self, source: StatusSource) {
+        let _ = self.status.set(source);
     }
 }
 
@@ -95,6 +108,8 @@ async fn file(
     guarded(&st, peer, &h, |console| {
         if file == "token" {
             token(console)
+        } else if file == "status.json" {
+            status(console)
         } else {
             asset(&file)
         }
@@ -162,4 +177,16 @@ fn token(console: &Console) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// The status document, or 503 before the first sample.
+fn status(console: &Console) -> Response {
+    match console.status.get().and_then(|source| source()) {
+        Some(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node has not been sampled yet\n",
+        )
+            .into_response(),
+    }
 }

@@ -246,6 +246,8 @@ async function start() {
   subscribe(client, "MERGE", "node", NODE_FIELDS, onNode, "yes");
   subscribe(client, "DISTINCT", "stats", STATS_FIELDS, onSample, "yes");
   subscribe(client, "COMMAND", "adapters", ADAPTER_FIELDS, onAdapter, "yes");
+  // cluster.js: the Cluster section.
+  subscribe(client, "COMMAND", "cluster", CLUSTER_FIELDS, onCluster, "yes");
   client.connect();
 }
 
