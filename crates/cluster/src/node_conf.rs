@@ -98,9 +98,27 @@ fn dashboard(s: &mut String, p: &Plan, node: &Node) {
         node.direct_url
     );
     for other in p.nodes.iter().filter(|o| o.name != node.name) {
+        // An https console has a certificate of the kit's own CA, for a
+        // name that may not be the address the URL uses.
+        let direct = other.listeners.last();
+        let mut tls = match direct.and_then(|l| l.cert.as_ref()) {
+            Some(cert) if other.direct_url.starts_with("https://") => {
+                // A wildcard certificate covers one label: any name under it.
+                let name = match cert.name.strip_prefix("*.") {
+                    Some(domain) => format!("{}.{domain}", other.name),
+                    None => cert.name.clone(),
+                };
+                format!(" ca_file=\"ca.pem\" tls_name=\"{name}\"")
+            }
+            _ => String::new(),
+        };
+        // A listener only the balancer reaches, with a PROXY header first.
+        if direct.is_some_and(|l| l.proxy_protocol) {
+            tls.push_str(" proxy_protocol=\"Y\"");
+        }
         let _ = writeln!(
             s,
-            "  <shoal_cluster_node name=\"{}\" url=\"{}/dashboard/\"/>",
+            "  <shoal_cluster_node name=\"{}\" url=\"{}/dashboard/\"{tls}/>",
             other.name, other.direct_url
         );
     }

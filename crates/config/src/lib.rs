@@ -218,6 +218,16 @@ pub struct ClusterNode {
     /// HTTP Basic credentials for that console, when it asks for them.
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `ca_file`: PEM certificates of the CA that signed the peer's
+    /// certificate, trusted beside the public roots (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// `tls_name`: the name to check the peer's certificate against, when
+    /// the URL reaches the peer by another (its address, say).
+    pub tls_name: Option<String>,
+    /// `proxy_protocol` (Y/N, default N): the peer's listener expects a
+    /// PROXY protocol header first (it sits behind a balancer that sends
+    /// one), so the poll sends one too.
+    pub proxy_protocol: bool,
     pub line: u32,
 }
 
@@ -227,6 +237,8 @@ impl fmt::Debug for ClusterNode {
             .field("name", &self.name)
             .field("url", &self.url)
             .field("user", &self.user)
+            .field("ca_file", &self.ca_file)
+            .field("tls_name", &self.tls_name)
             .field("line", &self.line)
             .finish_non_exhaustive()
     }

@@ -107,6 +107,7 @@ impl Monitor {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(PEER_PERIOD);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut last: Option<String> = Some(String::new());
                 loop {
                     tick.tick().await;
                     let outcome = match tokio::time::timeout(PEER_TIMEOUT, peer.fetch()).await {
@@ -116,6 +117,22 @@ impl Monitor {
                             PEER_TIMEOUT.as_millis()
                         ))),
                     };
+                    // One log line per change (reachable or not, and why).
+                    let seen = match &outcome {
+                        Ok(_) => None,
+                        Err(Failure::Refused(why) | Failure::Unreachable(why)) => Some(why.clone()),
+                    };
+                    if seen != last {
+                        match &seen {
+                            None => {
+                                tracing::info!(peer = %peer.name, url = %peer.url, "cluster view: peer console reached")
+                            }
+                            Some(why) => {
+                                tracing::warn!(peer = %peer.name, url = %peer.url, "cluster view: peer console not reached: {why}")
+                            }
+                        }
+                        last = seen;
+                    }
                     let now = SystemTime::now();
                     data.update_cluster(|c| c.polled(&peer.name, &peer.url, outcome, now));
                 }

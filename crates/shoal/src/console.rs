@@ -55,10 +55,14 @@ pub fn access(config: Option<&Config>) -> ConsoleAccess {
 }
 
 impl Plan {
-    pub fn new(config: Option<&Config>, sets: Option<&AdapterSets>) -> Self {
+    pub fn new(config: Option<&Config>, sets: Option<&AdapterSets>) -> anyhow::Result<Self> {
         let dashboard = config.and_then(|c| c.dashboard.as_ref());
         let console = Console::new(access(config), shoal_monitor::new_token());
-        Self {
+        let peers = match dashboard {
+            Some(d) => peers(d)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
             console: Arc::new(console),
             kinds: sets.map(kinds).unwrap_or_default(),
             control_link: config
@@ -72,8 +76,8 @@ impl Plan {
                 }),
             console_url: dashboard.and_then(|d| d.console_url.clone()),
             node_name: dashboard.and_then(|d| d.node_name.clone()),
-            peers: dashboard.map(peers).unwrap_or_default(),
-        }
+            peers,
+        })
     }
 
     /// Serves `status.json` from the monitor's samples and starts polling
@@ -185,15 +189,29 @@ impl Plan {
     }
 }
 
-/// The `<shoal_cluster_node>`s, as pollers take them.
-fn peers(d: &shoal_config::Dashboard) -> Vec<Peer> {
+/// The `<shoal_cluster_node>`s, as pollers take them. A `ca_file` that
+/// holds no usable certificate stops the start, naming the element's line.
+fn peers(d: &shoal_config::Dashboard) -> anyhow::Result<Vec<Peer>> {
     d.cluster_nodes
         .iter()
-        .map(|n| Peer {
-            name: n.name.clone(),
-            url: n.url.clone(),
-            user: n.user.clone(),
-            password: n.password.clone(),
+        .map(|n| {
+            let mut peer = Peer::new(&n.name, &n.url, n.user.clone(), n.password.clone());
+            if let Some(name) = &n.tls_name {
+                peer = peer.named(name);
+            }
+            if n.proxy_protocol {
+                peer = peer.with_proxy_protocol();
+            }
+            match &n.ca_file {
+                None => Ok(peer),
+                Some(ca) => peer.trusting(ca).map_err(|e| {
+                    anyhow::anyhow!(
+                        "<dashboard><shoal_cluster_node name=\"{}\"> (line {}): ca_file {e}",
+                        n.name,
+                        n.line
+                    )
+                }),
+            }
         })
         .collect()
 }
@@ -269,7 +287,7 @@ mod tests {
     }
 
     fn mounted(c: &Config) -> (Plan, Vec<ListenerConfig>) {
-        let plan = Plan::new(Some(c), None);
+        let plan = Plan::new(Some(c), None).unwrap();
         let confs = crate::settings::listeners(c)
             .into_iter()
             .map(|mut p| {

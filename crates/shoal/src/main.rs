@@ -194,7 +194,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Some((file.as_path(), &loaded.config)),
                 args.adapters_dir.as_deref(),
             )?;
-            let console = console::Plan::new(Some(&loaded.config), sets.as_ref());
+            let console = console::Plan::new(Some(&loaded.config), sets.as_ref())?;
             for p in &mut plans {
                 console.mount(Some(&loaded.config), &mut p.conf);
             }
@@ -222,7 +222,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 demo_pages: adapters::serves_embedded_demo(sets.as_ref()),
                 ..ListenerConfig::default()
             };
-            let console = console::Plan::new(None, sets.as_ref());
+            let console = console::Plan::new(None, sets.as_ref())?;
             console.mount(None, &mut conf);
             let plans = addrs
                 .into_iter()

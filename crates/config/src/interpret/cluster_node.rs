@@ -16,7 +16,19 @@ impl Cx<'_> {
         el: &Element,
         at: &str,
     ) -> Result<ClusterNode, ConfigError> {
-        self.attributes(el, at, &["name", "url", "user", "password"]);
+        self.attributes(
+            el,
+            at,
+            &[
+                "name",
+                "url",
+                "user",
+                "password",
+                "ca_file",
+                "tls_name",
+                "proxy_protocol",
+            ],
+        );
         let shape = "<shoal_cluster_node name=\"node2\" url=\"http://node2:8080/dashboard/\"/>";
         let name = required(el, "name").ok_or_else(|| {
             let m = format!("the name attribute is required: {shape}");
@@ -34,11 +46,45 @@ impl Cx<'_> {
                 "user and password go together: give both (HTTP Basic for that console) or neither";
             return Err(self.error(el.line, at, m));
         }
+        // A peer whose certificate comes from a private CA (a kit's own):
+        // that CA's PEM certificates, trusted beside the public roots.
+        let ca_file = match required(el, "ca_file") {
+            None => None,
+            Some(value) => {
+                if !url.to_ascii_lowercase().starts_with("https://") {
+                    let m = format!("ca_file is for https:// consoles; \"{url}\" is not one");
+                    return Err(self.error(el.line, at, m));
+                }
+                let file = self.resolve(&value);
+                self.check_readable(&file, el.line, &format!("{at}/@ca_file"))?;
+                Some(file)
+            }
+        };
+        // The name the peer's certificate carries, when the URL names the
+        // peer otherwise (by address, say).
+        let tls_name = required(el, "tls_name");
+        if tls_name.is_some() && !url.to_ascii_lowercase().starts_with("https://") {
+            let m = format!("tls_name is for https:// consoles; \"{url}\" is not one");
+            return Err(self.error(el.line, at, m));
+        }
+        // A peer listener that takes connections from a balancer only,
+        // each starting with a PROXY protocol header: the poll sends one.
+        let proxy_protocol = match required(el, "proxy_protocol").as_deref() {
+            None | Some("N") => false,
+            Some("Y") => true,
+            Some(other) => {
+                let m = format!("proxy_protocol is Y or N, not \"{other}\"");
+                return Err(self.error(el.line, at, m));
+            }
+        };
         Ok(ClusterNode {
             name,
             url,
             user,
             password,
+            ca_file,
+            tls_name,
+            proxy_protocol,
             line: el.line,
         })
     }

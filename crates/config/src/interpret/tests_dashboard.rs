@@ -297,3 +297,46 @@ fn cluster_node_errors_name_the_element_and_line() {
         "not an absolute",
     );
 }
+
+#[test]
+fn a_peer_behind_a_private_ca_and_a_proxy_header() {
+    // ca_file is resolved beside the configuration file and must open.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("kit-ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let body = format!(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"https://127.0.0.2:8443/dashboard/\" ca_file=\"{}\" tls_name=\"push.example.test\" proxy_protocol=\"Y\"/></dashboard>",
+        ca.display()
+    );
+    let d = ok(&body).config.dashboard.unwrap();
+    let n = &d.cluster_nodes[0];
+    assert_eq!(n.ca_file.as_deref(), Some(ca.as_path()));
+    assert_eq!(n.tls_name.as_deref(), Some("push.example.test"));
+    assert!(n.proxy_protocol);
+
+    let node = format!("{D}/shoal_cluster_node");
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"https://n2/\" ca_file=\"no-such-ca.pem\"/></dashboard>",
+        4,
+        &format!("{node}/@ca_file"),
+        "cannot open",
+    );
+    assert_err(
+        &format!("<dashboard><shoal_cluster_node name=\"n2\" url=\"http://n2/\" ca_file=\"{}\"/></dashboard>", ca.display()),
+        4,
+        &node,
+        "ca_file is for https://",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"http://n2/\" tls_name=\"n2\"/></dashboard>",
+        4,
+        &node,
+        "tls_name is for https://",
+    );
+    assert_err(
+        "<dashboard><shoal_cluster_node name=\"n2\" url=\"http://n2/\" proxy_protocol=\"yes\"/></dashboard>",
+        4,
+        &node,
+        "proxy_protocol is Y or N",
+    );
+}
