@@ -272,9 +272,15 @@ async fn metrics_follow_the_consoles_access() {
     let (_e, addr) = start(with_console(conf, &[("prometheus", "s3cret")])).await;
     let remote = "X-Forwarded-For: 192.0.2.7\r\n";
     assert_eq!(get(addr, "/metrics", remote).await.0, 401);
-    let wrong = format!("{remote}Authorization: Basic {}\r\n", basic("prometheus:nope"));
+    let wrong = format!(
+        "{remote}Authorization: Basic {}\r\n",
+        basic("prometheus:nope")
+    );
     assert_eq!(get(addr, "/metrics", &wrong).await.0, 401);
-    let right = format!("{remote}Authorization: Basic {}\r\n", basic("prometheus:s3cret"));
+    let right = format!(
+        "{remote}Authorization: Basic {}\r\n",
+        basic("prometheus:s3cret")
+    );
     let (status, body) = get(addr, "/metrics", &right).await;
     assert_eq!(status, 200);
     assert!(body.contains("process_resident_memory_bytes"), "{body}");
