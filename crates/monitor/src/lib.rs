@@ -5,7 +5,9 @@
 //! - `stats` (MERGE or DISTINCT): one sample of the node's figures per
 //!   second; a DISTINCT subscription opens with the last ten minutes;
 //! - `adapters` (COMMAND, key `<set>/<data adapter>`): the data adapters
-//!   and whether each can serve now.
+//!   and whether each can serve now;
+//! - `sessions` (COMMAND, key = session id): the most recent sessions of
+//!   the node, at most [`MAX_ROWS`].
 //!
 //! Who may open a session follows the console's own policy
 //! ([`shoal_transport::console::ConsoleAccess`]), plus the console page's
@@ -16,11 +18,13 @@
 mod data;
 mod metadata;
 mod node;
+mod sessions;
 mod stats;
 
 pub use data::{AdapterInfo, MonitorData};
 pub use metadata::{MonitorMetadata, Policy};
 pub use node::{rfc3339, NodeInfo};
+pub use sessions::{SessionRows, MAX_ROWS};
 pub use stats::{Probe, FIELDS, HISTORY};
 
 use shoal_adapter::{AdapterSet, DataProvider};
@@ -64,6 +68,7 @@ impl Monitor {
 
     /// Samples the engine once a second until the engine is dropped.
     pub fn start(&self, engine: &Arc<Engine>) -> tokio::task::JoinHandle<()> {
+        self.data.attach(engine);
         let weak = Arc::downgrade(engine);
         let data = self.data.clone();
         tokio::spawn(async move {
