@@ -36,7 +36,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis, NATS and Chromium (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS, Chromium and iproute2 (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
@@ -46,6 +46,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # The browser tests drive Debian's Chromium (at this path) with playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+# The console's browser test runs Shoal in a network namespace (ip netns).
+[ -x /usr/sbin/ip ] || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         # Only the programs are used: the tests start their own balancers
