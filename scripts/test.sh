@@ -37,7 +37,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis, NATS, Chromium and Prometheus (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS, Chromium, Prometheus and iproute2 (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
@@ -49,6 +49,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # A real Prometheus scrapes /metrics (it is started by the test, never as a service).
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+# The console's browser test runs Shoal in a network namespace (ip netns).
+[ -x /usr/sbin/ip ] || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         # Only the programs are used: the tests start their own balancers

@@ -19,6 +19,7 @@ mod session;
 mod stats;
 mod stream;
 mod subscription;
+mod summary;
 mod wake;
 
 pub use config::EngineConfig;
@@ -29,6 +30,7 @@ pub use stats::{
     LATENCY_BOUNDS, LIFETIME_BOUNDS,
 };
 pub use stream::{BindContext, Stream};
+pub use summary::{SessionList, SessionSummary};
 
 use hub::Hub;
 use parking_lot::RwLock;

@@ -34,6 +34,9 @@ pub struct Session {
     /// waits for room (its connection is read no further meanwhile).
     pub(crate) pending_messages: Arc<tokio::sync::Semaphore>,
     pub(crate) created: Instant,
+    /// The same moment on the wall clock, for people (the monitor's
+    /// `sessions` item shows it).
+    pub(crate) created_at: std::time::SystemTime,
     /// The engine's statistics (streams count what they write into it).
     pub(crate) stats: Arc<Stats>,
     /// The kind of the stream bound now, for the snapshot's per-transport
@@ -131,6 +134,7 @@ impl Session {
                 crate::message::MAX_PENDING_MESSAGES,
             )),
             created: Instant::now(),
+            created_at: std::time::SystemTime::now(),
             stats,
             bound_kind: BoundKind::default(),
         }

@@ -1,25 +1,29 @@
 //! The data adapter of `MONITOR`: its three items, fed by the sampler.
 //!
 //! Samples are taken whether or not anyone watches, so that a chart opened
-//! now starts with the last ten minutes. The state lock is held while the
-//! listener is called, so a snapshot and the next update never cross.
+//! now starts with the last ten minutes. The sessions, on the other hand,
+//! are read only while `sessions` is subscribed: reading them costs a pass
+//! over every session. The state lock is held while the listener is called,
+//! so a snapshot and the next update never cross.
 
 use crate::cluster::Cluster;
 use crate::node::NodeInfo;
+use crate::sessions::{SessionRows, MAX_ROWS};
 use crate::stats::{Probe, HISTORY};
 use crate::status::Status;
 use parking_lot::Mutex;
 use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
-use shoal_engine::Engine;
+use shoal_engine::{Engine, SessionSummary};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::SystemTime;
 
 const NODE: &str = "node";
 const STATS: &str = "stats";
 const ADAPTERS: &str = "adapters";
 const CLUSTER: &str = "cluster";
+const SESSIONS: &str = "sessions";
 
 /// A data adapter the `adapters` item lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,10 @@ impl AdapterInfo {
 
 pub struct MonitorData {
     listener: OnceLock<Arc<dyn ItemEventListener>>,
+    /// The engine, once the sampler starts: a new subscription to
+    /// `sessions` reads it for its snapshot. Weak, because the engine holds
+    /// this adapter.
+    engine: OnceLock<Weak<Engine>>,
     node: NodeInfo,
     adapters: Vec<AdapterInfo>,
     state: Mutex<State>,
@@ -61,6 +69,7 @@ struct State {
     node: bool,
     stats: bool,
     adapters: bool,
+    sessions: bool,
     /// The last [`HISTORY`] samples, oldest first.
     samples: VecDeque<ItemEvent>,
     /// The state last read of each adapter, in `adapters` order.
@@ -72,6 +81,8 @@ struct State {
     cluster: Cluster,
     /// The status document of the last reading.
     status: Option<Status>,
+    /// The rows of `sessions` last sent.
+    session_rows: SessionRows,
 }
 
 impl fmt::Debug for MonitorData {
@@ -87,6 +98,7 @@ impl MonitorData {
         let states = vec!["ready".to_owned(); adapters.len()];
         Self {
             listener: OnceLock::new(),
+            engine: OnceLock::new(),
             adapters,
             state: Mutex::new(State {
                 states,
@@ -125,6 +137,39 @@ impl MonitorData {
         self.record(probe.event(), states, now);
         self.update_cluster(|c| c.myself(&status, now));
         self.state.lock().status = Some(status);
+        if self.state.lock().sessions {
+            // Read without the state lock: the engine locks each session.
+            self.record_sessions(&engine.session_summaries(MAX_ROWS).rows);
+        }
+    }
+
+    /// Lets new subscriptions to `sessions` read `engine` for their
+    /// snapshot (done when the sampler starts).
+    pub fn attach(&self, engine: &Arc<Engine>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
+    }
+
+    /// Sends subscribers of `sessions` what changed since the rows they
+    /// were last sent (most recent first, at most [`MAX_ROWS`]).
+    pub fn record_sessions(&self, rows: &[SessionSummary]) {
+        let mut st = self.state.lock();
+        let Some(l) = self.listener.get() else { return };
+        if !st.sessions {
+            return;
+        }
+        for ev in st.session_rows.diff(rows) {
+            l.update(SESSIONS, ev, false);
+        }
+    }
+
+    /// The sessions now, or none before the engine is attached (the
+    /// sampler's first tick then adds them).
+    fn current_sessions(&self) -> Vec<SessionSummary> {
+        self.engine
+            .get()
+            .and_then(Weak::upgrade)
+            .map(|e| e.session_summaries(MAX_ROWS).rows)
+            .unwrap_or_default()
     }
 
     /// Keeps a sample and the adapters' states, and sends what changed to
@@ -176,6 +221,8 @@ impl DataProvider for MonitorData {
             .listener
             .get()
             .ok_or_else(|| AdapterError::new(-1, "the monitor is not started"))?;
+        // Read before taking the state lock, as the sampler does.
+        let sessions = (item == SESSIONS).then(|| self.current_sessions());
         let mut st = self.state.lock();
         match item {
             NODE => {
@@ -197,9 +244,14 @@ impl DataProvider for MonitorData {
                 l.snapshot(ADAPTERS, rows);
             }
             CLUSTER => self.subscribe_cluster(l.as_ref(), &mut st),
+            SESSIONS => {
+                st.sessions = true;
+                let rows = st.session_rows.snapshot(&sessions.unwrap_or_default());
+                l.snapshot(SESSIONS, rows);
+            }
             _ => {
                 return Err(AdapterError::bad_group(format!(
-                "MONITOR has no item \"{item}\": its items are node, stats, adapters and cluster"
+                "MONITOR has no item \"{item}\": its items are node, stats, adapters, cluster and sessions"
             )))
             }
         }
@@ -213,6 +265,7 @@ impl DataProvider for MonitorData {
             STATS => st.stats = false,
             ADAPTERS => st.adapters = false,
             CLUSTER => st.cluster_on = false,
+            SESSIONS => st.sessions = false,
             _ => {}
         }
     }

@@ -6,6 +6,8 @@
 //!   second; a DISTINCT subscription opens with the last ten minutes;
 //! - `adapters` (COMMAND, key `<set>/<data adapter>`): the data adapters
 //!   and whether each can serve now;
+//! - `sessions` (COMMAND, key = session id): the most recent sessions of
+//!   the node, at most [`MAX_ROWS`].
 //! - `cluster` (COMMAND, key the node's name): this node and its peers,
 //!   listed in the configuration or found through a shared broker.
 //!
@@ -23,6 +25,7 @@ mod data;
 mod fetch;
 mod metadata;
 mod node;
+mod sessions;
 mod stats;
 mod status;
 
@@ -31,6 +34,7 @@ pub use data::{AdapterInfo, MonitorData};
 pub use fetch::{Peer, MAX_BODY};
 pub use metadata::{MonitorMetadata, Policy};
 pub use node::{rfc3339, NodeInfo};
+pub use sessions::{SessionRows, MAX_ROWS};
 pub use stats::{Probe, FIELDS, HISTORY};
 pub use status::Status;
 
@@ -81,6 +85,7 @@ impl Monitor {
 
     /// Samples the engine once a second until the engine is dropped.
     pub fn start(&self, engine: &Arc<Engine>) -> tokio::task::JoinHandle<()> {
+        self.data.attach(engine);
         let weak = Arc::downgrade(engine);
         let data = self.data.clone();
         tokio::spawn(async move {

@@ -154,3 +154,65 @@ async fn the_sampler_counts_sessions_into_stats() {
     .await;
     assert_eq!(found, Ok(true), "{seen}");
 }
+
+/// Reads `stream` until a line satisfies `pred`, or fails after 5 s with
+/// what was read.
+async fn read_until(stream: &mut Stream, seen: &mut String, pred: impl Fn(&str) -> bool) {
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let Some(chunk) = stream.next_chunk().await else {
+                return false;
+            };
+            seen.push_str(&chunk);
+            if seen.lines().any(&pred) {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+}
+
+#[tokio::test]
+async fn the_sessions_item_lists_sessions_as_they_come_and_go() {
+    let (engine, monitor) = engine();
+    let _sampler = monitor.start(&engine);
+    let mut s = engine
+        .create_session(
+            &create(""),
+            &ctx("127.0.0.1", "A", &[("user-agent", "console/1")]),
+        )
+        .await
+        .unwrap();
+    let mut seen = head(&mut s).await;
+    let id = engine.session_ids().pop().unwrap();
+    let sub = "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=sessions&LS_schema=key%20command%20client_ip%20transport%20user_agent&LS_data_adapter=DEFAULT&LS_snapshot=true";
+    let req = match parse_http("control", "", &format!("LS_session={id}&{sub}"))
+        .unwrap()
+        .requests
+        .into_iter()
+        .next()
+    {
+        Some(Ok(Request::Control(c))) => c,
+        other => panic!("{other:?}"),
+    };
+    engine.control(&id, req).await.unwrap();
+    // The snapshot lists this very session, bound over WebSocket.
+    let own = format!("U,1,1,{id}|ADD|127.0.0.1|WS-STREAMING|console/1");
+    read_until(&mut s, &mut seen, |l| l == own).await;
+
+    // Another session: the sampler adds it within a tick or two.
+    let other = engine
+        .create_session(&create(""), &ctx("127.0.0.2", "A", &[]))
+        .await
+        .unwrap();
+    let other_id = engine.session_ids().into_iter().find(|s| *s != id).unwrap();
+    let added = format!("U,1,1,{other_id}|ADD|127.0.0.2|WS-STREAMING|$"); // `$`: an empty value
+    read_until(&mut s, &mut seen, |l| l == added).await;
+
+    // It closes: the sampler deletes it.
+    engine.close(&engine.session(&other_id).unwrap(), 31, "test");
+    drop(other);
+    let deleted = format!("U,1,1,{other_id}|DELETE|");
+    read_until(&mut s, &mut seen, |l| l.starts_with(&deleted)).await;
+}

@@ -71,9 +71,10 @@ class Browser {
   }
 
   // A page in a context of its own (own cookies, as another user would have).
-  // Its console messages and errors go to the failure report.
-  async newPage() {
-    const context = await this.cdp.newContext({ viewport: VIEWPORT });
+  // Its console messages and errors go to the failure report. `options` are
+  // more of playwright's context options, e.g. { httpCredentials }.
+  async newPage(options = {}) {
+    const context = await this.cdp.newContext({ viewport: VIEWPORT, ...options });
     const page = await context.newPage();
     this.pages += 1;
     const tag = `page${this.pages}`;

@@ -154,5 +154,54 @@ fn unknown_items_are_refused() {
     let (data, _rec) = monitor();
     let e = data.subscribe("cpu").unwrap_err();
     assert_eq!(e.code, 21);
-    assert!(e.message.contains("node, stats, adapters and cluster"));
+    assert!(e
+        .message
+        .contains("node, stats, adapters, cluster and sessions"));
+}
+
+fn summary(id: &str) -> shoal_engine::SessionSummary {
+    shoal_engine::SessionSummary {
+        id: id.into(),
+        adapter_set: "DEMO".into(),
+        user: None,
+        client_ip: "127.0.0.1".into(),
+        transport: None,
+        started: at(1_000),
+        subscriptions: 0,
+        user_agent: None,
+    }
+}
+
+#[test]
+fn sessions_are_sent_as_they_change_only_while_subscribed() {
+    let (data, rec) = monitor();
+    data.record_sessions(&[summary("S1")]);
+    assert!(rec.take().is_empty(), "nothing sent while nobody watches");
+
+    // No engine attached here: the snapshot is empty, the sampler adds.
+    data.subscribe("sessions").unwrap();
+    let sent = rec.take();
+    assert!(sent.iter().all(|s| s.0 == "sessions" && s.2));
+    assert!(
+        sent.iter().all(|s| s.1.get("key").is_none()),
+        "{:?}",
+        sent.len()
+    );
+
+    data.record_sessions(&[summary("S1")]);
+    let sent = rec.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.get("key"), Some(Some("S1")));
+    assert_eq!(sent[0].1.get("command"), Some(Some("ADD")));
+    assert!(!sent[0].2, "a real-time update");
+
+    data.record_sessions(&[summary("S1")]);
+    assert!(rec.take().is_empty(), "no change, no update");
+    data.record_sessions(&[]);
+    let sent = rec.take();
+    assert_eq!(sent[0].1.get("command"), Some(Some("DELETE")));
+
+    data.unsubscribe("sessions");
+    data.record_sessions(&[summary("S2")]);
+    assert!(rec.take().is_empty());
 }

@@ -1,6 +1,7 @@
 // The monitor console: logs into the MONITOR adapter set of the node that
 // served this page, with the token the page gets from `token`, and shows
-// the node, its figures of the last ten minutes and its data adapters.
+// the node, its figures of the last ten minutes, its data adapters and its
+// sessions (sessions.js).
 // Plain JavaScript: the only library is the official web client, whose
 // bundle defines the global `lightstreamer`.
 "use strict";
@@ -158,6 +159,7 @@ function onSample(update) {
   const values = {};
   for (const f of STATS_FIELDS) values[f] = num(update.getValue(f));
   samples.push({ ts, values });
+  showSessionsTotal(values.sessions);
   while (samples.length > HISTORY) samples.shift();
   redraw();
 }
@@ -248,6 +250,7 @@ async function start() {
   subscribe(client, "COMMAND", "adapters", ADAPTER_FIELDS, onAdapter, "yes");
   // cluster.js: the Cluster section.
   subscribe(client, "COMMAND", "cluster", CLUSTER_FIELDS, onCluster, "yes");
+  subscribe(client, "COMMAND", "sessions", SESSION_FIELDS, onSession, "yes");
   client.connect();
 }
 
