@@ -16,8 +16,6 @@ pub struct NodeInfo {
     pub listeners: Vec<String>,
     /// `<control_link_address>`, if any.
     pub control_link: Option<String>,
-    /// The node's cluster, when there is one (empty for now).
-    pub cluster: Option<String>,
     /// Where this node's console is reached, ending with `/`
     /// (`<shoal_console_url>`, or derived from the listeners).
     pub console_url: String,
@@ -38,7 +36,6 @@ impl NodeInfo {
                 "control_link",
                 self.control_link.clone().unwrap_or_default(),
             )
-            .with("cluster", self.cluster.clone().unwrap_or_default())
     }
 }
 
@@ -107,7 +104,6 @@ mod tests {
                 "B=127.0.0.1:8443 (https)".into(),
             ],
             control_link: None,
-            cluster: None,
             console_url: String::new(),
         };
         let ev = node.event(at(1_090));

@@ -110,7 +110,6 @@ mod tests {
             started: UNIX_EPOCH + Duration::from_secs(1_000),
             listeners: vec![],
             control_link: None,
-            cluster: None,
             console_url: "http://node1:8080/dashboard/".into(),
         }
     }

@@ -18,7 +18,6 @@ fn engine() -> (Arc<Engine>, Monitor) {
         started: SystemTime::now(),
         listeners: vec!["A=127.0.0.1:0 (http)".into()],
         control_link: Some("push.example.com".into()),
-        cluster: None,
         console_url: String::new(),
     };
     let policy = Policy {

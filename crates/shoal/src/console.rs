@@ -135,7 +135,6 @@ impl Plan {
                 .map(|(c, addr, scheme)| format!("{}={addr} ({scheme})", c.server_name))
                 .collect(),
             control_link: self.control_link.clone(),
-            cluster: None,
             console_url: self.console_url(listeners),
         };
         Monitor::new(node, self.policy(listeners), self.adapters(sets))

@@ -38,7 +38,6 @@ fn monitor() -> (MonitorData, Arc<Recorder>) {
         started: at(1_000),
         listeners: vec![],
         control_link: None,
-        cluster: None,
         console_url: "http://127.0.0.1:8080/dashboard/".into(),
     };
     let adapters = vec![

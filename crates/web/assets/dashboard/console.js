@@ -36,7 +36,7 @@ const CHARTS = [
 ];
 
 const STATS_FIELDS = ["ts", ...new Set([...TILES, ...CHARTS].map((t) => t[0]))];
-const NODE_FIELDS = ["name", "version", "pid", "started", "uptime_s", "listeners", "control_link", "cluster"];
+const NODE_FIELDS = ["name", "version", "pid", "started", "uptime_s", "listeners", "control_link"];
 const ADAPTER_FIELDS = ["key", "command", "set", "adapter", "kind", "state"];
 
 // Samples of `stats`, oldest first: {ts, values: {field: number|null}}.
