@@ -217,7 +217,8 @@ test('through HAProxy (1.A.2): node2’s console, on its own address, lists the 
       const page = await browser.newPage();
       await page.goto(`http://${host}:${port}/dashboard/`);
       await console_.waitConsoleConnected(page);
-      assert.equal((await console_.waitNode(page)).name, 'HTTP Server');
+      // The kit names each node in its <dashboard><shoal_node_name>.
+      assert.equal((await console_.waitNode(page)).name, 'node2');
       await console_.waitSessionRow(page, onNode2);
 
       // Once node2 has logged the console's own session, the kit knows
