@@ -127,7 +127,15 @@ async fn the_sampler_counts_sessions_into_stats() {
     head(&mut s).await;
     let id = engine.session_ids().pop().unwrap();
     let sub = "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=MERGE&LS_group=stats&LS_schema=sessions%20items&LS_data_adapter=DEFAULT&LS_snapshot=true";
-    let req = match parse_http("control", "", &format!("LS_session={id}&{sub}"))
+    control(&engine, &id, sub).await;
+    // Until a sample counts this session (the sampler ticks each second).
+    let mut seen = String::new();
+    read_until(&mut s, &mut seen, |l| l.starts_with("U,1,1,1|")).await;
+}
+
+/// Sends one control request (`LS_op=...` parameters) of session `id`.
+async fn control(engine: &Engine, id: &str, params: &str) {
+    let req = match parse_http("control", "", &format!("LS_session={id}&{params}"))
         .unwrap()
         .requests
         .into_iter()
@@ -136,22 +144,7 @@ async fn the_sampler_counts_sessions_into_stats() {
         Some(Ok(Request::Control(c))) => c,
         other => panic!("{other:?}"),
     };
-    engine.control(&id, req).await.unwrap();
-    // Until a sample counts this session (the sampler ticks each second).
-    let mut seen = String::new();
-    let found = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let Some(chunk) = s.next_chunk().await else {
-                return false;
-            };
-            seen.push_str(&chunk);
-            if seen.lines().any(|l| l.starts_with("U,1,1,1|")) {
-                return true;
-            }
-        }
-    })
-    .await;
-    assert_eq!(found, Ok(true), "{seen}");
+    engine.control(id, req).await.unwrap();
 }
 
 /// Reads `stream` until a line satisfies `pred`, or fails after 5 s with
@@ -186,16 +179,7 @@ async fn the_sessions_item_lists_sessions_as_they_come_and_go() {
     let mut seen = head(&mut s).await;
     let id = engine.session_ids().pop().unwrap();
     let sub = "LS_reqId=1&LS_op=add&LS_subId=1&LS_mode=COMMAND&LS_group=sessions&LS_schema=key%20command%20client_ip%20transport%20user_agent&LS_data_adapter=DEFAULT&LS_snapshot=true";
-    let req = match parse_http("control", "", &format!("LS_session={id}&{sub}"))
-        .unwrap()
-        .requests
-        .into_iter()
-        .next()
-    {
-        Some(Ok(Request::Control(c))) => c,
-        other => panic!("{other:?}"),
-    };
-    engine.control(&id, req).await.unwrap();
+    control(&engine, &id, sub).await;
     // The snapshot lists this very session, bound over WebSocket.
     let own = format!("U,1,1,{id}|ADD|127.0.0.1|WS-STREAMING|console/1");
     read_until(&mut s, &mut seen, |l| l == own).await;

@@ -14,12 +14,8 @@ use shoal_web::Tree;
 
 /// Answers one request for a demo page.
 pub(crate) async fn serve(method: Method, uri: Uri) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        let mut resp =
-            (StatusCode::METHOD_NOT_ALLOWED, "pages are read with GET\n").into_response();
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return resp;
+    if let Some(refusal) = crate::pages::only_reads(&method) {
+        return refusal;
     }
     // Paths of the tree are relative: `/stocks/` is `stocks/`.
     let path = uri.path().strip_prefix('/').unwrap_or(uri.path());

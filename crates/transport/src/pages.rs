@@ -27,12 +27,8 @@ use tower_http::services::ServeFile;
 
 /// Answers one request for a page under `dir`.
 pub(crate) async fn serve(dir: PathBuf, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        let mut resp =
-            (StatusCode::METHOD_NOT_ALLOWED, "pages are read with GET\n").into_response();
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return resp;
+    if let Some(refusal) = only_reads(&method) {
+        return refusal;
     }
     match locate(&dir, uri.path()).await {
         Found::File(path) => send(path, method, uri, headers).await,
@@ -52,6 +48,18 @@ pub(crate) async fn serve(dir: PathBuf, method: Method, uri: Uri, headers: Heade
         }
         Found::Nothing => not_found(),
     }
+}
+
+/// The 405 for anything but GET and HEAD (static pages, ours or the
+/// user's, are only read); `None` lets the request through.
+pub(crate) fn only_reads(method: &Method) -> Option<Response> {
+    if method == Method::GET || method == Method::HEAD {
+        return None;
+    }
+    let mut resp = (StatusCode::METHOD_NOT_ALLOWED, "pages are read with GET\n").into_response();
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(resp)
 }
 
 /// What a request path names.
