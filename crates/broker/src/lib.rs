@@ -13,13 +13,15 @@
 //! The logic that decides what is read and delivered is sans-IO
 //! ([`items`], [`snapshot`], [`entry`]); the broker clients are thin
 //! layers on top ([`redis`], [`nats`]), which share how an outage is
-//! handled ([`link`]).
+//! handled ([`link`]). Nodes sharing a feed's broker also find each other
+//! through it ([`presence`]).
 
 pub mod entry;
 pub mod items;
 pub mod link;
 pub mod memory;
 pub mod nats;
+pub mod presence;
 pub mod redis;
 pub mod settings;
 pub mod snapshot;

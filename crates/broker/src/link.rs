@@ -75,7 +75,14 @@ pub struct Link {
     url: String,
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// What the logs say follows an outage, and its end.
+    on_down: &'static str,
+    on_up: &'static str,
 }
+
+/// What an outage means for a feed's items.
+const ITEMS_DOWN: &str = "sessions stay, items pause, retrying with backoff";
+const ITEMS_UP: &str = "items resume where they were";
 
 impl Link {
     /// A link not yet up.
@@ -86,7 +93,17 @@ impl Link {
             url: redacted(url),
             up: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            on_down: ITEMS_DOWN,
+            on_up: ITEMS_UP,
         }
+    }
+
+    /// The same link, whose logs say `on_down` when an outage starts and
+    /// `on_up` when it ends (for a task other than the items' reading).
+    pub fn telling(mut self, on_down: &'static str, on_up: &'static str) -> Self {
+        self.on_down = on_down;
+        self.on_up = on_up;
+        self
     }
 
     /// Whether the broker answers now.
@@ -97,7 +114,7 @@ impl Link {
     /// The broker answered: logged when it had not.
     pub fn mark_up(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
-            tracing::info!(adapter = %self.adapter, url = %self.url, "{} reachable: items resume where they were", self.broker);
+            tracing::info!(adapter = %self.adapter, url = %self.url, "{} reachable: {}", self.broker, self.on_up);
         }
         *self.last_error.lock() = None;
     }
@@ -108,7 +125,7 @@ impl Link {
         let was_up = self.up.swap(false, Ordering::Relaxed);
         let mut last = self.last_error.lock();
         if was_up || last.is_none() {
-            tracing::warn!(adapter = %self.adapter, url = %self.url, "{} unreachable ({what}: {e}): sessions stay, items pause, retrying with backoff", self.broker);
+            tracing::warn!(adapter = %self.adapter, url = %self.url, "{} unreachable ({what}: {e}): {}", self.broker, self.on_down);
         }
         *last = Some(format!("{what}: {e}"));
     }

@@ -3,6 +3,7 @@
 //! JetStream subject that every node of a cluster shares (crate
 //! `shoal-broker`).
 
+use crate::discovery::Feed;
 use anyhow::Context;
 use shoal_adapter::DataProvider;
 use shoal_broker::{FeedSettings, PublishAuth};
@@ -69,6 +70,7 @@ pub async fn start(
     let (adapter, up): (Arc<dyn DataProvider>, Box<dyn Fn() -> bool + Send>) = match feed.kind {
         BrokerKind::Redis => {
             let f = shoal_broker::redis::RedisFeed::start(s).with_context(what)?;
+            crate::discovery::offer(format!("{set_id}/{name}"), Feed::Redis(f.clone()));
             (f.clone(), Box::new(move || f.is_up()))
         }
         BrokerKind::Nats => {
@@ -84,6 +86,7 @@ pub async fn start(
                 None => shoal_broker::NatsSettings::default(),
             };
             let f = shoal_broker::nats::NatsFeed::start(s, nats).with_context(what)?;
+            crate::discovery::offer(format!("{set_id}/{name}"), Feed::Nats(f.clone()));
             (f.clone(), Box::new(move || f.is_up()))
         }
     };

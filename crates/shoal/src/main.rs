@@ -12,6 +12,7 @@ mod check;
 mod check_adapters;
 mod cluster_plan;
 mod console;
+mod discovery;
 mod drain;
 mod literal;
 mod logs;
@@ -325,6 +326,7 @@ async fn serve_all(
     let _reaper = engine.spawn_reaper();
     let _sampler = monitor.start(&engine);
     console.attach(&monitor);
+    discovery::start(&monitor);
     let mut servers = tokio::task::JoinSet::new();
     for (listener, local, scheme, conf, handshakes) in bound {
         // Tests and scripts read this line to learn the port.

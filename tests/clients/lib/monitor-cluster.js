@@ -23,8 +23,9 @@ function freePort(host) {
 }
 
 // Starts a node named `name` on host:port (port 0: any), whose console
-// lists `peers` ([{ name, url }]); `extra` goes inside the root element.
-async function startNode(s, { name, host, port = 0, peers = [], extra = '' }) {
+// lists `peers` ([{ name, url }]); `extra` goes inside the root element,
+// `args` on the command line (an --adapters-dir, say).
+async function startNode(s, { name, host, port = 0, peers = [], extra = '', args = [] }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-cluster-view-'));
   s.t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const listed = peers
@@ -44,7 +45,7 @@ ${listed}
 ${extra}
 </lightstreamer_conf>
 `);
-  const server = await s.startServer({ name, listen: [], listeners: 1, extraArgs: ['--config', file] });
+  const server = await s.startServer({ name, listen: [], listeners: 1, extraArgs: ['--config', file, ...args] });
   return { server, name, url: `${server.url}/dashboard/` };
 }
 

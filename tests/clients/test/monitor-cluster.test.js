@@ -10,6 +10,7 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { scoped } = require('../lib/util');
 const { freePort, startNode, watchCluster } = require('../lib/monitor-cluster');
+const { startBroker, feedAdaptersDir } = require('../lib/broker');
 
 describe('MONITOR cluster item', () => {
   it('shows listed peers up with their sessions, then unreachable when killed', { timeout: 60000 }, (t) => scoped(t, async (s) => {
@@ -53,4 +54,35 @@ describe('MONITOR cluster item', () => {
     assert.notEqual(after.get('node2').error, '');
     assert.equal(after.get('node1').state, 'up');
   }));
+
+  for (const kind of ['redis', 'nats']) {
+    it(`finds the nodes sharing a ${kind} feed, then a killed one turns stale and goes`, { timeout: 60000 }, (t) => scoped(t, async (s) => {
+      const broker = await startBroker(s, kind);
+      const args = ['--adapters-dir', feedAdaptersDir(s, broker, { token: 't0k' })];
+      const node1 = await startNode(s, { name: 'node1', host: '127.0.0.2', args });
+      const node2 = await startNode(s, { name: 'node2', host: '127.0.0.3', args });
+
+      const view = await watchCluster(s, node1.server);
+      const both = await view.waitRows((rows) => rows.get('node1')?.state === 'up'
+        && rows.get('node2')?.state === 'up', 'node1 and node2 up, listing no peers', 15000);
+      assert.equal(both.get('node1').source, 'self');
+      const peer = both.get('node2');
+      assert.equal(peer.source, 'broker');
+      assert.equal(peer.console_url, node2.url);
+      assert.match(peer.last_seen, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.equal(peer.error, '');
+      assert.equal(both.size, 2);
+
+      // Its announcement lives 10 s: then its row is stale, and deleted
+      // 10 s later.
+      await node2.server.stop({ signal: 'SIGKILL' });
+      const killed = Date.now();
+      const stale = await view.waitRows((rows) => rows.get('node2')?.state === 'stale',
+        'node2 stale after kill -9', 16000);
+      assert.notEqual(stale.get('node2').error, '');
+      assert.ok(Date.now() - killed >= 5000, `stale after ${Date.now() - killed} ms, before its announcement could expire`);
+      const gone = await view.waitRows((rows) => !rows.has('node2'), 'node2 deleted', 16000);
+      assert.equal(gone.get('node1').state, 'up');
+    }));
+  }
 });

@@ -55,6 +55,7 @@ pub mod subject;
 
 use crate::items::Items;
 use crate::link::{self, Link};
+use crate::presence::{Roster, Timing};
 use crate::settings::{FeedSettings, NatsSettings};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::{ConnectOptions, Event, ServerAddr};
@@ -299,6 +300,14 @@ impl NatsFeed {
     /// snapshot), while it is read.
     pub fn position(&self, item: &str) -> Option<Position> {
         self.shared.items.lock().last(item)
+    }
+
+    /// Announces this node through this feed's NATS and tells `roster` the
+    /// others found there, every `timing.period`, until the feed is
+    /// dropped ([`crate::presence`]).
+    pub fn announce<R: Roster>(&self, roster: Arc<R>, timing: Timing) {
+        let feed = Arc::downgrade(&self.shared);
+        tokio::spawn(crate::presence::nats::run(feed, roster, timing));
     }
 }
 

@@ -15,6 +15,7 @@ pub mod reply;
 use crate::entry::Names;
 use crate::items::Items;
 use crate::link::Link;
+use crate::presence::{Roster, Timing};
 use crate::settings::FeedSettings;
 use parking_lot::Mutex;
 use shoal_adapter::{
@@ -167,6 +168,14 @@ impl RedisFeed {
     /// snapshot), while it is read.
     pub fn position(&self, item: &str) -> Option<Position> {
         self.shared.items.lock().last(item)
+    }
+
+    /// Announces this node through this feed's Redis and tells `roster`
+    /// the others found there, every `timing.period`, until the feed is
+    /// dropped ([`crate::presence`]).
+    pub fn announce<R: Roster>(&self, roster: Arc<R>, timing: Timing) {
+        let feed = Arc::downgrade(&self.shared);
+        tokio::spawn(crate::presence::redis::run(feed, roster, timing));
     }
 }
 
