@@ -65,6 +65,12 @@ test('local: the console shows the node, its figures, adapters and the stock lis
 
     // The stock list and the console itself.
     await console_.waitTile(page, 'sessions', { min: 2 });
+    // Both over WebSocket streaming, as the sessions tile splits them.
+    await page.waitForFunction(
+      () => /^ws 2 · http 0 · ws poll 0 · http poll 0$/.test(document.getElementById('tile-sessions-by-transport').textContent),
+      null,
+      { timeout: console_.WAIT_MS },
+    );
     const row = await console_.waitSessionRow(page, stocks.session.id);
     assert.equal(row.adapter_set, 'DEMO');
     assert.equal(row.client_ip, '127.0.0.1');

@@ -35,7 +35,15 @@ const CHARTS = [
   ["latency_p99_ms", "latency p99", ms],
 ];
 
-const STATS_FIELDS = ["ts", ...new Set([...TILES, ...CHARTS].map((t) => t[0]))];
+// Sessions by the stream bound to them, under the sessions tile.
+const BY_TRANSPORT = [
+  ["sessions_ws_streaming", "ws"],
+  ["sessions_http_streaming", "http"],
+  ["sessions_ws_polling", "ws poll"],
+  ["sessions_http_polling", "http poll"],
+];
+
+const STATS_FIELDS = ["ts", ...new Set([...TILES, ...CHARTS, ...BY_TRANSPORT].map((t) => t[0]))];
 const NODE_FIELDS = ["name", "version", "pid", "started", "uptime_s", "listeners", "control_link"];
 const ADAPTER_FIELDS = ["key", "command", "set", "adapter", "kind", "state"];
 
@@ -85,6 +93,12 @@ function buildTiles() {
     tile.className = "tile";
     tile.innerHTML = `<div class="label"></div><div class="value" id="tile-${field}">–</div>`;
     tile.querySelector(".label").textContent = label;
+    if (field === "sessions") {
+      const sub = document.createElement("div");
+      sub.className = "sub";
+      sub.id = "tile-sessions-by-transport";
+      tile.appendChild(sub);
+    }
     box.appendChild(tile);
   }
 }
@@ -148,6 +162,10 @@ function redraw() {
     drawPending = false;
     const last = samples.length ? samples[samples.length - 1] : null;
     for (const [field, , fmt] of TILES) text("tile-" + field, fmt(last ? last.values[field] : null));
+    if (last) {
+      const by = BY_TRANSPORT.map(([field, name]) => `${name} ${count(last.values[field])}`);
+      text("tile-sessions-by-transport", by.join(" · "));
+    }
     for (const [field, , fmt] of CHARTS) drawChart(field, fmt);
     if (last) text("sampled", "last sample " + new Date(last.ts).toLocaleTimeString());
   });
