@@ -29,6 +29,15 @@ pub enum Position {
     Local(u64),
 }
 
+/// Where a read of an item's history starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bound {
+    /// At this position (the entry there is the first read).
+    From(Position),
+    /// Right after this position.
+    After(Position),
+}
+
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -70,7 +70,7 @@ use std::sync::Arc;
 mod event;
 mod metadata;
 pub mod publish;
-pub use event::{ItemEvent, Position};
+pub use event::{Bound, ItemEvent, Position};
 pub use publish::{PublishCredentials, PublishError, PublishRequest, Publisher};
 
 /// A boxed future, as returned by the potentially remote calls.
@@ -193,6 +193,23 @@ pub trait DataProvider: Send + Sync {
     /// events from applications.
     fn publisher(&self) -> Option<&dyn Publisher> {
         None
+    }
+    /// Entries of `item` from its source's history, oldest first, each with
+    /// its position: those from `from` on, at most `limit` of them. For a
+    /// session another node served, whose client must get the entries it
+    /// missed. Only sources with positions (brokers) have a history to read;
+    /// the others answer with an error.
+    fn history<'a>(
+        &'a self,
+        item: &'a str,
+        from: Bound,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ItemEvent>, AdapterError>> {
+        let _ = (item, from, limit);
+        ready(Err(AdapterError::new(
+            0,
+            "this data adapter keeps no history to read back",
+        )))
     }
 }
 

@@ -17,6 +17,7 @@
 //! through it ([`presence`]).
 
 pub mod entry;
+pub mod handoff;
 pub mod items;
 pub mod link;
 pub mod memory;

@@ -1,0 +1,1 @@
+//! The session handoff store in Redis.
