@@ -34,5 +34,8 @@ pub mod plan;
 pub mod record;
 pub mod store;
 
+pub use journal::{Journal, LineKind};
+pub use plan::{plan, Cursor, ItemPlan, Plan, PlanError, PlannedSub};
+
 pub use record::{Checkpoint, DecodeError, Entry, Header, ItemMark, Rec, SubDef, SubState};
 pub use store::{Loaded, Store, StoreError, Write};

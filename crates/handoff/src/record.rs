@@ -235,6 +235,10 @@ pub struct Checkpoint {
     /// `(sub, item)`. `None`: they are other lines.
     #[serde(default)]
     pub run: Option<(u32, u32)>,
+    /// The lines that follow the checkpoint (until the next entry) are
+    /// other lines (see [`Rec::Other`]).
+    #[serde(default)]
+    pub other: bool,
 }
 
 /// A subscription in a checkpoint: its `SUBOK` and `CONF` lines are before it.
@@ -297,7 +301,10 @@ mod tests {
     #[test]
     fn positions_round_trip_as_text() {
         for p in [
-            Position::Redis { ms: 1733220000000, seq: 7 },
+            Position::Redis {
+                ms: 1733220000000,
+                seq: 7,
+            },
             Position::JetStream(42),
             Position::Local(3),
         ] {

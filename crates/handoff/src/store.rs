@@ -60,8 +60,11 @@ pub trait Store: Send + Sync + 'static {
     /// Makes this node the owner of `session` if its owner is still
     /// `from`: `true` when it did. Of several nodes that try at once, one
     /// wins.
-    fn claim<'a>(&'a self, session: &'a str, from: &'a str)
-        -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn claim<'a>(
+        &'a self,
+        session: &'a str,
+        from: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Whether the node `owner` (an owner id) is alive. A node is dead when
     /// its liveness key expired or was removed, or when the address it
