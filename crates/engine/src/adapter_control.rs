@@ -50,7 +50,14 @@ impl ServerControl for SetControl {
             return false;
         };
         tracing::info!(adapter_set = %self.adapter_set, session = %session_id, sub = win_index, "metadata adapter ends a subscription");
-        session.push_counted(Line::Unsub(win_index).to_line());
+        let line = Line::Unsub(win_index).to_line();
+        session.push_counted(
+            line.clone(),
+            shoal_handoff::LineKind::Unsub {
+                sub: win_index,
+                line,
+            },
+        );
         release(&session, sub);
         true
     }

@@ -13,7 +13,7 @@ use shoal_protocol::Line;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn adapter_mode(m: Mode) -> AdapterMode {
+pub(crate) fn adapter_mode(m: Mode) -> AdapterMode {
     match m {
         Mode::Raw => AdapterMode::Raw,
         Mode::Merge => AdapterMode::Merge,
@@ -47,7 +47,11 @@ impl Engine {
                         format!("subscription {sub_id} not found"),
                     ));
                 };
-                session.push_counted(Line::Unsub(sub_id).to_line());
+                let line = Line::Unsub(sub_id).to_line();
+                session.push_counted(
+                    line.clone(),
+                    shoal_handoff::LineKind::Unsub { sub: sub_id, line },
+                );
                 release(&session, sub);
                 Ok(())
             }
@@ -85,7 +89,7 @@ impl Engine {
                 }
                 .to_line();
                 drop(st);
-                session.push_counted(line);
+                session.push_counted(line.clone(), shoal_handoff::LineKind::Resend { text: line });
                 Ok(())
             }
             ControlOp::Constrain { .. } => {
@@ -168,20 +172,21 @@ impl Engine {
                 format!("schema '{}' has no fields", s.schema),
             ));
         }
-        let command_pos = if s.mode == Mode::Command {
-            let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
-            let key = pos("key").ok_or((
-                code::COMMAND_NO_KEY,
-                "COMMAND mode needs a 'key' field in the schema".to_owned(),
-            ))?;
-            let cmd = pos("command").ok_or((
-                code::COMMAND_NO_COMMAND,
-                "COMMAND mode needs a 'command' field in the schema".to_owned(),
-            ))?;
-            Some((key, cmd))
-        } else {
-            None
-        };
+        if s.mode == Mode::Command {
+            let has = |name: &str| fields.iter().any(|f| f == name);
+            if !has("key") {
+                return Err((
+                    code::COMMAND_NO_KEY,
+                    "COMMAND mode needs a 'key' field in the schema".to_owned(),
+                ));
+            }
+            if !has("command") {
+                return Err((
+                    code::COMMAND_NO_COMMAND,
+                    "COMMAND mode needs a 'command' field in the schema".to_owned(),
+                ));
+            }
+        }
         let mode = adapter_mode(s.mode);
         let data = md
             .item_data(&session.info, adapter, &items)
@@ -238,27 +243,7 @@ impl Engine {
             .iter()
             .map(|item| SubItem::new(item.clone(), item.schema(&fields)))
             .collect();
-        let head = match command_pos {
-            Some((key_pos, command_pos)) => Line::SubCmd {
-                sub_id: s.sub_id,
-                items: items.len(),
-                fields: fields.len(),
-                key_pos,
-                command_pos,
-            },
-            None => Line::SubOk {
-                sub_id: s.sub_id,
-                items: items.len(),
-                fields: fields.len(),
-            },
-        }
-        .to_line();
-        let conf = Line::Conf {
-            sub_id: s.sub_id,
-            max_frequency: dispatch.max_frequency(),
-            filtered: dispatch.filtered,
-        }
-        .to_line();
+        let (head, conf) = confirmation(&s, items.len(), &fields, &dispatch);
         {
             let mut st = session.state.lock();
             let refused = if st.closed.is_some() || st.subs.contains_key(&s.sub_id) {
@@ -299,6 +284,7 @@ impl Engine {
             Snapshot::Yes => (true, usize::MAX),
             Snapshot::Length(n) => (true, usize::try_from(n).unwrap_or(usize::MAX)),
         };
+        let mut starts = Vec::with_capacity(acquired.len());
         for (i, (item, d)) in acquired.iter().zip(&data).enumerate() {
             // The shortest of the client's, the metadata adapter's and the
             // item's DISTINCT snapshot lengths (the item's is the server's,
@@ -307,7 +293,7 @@ impl Engine {
                 .distinct_snapshot_length
                 .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
             let snapshot_len = asked_len.min(md_len).min(item.history_max());
-            item.attach(
+            starts.push(item.attach(
                 session,
                 Attach {
                     sub_id: s.sub_id,
@@ -316,7 +302,7 @@ impl Engine {
                     snapshot,
                     snapshot_len,
                 },
-            );
+            ));
         }
         // SUBOK once every item has its subscriber: an update the client
         // may expect after SUBOK (its adapter sent it after seeing the
@@ -330,6 +316,19 @@ impl Engine {
                 let now = tokio::time::Instant::now();
                 st.log.push(&head, now);
                 st.log.push(&conf, now);
+                let prog = st.log.prog - 1;
+                if let Some(j) = st.journal.as_mut() {
+                    j.note(
+                        prog,
+                        shoal_handoff::LineKind::Sub {
+                            def: Box::new(shoal_handoff::SubDef::new(&s, &items, &fields)),
+                            head,
+                            conf,
+                            starts,
+                        },
+                    );
+                }
+                session.ask_flush(&mut st);
             }
         }
         session.wake_stream();
@@ -348,7 +347,7 @@ impl Engine {
         Ok(())
     }
 
-    fn dispatch_for(&self, s: &Subscribe, limits: &[ItemData]) -> Dispatch {
+    pub(crate) fn dispatch_for(&self, s: &Subscribe, limits: &[ItemData]) -> Dispatch {
         let filtered = s.max_frequency != MaxFrequency::Unfiltered && s.mode != Mode::Raw;
         // The strictest per-item frequency limit of the metadata applies.
         let md_freq = limits
@@ -389,6 +388,38 @@ impl Engine {
             metadata_max_frequency: md_freq,
         }
     }
+}
+
+/// The `SUBOK` (or `SUBCMD`) and `CONF` lines of a subscription.
+pub(crate) fn confirmation(
+    s: &Subscribe,
+    items: usize,
+    fields: &[String],
+    dispatch: &Dispatch,
+) -> (String, String) {
+    let pos = |name: &str| fields.iter().position(|f| f == name).map(|p| p + 1);
+    let head = match (s.mode, pos("key"), pos("command")) {
+        (Mode::Command, Some(key_pos), Some(command_pos)) => Line::SubCmd {
+            sub_id: s.sub_id,
+            items,
+            fields: fields.len(),
+            key_pos,
+            command_pos,
+        },
+        _ => Line::SubOk {
+            sub_id: s.sub_id,
+            items,
+            fields: fields.len(),
+        },
+    }
+    .to_line();
+    let conf = Line::Conf {
+        sub_id: s.sub_id,
+        max_frequency: dispatch.max_frequency(),
+        filtered: dispatch.filtered,
+    }
+    .to_line();
+    (head, conf)
 }
 
 fn stricter(a: Option<f64>, b: Option<f64>) -> Option<f64> {

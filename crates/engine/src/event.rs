@@ -54,6 +54,9 @@ pub(crate) struct Event {
     /// the start of the delivery latency. One reading of the clock per
     /// event, shared by every session that sends it.
     pub received: Instant,
+    /// The event's place in its source's history (a broker entry), when
+    /// the source has one: what a session's journal follows.
+    pub position: Option<shoal_adapter::Position>,
 }
 
 impl Event {
@@ -79,6 +82,7 @@ impl Event {
             encoded: Mutex::new(Vec::new()),
             cost,
             received: Instant::now(),
+            position: None,
         }
     }
 

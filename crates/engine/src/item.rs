@@ -193,7 +193,10 @@ impl Item {
 
     /// Adds a subscriber and hands it the snapshot it asked for, atomically
     /// with respect to new events.
-    pub fn attach(&self, session: &Arc<Session>, at: Attach) {
+    /// Adds a subscriber. Returns the position of the item's last event
+    /// now, where the subscriber's snapshot ends and its live updates
+    /// start; `None` when unknown (no positions, or a snapshot to come).
+    pub fn attach(&self, session: &Arc<Session>, at: Attach) -> Option<Position> {
         let mut inner = self.inner.lock();
         let mut awaiting = false;
         if at.snapshot && at.mode != Mode::Raw {
@@ -221,6 +224,41 @@ impl Item {
             at,
             awaiting_snapshot: awaiting,
         });
+        if awaiting {
+            None
+        } else {
+            inner.position
+        }
+    }
+
+    /// Whether the item's snapshot has been read (from then on, every event
+    /// of its source reaches its subscribers).
+    pub fn snapshot_done(&self) -> bool {
+        self.inner.lock().snapshot_done
+    }
+
+    /// An event read back from the item's history (for an adopted session),
+    /// as its subscribers get events, without touching the item's state:
+    /// the fields it carries are the fields that changed.
+    pub fn replayed(&self, event: ItemEvent, seq: u64) -> Arc<Event> {
+        let mut inner = self.inner.lock();
+        let position = event.position();
+        let mut touched = Vec::new();
+        for (name, value) in event.into_fields() {
+            if let Some(i) = inner.event_field(name) {
+                touched.push((i, value));
+            }
+        }
+        let n = inner.names.len();
+        let mut values = vec![None; n];
+        let mut changed = vec![false; n];
+        for (i, v) in touched {
+            values[i] = v;
+            changed[i] = true;
+        }
+        let mut ev = Event::new(seq, values, changed, None);
+        ev.position = position;
+        Arc::new(ev)
     }
 
     /// The source's position of the last event of this item, if its source
@@ -267,7 +305,8 @@ impl Item {
         let first = !inner.has_state;
         let mut touched: Vec<(usize, FieldValue)> = Vec::new();
         let mut dropped = 0usize;
-        if let Some(p) = event.position() {
+        let position = event.position();
+        if let Some(p) = position {
             inner.position = Some(p);
         }
         for (name, value) in event.into_fields() {
@@ -291,7 +330,9 @@ impl Item {
         inner.has_state = true;
         inner.seq += 1;
         let seq = inner.seq;
-        let merged = Arc::new(Event::new(seq, inner.state.clone(), changed, None));
+        let mut merged = Event::new(seq, inner.state.clone(), changed, None);
+        merged.position = position;
+        let merged = Arc::new(merged);
         inner.history.push_back(merged.clone());
         while inner.history.len() > inner.history_max {
             inner.history.pop_front();

@@ -6,10 +6,12 @@
 //! buffer in its session -> the session's stream.
 
 mod adapter_control;
+mod adopt;
 mod budget;
 mod config;
 mod control;
 mod event;
+mod handoff;
 mod hub;
 mod item;
 mod log;
@@ -78,6 +80,11 @@ pub struct Engine {
     budget_logged: parking_lot::Mutex<Option<Instant>>,
     /// Counters and histograms (see [`Engine::stats`]).
     stats: Arc<stats::Stats>,
+    /// Session handoff between nodes, once a store is set
+    /// ([`Engine::enable_handoff`]).
+    handoff: std::sync::OnceLock<Arc<handoff::Handoff>>,
+    /// Sessions being adopted now, one request at a time each.
+    adopting: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Shortest time between two log lines about the memory budget.
@@ -128,8 +135,31 @@ impl Engine {
                 users: parking_lot::Mutex::new(HashMap::new()),
                 budget_logged: parking_lot::Mutex::new(None),
                 stats: Arc::new(stats::Stats::default()),
+                handoff: std::sync::OnceLock::new(),
+                adopting: parking_lot::Mutex::new(HashMap::new()),
             }
         })
+    }
+
+    /// Keeps every session's journal in `store` (the cluster's broker), so
+    /// that another node can take a session over if this one dies, and lets
+    /// this node take over the sessions of dead nodes. Call once, before
+    /// serving; later calls are ignored.
+    pub fn enable_handoff(self: &Arc<Self>, store: Arc<dyn shoal_handoff::Store>) {
+        let h = handoff::Handoff::new(store);
+        if self.handoff.set(h.clone()).is_ok() {
+            h.spawn(Arc::downgrade(self));
+        }
+    }
+
+    /// This node stops: its liveness key goes, so that the other nodes may
+    /// take its sessions over at once (see the drain).
+    pub async fn leave_cluster(&self) {
+        if let Some(h) = self.handoff.get() {
+            if let Err(e) = h.store.leave().await {
+                tracing::warn!("could not tell the cluster this node leaves: {e}");
+            }
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -302,6 +332,16 @@ impl Engine {
             self.uncount_user(&user_key);
             return Err((e.code, e.message));
         }
+        let handoff = self.handoff.get().cloned();
+        let header = handoff.as_ref().map(|_| shoal_handoff::Header {
+            adapter_set: set.name.clone(),
+            user: req.user.clone(),
+            client_ip: ctx.client_ip.clone(),
+            user_agent: info.user_agent.clone(),
+            created_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        });
         let session = Arc::new(Session::new(
             id.clone(),
             info,
@@ -309,7 +349,18 @@ impl Engine {
             self.config.clone(),
             self.budget.clone(),
             self.stats.clone(),
+            handoff,
         ));
+        if let Some(header) = header {
+            let mut st = session.state.lock();
+            st.journal = Some(shoal_handoff::Journal::new(
+                header,
+                Vec::new(),
+                0,
+                std::time::Instant::now(),
+            ));
+            session.ask_flush(&mut st);
+        }
         self.sessions.write().insert(id.clone(), session.clone());
         stats::add(&self.stats.sessions_created, 1);
         tracing::info!(session = %id, adapter_set = %set.name, client = %ctx.client_ip, user = ?req.user, "session created");
@@ -380,6 +431,9 @@ impl Engine {
             return;
         };
         stats::add(&self.stats.sessions_closed, 1);
+        if let Some(h) = &session.handoff {
+            h.ended(&session.id);
+        }
         self.stats
             .session_lifetime
             .observe(session.created.elapsed());

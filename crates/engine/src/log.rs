@@ -45,14 +45,20 @@ pub(crate) struct RecoveryLog {
 
 impl RecoveryLog {
     pub fn new(max_bytes: usize) -> Self {
+        Self::starting_at(max_bytes, 0)
+    }
+
+    /// A log whose first `prog` lines were made elsewhere (a session
+    /// adopted from another node): its next line is `prog + 1`.
+    pub fn starting_at(max_bytes: usize, prog: u64) -> Self {
         Self {
             max_bytes,
             epoch: Instant::now(),
             ring: VecDeque::new(),
-            first: 1,
+            first: prog + 1,
             sent_at: 0,
-            prog: 0,
-            sent: 0,
+            prog,
+            sent: prog,
         }
     }
 
@@ -136,10 +142,23 @@ impl RecoveryLog {
         self.sent < self.prog
     }
 
+    /// Whether every line was handed to a stream.
+    pub fn all_sent(&self) -> bool {
+        self.sent >= self.prog
+    }
+
     /// The next line not yet handed to a stream, marking it sent (copied
     /// only when it wraps around the end of the ring).
+    #[cfg(test)]
     pub fn next_unsent(&mut self) -> Option<Cow<'_, str>> {
-        if self.sent >= self.prog {
+        self.next_unsent_before(None)
+    }
+
+    /// The same as [`RecoveryLog::next_unsent`], for a line whose
+    /// progressive is below `hold` (the session's journal holds the lines
+    /// from there on).
+    pub fn next_unsent_before(&mut self, hold: Option<u64>) -> Option<Cow<'_, str>> {
+        if self.sent >= self.prog || hold.is_some_and(|h| self.sent + 1 >= h) {
             return None;
         }
         let (n, _) = self.header(self.sent_at)?;

@@ -169,6 +169,7 @@ impl Session {
         if let Err((code, message)) = &result {
             tracing::info!(session = %self.id, code, "message refused: {message}");
         }
-        self.push_counted(line.to_line());
+        let text = line.to_line();
+        self.push_counted(text.clone(), shoal_handoff::LineKind::Resend { text });
     }
 }

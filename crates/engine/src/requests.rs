@@ -247,7 +247,7 @@ impl Engine {
                 if !conn.may_control(b.session.as_deref()) {
                     return Err(conn.refusal("bind_session"));
                 }
-                self.bind_session(&b, &conn.bind)
+                self.bind_or_adopt(&b, &conn.bind).await
             }
             _ => Err((code::MALFORMED, "unexpected request".to_owned())),
         }

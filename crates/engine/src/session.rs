@@ -9,6 +9,7 @@ use crate::subscription::{Delivery, Subscription, Take};
 use crate::SetRuntime;
 use parking_lot::Mutex;
 use shoal_adapter::SessionInfo;
+use shoal_handoff::{Journal, LineKind};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,9 @@ pub struct Session {
     /// The kind of the stream bound now, for the snapshot's per-transport
     /// split (read without the session's lock).
     pub(crate) bound_kind: BoundKind,
+    /// The flusher of session journals, when sessions are handed over
+    /// between nodes.
+    pub(crate) handoff: Option<Arc<crate::handoff::Handoff>>,
 }
 
 #[derive(Debug)]
@@ -89,6 +93,11 @@ pub(crate) struct State {
     /// When the recovery log is next trimmed to its window (trimming at
     /// every chunk would read the oldest record's header at every update).
     next_trim: Instant,
+    /// The session's journal in the cluster's broker, when sessions are
+    /// handed over between nodes (see [`crate::handoff`]).
+    pub journal: Option<Journal>,
+    /// The flusher was told this session has journal entries to write.
+    pub flush_asked: bool,
 }
 
 impl Session {
@@ -99,6 +108,7 @@ impl Session {
         config: Arc<EngineConfig>,
         budget: Arc<Budget>,
         stats: Arc<Stats>,
+        handoff: Option<Arc<crate::handoff::Handoff>>,
     ) -> Self {
         let state = State {
             subs: HashMap::new(),
@@ -120,6 +130,8 @@ impl Session {
             client_ip: String::new(),
             next_trim: Instant::now(),
             waker: None,
+            journal: None,
+            flush_asked: false,
         };
         Self {
             id,
@@ -137,6 +149,7 @@ impl Session {
             created_at: std::time::SystemTime::now(),
             stats,
             bound_kind: BoundKind::default(),
+            handoff,
         }
     }
 
@@ -180,15 +193,16 @@ impl Session {
         true
     }
 
-    /// Appends a counted notification (SUBOK, MSGDONE, ...) after everything
-    /// already produced.
-    pub(crate) fn push_counted(&self, line: String) {
+    /// Appends a counted notification (UNSUB, MSGDONE, ...) after everything
+    /// already produced; `kind` is what the session's journal notes of it.
+    pub(crate) fn push_counted(&self, line: String, kind: LineKind) {
         let mut st = self.state.lock();
         if st.closed.is_some() {
             return;
         }
         let now = Instant::now();
-        st.log.push(&line, now);
+        st.log_counted(&line, kind, now);
+        self.ask_flush(&mut st);
         st.trim_log(&self.config, now);
         st.woken_at.get_or_insert(now);
         unlock_and_wake(st);
@@ -341,6 +355,16 @@ impl State {
         self.settle();
     }
 
+    /// Logs a counted line made outside the stream, and notes it in the
+    /// journal.
+    pub fn log_counted(&mut self, line: &str, kind: LineKind, now: Instant) {
+        self.log.push(line, now);
+        let prog = self.log.prog;
+        if let Some(j) = self.journal.as_mut() {
+            j.note(prog, kind);
+        }
+    }
+
     /// Removes a subscription, with the bytes its queues held.
     pub fn remove_sub(&mut self, sub_id: u32) -> Option<Subscription> {
         let sub = self.subs.remove(&sub_id)?;
@@ -366,15 +390,18 @@ impl State {
         while let Some(l) = self.side.pop_front() {
             out.push_str(&l);
         }
+        let hold = self.journal.as_ref().and_then(|j| j.hold_from());
         while out.len() < budget {
-            match self.log.next_unsent() {
+            match self.log.next_unsent_before(hold) {
                 Some(l) => out.push_str(&l),
                 None => break,
             }
         }
+        // Lines the journal holds wait in the log; new lines go after them.
+        let mut held = 0usize;
         let mut waiting: Vec<(u32, usize)> = Vec::new();
         let mut next_due: Option<Instant> = None;
-        while out.len() < budget {
+        while out.len() + held < budget {
             let Some((sub_id, index)) = self.ready.pop_front() else {
                 break;
             };
@@ -394,13 +421,27 @@ impl State {
             let start = out.len();
             let taken = si.take(sub_id, index, &dispatch, now, out);
             self.queued = self.queued + si.bytes() - before;
-            if let Take::Update(received) = taken {
-                tally.update(received);
-            }
             match taken {
                 Take::Wrote | Take::Update(_) => {
-                    self.log
-                        .push_sent(out.get(start..).unwrap_or_default(), now);
+                    let line = out.get(start..).unwrap_or_default();
+                    let goes_now = match self.journal.as_mut() {
+                        None => true,
+                        Some(j) => {
+                            let prog = self.log.prog + 1;
+                            j.note(prog, journal_kind(sub_id, index, &dispatch, si, line));
+                            self.log.all_sent() && j.may_send(prog)
+                        }
+                    };
+                    if goes_now {
+                        if let Take::Update(received) = taken {
+                            tally.update(received);
+                        }
+                        self.log.push_sent(line, now);
+                    } else {
+                        held += line.len();
+                        self.log.push(line, now);
+                        out.truncate(start);
+                    }
                     if si.has_pending() {
                         self.ready.push_back((sub_id, index));
                     } else {
@@ -419,5 +460,38 @@ impl State {
         // and the stream must come back for it.
         self.woken_at = (out.len() >= budget).then_some(now);
         next_due
+    }
+}
+
+/// The journal's view of a line a sub-item just wrote.
+fn journal_kind(
+    sub: u32,
+    index: usize,
+    dispatch: &crate::subscription::Dispatch,
+    si: &crate::subscription::SubItem,
+    line: &str,
+) -> LineKind {
+    use crate::subscription::Taken;
+    let exact = matches!(
+        dispatch.mode,
+        shoal_adapter::Mode::Raw | shoal_adapter::Mode::Distinct
+    );
+    let item = u32::try_from(index).unwrap_or(u32::MAX);
+    match si.last_taken {
+        Taken::Update { seq, position } => LineKind::Update {
+            sub,
+            item,
+            exact,
+            seq,
+            position,
+        },
+        Taken::Eos => LineKind::Eos { sub, item, exact },
+        Taken::Cs => LineKind::Cs { sub, item, exact },
+        Taken::Ov => LineKind::Ov {
+            sub,
+            item,
+            exact,
+            text: line.to_owned(),
+        },
     }
 }

@@ -328,6 +328,7 @@ impl Stream {
             return Look::Chunk;
         }
         let due = st.produce(&mut self.out, CHUNK_BUDGET, now, &mut self.tally);
+        session.ask_flush(&mut st);
         st.trim_log(&session.config, now);
         if st.force_loop {
             st.force_loop = false;

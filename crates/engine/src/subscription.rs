@@ -68,6 +68,21 @@ pub(crate) struct SubItem {
     /// Sum of the costs of the events in `queue` and `overflow`.
     event_bytes: usize,
     pub in_ready: bool,
+    /// What the last line written by [`SubItem::take`] was (the session's
+    /// journal follows it).
+    pub last_taken: Taken,
+}
+
+/// A line [`SubItem::take`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Taken {
+    Update {
+        seq: u64,
+        position: Option<shoal_adapter::Position>,
+    },
+    Eos,
+    Cs,
+    Ov,
 }
 
 /// What taking from a sub-item produced.
@@ -99,7 +114,45 @@ impl SubItem {
             last_sent: None,
             key_sent: HashMap::new(),
             in_ready: false,
+            last_taken: Taken::Eos,
         }
+    }
+
+    /// Puts `first` before what is queued (an adopted session's item: the
+    /// entries its client lacks, read back from the broker), dropping
+    /// queued events at or before `upto` (the backfill has them). `delta`:
+    /// the first event may be sent as changes (the client has values; the
+    /// first of `first` has sequence `delta + 1`).
+    pub fn seed(
+        &mut self,
+        first: Vec<Delivery>,
+        upto: Option<shoal_adapter::Position>,
+        delta: Option<u64>,
+    ) {
+        let queued = std::mem::take(&mut self.queue);
+        self.event_bytes = 0;
+        self.live = 0;
+        for d in first
+            .into_iter()
+            .chain(queued.into_iter().filter(|d| match d {
+                Delivery::Event { ev, .. } => {
+                    !(upto.is_some() && ev.position.is_some() && ev.position <= upto)
+                }
+                _ => true,
+            }))
+        {
+            if matches!(
+                d,
+                Delivery::Event {
+                    snapshot: false,
+                    ..
+                }
+            ) {
+                self.live += 1;
+            }
+            self.enqueue(d);
+        }
+        self.last_seq = delta;
     }
 
     pub fn has_pending(&self) -> bool {
@@ -428,6 +481,7 @@ impl SubItem {
                 lost,
             }
             .write(out);
+            self.last_taken = Taken::Ov;
             return Take::Wrote;
         }
         let front = match self.next_sendable(dispatch, now) {
@@ -445,12 +499,16 @@ impl SubItem {
             return Take::Empty;
         };
         match front {
-            Delivery::Eos => Line::Eos {
-                sub_id,
-                item: index,
+            Delivery::Eos => {
+                self.last_taken = Taken::Eos;
+                Line::Eos {
+                    sub_id,
+                    item: index,
+                }
+                .write(out)
             }
-            .write(out),
             Delivery::Cs => {
+                self.last_taken = Taken::Cs;
                 self.last_seq = None;
                 Line::Cs {
                     sub_id,
@@ -475,6 +533,10 @@ impl SubItem {
                 let delta = dispatch.mode != Mode::Command
                     && self.last_seq.is_some_and(|s| s + 1 == ev.seq);
                 self.last_seq = Some(ev.seq);
+                self.last_taken = Taken::Update {
+                    seq: ev.seq,
+                    position: ev.position,
+                };
                 let values = ev.encode(&self.schema, delta);
                 Line::Update {
                     sub_id,

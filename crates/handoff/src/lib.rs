@@ -37,5 +37,5 @@ pub mod store;
 pub use journal::{Journal, LineKind};
 pub use plan::{plan, Cursor, ItemPlan, Plan, PlanError, PlannedSub};
 
-pub use record::{Checkpoint, DecodeError, Entry, Header, ItemMark, Rec, SubDef, SubState};
+pub use record::{Checkpoint, DecodeError, Entry, Header, ItemMark, Pos, Rec, SubDef, SubState};
 pub use store::{Loaded, Store, StoreError, Write};

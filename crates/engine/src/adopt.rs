@@ -1,0 +1,533 @@
+//! Session handoff, the adopter's side: a client of a dead node asks this
+//! node to recover a session it does not hold. If the broker has the
+//! session's journal, its owner is dead and this node wins the claim, the
+//! session is rebuilt here under the same id and the recovery goes on as
+//! if nothing had happened:
+//!
+//! - the answer is `PROG,N`, `N` being the client's own count, so the
+//!   client drops nothing and counts on from there;
+//! - a subscription the client never saw confirmed is made again as new;
+//!   the others go on without a new `SUBOK`;
+//! - RAW and DISTINCT items send the broker entries after the last one the
+//!   client has (the journal says which), read back from the broker, then
+//!   their live updates: no gap, no duplicate;
+//! - MERGE items send their current state, COMMAND items clear the
+//!   client's table (`CS`) and send the current rows again.
+//!
+//! Anything that stops an exact continuation (a journal the client is
+//! past, entries the broker no longer has) answers `CONERR,4`, on which the
+//! client opens a new session at once, as it would have without handoff.
+
+use crate::item::{Attach, Item};
+use crate::log::RecoveryLog;
+use crate::session::Session;
+use crate::stream::{BindContext, Stream};
+use crate::subscription::{Delivery, SubItem, Subscription};
+use crate::{unknown_session, Engine, Refusal};
+use shoal_adapter::{Bound, ItemEvent, Position, SessionInfo, TableInfo};
+use shoal_handoff::{
+    plan, Entry, ItemMark, ItemPlan, Journal, LineKind, Plan, PlannedSub, Pos, SubState,
+};
+use shoal_protocol::code;
+use shoal_protocol::request::{BindSession, Mode, Snapshot};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Entries read back per broker request.
+const PAGE: usize = 1000;
+/// Most entries read back for one item: a client further behind than
+/// this starts a new session.
+const MOST_BACKFILL: usize = 100_000;
+/// How long an item new to this node may take to read its snapshot.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(3);
+/// Sequences of the events read back, far above any item's own.
+const REPLAY_SEQ: u64 = 1 << 62;
+
+fn impossible(message: impl Into<String>) -> Refusal {
+    (code::RECOVERY_IMPOSSIBLE, message.into())
+}
+
+impl Engine {
+    /// Whether this node hands sessions over (a store is set).
+    pub fn handoff_enabled(&self) -> bool {
+        self.handoff.get().is_some()
+    }
+
+    /// Binds a stream to a session, taking the session over from a dead
+    /// node when this node does not hold it and the request is a recovery.
+    pub async fn bind_or_adopt(
+        &self,
+        req: &BindSession,
+        ctx: &BindContext,
+    ) -> Result<Stream, Refusal> {
+        match self.bind_session(req, ctx) {
+            Err((code::UNKNOWN_SESSION, _)) if self.handoff_enabled() => self.adopt(req, ctx).await,
+            other => other,
+        }
+    }
+
+    /// A recovery for a session this node does not hold: adopts it if it
+    /// can (see the module's documentation); otherwise the refusal a
+    /// request for an unknown session gets.
+    async fn adopt(&self, req: &BindSession, ctx: &BindContext) -> Result<Stream, Refusal> {
+        let id = req.session.as_deref().unwrap_or_default();
+        let (Some(h), Some(n)) = (self.handoff.get(), req.recovery_from) else {
+            return Err(unknown_session(id, "bind_session"));
+        };
+        // One adoption of a session at a time on this node.
+        let gate = self
+            .adopting
+            .lock()
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
+        let result = self.adopt_locked(h.clone(), id, n, req, ctx).await;
+        self.adopting.lock().remove(id);
+        result
+    }
+
+    async fn adopt_locked(
+        &self,
+        h: Arc<crate::handoff::Handoff>,
+        id: &str,
+        n: u64,
+        req: &BindSession,
+        ctx: &BindContext,
+    ) -> Result<Stream, Refusal> {
+        if self.session(id).is_some() {
+            // Adopted by the request before this one.
+            return self.bind_session(req, ctx);
+        }
+        let store = &h.store;
+        let broker = |e: shoal_handoff::StoreError| {
+            tracing::warn!(session = %id, "session not taken over: the broker failed: {e}");
+            unknown_session(id, "bind_session")
+        };
+        let Some(loaded) = store.load(id).await.map_err(broker)? else {
+            return Err(unknown_session(id, "bind_session"));
+        };
+        if loaded.owner == store.node() {
+            return Err(unknown_session(id, "bind_session"));
+        }
+        if store.alive(&loaded.owner).await.map_err(broker)? {
+            tracing::info!(session = %id, owner = %loaded.owner, "recovery of a session its live node holds: not taken over");
+            return Err(unknown_session(id, "bind_session"));
+        }
+        let entries = loaded
+            .entries
+            .iter()
+            .map(|e| Entry::decode(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| impossible(format!("the session's journal is unreadable: {e}")))?;
+        let plan = plan(&entries, n).map_err(|e| {
+            tracing::info!(session = %id, from = n, "session not taken over: {e}");
+            impossible(format!("cannot recover from {n}: {e}"))
+        })?;
+        let Some(set) = self.sets.get(&plan.header.adapter_set).cloned() else {
+            return Err(impossible(format!(
+                "adapter set {} is not served here",
+                plan.header.adapter_set
+            )));
+        };
+        if !store.claim(id, &loaded.owner).await.map_err(broker)? {
+            tracing::info!(session = %id, "another node took this session over first");
+            return Err(unknown_session(id, "bind_session"));
+        }
+        let started = std::time::Instant::now();
+        let session = match self.rebuild(&h, id, n, &plan, set, ctx).await {
+            Ok(s) => s,
+            Err(refusal) => {
+                tracing::warn!(session = %id, from = n, "session taken over and then lost: {}", refusal.1);
+                h.ended(id);
+                return Err(refusal);
+            }
+        };
+        self.sessions.write().insert(id.to_owned(), session.clone());
+        crate::stats::add(&self.stats.sessions_created, 1);
+        tracing::info!(session = %id, from = n, owner = %loaded.owner, subscriptions = plan.subs.len(), ms = started.elapsed().as_millis() as u64, "session taken over from a dead node");
+        session.bind(&req.stream, Some(n), ctx)
+    }
+
+    /// Builds the session of `plan` here: its log at `n`, its journal, its
+    /// subscriptions with what each item's client lacks queued.
+    async fn rebuild(
+        &self,
+        h: &Arc<crate::handoff::Handoff>,
+        id: &str,
+        n: u64,
+        plan: &Plan,
+        set: Arc<crate::SetRuntime>,
+        ctx: &BindContext,
+    ) -> Result<Arc<Session>, Refusal> {
+        let header = &plan.header;
+        let info = SessionInfo {
+            session_id: id.to_owned(),
+            user: header.user.clone(),
+            client_ip: ctx.client_ip.clone(),
+            client_port: ctx.client_port,
+            user_agent: header.user_agent.clone(),
+            forwarding_info: None,
+            local_server: ctx.server_name.clone(),
+        };
+        set.metadata
+            .notify_new_session(&info)
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        let user_key = (set.name.clone(), header.user.clone());
+        self.count_user(&user_key, set.metadata.max_sessions_per_user())?;
+        let session = Arc::new(Session::new(
+            id.to_owned(),
+            info,
+            set,
+            self.config.clone(),
+            self.budget.clone(),
+            self.stats.clone(),
+            Some(h.clone()),
+        ));
+        session.state.lock().log = RecoveryLog::starting_at(self.config.recovery_max_bytes, n);
+        let mut states = Vec::new();
+        let mut fresh = Vec::new();
+        for p in &plan.subs {
+            match self.resubscribe(&session, p).await {
+                Ok(Resubscribed::Fresh(line_head, conf, starts)) => {
+                    fresh.push((p, line_head, conf, starts))
+                }
+                Ok(Resubscribed::Going(state)) => states.push(state),
+                Err(e) => {
+                    self.close(&session, code::RECOVERY_IMPOSSIBLE, "taking over failed");
+                    return Err(e);
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let mut st = session.state.lock();
+        st.journal = Some(Journal::new(header.clone(), states, n, now.into_std()));
+        for line in &plan.lines {
+            let kind = match line.strip_prefix("UNSUB,") {
+                Some(sub) => LineKind::Unsub {
+                    sub: sub.trim_end().parse().unwrap_or(0),
+                    line: line.clone(),
+                },
+                None => LineKind::Resend { text: line.clone() },
+            };
+            st.log_counted(line, kind, now);
+        }
+        for (p, head, conf, starts) in fresh {
+            st.log.push(&head, now);
+            st.log.push(&conf, now);
+            let prog = st.log.prog - 1;
+            if let Some(j) = st.journal.as_mut() {
+                j.note(
+                    prog,
+                    LineKind::Sub {
+                        def: Box::new(p.def.clone()),
+                        head,
+                        conf,
+                        starts,
+                    },
+                );
+            }
+        }
+        for sub in st.subs.values_mut() {
+            sub.confirmed = true;
+        }
+        session.ask_flush(&mut st);
+        crate::session::unlock_and_wake(st);
+        Ok(session)
+    }
+
+    /// Makes one planned subscription again in `session`.
+    async fn resubscribe(
+        &self,
+        session: &Arc<Session>,
+        p: &PlannedSub,
+    ) -> Result<Resubscribed, Refusal> {
+        let s = p
+            .def
+            .to_subscribe()
+            .map_err(|e| impossible(e.to_string()))?;
+        let set = session.set.clone();
+        let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
+        let hub = set
+            .hubs
+            .get(adapter)
+            .cloned()
+            .ok_or_else(|| impossible(format!("no data adapter {adapter} here")))?;
+        let md = &set.metadata;
+        let items = &p.def.items;
+        let data = md
+            .item_data(&session.info, adapter, items)
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        let mode = crate::control::adapter_mode(s.mode);
+        let table = Arc::new(TableInfo {
+            win_index: s.sub_id,
+            mode,
+            group: s.group.clone(),
+            data_adapter: adapter.to_owned(),
+            schema: s.schema.clone(),
+            first: 1,
+            last: items.len(),
+            selector: s.selector.clone(),
+            items: items.clone(),
+        });
+        md.notify_new_tables(&session.info, std::slice::from_ref(&*table))
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        let dispatch = self.dispatch_for(&s, &data);
+        let mut acquired: Vec<Arc<Item>> = Vec::with_capacity(items.len());
+        for name in items {
+            match hub.acquire(name) {
+                Ok(item) => acquired.push(item),
+                Err(e) => {
+                    for item in &acquired {
+                        hub.release(item);
+                    }
+                    return Err((e.code, e.message));
+                }
+            }
+        }
+        let sub_items = acquired
+            .iter()
+            .map(|item| SubItem::new(item.clone(), item.schema(&p.def.fields)))
+            .collect();
+        {
+            let mut st = session.state.lock();
+            crate::stats::add(&st.stats.subscriptions, 1);
+            st.subs.insert(
+                s.sub_id,
+                Subscription {
+                    sub_id: s.sub_id,
+                    dispatch,
+                    items: sub_items,
+                    hub: hub.clone(),
+                    table,
+                    confirmed: false,
+                },
+            );
+        }
+        let snapshot_len = |i: usize, item: &Item| {
+            let asked = match s.snapshot {
+                Snapshot::No => 0,
+                Snapshot::Yes => usize::MAX,
+                Snapshot::Length(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            let md_len = data
+                .get(i)
+                .and_then(|d| d.distinct_snapshot_length)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            asked.min(md_len).min(item.history_max())
+        };
+        let attach = |i: usize, item: &Item, snapshot: bool| {
+            item.attach(
+                session,
+                Attach {
+                    sub_id: s.sub_id,
+                    item_index: i + 1,
+                    mode,
+                    snapshot,
+                    snapshot_len: snapshot_len(i, item),
+                },
+            )
+        };
+        if p.fresh {
+            let snapshot = s.snapshot != Snapshot::No;
+            let starts = acquired
+                .iter()
+                .enumerate()
+                .map(|(i, item)| attach(i, item, snapshot))
+                .collect();
+            let (head, conf) =
+                crate::control::confirmation(&s, items.len(), &p.def.fields, &dispatch);
+            return Ok(Resubscribed::Fresh(head, conf, starts));
+        }
+        if !p.def.is_exact() {
+            // MERGE: the current state; COMMAND: the table cleared, then its rows.
+            for (i, item) in acquired.iter().enumerate() {
+                if s.mode == Mode::Command {
+                    session.deliver(s.sub_id, i + 1, Delivery::Cs);
+                }
+                attach(i, item, true);
+            }
+            return Ok(Resubscribed::Going(SubState {
+                def: p.def.clone(),
+                items: Vec::new(),
+            }));
+        }
+        let mut marks = Vec::with_capacity(acquired.len());
+        for (i, (item, plan)) in acquired.iter().zip(&p.items).enumerate() {
+            let mark = match plan {
+                ItemPlan::Anew => {
+                    let snapshot = s.mode == Mode::Distinct && s.snapshot != Snapshot::No;
+                    let start = attach(i, item, snapshot);
+                    ItemMark {
+                        last: start.map(Pos),
+                        sent: false,
+                        eos: !snapshot,
+                        start: start.map(Pos),
+                        lost: false,
+                    }
+                }
+                ItemPlan::Resume {
+                    cursor,
+                    snapshot_end,
+                    has_values,
+                } => {
+                    attach(i, item, false);
+                    self.backfill(
+                        session,
+                        s.sub_id,
+                        i + 1,
+                        item,
+                        *cursor,
+                        *snapshot_end,
+                        *has_values,
+                    )
+                    .await?
+                }
+            };
+            marks.push(mark);
+        }
+        Ok(Resubscribed::Going(SubState {
+            def: p.def.clone(),
+            items: marks,
+        }))
+    }
+
+    /// Queues for one exact item what its client lacks: the entries after
+    /// the cursor, read back from the broker (with `EOS` where a snapshot
+    /// under way ends), before the live events queued since it was
+    /// attached. Returns what the client has of it (the journal's mark).
+    #[allow(clippy::too_many_arguments)]
+    async fn backfill(
+        &self,
+        session: &Arc<Session>,
+        sub_id: u32,
+        index: usize,
+        item: &Arc<Item>,
+        cursor: shoal_handoff::Cursor,
+        snapshot_end: Option<Pos>,
+        has_values: bool,
+    ) -> Result<ItemMark, Refusal> {
+        // Until the item's snapshot is read, entries may reach it as part of
+        // the snapshot rather than as events: read back only after.
+        let deadline = tokio::time::Instant::now() + SNAPSHOT_WAIT;
+        while !item.snapshot_done() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(impossible(format!(
+                    "item {} did not become ready in time",
+                    item.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let provider = {
+            let st = session.state.lock();
+            st.subs
+                .get(&sub_id)
+                .map(|s| s.hub.provider().clone())
+                .ok_or_else(|| impossible("subscription gone"))?
+        };
+        let read = |bound: Bound, limit: usize| {
+            let provider = provider.clone();
+            let name = item.name.clone();
+            async move {
+                provider
+                    .history(&name, bound, limit)
+                    .await
+                    .map_err(|e| impossible(format!("cannot read back item {name}: {}", e.message)))
+            }
+        };
+        // What the client has: `skip` entries from the bound.
+        let mut events: Vec<ItemEvent> = Vec::new();
+        let mut bound = cursor.bound;
+        let skip = usize::try_from(cursor.skip).unwrap_or(usize::MAX);
+        loop {
+            let page = read(bound, PAGE).await?;
+            let full = page.len() == PAGE;
+            let last = page.last().and_then(ItemEvent::position);
+            events.extend(page);
+            if events.len() > MOST_BACKFILL + skip {
+                return Err(impossible(format!(
+                    "the client is more than {MOST_BACKFILL} entries behind on item {}",
+                    item.name
+                )));
+            }
+            match (full, last) {
+                (true, Some(p)) => bound = Bound::After(p),
+                _ => break,
+            }
+        }
+        if events.len() < skip {
+            return Err(impossible(format!(
+                "the broker no longer has entries of item {} the client had",
+                item.name
+            )));
+        }
+        let client_last: Option<Position> = match (skip, cursor.bound) {
+            (0, Bound::After(p)) => Some(p),
+            (0, Bound::From(_)) => None,
+            (k, _) => events.get(k - 1).and_then(ItemEvent::position),
+        };
+        let lacking = events.split_off(skip);
+        let mut queue = Vec::with_capacity(lacking.len() + 1);
+        let mut eos_due = snapshot_end.map(|p| p.0);
+        if let (Some(end), Some(last)) = (eos_due, client_last) {
+            if last >= end {
+                queue.push(Delivery::Eos);
+                eos_due = None;
+            }
+        }
+        let mut upto = client_last;
+        for (k, ev) in lacking.into_iter().enumerate() {
+            let position = ev.position();
+            upto = position.or(upto);
+            let replayed = item.replayed(ev, REPLAY_SEQ + k as u64);
+            queue.push(Delivery::Event {
+                ev: replayed,
+                snapshot: eos_due.is_some(),
+            });
+            if eos_due.is_some() && position >= eos_due {
+                queue.push(Delivery::Eos);
+                eos_due = None;
+            }
+        }
+        {
+            let mut st = session.state.lock();
+            if let Some(si) = st
+                .subs
+                .get_mut(&sub_id)
+                .and_then(|s| s.items.get_mut(index - 1))
+            {
+                let before = si.bytes();
+                si.seed(queue, upto, has_values.then_some(REPLAY_SEQ - 1));
+                let after = si.bytes();
+                let newly_ready = si.has_pending() && !si.in_ready;
+                if newly_ready {
+                    si.in_ready = true;
+                }
+                st.queued = (st.queued + after).saturating_sub(before);
+                if newly_ready {
+                    st.ready.push_back((sub_id, index));
+                }
+                st.settle();
+            }
+        }
+        Ok(ItemMark {
+            last: client_last.map(Pos),
+            sent: has_values,
+            eos: snapshot_end.is_none(),
+            start: snapshot_end,
+            lost: false,
+        })
+    }
+}
+
+enum Resubscribed {
+    /// Made again as new: its `SUBOK`/`SUBCMD` and `CONF` lines, and where
+    /// each item started.
+    Fresh(String, String, Vec<Option<Position>>),
+    /// Goes on: what the client has of it.
+    Going(SubState),
+}

@@ -1,0 +1,210 @@
+//! Session handoff, the owner's side: every session keeps its journal in
+//! the cluster's broker (see the crate `shoal-handoff`), so that another
+//! node can adopt it if this one dies ([`crate::adopt`]).
+//!
+//! Sessions note their lines in their [`Journal`](shoal_handoff::Journal)
+//! under their own lock; one task, the **flusher**, writes the entries of
+//! every session that has some in one batch, then releases the lines they
+//! held. While a batch is in flight the next entries gather, so the broker
+//! sees one write per round trip however many sessions change.
+
+use crate::session::{unlock_and_wake, Session};
+use crate::Engine;
+use parking_lot::Mutex;
+use shoal_handoff::{Store, Write};
+use shoal_protocol::code;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// How often the flusher looks for checkpoints due.
+const TICK: Duration = Duration::from_secs(1);
+/// How often the records of every session are renewed (their expiry in the
+/// broker is ten minutes).
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// Shortest time between two log lines about the broker refusing writes.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+pub(crate) struct Handoff {
+    pub store: Arc<dyn Store>,
+    /// Sessions with journal entries to write, by id.
+    dirty: Mutex<Vec<String>>,
+    /// Sessions that ended here: their records go.
+    ended: Mutex<Vec<String>>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handoff")
+            .field("node", &self.store.node())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handoff {
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            dirty: Mutex::new(Vec::new()),
+            ended: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Session `id` has journal entries to write.
+    pub fn mark(&self, id: &str) {
+        self.dirty.lock().push(id.to_owned());
+        self.wake.notify_one();
+    }
+
+    /// Session `id` ended here: its records go.
+    pub fn ended(&self, id: &str) {
+        self.ended.lock().push(id.to_owned());
+        self.wake.notify_one();
+    }
+
+    /// Runs the flusher until the engine is dropped.
+    pub fn spawn(self: &Arc<Self>, engine: Weak<Engine>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_touch = Instant::now();
+            let mut last_warn: Option<Instant> = None;
+            loop {
+                let periodic = tokio::select! {
+                    _ = me.wake.notified() => false,
+                    _ = tick.tick() => true,
+                };
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                if periodic {
+                    me.checkpoints(&engine);
+                    if last_touch.elapsed() >= TOUCH_EVERY {
+                        last_touch = Instant::now();
+                        me.touch(&engine).await;
+                    }
+                }
+                if let Err(e) = me.flush(&engine).await {
+                    if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                        last_warn = Some(Instant::now());
+                        tracing::warn!("session journals could not be written to the broker: {e}; sessions go on, and cannot be taken over by another node until the broker answers again");
+                    }
+                }
+                let ended = std::mem::take(&mut *me.ended.lock());
+                if !ended.is_empty() {
+                    if let Err(e) = me.store.remove(&ended).await {
+                        tracing::debug!("records of ended sessions not removed (they expire): {e}");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Writes a checkpoint into every journal that wants one.
+    fn checkpoints(&self, engine: &Engine) {
+        let now = Instant::now();
+        for s in engine.sessions.read().values() {
+            let mut st = s.state.lock();
+            let prog = st.log.prog;
+            if let Some(j) = st.journal.as_mut() {
+                if !j.is_disowned() && j.wants_checkpoint(now.into_std()) {
+                    j.checkpoint(prog, now.into_std());
+                }
+            }
+            s.ask_flush(&mut st);
+        }
+    }
+
+    async fn touch(&self, engine: &Engine) {
+        let ids: Vec<String> = engine
+            .sessions
+            .read()
+            .values()
+            .filter(|s| {
+                s.state
+                    .lock()
+                    .journal
+                    .as_ref()
+                    .is_some_and(|j| !j.is_disowned())
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        if let Err(e) = self.store.touch(&ids).await {
+            tracing::debug!("session records not renewed: {e}");
+        }
+    }
+
+    /// Writes what the marked sessions have, in one batch.
+    async fn flush(&self, engine: &Engine) -> Result<(), shoal_handoff::StoreError> {
+        let mut ids = std::mem::take(&mut *self.dirty.lock());
+        ids.sort_unstable();
+        ids.dedup();
+        let mut batch: Vec<Write> = Vec::new();
+        let mut who: Vec<Arc<Session>> = Vec::new();
+        for id in ids {
+            let Some(s) = engine.session(&id) else {
+                continue;
+            };
+            let mut st = s.state.lock();
+            st.flush_asked = false;
+            if let Some(w) = st.journal.as_mut().and_then(|j| j.take(&id)) {
+                batch.push(w);
+                drop(st);
+                who.push(s);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let result = self.store.write(&batch).await;
+        let mut lost = Vec::new();
+        for (i, s) in who.iter().enumerate() {
+            let mut st = s.state.lock();
+            if let Some(j) = st.journal.as_mut() {
+                match &result {
+                    Ok(owned) => {
+                        let owned = owned.get(i).copied().unwrap_or(false);
+                        j.committed(owned);
+                        if !owned {
+                            lost.push(s.clone());
+                        }
+                    }
+                    Err(_) => j.failed(),
+                }
+            }
+            s.ask_flush(&mut st);
+            // The lines the entries held may go now.
+            unlock_and_wake(st);
+        }
+        for s in lost {
+            tracing::warn!(session = %s.id, "another node took this session over: it ends here");
+            engine.close(
+                &s,
+                code::SESSION_MOVED,
+                "the session continues on another node",
+            );
+        }
+        result.map(|_| ())
+    }
+}
+
+impl Session {
+    /// Tells the flusher, once, that this session's journal has entries to
+    /// write.
+    pub(crate) fn ask_flush(&self, st: &mut crate::session::State) {
+        if st.flush_asked {
+            return;
+        }
+        let Some(h) = &self.handoff else {
+            return;
+        };
+        if st.journal.as_ref().is_some_and(|j| j.has_pending()) {
+            st.flush_asked = true;
+            h.mark(&self.id);
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! Session handoff between two engines (two nodes) sharing a broker: node
+//! A serves a session until it "dies"; node B gets the client's recovery
+//! request and continues the very same session. What the client reads
+//! from B continues what it read from A: for RAW and DISTINCT items every
+//! entry once, for MERGE the current values.
+//!
+//! The broker is simulated in memory (an ordered history per item, every
+//! entry with its position, read back by position) and so is the journal
+//! store; the engines are the real ones.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+
+mod common;
+
+use common::*;
+use shoal_adapter::{
+    ready, AdapterError, AdapterSet, Bound, BoxFuture, DataProvider, ItemEvent, ItemEventListener,
+    Position,
+};
+use shoal_engine::{Engine, EngineConfig};
+use shoal_handoff::{Loaded, Store, StoreError, Write};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// The broker: item histories, and the feeds of the nodes reading them
+
+#[derive(Default)]
+struct Broker {
+    history: Mutex<HashMap<String, Vec<(u64, Vec<(String, String)>)>>>,
+    seq: Mutex<u64>,
+    feeds: Mutex<Vec<Weak<Feed>>>,
+}
+
+impl Broker {
+    /// Appends an entry to `item` and hands it to every node reading it.
+    fn publish(&self, item: &str, fields: &[(&str, &str)]) {
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let seq = {
+            let mut s = lock(&self.seq);
+            *s += 1;
+            *s
+        };
+        lock(&self.history)
+            .entry(item.to_owned())
+            .or_default()
+            .push((seq, fields.clone()));
+        for feed in lock(&self.feeds).iter().filter_map(Weak::upgrade) {
+            if lock(&feed.subscribed).contains(item) {
+                if let Some(l) = feed.listener.get() {
+                    l.update(item, entry(seq, &fields), false);
+                }
+            }
+        }
+    }
+}
+
+fn entry(seq: u64, fields: &[(String, String)]) -> ItemEvent {
+    let mut ev = ItemEvent::new().with_position(Position::Local(seq));
+    for (k, v) in fields {
+        ev = ev.with(k.as_str(), v.as_str());
+    }
+    ev
+}
+
+/// One node's data adapter on the broker.
+struct Feed {
+    broker: Arc<Broker>,
+    listener: OnceLock<Arc<dyn ItemEventListener>>,
+    subscribed: Mutex<HashSet<String>>,
+}
+
+impl Feed {
+    fn new(broker: &Arc<Broker>) -> Arc<Self> {
+        let f = Arc::new(Self {
+            broker: broker.clone(),
+            listener: OnceLock::new(),
+            subscribed: Mutex::new(HashSet::new()),
+        });
+        lock(&broker.feeds).push(Arc::downgrade(&f));
+        f
+    }
+}
+
+impl DataProvider for Feed {
+    fn set_listener(&self, listener: Arc<dyn ItemEventListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn subscribe(&self, item: &str) -> Result<(), AdapterError> {
+        lock(&self.subscribed).insert(item.to_owned());
+        // The snapshot: the item's last entries (DISTINCT keeps 10).
+        let events: Vec<ItemEvent> = lock(&self.broker.history)
+            .get(item)
+            .map(|h| {
+                h.iter()
+                    .rev()
+                    .take(10)
+                    .rev()
+                    .map(|(s, f)| entry(*s, f))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(l) = self.listener.get() {
+            l.snapshot(item, events);
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&self, item: &str) {
+        lock(&self.subscribed).remove(item);
+    }
+
+    fn is_snapshot_available(&self, _item: &str) -> bool {
+        true
+    }
+
+    fn history<'a>(
+        &'a self,
+        item: &'a str,
+        from: Bound,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ItemEvent>, AdapterError>> {
+        let h = lock(&self.broker.history);
+        let out = h
+            .get(item)
+            .map(|h| {
+                h.iter()
+                    .filter(|(s, _)| match from {
+                        Bound::From(Position::Local(p)) => *s >= p,
+                        Bound::After(Position::Local(p)) => *s > p,
+                        _ => false,
+                    })
+                    .take(limit)
+                    .map(|(s, f)| entry(*s, f))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ready(Ok(out))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The journal store
+
+#[derive(Default)]
+struct Records {
+    sessions: HashMap<String, (String, Vec<Vec<u8>>)>,
+    alive: HashSet<String>,
+}
+
+struct MemStore {
+    node: String,
+    records: Arc<Mutex<Records>>,
+}
+
+impl MemStore {
+    fn new(node: &str, records: &Arc<Mutex<Records>>) -> Arc<Self> {
+        lock(records).alive.insert(node.to_owned());
+        Arc::new(Self {
+            node: node.to_owned(),
+            records: records.clone(),
+        })
+    }
+}
+
+impl Store for MemStore {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn write<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
+        let mut r = lock(&self.records);
+        let owned = batch
+            .iter()
+            .map(|w| {
+                let slot = r
+                    .sessions
+                    .entry(w.session.clone())
+                    .or_insert_with(|| (self.node.clone(), Vec::new()));
+                if w.create {
+                    *slot = (self.node.clone(), Vec::new());
+                } else if slot.0 != self.node {
+                    return false;
+                }
+                slot.1.extend(w.entries.iter().cloned());
+                if let Some(k) = w.keep {
+                    let cut = slot.1.len().saturating_sub(k);
+                    slot.1.drain(..cut);
+                }
+                true
+            })
+            .collect();
+        ready(Ok(owned))
+    }
+
+    fn remove<'a>(&'a self, sessions: &'a [String]) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut r = lock(&self.records);
+        for s in sessions {
+            if r.sessions.get(s).is_some_and(|(o, _)| *o == self.node) {
+                r.sessions.remove(s);
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn touch<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<(), StoreError>> {
+        ready(Ok(()))
+    }
+
+    fn load<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<Option<Loaded>, StoreError>> {
+        let r = lock(&self.records);
+        ready(Ok(r.sessions.get(session).map(|(owner, entries)| Loaded {
+            owner: owner.clone(),
+            entries: entries.clone(),
+        })))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        session: &'a str,
+        from: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut r = lock(&self.records);
+        ready(Ok(match r.sessions.get_mut(session) {
+            Some((owner, _)) if owner == from => {
+                *owner = self.node.clone();
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(Ok(lock(&self.records).alive.contains(owner)))
+    }
+
+    fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        lock(&self.records).alive.remove(&self.node);
+        ready(Ok(()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Two nodes
+
+struct Node {
+    engine: Arc<Engine>,
+    store: Arc<MemStore>,
+}
+
+fn node(name: &str, broker: &Arc<Broker>, records: &Arc<Mutex<Records>>) -> Node {
+    let meta = Arc::new(FakeMetadata::default());
+    let mut data: HashMap<String, Arc<dyn DataProvider>> = HashMap::new();
+    data.insert("DEFAULT".into(), Feed::new(broker));
+    let set = AdapterSet {
+        name: SET.into(),
+        metadata: meta,
+        data,
+        ignores_control_link: false,
+    };
+    let engine = Engine::new(EngineConfig::default(), vec![set]);
+    let store = MemStore::new(name, records);
+    engine.enable_handoff(store.clone());
+    Node { engine, store }
+}
+
+/// What a client application sees: every counted line, and the values of
+/// each (subscription, item) decoded as the official clients decode them.
+#[derive(Default, Debug)]
+struct App {
+    counted: u64,
+    values: HashMap<(u32, u32), Vec<Vec<Option<String>>>>,
+    eos: HashSet<(u32, u32)>,
+}
+
+impl App {
+    fn take(&mut self, line: &str) {
+        if !is_counted(line) {
+            return;
+        }
+        self.counted += 1;
+        let (tag, args) = split(line);
+        let key = |args: &[String]| -> (u32, u32) {
+            (args[0].parse().unwrap(), args[1].parse().unwrap())
+        };
+        match tag.as_str() {
+            "U" => {
+                let k = key(&args);
+                let seen = self.values.entry(k).or_default();
+                let previous = seen
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| vec![None; args[2].split('|').count()]);
+                let v = values(line, &previous);
+                seen.push(v);
+            }
+            "EOS" => {
+                self.eos.insert(key(&args));
+            }
+            _ => {}
+        }
+    }
+
+    /// The first field of every update of (sub, item), as numbers.
+    fn seqs(&self, sub: u32, item: u32) -> Vec<u64> {
+        self.values
+            .get(&(sub, item))
+            .map(|v| {
+                v.iter()
+                    .map(|u| u[0].as_deref().unwrap_or("?").parse().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Every entry once, in order, from `first` to `last`.
+fn assert_contiguous(seqs: &[u64], first: u64, last: u64, what: &str) {
+    let expected: Vec<u64> = (first..=last).collect();
+    assert_eq!(seqs, expected, "{what}");
+}
+
+async fn read_until(c: &mut Client, app: &mut App, done: impl Fn(&App) -> bool) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let mut used = c.lines.len();
+    while !done(app) {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {app:?}");
+        let Some(Some(_)) = c.chunk_within(TIMEOUT).await else {
+            panic!("the stream ended: {:?}", c.lines);
+        };
+        for l in &c.lines[used..] {
+            app.take(l);
+        }
+        used = c.lines.len();
+    }
+}
+
+fn recovery(session: &str, from: u64) -> shoal_protocol::request::BindSession {
+    bind(&format!("LS_session={session}&LS_recovery_from={from}"))
+}
+
+/// The scenario: a session on A with RAW `a` `b`, MERGE `m` and DISTINCT
+/// `d`; entries published interleaved; the client has read `cut` counted
+/// lines fewer than A sent when A dies; B takes over.
+async fn takeover(cut: u64) {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    for i in 1..=3 {
+        broker.publish("d", &[("seq", &i.to_string())]);
+    }
+
+    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut c = Client::new(stream);
+    c.chunk().await;
+    let sid = split(&c.lines[0]).1[0].clone();
+    let mut app = App::default();
+    for params in [
+        add(1, "RAW", "a b", "seq", ""),
+        add(2, "MERGE", "m", "v", ""),
+        add(3, "DISTINCT", "d", "seq", "LS_snapshot=true"),
+    ] {
+        a.engine
+            .control(&sid, control(&sid, &params))
+            .await
+            .unwrap();
+    }
+    for i in 1..=20 {
+        broker.publish("a", &[("seq", &i.to_string())]);
+        if i % 2 == 0 {
+            broker.publish("b", &[("seq", &(i / 2).to_string())]);
+        }
+        if i % 5 == 0 {
+            broker.publish("m", &[("v", &format!("m{i}"))]);
+            broker.publish("d", &[("seq", &(3 + i / 5).to_string())]);
+        }
+    }
+    read_until(&mut c, &mut app, |app| {
+        app.seqs(1, 1).last() == Some(&20) && app.seqs(3, 1).last() == Some(&7)
+    })
+    .await;
+    // A dies; the client had `cut` lines fewer than A sent.
+    lock(&records).alive.remove("A/1");
+    let n = app.counted - cut;
+    let mut had = App::default();
+    for l in &c.lines {
+        if had.counted == n && is_counted(l) {
+            break;
+        }
+        had.take(l);
+    }
+    let before = (had.seqs(1, 1), had.seqs(1, 2), had.seqs(3, 1));
+    drop(c);
+    // Entries keep coming while the client is away.
+    for i in 21..=30 {
+        broker.publish("a", &[("seq", &i.to_string())]);
+    }
+    broker.publish("m", &[("v", "latest")]);
+
+    // The client's recovery reaches B.
+    let stream = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, n), &ws())
+        .await
+        .expect("B takes the session over");
+    let mut r = Client::new(stream);
+    let head = r.through(|l| l.starts_with("PROG,")).await;
+    assert_eq!(split(&head[0]).1[0], sid, "same session id: {head:?}");
+    assert_eq!(
+        head.last().map(String::as_str),
+        Some(format!("PROG,{n}").as_str())
+    );
+    for i in 31..=35 {
+        broker.publish("a", &[("seq", &i.to_string())]);
+    }
+    broker.publish("b", &[("seq", "11")]);
+    broker.publish("d", &[("seq", "8")]);
+    let mut used = r.lines.len();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while had.seqs(1, 1).last() != Some(&35)
+        || had.seqs(1, 2).last() != Some(&11)
+        || had.seqs(3, 1).last() != Some(&8)
+        || had
+            .values
+            .get(&(2, 1))
+            .and_then(|v| v.last())
+            .and_then(|v| v[0].clone())
+            .as_deref()
+            != Some("latest")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out: {had:?} {:?}",
+            r.lines
+        );
+        let Some(Some(_)) = r.chunk_within(TIMEOUT).await else {
+            panic!("B's stream ended: {:?}", r.lines);
+        };
+        for l in &r.lines[used..] {
+            assert!(
+                !l.starts_with("SUBOK"),
+                "no subscription is confirmed twice: {l}"
+            );
+            had.take(l);
+        }
+        used = r.lines.len();
+    }
+    assert_contiguous(&had.seqs(1, 1), 1, 35, "RAW a across the takeover");
+    assert_contiguous(&had.seqs(1, 2), 1, 11, "RAW b across the takeover");
+    // DISTINCT: the snapshot (1..=3), then every entry once.
+    assert_contiguous(&had.seqs(3, 1), 1, 8, "DISTINCT d across the takeover");
+    assert!(had.eos.contains(&(3, 1)));
+    assert!(before.0.len() <= 20 && before.2.len() <= 7);
+    // B owns the session now; A's stale copy may no longer write its journal.
+    assert_eq!(lock(&records).sessions[&sid].0, "B/1");
+    assert!(b.engine.session(&sid).is_some());
+    let _ = a.store;
+}
+
+#[tokio::test]
+async fn a_session_goes_on_on_another_node_with_nothing_lost_or_repeated() {
+    takeover(0).await;
+}
+
+#[tokio::test]
+async fn lines_the_client_never_got_come_again_from_the_adopter() {
+    for cut in [1, 3, 7, 12] {
+        takeover(cut).await;
+    }
+}
+
+#[tokio::test]
+async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let c = node("C/1", &broker, &records);
+    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut client = Client::new(stream);
+    client.chunk().await;
+    let sid = split(&client.lines[0]).1[0].clone();
+    a.engine
+        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
+        .await
+        .unwrap();
+    client.through(|l| l.starts_with("CONF,")).await;
+    // A is alive: B answers as for an unknown session.
+    let refused = b.engine.bind_or_adopt(&recovery(&sid, 2), &ws()).await;
+    assert_eq!(refused.err().map(|e| e.0), Some(20));
+    assert!(a.engine.session(&sid).is_some());
+    // A dies: B and C are asked at once; one takes it, the other refuses.
+    lock(&records).alive.remove("A/1");
+    let (req, ctx) = (recovery(&sid, 2), ws());
+    let (rb, rc) = tokio::join!(
+        b.engine.bind_or_adopt(&req, &ctx),
+        c.engine.bind_or_adopt(&req, &ctx)
+    );
+    assert_eq!(
+        rb.is_ok() as u8 + rc.is_ok() as u8,
+        1,
+        "exactly one adopter: {:?} {:?}",
+        rb.as_ref().err(),
+        rc.as_ref().err()
+    );
+    // A journal the client is past is refused with 4 (a new session follows).
+    let d = node("D/1", &broker, &records);
+    let owner = lock(&records).sessions[&sid].0.clone();
+    lock(&records).alive.remove(&owner);
+    let past = d.engine.bind_or_adopt(&recovery(&sid, 99), &ws()).await;
+    assert_eq!(past.err().map(|e| e.0), Some(4));
+}
