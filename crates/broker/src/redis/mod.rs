@@ -9,6 +9,7 @@
 //! What is read and delivered is decided by [`Items`].
 
 mod control;
+mod history;
 mod reader;
 pub mod reply;
 
@@ -19,7 +20,7 @@ use crate::presence::{Roster, Timing};
 use crate::settings::FeedSettings;
 use parking_lot::Mutex;
 use shoal_adapter::{
-    AdapterError, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
+    AdapterError, Bound, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
     PublishCredentials, PublishError, Publisher,
 };
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -104,41 +105,50 @@ impl Shared {
     }
 }
 
+/// A client for the Redis of `settings`: its URL, with the username,
+/// password and extra CA certificates the settings add. Connecting is
+/// left to the caller. Shared by the feed and by what else keeps records
+/// in the feed's Redis (the session handoff store).
+pub(crate) fn client(settings: &FeedSettings) -> Result<redis::Client, StartError> {
+    let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str()).map_err(
+        |source| StartError::Url {
+            url: redacted(&settings.url),
+            source,
+        },
+    )?;
+    let mut rs = info.redis_settings().clone();
+    if let Some(u) = &settings.username {
+        rs = rs.set_username(u);
+    }
+    if let Some(p) = &settings.password {
+        rs = rs.set_password(p);
+    }
+    info = info.set_redis_settings(rs);
+    match &settings.tls_ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|source| StartError::CaFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let certs = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            redis::Client::build_with_tls(info, certs)
+        }
+        None => redis::Client::open(info),
+    }
+    .map_err(|source| StartError::Url {
+        url: redacted(&settings.url),
+        source,
+    })
+}
+
 impl RedisFeed {
     /// Starts the feed's tasks on the current Tokio runtime. Connecting is
     /// left to them: an unreachable broker is retried, not fatal.
     pub fn start(settings: FeedSettings) -> Result<Arc<Self>, StartError> {
-        let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
-            .map_err(|source| StartError::Url {
-                url: redacted(&settings.url),
-                source,
-            })?;
-        let mut rs = info.redis_settings().clone();
-        if let Some(u) = &settings.username {
-            rs = rs.set_username(u);
-        }
-        if let Some(p) = &settings.password {
-            rs = rs.set_password(p);
-        }
-        info = info.set_redis_settings(rs);
-        let client = match &settings.tls_ca_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|source| StartError::CaFile {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                let certs = redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                };
-                redis::Client::build_with_tls(info, certs)
-            }
-            None => redis::Client::open(info),
-        }
-        .map_err(|source| StartError::Url {
-            url: redacted(&settings.url),
-            source,
-        })?;
+        let client = client(&settings)?;
         let link = Link::new(&settings.name, "Redis", &settings.url);
         let shared = Arc::new(Shared {
             settings,
@@ -218,6 +228,15 @@ impl DataProvider for RedisFeed {
 
     fn publisher(&self) -> Option<&dyn Publisher> {
         self.shared.settings.publish.is_some().then_some(self as _)
+    }
+
+    fn history<'a>(
+        &'a self,
+        item: &'a str,
+        from: Bound,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ItemEvent>, AdapterError>> {
+        Box::pin(history::read(&self.shared, item, from, limit))
     }
 }
 
