@@ -94,6 +94,10 @@ impl fmt::Debug for MonitorData {
 }
 
 impl MonitorData {
+    pub fn node_name(&self) -> &str {
+        &self.node.name
+    }
+
     pub fn new(node: NodeInfo, adapters: Vec<AdapterInfo>) -> Self {
         let states = vec!["ready".to_owned(); adapters.len()];
         Self {

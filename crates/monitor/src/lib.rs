@@ -99,6 +99,11 @@ impl Monitor {
         })
     }
 
+    /// This node's name (`<shoal_node_name>`, or its first listener's).
+    pub fn node_name(&self) -> String {
+        self.data.node_name().to_owned()
+    }
+
     /// This node's status document, as of the last sample.
     pub fn status(&self) -> Option<Status> {
         self.data.status()

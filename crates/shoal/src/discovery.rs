@@ -28,6 +28,11 @@ pub fn offer(name: String, feed: Feed) {
     let _ = FIRST.set((name, feed));
 }
 
+/// The first broker feed started, if any.
+pub fn first() -> Option<&'static Feed> {
+    FIRST.get().map(|(_, f)| f)
+}
+
 /// Announces this node through the first broker feed, if any, and feeds
 /// the nodes found there to `monitor`'s cluster view.
 pub fn start(monitor: &Monitor) {

@@ -14,6 +14,7 @@ mod cluster_plan;
 mod console;
 mod discovery;
 mod drain;
+mod handoff;
 mod literal;
 mod logs;
 mod remote;
@@ -327,6 +328,8 @@ async fn serve_all(
     let _sampler = monitor.start(&engine);
     console.attach(&monitor);
     discovery::start(&monitor);
+    let listening: Vec<SocketAddr> = bound.iter().map(|b| b.1).collect();
+    handoff::start(&engine, &monitor.node_name(), &listening);
     let mut servers = tokio::task::JoinSet::new();
     for (listener, local, scheme, conf, handshakes) in bound {
         // Tests and scripts read this line to learn the port.

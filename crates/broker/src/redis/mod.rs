@@ -170,6 +170,11 @@ impl RedisFeed {
     }
 
     /// Whether the broker answers now.
+    /// The settings the feed was started with.
+    pub fn settings(&self) -> &FeedSettings {
+        &self.shared.settings
+    }
+
     pub fn is_up(&self) -> bool {
         self.shared.link.is_up()
     }
