@@ -41,6 +41,12 @@
 //! updates). A stream made anew (another creation time) has lost every
 //! item's messages.
 //!
+//! # History
+//!
+//! [`DataProvider::history`] reads an item's messages back from a stream
+//! sequence on, with a consumer of its own deleted after the read
+//! (`history.rs`): what a session adopted from a dead node missed.
+//!
 //! # Publishing
 //!
 //! [`Publisher::publish`] writes the event's JSON payload to the item's
@@ -50,6 +56,7 @@
 
 mod continuity;
 mod control;
+mod history;
 mod item;
 pub mod subject;
 
@@ -61,7 +68,7 @@ use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::{ConnectOptions, Event, ServerAddr};
 use parking_lot::Mutex;
 use shoal_adapter::{
-    AdapterError, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
+    AdapterError, Bound, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
     PublishCredentials, PublishError, Publisher,
 };
 use std::collections::HashSet;
@@ -71,7 +78,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Longest wait for an answer of the JetStream API (and for a connection).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for JetStream to acknowledge a published message.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A publish finding no stream (not made yet) is tried again this many
@@ -193,34 +200,13 @@ impl Shared {
         self.work.notify_one();
     }
 
-    /// The client's options, with the settings' credentials and TLS, our
-    /// reconnection delays, and events reported to `shared`.
+    /// The client's options ([`client_options`]) with events reported to
+    /// `shared`.
     pub fn connect_options(shared: &Arc<Self>) -> ConnectOptions {
         let s = &**shared;
-        let mut options = match &s.credentials {
-            // Checked by `start`: a second parse of the same text cannot fail.
-            Some(c) => ConnectOptions::new()
-                .credentials(c)
-                .unwrap_or_else(|_| ConnectOptions::new()),
-            None => ConnectOptions::new(),
-        };
-        if let (Some(u), Some(p)) = (&s.settings.username, &s.settings.password) {
-            options = options.user_and_password(u.clone(), p.clone());
-        }
-        if let Some(t) = &s.nats.token {
-            options = options.token(t.clone());
-        }
-        if let Some(ca) = &s.settings.tls_ca_file {
-            options = options.add_root_certificates(ca.clone());
-        }
         let weak: Weak<Shared> = Arc::downgrade(shared);
-        options
+        client_options(&s.settings, &s.nats, s.credentials.as_deref())
             .name(format!("shoal {}", s.settings.name))
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .connection_timeout(RESPONSE_TIMEOUT)
-            .request_timeout(Some(RESPONSE_TIMEOUT))
-            .reconnect_delay_callback(link::backoff_for_attempt)
             .event_callback(move |event| {
                 let weak = weak.clone();
                 async move {
@@ -232,10 +218,18 @@ impl Shared {
     }
 }
 
-impl NatsFeed {
-    /// Starts the feed's tasks on the current Tokio runtime. Connecting is
-    /// left to them: an unreachable server is retried, not fatal.
-    pub fn start(settings: FeedSettings, nats: NatsSettings) -> Result<Arc<Self>, StartError> {
+/// What connecting to a feed's NATS takes, checked before any task starts:
+/// the servers of `url`, and the `.creds` file's text. Shared by the feed
+/// and the session handoff store ([`crate::handoff::nats`]).
+pub(crate) struct Access {
+    pub servers: Vec<ServerAddr>,
+    pub credentials: Option<String>,
+}
+
+impl Access {
+    /// Parses `url`, reads `credentials_file` and checks that
+    /// `tls_ca_file` is there.
+    pub fn read(settings: &FeedSettings, nats: &NatsSettings) -> Result<Self, StartError> {
         let servers = settings
             .url
             .split(',')
@@ -245,12 +239,6 @@ impl NatsFeed {
                 url: link::redacted(&settings.url),
                 source,
             })?;
-        if !subject::is_valid(&settings.prefix) {
-            return Err(StartError::Prefix(settings.prefix));
-        }
-        if !subject::is_valid_stream_name(&nats.stream) {
-            return Err(StartError::Stream(nats.stream));
-        }
         let credentials = match &nats.credentials_file {
             Some(path) => {
                 let err = |source| StartError::Credentials {
@@ -268,6 +256,61 @@ impl NatsFeed {
                 path: path.display().to_string(),
                 source,
             })?;
+        }
+        Ok(Self {
+            servers,
+            credentials,
+        })
+    }
+}
+
+/// The client's options for a feed's NATS: the settings' credentials
+/// (`credentials`: the `.creds` text [`Access::read`] checked) and TLS, our
+/// timeouts and reconnection delays. The first connection is made in the
+/// background: an unreachable server is retried, not fatal.
+pub(crate) fn client_options(
+    settings: &FeedSettings,
+    nats: &NatsSettings,
+    credentials: Option<&str>,
+) -> ConnectOptions {
+    let mut options = match credentials {
+        // Checked by `Access::read`: a second parse of the same text
+        // cannot fail.
+        Some(c) => ConnectOptions::new()
+            .credentials(c)
+            .unwrap_or_else(|_| ConnectOptions::new()),
+        None => ConnectOptions::new(),
+    };
+    if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
+        options = options.user_and_password(u.clone(), p.clone());
+    }
+    if let Some(t) = &nats.token {
+        options = options.token(t.clone());
+    }
+    if let Some(ca) = &settings.tls_ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    options
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(RESPONSE_TIMEOUT)
+        .request_timeout(Some(RESPONSE_TIMEOUT))
+        .reconnect_delay_callback(link::backoff_for_attempt)
+}
+
+impl NatsFeed {
+    /// Starts the feed's tasks on the current Tokio runtime. Connecting is
+    /// left to them: an unreachable server is retried, not fatal.
+    pub fn start(settings: FeedSettings, nats: NatsSettings) -> Result<Arc<Self>, StartError> {
+        let Access {
+            servers,
+            credentials,
+        } = Access::read(&settings, &nats)?;
+        if !subject::is_valid(&settings.prefix) {
+            return Err(StartError::Prefix(settings.prefix));
+        }
+        if !subject::is_valid_stream_name(&nats.stream) {
+            return Err(StartError::Stream(nats.stream));
         }
         let link = Link::new(&settings.name, "NATS", &settings.url);
         let shared = Arc::new(Shared {
@@ -358,6 +401,17 @@ impl DataProvider for NatsFeed {
 
     fn publisher(&self) -> Option<&dyn Publisher> {
         self.shared.settings.publish.is_some().then_some(self as _)
+    }
+
+    /// The messages of the item's subject from `from` on, read with a
+    /// consumer of their own (`history.rs`).
+    fn history<'a>(
+        &'a self,
+        item: &'a str,
+        from: Bound,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ItemEvent>, AdapterError>> {
+        Box::pin(history::read(&self.shared, item, from, limit))
     }
 }
 
