@@ -20,7 +20,7 @@
 // (same clock, fractional ms), `ev`, and `session` (the session id at that time):
 //   ready, status {status}, session {session, previous, serverInstanceAddress}, property {name, value},
 //   subscribed {id}, unsubscribed {id}, subscriptionError {id, code, message},
-//   update {id, item, itemPos, snapshot, values}, endOfSnapshot {id, item},
+//   update {id, item, itemPos, snapshot, values}, endOfSnapshot {id, item}, clearSnapshot {id, item},
 //   lost {id, item, lost}, message {id, text, sequence, outcome, response|code|message|sentOnNetwork},
 //   serverError {code, message}, commandError {cmd, message}, exiting {reason}
 // The client library's own log goes to stderr (timestamped), for the parent to
@@ -132,6 +132,7 @@ function subscribe(cmd) {
       emit('update', { id, item: u.getItemName(), itemPos: u.getItemPos(), snapshot: u.isSnapshot(), values });
     },
     onEndOfSnapshot: (item) => emit('endOfSnapshot', { id, item }),
+    onClearSnapshot: (item) => emit('clearSnapshot', { id, item }),
     onItemLostUpdates: (item, itemPos, lost) => emit('lost', { id, item, lost }),
   });
   subscriptions.set(id, sub);

@@ -284,4 +284,4 @@ function describeGroup(group) {
   });
 }
 
-module.exports = { CASES, GROUPS, groupsOf, describeGroup, caseName, makeKit, connect, failOver, QUOTE, CHAT };
+module.exports = { CASES, GROUPS, groupsOf, describeGroup, caseName, makeKit, connect, failOver, percentile, QUOTE, CHAT };
