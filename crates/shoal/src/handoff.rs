@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Turns handoff on for `engine` if the node reads a broker feed. `node`:
 /// the node's name; `listening`: the addresses it listens on (the others
 /// probe them to tell a dead node at once).
-pub fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
+pub async fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
     let Some(feed) = discovery::first() else {
         return;
     };
@@ -38,9 +38,15 @@ pub fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
                 }
             }
         }
-        Feed::Nats(_) => {
-            tracing::info!("session handoff is not available with a NATS feed yet: sessions of a node that dies start again on another");
-            return;
+        Feed::Nats(f) => {
+            let (settings, nats) = f.settings();
+            match shoal_broker::handoff::nats::NatsStore::start(settings, nats, owner.clone(), addresses).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("session handoff is off: {e}");
+                    return;
+                }
+            }
         }
     };
     engine.enable_handoff(store);

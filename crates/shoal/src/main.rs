@@ -329,7 +329,7 @@ async fn serve_all(
     console.attach(&monitor);
     discovery::start(&monitor);
     let listening: Vec<SocketAddr> = bound.iter().map(|b| b.1).collect();
-    handoff::start(&engine, &monitor.node_name(), &listening);
+    handoff::start(&engine, &monitor.node_name(), &listening).await;
     let mut servers = tokio::task::JoinSet::new();
     for (listener, local, scheme, conf, handshakes) in bound {
         // Tests and scripts read this line to learn the port.

@@ -299,6 +299,11 @@ pub(crate) fn client_options(
 }
 
 impl NatsFeed {
+    /// The settings the feed was started with.
+    pub fn settings(&self) -> (&FeedSettings, &NatsSettings) {
+        (&self.shared.settings, &self.shared.nats)
+    }
+
     /// Starts the feed's tasks on the current Tokio runtime. Connecting is
     /// left to them: an unreachable server is retried, not fatal.
     pub fn start(settings: FeedSettings, nats: NatsSettings) -> Result<Arc<Self>, StartError> {
