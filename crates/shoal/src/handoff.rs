@@ -30,7 +30,11 @@ pub async fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
         .collect();
     let store: Arc<dyn shoal_handoff::Store> = match feed {
         Feed::Redis(f) => {
-            match shoal_broker::handoff::redis::RedisStore::start(f.settings(), owner.clone(), addresses) {
+            match shoal_broker::handoff::redis::RedisStore::start(
+                f.settings(),
+                owner.clone(),
+                addresses,
+            ) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("session handoff is off: {e}");
@@ -40,7 +44,14 @@ pub async fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
         }
         Feed::Nats(f) => {
             let (settings, nats) = f.settings();
-            match shoal_broker::handoff::nats::NatsStore::start(settings, nats, owner.clone(), addresses).await {
+            match shoal_broker::handoff::nats::NatsStore::start(
+                settings,
+                nats,
+                owner.clone(),
+                addresses,
+            )
+            .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("session handoff is off: {e}");
