@@ -426,12 +426,30 @@ impl Engine {
 
     /// Ends a session: its stream gets `END`, its items are released.
     pub fn close(&self, session: &Session, code: i32, message: &str) {
+        self.finish(session, code, message, false);
+    }
+
+    /// Hands a session over to the other nodes (a drain): it ends here
+    /// without `END`, its connection is cut, and its client recovers it
+    /// through the balancer on a node that takes it over from its journal.
+    /// Only with handoff on; otherwise it is closed with `END,48`.
+    pub fn hand_over(&self, session: &Session) {
+        let cut = session.handoff.is_some();
+        self.finish(
+            session,
+            code::SESSION_MOVED,
+            "the server is shutting down; open a new session",
+            cut,
+        );
+    }
+
+    fn finish(&self, session: &Session, code: i32, message: &str, cut: bool) {
         self.sessions.write().remove(&session.id);
-        let Some(subs) = session.end(code, message) else {
+        let Some(subs) = session.end(code, message, cut) else {
             return;
         };
         stats::add(&self.stats.sessions_closed, 1);
-        if let Some(h) = &session.handoff {
+        if let (Some(h), false) = (&session.handoff, cut) {
             h.ended(&session.id);
         }
         self.stats
@@ -442,7 +460,11 @@ impl Engine {
             release(session, sub);
         }
         session.set.metadata.notify_session_close(&session.id);
-        tracing::info!(session = %session.id, code, "session closed: {message}");
+        if cut {
+            tracing::info!(session = %session.id, "session handed over to the other nodes");
+        } else {
+            tracing::info!(session = %session.id, code, "session closed: {message}");
+        }
     }
 
     /// Closes sessions left without a stream for too long. Runs until the

@@ -98,6 +98,8 @@ pub(crate) struct State {
     pub journal: Option<Journal>,
     /// The flusher was told this session has journal entries to write.
     pub flush_asked: bool,
+    /// The session was handed over: its stream stops without `END`.
+    pub cut: bool,
 }
 
 impl Session {
@@ -132,6 +134,7 @@ impl Session {
             waker: None,
             journal: None,
             flush_asked: false,
+            cut: false,
         };
         Self {
             id,
@@ -272,12 +275,15 @@ impl Session {
 
     /// Marks the session ended and hands back its subscriptions, so that the
     /// caller releases the items without holding the session's lock.
-    pub(crate) fn end(&self, code: i32, message: &str) -> Option<Vec<Subscription>> {
+    /// `cut`: the stream stops without `END` and its connection is cut
+    /// (the session goes on on another node).
+    pub(crate) fn end(&self, code: i32, message: &str, cut: bool) -> Option<Vec<Subscription>> {
         let mut st = self.state.lock();
         if st.closed.is_some() {
             return None;
         }
         st.closed = Some((code, message.to_owned()));
+        st.cut = cut;
         st.ready.clear();
         let subs: Vec<Subscription> = st.subs.drain().map(|(_, s)| s).collect();
         stats::sub(&st.stats.subscriptions, subs.len() as u64);

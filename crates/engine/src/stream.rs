@@ -68,6 +68,8 @@ pub struct Stream {
     /// The updates in `out`, counted in the engine's statistics when the
     /// chunk is handed out.
     tally: ChunkTally,
+    /// See [`Stream::is_cut`].
+    cut: bool,
 }
 
 /// What one look at the session found.
@@ -185,6 +187,7 @@ impl Session {
                 cfg.max_delay
             },
             tally: ChunkTally::default(),
+            cut: false,
         })
     }
 
@@ -218,6 +221,13 @@ impl Stream {
             // An error means the session is gone altogether: ended too.
             let _ = ended.wait_for(|e| *e).await;
         }
+    }
+
+    /// Whether the stream stopped because its session was handed over to
+    /// another node: the transport cuts the connection (no `END`, no clean
+    /// close), which makes the client recover the session elsewhere.
+    pub fn is_cut(&self) -> bool {
+        self.cut
     }
 
     /// Whether the last chunk ended the stream (`LOOP` or `END`).
@@ -318,6 +328,11 @@ impl Stream {
             return Look::Over;
         }
         self.close_socket = st.close_socket;
+        if st.cut {
+            self.done = true;
+            self.cut = true;
+            return Look::Over;
+        }
         if let Some((code, msg)) = &st.closed {
             Line::End {
                 code: *code,

@@ -1,8 +1,14 @@
 //! Graceful drain on SIGTERM: the health check turns 503 so the balancer
-//! sends no new sessions, then the node's sessions are ended one by one with
-//! `END,48` (which tells clients to open a new session at once, through the
-//! balancer, on another node), spread over a window so the others are not
-//! hit by every client at the same moment.
+//! sends no new sessions, then the node's sessions are moved one by one,
+//! spread over a window so the others are not hit by every client at the
+//! same moment.
+//!
+//! With session handoff on (a broker feed), a session is *handed over*: its
+//! connection is cut, its client recovers it through the balancer, and
+//! another node takes it over from its journal: same session, nothing lost.
+//! The node first withdraws its liveness key, so the others may take its
+//! sessions at once. Without handoff a session is ended with `END,48`,
+//! which tells its client to open a new session at once on another node.
 
 use shoal_engine::Engine;
 use std::sync::Arc;
@@ -31,6 +37,9 @@ pub async fn run(engine: &Arc<Engine>, d: Drain) {
         "draining: the health check answers 503; sessions will be moved to other nodes"
     );
     tokio::time::sleep(d.grace).await;
+    if engine.handoff_enabled() {
+        engine.leave_cluster().await;
+    }
     let ids = engine.session_ids();
     let step = if ids.is_empty() {
         Duration::ZERO
@@ -52,9 +61,14 @@ pub async fn run(engine: &Arc<Engine>, d: Drain) {
     tracing::info!(moved = ids.len(), "drain done");
 }
 
-/// Ends one session with `END,48`, unless it has ended by itself meanwhile.
+/// Hands one session over (or ends it with `END,48` without handoff),
+/// unless it has ended by itself meanwhile.
 fn end(engine: &Engine, id: &str) {
     if let Some(s) = engine.session(id) {
-        engine.close(&s, 48, CAUSE);
+        if engine.handoff_enabled() {
+            engine.hand_over(&s);
+        } else {
+            engine.close(&s, 48, CAUSE);
+        }
     }
 }

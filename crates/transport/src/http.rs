@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use shoal_engine::{refusal_line, Answer, ConnectionGuard, Engine, Stream};
 use shoal_protocol::request::{Batch, RequestName};
 use shoal_protocol::{code, parse_http, RequestError};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 pub(crate) async fn request(
@@ -116,8 +115,13 @@ fn stream_reply(stream: Stream, guard: ConnectionGuard) -> Response {
     // The guard goes with the body: dropped when the stream ends or the
     // client goes away.
     let chunks = futures_util::stream::unfold((stream, guard), |(mut s, g)| async move {
-        let chunk = s.next_chunk().await?;
-        Some((Ok::<Bytes, Infallible>(Bytes::from(chunk)), (s, g)))
+        match s.next_chunk().await {
+            Some(chunk) => Some((Ok(Bytes::from(chunk)), (s, g))),
+            // A session handed over to another node: the response is cut
+            // short (no last chunk), so that the client recovers it there.
+            None if s.is_cut() => Some((Err(std::io::Error::other("session handed over")), (s, g))),
+            None => None,
+        }
     });
     let mut resp = Body::from_stream(chunks).into_response();
     tlcp_headers(resp.headers_mut());

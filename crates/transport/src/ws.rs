@@ -435,6 +435,12 @@ async fn write(mut tx: WriteHalf<Io>, mut out: Receiver<Out>, bound: &AtomicBool
             }
         };
         if !chunk {
+            if stream.as_ref().is_some_and(Stream::is_cut) {
+                // The session was handed over to another node: the socket
+                // is dropped without a close frame, so that the client
+                // recovers the session there.
+                break;
+            }
             // Polling cycle over, or another stream took the session.
             stream = None;
             bound.store(false, Ordering::Release);
