@@ -487,6 +487,10 @@ pub struct BrokerFeed {
     /// `healthcheck_requires_broker` = `Y` (default `N`): the healthcheck
     /// answers 503 while this adapter's broker cannot be reached.
     pub healthcheck_requires_broker: bool,
+    /// `session_handoff` = `N` (default `Y`): this node does not journal
+    /// its sessions in the broker, nor take over those of nodes that die
+    /// (only the first broker feed of a node carries the journals).
+    pub session_handoff: bool,
 }
 
 impl BrokerFeed {
@@ -517,6 +521,7 @@ impl fmt::Debug for BrokerFeed {
                 "healthcheck_requires_broker",
                 &self.healthcheck_requires_broker,
             )
+            .field("session_handoff", &self.session_handoff)
             .finish()
     }
 }

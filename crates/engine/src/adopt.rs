@@ -202,6 +202,7 @@ impl Engine {
         }
         let now = tokio::time::Instant::now();
         let mut st = session.state.lock();
+        st.adopted = true;
         st.journal = Some(Journal::new(header.clone(), states, n, now.into_std()));
         for line in &plan.lines {
             let kind = match line.strip_prefix("UNSUB,") {

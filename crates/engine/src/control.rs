@@ -140,7 +140,21 @@ impl Engine {
     async fn subscribe(&self, session: &Arc<crate::Session>, s: Subscribe) -> Result<(), Refusal> {
         {
             let st = session.state.lock();
-            if st.subs.contains_key(&s.sub_id) {
+            if let Some(held) = st.subs.get(&s.sub_id) {
+                // A session taken over from another node: its client sends
+                // again the subscriptions it had no answer for, which the
+                // other node may have made already. The same one again is
+                // accepted as it stands.
+                let t = &held.table;
+                let adapter = s.data_adapter.as_deref().unwrap_or("DEFAULT");
+                if st.adopted
+                    && t.group == s.group
+                    && t.schema == s.schema
+                    && t.data_adapter == adapter
+                    && t.mode == adapter_mode(s.mode)
+                {
+                    return Ok(());
+                }
                 return Err((
                     code::BAD_PARAMETER,
                     format!("LS_subId {} is already in use", s.sub_id),

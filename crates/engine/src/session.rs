@@ -100,6 +100,8 @@ pub(crate) struct State {
     pub flush_asked: bool,
     /// The session was handed over: its stream stops without `END`.
     pub cut: bool,
+    /// The session was taken over from another node.
+    pub adopted: bool,
 }
 
 impl Session {
@@ -135,6 +137,7 @@ impl Session {
             journal: None,
             flush_asked: false,
             cut: false,
+            adopted: false,
         };
         Self {
             id,

@@ -512,6 +512,23 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
         rb.as_ref().err(),
         rc.as_ref().err()
     );
+    // The client sends again a subscription it had no answer for: the
+    // adopter already has it, and accepts it as it stands.
+    let winner = if rb.is_ok() { &b } else { &c };
+    let again = winner
+        .engine
+        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
+        .await;
+    assert_eq!(again, Ok(()));
+    let other = winner
+        .engine
+        .control(&sid, control(&sid, &add(1, "MERGE", "a", "seq", "")))
+        .await;
+    assert_eq!(
+        other.err().map(|e| e.0),
+        Some(65),
+        "another subscription under the same id is refused"
+    );
     // A journal the client is past is refused with 4 (a new session follows).
     let d = node("D/1", &broker, &records);
     let owner = lock(&records).sessions[&sid].0.clone();

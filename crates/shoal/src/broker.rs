@@ -70,7 +70,11 @@ pub async fn start(
     let (adapter, up): (Arc<dyn DataProvider>, Box<dyn Fn() -> bool + Send>) = match feed.kind {
         BrokerKind::Redis => {
             let f = shoal_broker::redis::RedisFeed::start(s).with_context(what)?;
-            crate::discovery::offer(format!("{set_id}/{name}"), Feed::Redis(f.clone()));
+            crate::discovery::offer(
+                format!("{set_id}/{name}"),
+                Feed::Redis(f.clone()),
+                feed.session_handoff,
+            );
             (f.clone(), Box::new(move || f.is_up()))
         }
         BrokerKind::Nats => {
@@ -86,7 +90,11 @@ pub async fn start(
                 None => shoal_broker::NatsSettings::default(),
             };
             let f = shoal_broker::nats::NatsFeed::start(s, nats).with_context(what)?;
-            crate::discovery::offer(format!("{set_id}/{name}"), Feed::Nats(f.clone()));
+            crate::discovery::offer(
+                format!("{set_id}/{name}"),
+                Feed::Nats(f.clone()),
+                feed.session_handoff,
+            );
             (f.clone(), Box::new(move || f.is_up()))
         }
     };

@@ -20,23 +20,24 @@ pub enum Feed {
 }
 
 /// The first broker feed started. One process is one node, so one slot.
-static FIRST: OnceLock<(String, Feed)> = OnceLock::new();
+static FIRST: OnceLock<(String, Feed, bool)> = OnceLock::new();
 
-/// A broker feed was started, named `<set>/<adapter>`: the first one
-/// offered is kept.
-pub fn offer(name: String, feed: Feed) {
-    let _ = FIRST.set((name, feed));
+/// A broker feed was started, named `<set>/<adapter>`, with its
+/// `session_handoff` param: the first one offered is kept.
+pub fn offer(name: String, feed: Feed, handoff: bool) {
+    let _ = FIRST.set((name, feed, handoff));
 }
 
-/// The first broker feed started, if any.
-pub fn first() -> Option<&'static Feed> {
-    FIRST.get().map(|(_, f)| f)
+/// The first broker feed started, if any, its name, and whether it carries
+/// the session journals.
+pub fn first() -> Option<(&'static str, &'static Feed, bool)> {
+    FIRST.get().map(|(n, f, h)| (n.as_str(), f, *h))
 }
 
 /// Announces this node through the first broker feed, if any, and feeds
 /// the nodes found there to `monitor`'s cluster view.
 pub fn start(monitor: &Monitor) {
-    let Some((name, feed)) = FIRST.get() else {
+    let Some((name, feed, _)) = FIRST.get() else {
         return;
     };
     let announcer = Arc::new(Announcer(monitor.clone()));

@@ -16,9 +16,13 @@ use std::sync::Arc;
 /// the node's name; `listening`: the addresses it listens on (the others
 /// probe them to tell a dead node at once).
 pub async fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
-    let Some(feed) = discovery::first() else {
+    let Some((name, feed, on)) = discovery::first() else {
         return;
     };
+    if !on {
+        tracing::info!(adapter = %name, "session handoff is off (session_handoff N): the sessions of a node that dies start again on another");
+        return;
+    }
     // A restarted node is another incarnation: the sessions of the one
     // before it are to be taken over, not kept.
     let owner = format!("{node}/{:08x}", rand::random::<u32>());
@@ -61,5 +65,5 @@ pub async fn start(engine: &Arc<Engine>, node: &str, listening: &[SocketAddr]) {
         }
     };
     engine.enable_handoff(store);
-    tracing::info!(owner = %owner, "session handoff on: sessions are journaled in the feed's broker, and taken over from nodes that die");
+    tracing::info!(owner = %owner, adapter = %name, "session handoff on: sessions are journaled in this feed's broker, and taken over from nodes that die");
 }

@@ -33,6 +33,7 @@ const BOTH: &[&str] = &[
     "publish_user",
     "publish_password",
     "healthcheck_requires_broker",
+    "session_handoff",
 ];
 const REDIS_ONLY: &[&str] = &["stream_prefix"];
 const NATS_ONLY: &[&str] = &[
@@ -110,6 +111,8 @@ pub(super) fn broker_feed(
     let healthcheck_requires_broker = ps
         .flag(cx, "healthcheck_requires_broker")?
         .is_some_and(|(y, _)| y);
+    // On unless turned off: sessions survive the death of their node.
+    let session_handoff = ps.flag(cx, "session_handoff")?.is_none_or(|(y, _)| y);
     let (prefix, nats) = match kind {
         BrokerKind::Redis => {
             let prefix = ps.take("stream_prefix").map(|p| p.value.clone());
@@ -141,6 +144,7 @@ pub(super) fn broker_feed(
         linger_millis,
         publish,
         healthcheck_requires_broker,
+        session_handoff,
     })
 }
 

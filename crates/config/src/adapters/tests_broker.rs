@@ -61,12 +61,13 @@ fn a_full_redis_provider() {
             ("publish_user", "ann"),
             ("publish_password", "annpw"),
             ("healthcheck_requires_broker", "Y"),
+            ("session_handoff", "N"),
         ]),
     );
     let (s, w) = load(&d, &xml);
     assert_eq!(w, vec![]);
     assert_eq!(s.data[0].class(), AdapterClass::Redis);
-    assert_eq!(s.data[0].params.len(), 13);
+    assert_eq!(s.data[0].params.len(), 14);
     assert_eq!(
         feed(&s),
         &BrokerFeed {
@@ -86,6 +87,7 @@ fn a_full_redis_provider() {
                 basic: Some(("ann".to_owned(), "annpw".to_owned())),
             }),
             healthcheck_requires_broker: true,
+            session_handoff: false,
         }
     );
 }
@@ -142,6 +144,7 @@ fn a_full_nats_provider() {
                 basic: None,
             }),
             healthcheck_requires_broker: false,
+            session_handoff: true,
         }
     );
 
@@ -186,6 +189,7 @@ fn defaults() {
             linger_millis: 5000,
             publish: None,
             healthcheck_requires_broker: false,
+            session_handoff: true,
         }
     );
     let (f, w) = feed_of(&set(NATS, &p("url", "nats://127.0.0.1")));
