@@ -88,18 +88,19 @@ step "building (release, once)"
 cargo build --release --workspace --all-targets
 export SHOAL_BIN="$ROOT/target/release/shoal"
 
-# Three fuzz targets, one after the other, share the budget: the request
-# parser, the engine driven by fuzzed parameter values, and the ARI (remote
-# adapter protocol) line reader and parser.
-fuzz_share=$(( (FUZZ_SECONDS + 4) / 5 ))
-step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, WebSocket frames, publish bodies, ${fuzz_share}s each), in parallel"
+# The fuzz targets, one after the other, share the budget: the request
+# parser, the engine driven by fuzzed parameter values, the ARI (remote
+# adapter protocol) line reader and parser, WebSocket frames, publish
+# bodies, and session journals read back for a handoff.
+fuzz_share=$(( (FUZZ_SECONDS + 5) / 6 ))
+step "Rust tests, and fuzzing (request parser, engine parameters, ARI decoder, WebSocket frames, publish bodies, session journals, ${fuzz_share}s each), in parallel"
 fuzz_log=$(mktemp)
 fuzz_corpus=$(mktemp -d)
 (
     # cargo fuzz needs unstable compiler flags (sanitizers); RUSTC_BOOTSTRAP
     # allows them on the stable toolchain this machine has.
     cd fuzz
-    for target in parse_request engine_params ari_decode ws_decode publish_body; do
+    for target in parse_request engine_params ari_decode ws_decode publish_body handoff_journal; do
         mkdir -p "$fuzz_corpus/$target"
         max_len=4096
         [ "$target" = engine_params ] && max_len=512

@@ -63,6 +63,8 @@ pub struct Cursor {
 pub enum PlanError {
     #[error("the journal has no checkpoint")]
     NoCheckpoint,
+    #[error("the journal's entries are out of order")]
+    Corrupt,
     #[error("the client is at {asked}, before the oldest point the journal keeps ({oldest})")]
     TooOld { asked: u64, oldest: u64 },
     #[error("the client is at {asked}, past the {known} lines the journal explains")]
@@ -95,10 +97,10 @@ pub fn plan(entries: &[Entry], n: u64) -> Result<Plan, PlanError> {
     // The last checkpoint the client has passed (it covers lines < prog).
     let start = entries
         .iter()
-        .rposition(|e| matches!(e.rec, Rec::Checkpoint(_)) && e.prog <= n + 1)
+        .rposition(|e| matches!(e.rec, Rec::Checkpoint(_)) && e.prog <= n.saturating_add(1))
         .ok_or_else(|| {
             match entries.iter().find_map(|e| match e.rec {
-                Rec::Checkpoint(_) => Some(e.prog - 1),
+                Rec::Checkpoint(_) => Some(e.prog.saturating_sub(1)),
                 _ => None,
             }) {
                 Some(oldest) => PlanError::TooOld { asked: n, oldest },
@@ -112,6 +114,19 @@ pub fn plan(entries: &[Entry], n: u64) -> Result<Plan, PlanError> {
         }) => (*prog, ck),
         _ => return Err(PlanError::NoCheckpoint),
     };
+    // Entries are written in the order of their lines: a journal that says
+    // otherwise was not written by Shoal (or was damaged).
+    let rest = entries.get(start + 1..).unwrap_or_default();
+    let mut previous = ck_prog;
+    for e in rest {
+        if e.prog < previous {
+            return Err(PlanError::Corrupt);
+        }
+        previous = e.prog;
+    }
+    if ck_prog == 0 {
+        return Err(PlanError::Corrupt);
+    }
     let mut subs: Vec<SubTrack> = ck
         .subs
         .iter()
@@ -129,7 +144,7 @@ pub fn plan(entries: &[Entry], n: u64) -> Result<Plan, PlanError> {
         })
         .collect();
     let mut lines = Vec::new();
-    let rest = entries.get(start + 1..).unwrap_or_default();
+
     // The run the checkpoint leaves open covers the lines up to the first
     // entry after it.
     if let Some((sub, item)) = ck.run {
@@ -160,7 +175,7 @@ pub fn plan(entries: &[Entry], n: u64) -> Result<Plan, PlanError> {
             Rec::Sub {
                 def, conf, starts, ..
             } => {
-                known = e.prog + 1;
+                known = e.prog.saturating_add(1);
                 subs.retain(|s| s.def.sub != def.sub);
                 subs.push(SubTrack {
                     def: def.clone(),
@@ -187,8 +202,8 @@ pub fn plan(entries: &[Entry], n: u64) -> Result<Plan, PlanError> {
             }
             Rec::Run { sub, item, from } if received => {
                 known = last_line;
-                let got = n.min(last_line) - e.prog + 1;
-                if let Some(t) = track(&mut subs, *sub, *item) {
+                let got = n.min(last_line).saturating_add(1).saturating_sub(e.prog);
+                if let Some(t) = track(&mut subs, *sub, *item).filter(|_| got > 0) {
                     t.mark.sent = true;
                     t.cursor = Some(Cursor {
                         bound: Bound::From(from.0),
