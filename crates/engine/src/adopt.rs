@@ -38,6 +38,9 @@ const PAGE: usize = 1000;
 /// Most entries read back for one item: a client further behind than
 /// this starts a new session.
 const MOST_BACKFILL: usize = 100_000;
+/// Most entries passed over to find where a client stands in a run (the
+/// journal's checkpoints keep runs shorter).
+const MOST_SKIPPED: usize = 10_000_000;
 /// How long an item new to this node may take to read its snapshot.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(3);
 /// Sequences of the events read back, far above any item's own.
@@ -440,38 +443,59 @@ impl Engine {
                     .map_err(|e| impossible(format!("cannot read back item {name}: {}", e.message)))
             }
         };
-        // What the client has: `skip` entries from the bound.
-        let mut events: Vec<ItemEvent> = Vec::new();
-        let mut bound = cursor.bound;
+        // What the client has: `skip` entries from the bound, read and
+        // passed over (not kept); what follows them it lacks.
         let skip = usize::try_from(cursor.skip).unwrap_or(usize::MAX);
+        if skip > MOST_SKIPPED {
+            return Err(impossible(format!(
+                "the journal puts the client {skip} entries into a run of item {}",
+                item.name
+            )));
+        }
+        let mut bound = cursor.bound;
+        let mut passed = 0usize;
+        let mut client_last: Option<Position> = match bound {
+            Bound::After(p) => Some(p),
+            Bound::From(_) => None,
+        };
+        let mut lacking: Vec<ItemEvent> = Vec::new();
         loop {
             let page = read(bound, PAGE).await?;
             let full = page.len() == PAGE;
-            let last = page.last().and_then(ItemEvent::position);
-            events.extend(page);
-            if events.len() > MOST_BACKFILL + skip {
+            match page.last().and_then(ItemEvent::position) {
+                Some(p) => bound = Bound::After(p),
+                None if full => {
+                    return Err(impossible(format!(
+                        "entries of item {} read back without their positions",
+                        item.name
+                    )))
+                }
+                None => {}
+            }
+            for ev in page {
+                if passed < skip {
+                    passed += 1;
+                    client_last = ev.position();
+                } else {
+                    lacking.push(ev);
+                }
+            }
+            if lacking.len() > MOST_BACKFILL {
                 return Err(impossible(format!(
                     "the client is more than {MOST_BACKFILL} entries behind on item {}",
                     item.name
                 )));
             }
-            match (full, last) {
-                (true, Some(p)) => bound = Bound::After(p),
-                _ => break,
+            if !full {
+                break;
             }
         }
-        if events.len() < skip {
+        if passed < skip {
             return Err(impossible(format!(
                 "the broker no longer has entries of item {} the client had",
                 item.name
             )));
         }
-        let client_last: Option<Position> = match (skip, cursor.bound) {
-            (0, Bound::After(p)) => Some(p),
-            (0, Bound::From(_)) => None,
-            (k, _) => events.get(k - 1).and_then(ItemEvent::position),
-        };
-        let lacking = events.split_off(skip);
         let mut queue = Vec::with_capacity(lacking.len() + 1);
         let mut eos_due = snapshot_end.map(|p| p.0);
         if let (Some(end), Some(last)) = (eos_due, client_last) {

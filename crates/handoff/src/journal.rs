@@ -25,6 +25,10 @@ const CHECKPOINT_ENTRIES: usize = 64;
 /// Age of the last checkpoint after which one is written when lines went
 /// out since: positions in the journal stay recent.
 const CHECKPOINT_AGE: Duration = Duration::from_secs(30);
+/// Lines after which a checkpoint is written: an adopter finds where a
+/// client stands in a run by reading the run's entries from its start (or
+/// from the last checkpoint), so runs are kept short.
+const CHECKPOINT_LINES: u64 = 10_000;
 
 /// A counted line, as the journal needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +112,7 @@ pub struct Journal {
     /// A checkpoint is pending: the write trims what precedes the one before.
     trim: bool,
     last_ck: Instant,
-    lines_since_ck: bool,
+    lines_since_ck: u64,
     /// The store failed: nothing is held, and the session cannot be adopted
     /// until a checkpoint is written again.
     broken: bool,
@@ -132,7 +136,7 @@ impl Journal {
             from_prev_ck: 0,
             trim: false,
             last_ck: now,
-            lines_since_ck: false,
+            lines_since_ck: 0,
             broken: false,
             disowned: false,
         };
@@ -165,7 +169,7 @@ impl Journal {
 
     /// Notes the counted line of progressive `prog`.
     pub fn note(&mut self, prog: u64, line: LineKind) {
-        self.lines_since_ck = true;
+        self.lines_since_ck += 1;
         match line {
             LineKind::Update {
                 sub,
@@ -333,7 +337,8 @@ impl Journal {
     pub fn wants_checkpoint(&self, now: Instant) -> bool {
         self.from_last_ck >= CHECKPOINT_ENTRIES
             || self.broken
-            || (self.lines_since_ck && now.duration_since(self.last_ck) >= CHECKPOINT_AGE)
+            || self.lines_since_ck >= CHECKPOINT_LINES
+            || (self.lines_since_ck > 0 && now.duration_since(self.last_ck) >= CHECKPOINT_AGE)
     }
 
     /// Writes a checkpoint: the session as it stands after line `prog`.
@@ -369,7 +374,7 @@ impl Journal {
         self.push(prog + 1, Rec::Checkpoint(ck));
         self.trim = true;
         self.last_ck = now;
-        self.lines_since_ck = false;
+        self.lines_since_ck = 0;
     }
 
     /// The entries to write now, for session `id`, as one [`Write`]; they
