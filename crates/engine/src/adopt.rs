@@ -64,9 +64,40 @@ impl Engine {
         ctx: &BindContext,
     ) -> Result<Stream, Refusal> {
         match self.bind_session(req, ctx) {
-            Err((code::UNKNOWN_SESSION, _)) if self.handoff_enabled() => self.adopt(req, ctx).await,
+            Err((code::UNKNOWN_SESSION, _)) if self.handoff_enabled() => {
+                if req.recovery_from.is_some() {
+                    self.adopt(req, ctx).await
+                } else {
+                    self.ask_recovery(req).await
+                }
+            }
             other => other,
         }
+    }
+
+    /// A plain `bind_session` (a poll, a rebind) for a session this node
+    /// does not hold: the client does not say what it has, so the session
+    /// cannot be taken over on it. If it could be (its owner is dead and
+    /// its journal is here), the connection is cut: the official clients
+    /// then ask to recover the session, with their count.
+    async fn ask_recovery(&self, req: &BindSession) -> Result<Stream, Refusal> {
+        let id = req.session.as_deref().unwrap_or_default();
+        let unknown = || unknown_session(id, "bind_session");
+        let Some(h) = self.handoff.get() else {
+            return Err(unknown());
+        };
+        let Ok(Some(loaded)) = h.store.load(id).await else {
+            return Err(unknown());
+        };
+        if loaded.owner == h.store.node()
+            || !matches!(h.store.alive(&loaded.owner).await, Ok(false))
+        {
+            return Err(unknown());
+        }
+        Err((
+            code::CUT_TO_RECOVER,
+            format!("session {id} of a dead node: the client is to recover it"),
+        ))
     }
 
     /// A recovery for a session this node does not hold: adopts it if it

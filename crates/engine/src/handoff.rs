@@ -12,7 +12,6 @@ use crate::session::{unlock_and_wake, Session};
 use crate::Engine;
 use parking_lot::Mutex;
 use shoal_handoff::{Store, Write};
-use shoal_protocol::code;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -181,12 +180,9 @@ impl Handoff {
             unlock_and_wake(st);
         }
         for s in lost {
+            // Its client, if it is still here, recovers it there.
             tracing::warn!(session = %s.id, "another node took this session over: it ends here");
-            engine.close(
-                &s,
-                code::SESSION_MOVED,
-                "the session continues on another node",
-            );
+            engine.hand_over(&s);
         }
         result.map(|_| ())
     }

@@ -107,6 +107,9 @@ pub enum Answer {
     Lines(String),
     /// A stream was bound: its chunks follow (the first one is its head).
     Stream(Stream),
+    /// Cut the connection without an answer: the client then recovers its
+    /// session, which this node takes over from a dead one.
+    Cut,
 }
 
 /// The error for a request larger than the configured limit (`ERROR,67`).
@@ -176,6 +179,10 @@ impl Engine {
                         conn.last_session = Some(id);
                         conn.stream_bound.store(true, Ordering::Release);
                         Answer::Stream(stream)
+                    }
+                    Err((code::CUT_TO_RECOVER, message)) => {
+                        tracing::info!(client = %conn.bind.client_ip, "bind_session cut: {message}");
+                        Answer::Cut
                     }
                     Err((code, message)) => {
                         add(&stats.requests_refused, 1);

@@ -498,8 +498,18 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
     let refused = b.engine.bind_or_adopt(&recovery(&sid, 2), &ws()).await;
     assert_eq!(refused.err().map(|e| e.0), Some(20));
     assert!(a.engine.session(&sid).is_some());
-    // A dies: B and C are asked at once; one takes it, the other refuses.
+    let plain = bind(&format!("LS_session={sid}"));
+    let refused = b.engine.bind_or_adopt(&plain, &ws()).await;
+    assert_eq!(refused.err().map(|e| e.0), Some(20));
+    // A dies: a plain bind (a poll) reaching B is cut, so that the client
+    // recovers with its count.
     lock(&records).alive.remove("A/1");
+    let cut = b.engine.bind_or_adopt(&plain, &ws()).await;
+    assert_eq!(
+        cut.err().map(|e| e.0),
+        Some(shoal_protocol::code::CUT_TO_RECOVER)
+    );
+    // B and C are asked at once; one takes it, the other refuses.
     let (req, ctx) = (recovery(&sid, 2), ws());
     let (rb, rc) = tokio::join!(
         b.engine.bind_or_adopt(&req, &ctx),

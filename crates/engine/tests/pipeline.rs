@@ -20,6 +20,7 @@ async fn lines(h: &Harness, c: &mut Connection, msg: &str) -> String {
     match h.engine.handle(c, batch).await {
         Answer::Lines(l) => l,
         Answer::Stream(_) => panic!("a stream, where lines were expected"),
+        Answer::Cut => panic!("cut"),
     }
 }
 
@@ -33,6 +34,7 @@ async fn open(h: &Harness, c: &mut Connection) -> Client {
             client
         }
         Answer::Lines(l) => panic!("refused: {l}"),
+        Answer::Cut => panic!("cut"),
     }
 }
 
@@ -88,6 +90,7 @@ async fn http_answers_every_request_even_without_ack() {
     match h.engine.handle(&mut c, batch).await {
         Answer::Lines(l) => assert_eq!(l, "REQOK,1\r\n"),
         Answer::Stream(_) => panic!("stream"),
+        Answer::Cut => panic!("cut"),
     }
 }
 
@@ -103,6 +106,7 @@ async fn a_websocket_carries_one_stream_at_a_time() {
             "{l}"
         ),
         Answer::Stream(_) => panic!("a second stream was bound"),
+        Answer::Cut => panic!("cut"),
     }
     // Once the transport says the stream ended, a bind is taken.
     c.stream_bound()
@@ -152,6 +156,7 @@ async fn create_only_listeners_take_only_their_own_sessions() {
             "{l}"
         ),
         Answer::Stream(_) => panic!("stream"),
+        Answer::Cut => panic!("cut"),
     }
 }
 
@@ -166,6 +171,7 @@ async fn control_only_listeners_refuse_creation() {
             "{l}"
         ),
         Answer::Stream(_) => panic!("a session was created on a CONTROL_ONLY listener"),
+        Answer::Cut => panic!("cut"),
     }
 }
 
@@ -177,6 +183,7 @@ async fn unknown_adapter_set_has_the_official_words() {
     match h.engine.handle(&mut c, batch).await {
         Answer::Lines(l) => assert_eq!(l, "CONERR,2,Requested Adapter Set not available\r\n"),
         Answer::Stream(_) => panic!("stream"),
+        Answer::Cut => panic!("cut"),
     }
 }
 

@@ -123,6 +123,7 @@ async fn requests_refusals_messages_and_connections_are_counted() {
     {
         Answer::Lines(l) => l,
         Answer::Stream(_) => panic!("a stream"),
+        Answer::Cut => panic!("cut"),
     };
     assert!(out.starts_with("REQERR,1,"), "{out}");
     h.engine

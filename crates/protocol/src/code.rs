@@ -57,6 +57,11 @@ pub const MESSAGE_ALREADY_WAITING: i32 = 33;
 /// `END`: the session moved on (maximum duration reached, node draining):
 /// the client opens a new one at once.
 pub const SESSION_MOVED: i32 = 48;
+/// Never sent: the answer to a `bind_session` (without `LS_recovery_from`)
+/// for a session of a dead node that this node can take over. The
+/// connection is cut instead, so that the client asks to recover the
+/// session, saying what it has (see the engine's handoff).
+pub const CUT_TO_RECOVER: i32 = -48;
 
 /// `CONERR`/`ERROR`: `LS_protocol` names a version this server does not speak.
 pub const UNSUPPORTED_PROTOCOL: i32 = 60;

@@ -73,7 +73,19 @@ async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, batch: Batc
     match st.engine.handle(&mut conn, batch).await {
         Answer::Lines(lines) => text_reply(lines),
         Answer::Stream(stream) => stream_reply(stream, guard),
+        Answer::Cut => cut_reply(),
     }
+}
+
+/// A response cut short before any byte of its body: the client sees a
+/// broken connection (see [`Answer::Cut`]).
+fn cut_reply() -> Response {
+    let cut = futures_util::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::other("cut so that the client recovers"))
+    });
+    let mut resp = Body::from_stream(cut).into_response();
+    tlcp_headers(resp.headers_mut());
+    resp
 }
 
 /// `LS_protocol` must name TLCP 2.5 when present.

@@ -176,6 +176,9 @@ enum Out {
     Pong(Vec<u8>),
     /// A close frame, then the end of the connection.
     Close(u16, String),
+    /// The end of the connection, without a close frame (see
+    /// [`Answer::Cut`]).
+    Cut,
 }
 
 /// Starts the reader and the worker of a socket; the writer is the future
@@ -360,6 +363,7 @@ async fn work(
             Job::Batch(batch) => match Box::pin(engine.handle(&mut conn, batch)).await {
                 Answer::Lines(lines) => Out::Lines(lines),
                 Answer::Stream(stream) => Out::Stream(Box::new(stream)),
+                Answer::Cut => Out::Cut,
             },
         };
         if out.send(next).await.is_err() {
@@ -425,6 +429,7 @@ async fn write(mut tx: WriteHalf<Io>, mut out: Receiver<Out>, bound: &AtomicBool
                         encode_close(&mut frames, code, &reason);
                         true
                     }
+                    Out::Cut => break,
                     // Taken by the arm above.
                     Out::Stream(_) => continue,
                 };
