@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures fail over (kill -9) in every clustering option, drain and rolling
-# restart, with more clients than the test suite uses, and writes the figures
+# restart, with more clients than the test suite uses, and session handoff
+# (kits with a shared feed: its own client count), and writes the figures
 # into docs/clustering.md. Needs what scripts/test.sh installs (haproxy, the
 # Node packages) and a release build; takes a few minutes.
 #
@@ -18,4 +19,12 @@ rm -rf "$SHOAL_CLUSTER_RESULTS"
 (cd tests/clients && node --test --test-concurrency=1 \
     test/cluster-http.test.js test/cluster-https-1.test.js test/cluster-https-2.test.js \
     test/cluster-nginx.test.js test/cluster-drain.test.js)
+# Session handoff: each scenario writes its figures even when a check fails
+# (the table marks it), and the script fails at the end.
+handoff=0
+(cd tests/clients && node --test --test-concurrency=1 test/cluster-handoff.test.js) || handoff=$?
 node tests/clients/tools/cluster-report.js
+if [ "$handoff" != 0 ]; then
+    echo "cluster-report.sh: test/cluster-handoff.test.js failed (see above); the handoff table marks the failed checks" >&2
+    exit "$handoff"
+fi

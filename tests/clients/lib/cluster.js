@@ -9,6 +9,7 @@
 //     const c = await kit.spawnClient({ source: '127.0.10.51' });
 //     c.connect(); await c.waitStatus(/^CONNECTED:/);
 //     (await kit.waitSession(c.sessionId())).node; kit.requestsOf(sid); kit.unknownSessionRequests();
+//     kit.handoffsOf(sid); kit.holderOf(sid);           // session handoff lines; who holds it now
 //     const { t } = await kit.kill('node1');          // SIGKILL, time recorded
 //     await kit.publish({ item: 'x', fields: { v: '1' } }); // POST /publish through the balancer
 //     await kit.killBroker(); await kit.startBroker();      // same address, same data
@@ -69,6 +70,9 @@ function parseLogLine(raw) {
   for (const f of rest.slice(cut).matchAll(FIELD_RE)) fields[f[1]] = unquote(f[2]);
   return { t: Date.parse(m[1]), level: m[2], target: m[3], message: rest.slice(0, cut).trim(), fields, line };
 }
+
+// The node log lines of session handoff (crates/engine: adopt.rs, lib.rs).
+const HANDOFF_RE = /taken over|handed over|took this session over/;
 
 function indent(text, prefix = '  ') {
   return String(text).split('\n').map((l) => prefix + l).join('\n');
@@ -318,6 +322,10 @@ class Kit extends EventEmitter {
     this.sessions = new Map(); // session id -> { node, client, adapterSet, user, t, closed }
     this.requests = new Map(); // session id -> [{ node, request, t }]
     this.unknown = []; // [{ node, session, request, t }]
+    // Session handoff lines ("session taken over from a dead node", "session
+    // handed over to the other nodes", "... not taken over ...", "another node
+    // took this session over first"): [{ node, session, message, fields, t }].
+    this.handoffs = [];
     this.kills = []; // [{ node, signal, t }]
     this.stopped = false;
     for (const nodeSpec of spec.nodes) {
@@ -345,6 +353,8 @@ class Kit extends EventEmitter {
     } else if (rec.target === 'shoal::requests' && rec.message === 'request' && f.session) {
       if (!this.requests.has(f.session)) this.requests.set(f.session, []);
       this.requests.get(f.session).push({ node: node.name, request: f.request, t: rec.t });
+    } else if (f.session && HANDOFF_RE.test(rec.message)) {
+      this.handoffs.push({ node: node.name, session: f.session, message: rec.message, fields: f, t: rec.t });
     } else if (rec.message.startsWith('request for an unknown session')) {
       this.unknown.push({ node: node.name, session: f.session ?? null, request: f.request ?? null, t: rec.t });
     }
@@ -419,6 +429,20 @@ class Kit extends EventEmitter {
       what: `a node logging "session created" for ${sessionId}`,
       state: () => this.describeNodes({ lines: 40 }),
     });
+  }
+
+  // The handoff lines logged about a session, in time order (see handoffs).
+  handoffsOf(sessionId) {
+    return this.handoffs.filter((h) => h.session === sessionId).sort((a, b) => a.t - b.t);
+  }
+
+  // The node that holds a session now, as the logs tell: the last one that
+  // logged taking it over, else the one that created it; null if unknown.
+  holderOf(sessionId) {
+    const taken = this.handoffsOf(sessionId).filter((h) => h.message.startsWith('session taken over from')).pop();
+    if (taken) return taken.node;
+    const info = this.sessions.get(sessionId);
+    return info ? info.node : null;
   }
 
   // Every request of a session the nodes served: [{ node, request, t }], in the
@@ -514,6 +538,7 @@ class Kit extends EventEmitter {
       out.push(`session ${sid} on ${s.node} from ${s.client}: ${reqs.length} requests${elsewhere ? ` (${elsewhere} on another node!)` : ''}${s.closed ? `, closed: ${s.closed.message}` : ''}`);
     }
     if (this.unknown.length) out.push(`unknown-session requests: ${JSON.stringify(this.unknown)}`);
+    for (const h of this.handoffs) out.push(`handoff: ${h.node} ${h.session}: ${h.message} ${JSON.stringify(h.fields)}`);
     if (this.broker) out.push(this.broker.describe({ lines: Math.min(nodeLines, 40) }));
     out.push(this.describeNodes({ lines: nodeLines }));
     out.push(`---- ${this.spec.balancer.kind || 'balancer'} (last ${balancerLines} lines) ----`);
