@@ -89,15 +89,34 @@ impl Engine {
         let Ok(Some(loaded)) = h.store.load(id).await else {
             return Err(unknown());
         };
-        if loaded.owner == h.store.node()
-            || !matches!(h.store.alive(&loaded.owner).await, Ok(false))
-        {
+        if loaded.owner == h.store.node() {
+            return Err(self.handed_over(id));
+        }
+        if !matches!(h.store.alive(&loaded.owner).await, Ok(false)) {
             return Err(unknown());
         }
         Err((
             code::CUT_TO_RECOVER,
             format!("session {id} of a dead node: the client is to recover it"),
         ))
+    }
+
+    /// The answer to a request for a session this node owned and no longer
+    /// holds: while it drains, a session it handed over whose client came
+    /// back here (the balancer has not noticed the drain yet) is cut again,
+    /// so that the client tries once more, elsewhere; otherwise the session
+    /// ended here.
+    fn handed_over(&self, id: &str) -> Refusal {
+        if self.leaving.load(std::sync::atomic::Ordering::Relaxed) {
+            (
+                code::CUT_TO_RECOVER,
+                format!(
+                    "session {id} was handed over: the client is to recover it on another node"
+                ),
+            )
+        } else {
+            unknown_session(id, "bind_session")
+        }
     }
 
     /// A recovery for a session this node does not hold: adopts it if it
@@ -142,7 +161,7 @@ impl Engine {
             return Err(unknown_session(id, "bind_session"));
         };
         if loaded.owner == store.node() {
-            return Err(unknown_session(id, "bind_session"));
+            return Err(self.handed_over(id));
         }
         if store.alive(&loaded.owner).await.map_err(broker)? {
             tracing::info!(session = %id, owner = %loaded.owner, "recovery of a session its live node holds: not taken over");

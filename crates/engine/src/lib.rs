@@ -85,6 +85,9 @@ pub struct Engine {
     handoff: std::sync::OnceLock<Arc<handoff::Handoff>>,
     /// Sessions being adopted now, one request at a time each.
     adopting: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// This node left the cluster (a drain): the sessions it hands over are
+    /// for the others to take.
+    leaving: AtomicBool,
 }
 
 /// Shortest time between two log lines about the memory budget.
@@ -137,6 +140,7 @@ impl Engine {
                 stats: Arc::new(stats::Stats::default()),
                 handoff: std::sync::OnceLock::new(),
                 adopting: parking_lot::Mutex::new(HashMap::new()),
+                leaving: AtomicBool::new(false),
             }
         })
     }
@@ -155,6 +159,7 @@ impl Engine {
     /// This node stops: its liveness key goes, so that the other nodes may
     /// take its sessions over at once (see the drain).
     pub async fn leave_cluster(&self) {
+        self.leaving.store(true, Ordering::Relaxed);
         if let Some(h) = self.handoff.get() {
             if let Err(e) = h.store.leave().await {
                 tracing::warn!("could not tell the cluster this node leaves: {e}");

@@ -71,6 +71,10 @@ pub(crate) struct SubItem {
     /// What the last line written by [`SubItem::take`] was (the session's
     /// journal follows it).
     pub last_taken: Taken,
+    /// An adopted session's item whose client got entries read back from
+    /// the broker up to here: live events at or before it, which the item
+    /// may still be about to deliver, are dropped.
+    skip_upto: Option<shoal_adapter::Position>,
 }
 
 /// A line [`SubItem::take`] wrote.
@@ -115,6 +119,7 @@ impl SubItem {
             key_sent: HashMap::new(),
             in_ready: false,
             last_taken: Taken::Eos,
+            skip_upto: None,
         }
     }
 
@@ -153,6 +158,7 @@ impl SubItem {
             self.enqueue(d);
         }
         self.last_seq = delta;
+        self.skip_upto = upto;
     }
 
     pub fn has_pending(&self) -> bool {
@@ -170,6 +176,12 @@ impl SubItem {
 
     /// Queues a delivery according to the subscription's dispatch policy.
     pub fn push(&mut self, d: Delivery, dispatch: &Dispatch) {
+        if let (Some(upto), Delivery::Event { ev, .. }) = (self.skip_upto, &d) {
+            match ev.position {
+                Some(p) if p <= upto => return,
+                _ => self.skip_upto = None,
+            }
+        }
         let ev = match &d {
             Delivery::Event {
                 ev,

@@ -39,6 +39,13 @@ struct Broker {
 impl Broker {
     /// Appends an entry to `item` and hands it to every node reading it.
     fn publish(&self, item: &str, fields: &[(&str, &str)]) {
+        let seq = self.append(item, fields);
+        self.hand_out(item, seq);
+    }
+
+    /// Appends an entry to `item` without handing it to the nodes yet (they
+    /// have not read it); its sequence.
+    fn append(&self, item: &str, fields: &[(&str, &str)]) -> u64 {
         let fields: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -51,7 +58,18 @@ impl Broker {
         lock(&self.history)
             .entry(item.to_owned())
             .or_default()
-            .push((seq, fields.clone()));
+            .push((seq, fields));
+        seq
+    }
+
+    /// Hands the entry `seq` of `item` to every node reading it.
+    fn hand_out(&self, item: &str, seq: u64) {
+        let Some(fields) = lock(&self.history)
+            .get(item)
+            .and_then(|h| h.iter().find(|(s, _)| *s == seq).map(|(_, f)| f.clone()))
+        else {
+            return;
+        };
         for feed in lock(&self.feeds).iter().filter_map(Weak::upgrade) {
             if lock(&feed.subscribed).contains(item) {
                 if let Some(l) = feed.listener.get() {
@@ -545,4 +563,123 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
     lock(&records).alive.remove(&owner);
     let past = d.engine.bind_or_adopt(&recovery(&sid, 99), &ws()).await;
     assert_eq!(past.err().map(|e| e.0), Some(4));
+}
+
+#[tokio::test]
+async fn an_entry_read_back_and_then_delivered_live_is_sent_once() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut c = Client::new(stream);
+    c.chunk().await;
+    let sid = split(&c.lines[0]).1[0].clone();
+    a.engine
+        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
+        .await
+        .unwrap();
+    // B reads item `a` too (another client of B subscribed it).
+    let other = b.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut o = Client::new(other);
+    o.chunk().await;
+    let oid = split(&o.lines[0]).1[0].clone();
+    b.engine
+        .control(&oid, control(&oid, &add(1, "RAW", "a", "seq", "")))
+        .await
+        .unwrap();
+    let mut app = App::default();
+    for i in 1..=5 {
+        broker.publish("a", &[("seq", &i.to_string())]);
+    }
+    read_until(&mut c, &mut app, |app| app.seqs(1, 1).last() == Some(&5)).await;
+    lock(&records).alive.remove("A/1");
+    let n = app.counted;
+    drop(c);
+    // Entry 6 is in the broker; B's feed has not delivered it yet when B
+    // reads the item back, and delivers it after.
+    let late = broker.append("a", &[("seq", "6")]);
+    let stream = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, n), &ws())
+        .await
+        .unwrap();
+    let mut r = Client::new(stream);
+    r.through(|l| l.starts_with("PROG,")).await;
+    broker.hand_out("a", late);
+    broker.publish("a", &[("seq", "7")]);
+    let mut used = r.lines.len();
+    while app.seqs(1, 1).last() != Some(&7) {
+        let Some(Some(_)) = r.chunk_within(TIMEOUT).await else {
+            panic!("B's stream ended: {:?}", r.lines);
+        };
+        for l in &r.lines[used..] {
+            app.take(l);
+        }
+        used = r.lines.len();
+    }
+    assert_contiguous(
+        &app.seqs(1, 1),
+        1,
+        7,
+        "an entry read back is not sent again live",
+    );
+}
+
+#[tokio::test]
+async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut c = Client::new(stream);
+    c.chunk().await;
+    let sid = split(&c.lines[0]).1[0].clone();
+    a.engine
+        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
+        .await
+        .unwrap();
+    let mut app = App::default();
+    broker.publish("a", &[("seq", "1")]);
+    read_until(&mut c, &mut app, |app| app.seqs(1, 1).last() == Some(&1)).await;
+    // The drain: A leaves, then cuts the session's stream (no END).
+    a.engine.leave_cluster().await;
+    let session = a.engine.session(&sid).unwrap();
+    a.engine.hand_over(&session);
+    assert_eq!(c.chunk().await, None, "the stream stops");
+    assert!(c.stream.is_cut(), "its connection is to be cut, not closed");
+    assert!(
+        !c.lines.iter().any(|l| l.starts_with("END")),
+        "{:?}",
+        c.lines
+    );
+    // The client's recovery comes back to A (the balancer has not noticed
+    // yet): cut again; then it reaches B, which takes the session over.
+    let again = a
+        .engine
+        .bind_or_adopt(&recovery(&sid, app.counted), &ws())
+        .await;
+    assert_eq!(
+        again.err().map(|e| e.0),
+        Some(shoal_protocol::code::CUT_TO_RECOVER)
+    );
+    broker.publish("a", &[("seq", "2")]);
+    let stream = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, app.counted), &ws())
+        .await
+        .unwrap();
+    let mut r = Client::new(stream);
+    let mut used = 0;
+    while app.seqs(1, 1).last() != Some(&2) {
+        let Some(Some(_)) = r.chunk_within(TIMEOUT).await else {
+            panic!("B's stream ended: {:?}", r.lines);
+        };
+        for l in &r.lines[used..] {
+            app.take(l);
+        }
+        used = r.lines.len();
+    }
+    assert_contiguous(&app.seqs(1, 1), 1, 2, "the handed-over session goes on");
 }
