@@ -175,6 +175,7 @@ impl Engine {
             .map_err(|e| impossible(format!("the session's journal is unreadable: {e}")))?;
         let plan = plan(&entries, n).map_err(|e| {
             tracing::info!(session = %id, from = n, "session not taken over: {e}");
+            crate::stats::add(&self.stats.takeovers_refused, 1);
             impossible(format!("cannot recover from {n}: {e}"))
         })?;
         let Some(set) = self.sets.get(&plan.header.adapter_set).cloned() else {
@@ -192,12 +193,14 @@ impl Engine {
             Ok(s) => s,
             Err(refusal) => {
                 tracing::warn!(session = %id, from = n, "session taken over and then lost: {}", refusal.1);
+                crate::stats::add(&self.stats.takeovers_refused, 1);
                 h.ended(id);
                 return Err(refusal);
             }
         };
         self.sessions.write().insert(id.to_owned(), session.clone());
         crate::stats::add(&self.stats.sessions_created, 1);
+        crate::stats::add(&self.stats.sessions_taken_over, 1);
         tracing::info!(session = %id, from = n, owner = %loaded.owner, subscriptions = plan.subs.len(), ms = started.elapsed().as_millis() as u64, "session taken over from a dead node");
         session.bind(&req.stream, Some(n), ctx)
     }

@@ -466,6 +466,7 @@ impl Engine {
         }
         session.set.metadata.notify_session_close(&session.id);
         if cut {
+            stats::add(&self.stats.sessions_handed_over, 1);
             tracing::info!(session = %session.id, "session handed over to the other nodes");
         } else {
             tracing::info!(session = %session.id, code, "session closed: {message}");

@@ -109,6 +109,9 @@ pub(crate) struct Stats {
     pub requests_handled: AtomicU64,
     pub requests_refused: AtomicU64,
     pub messages_received: AtomicU64,
+    pub sessions_taken_over: AtomicU64,
+    pub sessions_handed_over: AtomicU64,
+    pub takeovers_refused: AtomicU64,
     /// A gauge: subscriptions held by the sessions now.
     pub subscriptions: AtomicU64,
     pub delivery_latency: Histogram,
@@ -129,6 +132,9 @@ impl Default for Stats {
             requests_handled: AtomicU64::new(0),
             requests_refused: AtomicU64::new(0),
             messages_received: AtomicU64::new(0),
+            sessions_taken_over: AtomicU64::new(0),
+            sessions_handed_over: AtomicU64::new(0),
+            takeovers_refused: AtomicU64::new(0),
             subscriptions: AtomicU64::new(0),
             delivery_latency: Histogram::new(LATENCY_BOUNDS),
             session_lifetime: Histogram::new(LIFETIME_BOUNDS),
@@ -208,6 +214,13 @@ pub struct StatsSnapshot {
     pub requests_refused: u64,
     /// Counter: client messages (`msg`) received.
     pub messages_received: u64,
+    /// Counter: sessions of dead nodes this node took over.
+    pub sessions_taken_over: u64,
+    /// Counter: sessions this node handed over to the others (a drain).
+    pub sessions_handed_over: u64,
+    /// Counter: recoveries of a dead node's session this node found in the
+    /// broker and could not take over (the client opened a new session).
+    pub takeovers_refused: u64,
     /// Gauge: sessions held now.
     pub sessions: u64,
     /// Gauge: sessions whose stream is of each kind, in the order of
@@ -251,6 +264,9 @@ impl Stats {
             requests_handled: get(&self.requests_handled),
             requests_refused: get(&self.requests_refused),
             messages_received: get(&self.messages_received),
+            sessions_taken_over: get(&self.sessions_taken_over),
+            sessions_handed_over: get(&self.sessions_handed_over),
+            takeovers_refused: get(&self.takeovers_refused),
             sessions: 0,
             sessions_by_transport: StreamKind::ALL.map(|k| (k, 0)),
             sessions_unbound: 0,

@@ -47,6 +47,24 @@ impl Collector for Exposition {
         )?;
         counter(
             e,
+            "shoal_sessions_taken_over",
+            "Sessions of dead or draining nodes this node took over (session handoff).",
+            s.sessions_taken_over,
+        )?;
+        counter(
+            e,
+            "shoal_sessions_handed_over",
+            "Sessions this node handed over to the other nodes when it drained.",
+            s.sessions_handed_over,
+        )?;
+        counter(
+            e,
+            "shoal_takeovers_refused",
+            "Recoveries of another node's session that this node could not take over (the client opened a new session).",
+            s.takeovers_refused,
+        )?;
+        counter(
+            e,
             "shoal_connections_accepted",
             "TLCP connections accepted (HTTP requests and WebSockets reaching TLCP).",
             s.connections_accepted,
