@@ -481,6 +481,8 @@ async fn takeover(cut: u64) {
     // B owns the session now; A's stale copy may no longer write its journal.
     assert_eq!(lock(&records).sessions[&sid].0, "B/1");
     assert!(b.engine.session(&sid).is_some());
+    assert_eq!(b.engine.stats().sessions_taken_over, 1);
+    assert_eq!(b.engine.stats().takeovers_refused, 0);
     let _ = a.store;
 }
 
@@ -563,6 +565,7 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
     lock(&records).alive.remove(&owner);
     let past = d.engine.bind_or_adopt(&recovery(&sid, 99), &ws()).await;
     assert_eq!(past.err().map(|e| e.0), Some(4));
+    assert_eq!(d.engine.stats().takeovers_refused, 1);
 }
 
 #[tokio::test]
@@ -647,6 +650,7 @@ async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
     a.engine.leave_cluster().await;
     let session = a.engine.session(&sid).unwrap();
     a.engine.hand_over(&session);
+    assert_eq!(a.engine.stats().sessions_handed_over, 1);
     assert_eq!(c.chunk().await, None, "the stream stops");
     assert!(c.stream.is_cut(), "its connection is to be cut, not closed");
     assert!(
