@@ -24,7 +24,7 @@ use crate::session::Session;
 use crate::stream::{BindContext, Stream};
 use crate::subscription::{Delivery, SubItem, Subscription};
 use crate::{unknown_session, Engine, Refusal};
-use shoal_adapter::{Bound, ItemEvent, Position, SessionInfo, TableInfo};
+use shoal_adapter::{Bound, ItemEvent, Position, SessionInfo};
 use shoal_handoff::{
     plan, Entry, ItemMark, ItemPlan, Journal, LineKind, Plan, PlannedSub, Pos, SubState,
 };
@@ -318,33 +318,18 @@ impl Engine {
             .await
             .map_err(|e| (e.code, e.message))?;
         let mode = crate::control::adapter_mode(s.mode);
-        let table = Arc::new(TableInfo {
-            win_index: s.sub_id,
-            mode,
-            group: s.group.clone(),
-            data_adapter: adapter.to_owned(),
-            schema: s.schema.clone(),
-            first: 1,
-            last: items.len(),
-            selector: s.selector.clone(),
-            items: items.clone(),
-        });
+        let table = crate::control::table_info(&s, adapter, items);
         md.notify_new_tables(&session.info, std::slice::from_ref(&*table))
             .await
             .map_err(|e| (e.code, e.message))?;
         let dispatch = self.dispatch_for(&s, &data);
-        let mut acquired: Vec<Arc<Item>> = Vec::with_capacity(items.len());
-        for name in items {
-            match hub.acquire(name) {
-                Ok(item) => acquired.push(item),
-                Err(e) => {
-                    for item in &acquired {
-                        hub.release(item);
-                    }
-                    return Err((e.code, e.message));
-                }
+        let acquired = match crate::control::acquire_all(&hub, items) {
+            Ok(a) => a,
+            Err(e) => {
+                md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
+                return Err(e);
             }
-        }
+        };
         let sub_items = acquired
             .iter()
             .map(|item| SubItem::new(item.clone(), item.schema(&p.def.fields)))
@@ -364,17 +349,14 @@ impl Engine {
                 },
             );
         }
-        let snapshot_len = |i: usize, item: &Item| {
-            let asked = match s.snapshot {
-                Snapshot::No => 0,
-                Snapshot::Yes => usize::MAX,
-                Snapshot::Length(n) => usize::try_from(n).unwrap_or(usize::MAX),
-            };
-            let md_len = data
-                .get(i)
-                .and_then(|d| d.distinct_snapshot_length)
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-            asked.min(md_len).min(item.history_max())
+        let asked = match s.snapshot {
+            Snapshot::No => 0,
+            Snapshot::Yes => usize::MAX,
+            Snapshot::Length(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let snapshot_len = |i: usize, item: &Item| match data.get(i) {
+            Some(d) => crate::control::snapshot_length(asked, d, item),
+            None => asked.min(item.history_max()),
         };
         let attach = |i: usize, item: &Item, snapshot: bool| {
             item.attach(

@@ -223,36 +223,20 @@ impl Engine {
                 format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
             ));
         }
-        let table = Arc::new(TableInfo {
-            win_index: s.sub_id,
-            mode,
-            group: s.group.clone(),
-            data_adapter: adapter.to_owned(),
-            schema: s.schema.clone(),
-            first: 1,
-            last: items.len(),
-            selector: s.selector.clone(),
-            items: items.clone(),
-        });
+        let table = table_info(&s, adapter, &items);
         md.notify_new_tables(&session.info, std::slice::from_ref(&*table))
             .await
             .map_err(err)?;
         let dispatch = self.dispatch_for(&s, &data);
 
         // One upstream subscription per item, shared by all sessions.
-        let mut acquired = Vec::with_capacity(items.len());
-        for name in &items {
-            match hub.acquire(name) {
-                Ok(item) => acquired.push(item),
-                Err(e) => {
-                    for item in &acquired {
-                        hub.release(item);
-                    }
-                    md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
-                    return Err((e.code, e.message));
-                }
+        let acquired = match acquire_all(&hub, &items) {
+            Ok(a) => a,
+            Err(e) => {
+                md.notify_tables_close(&session.id, std::slice::from_ref(&*table));
+                return Err(e);
             }
-        }
+        };
         let sub_items: Vec<SubItem> = acquired
             .iter()
             .map(|item| SubItem::new(item.clone(), item.schema(&fields)))
@@ -300,13 +284,7 @@ impl Engine {
         };
         let mut starts = Vec::with_capacity(acquired.len());
         for (i, (item, d)) in acquired.iter().zip(&data).enumerate() {
-            // The shortest of the client's, the metadata adapter's and the
-            // item's DISTINCT snapshot lengths (the item's is the server's,
-            // or more if its data provider asked to keep more).
-            let md_len = d
-                .distinct_snapshot_length
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-            let snapshot_len = asked_len.min(md_len).min(item.history_max());
+            let snapshot_len = snapshot_length(asked_len, d, item);
             starts.push(item.attach(
                 session,
                 Attach {
@@ -402,6 +380,52 @@ impl Engine {
             metadata_max_frequency: md_freq,
         }
     }
+}
+
+/// The subscription as the metadata adapter is told of it.
+pub(crate) fn table_info(s: &Subscribe, adapter: &str, items: &[String]) -> Arc<TableInfo> {
+    Arc::new(TableInfo {
+        win_index: s.sub_id,
+        mode: adapter_mode(s.mode),
+        group: s.group.clone(),
+        data_adapter: adapter.to_owned(),
+        schema: s.schema.clone(),
+        first: 1,
+        last: items.len(),
+        selector: s.selector.clone(),
+        items: items.to_vec(),
+    })
+}
+
+/// A reference on each item of `items` (subscribing upstream the first
+/// time); on a refusal, those taken are released.
+pub(crate) fn acquire_all(
+    hub: &crate::hub::Hub,
+    items: &[String],
+) -> Result<Vec<Arc<crate::item::Item>>, Refusal> {
+    let mut acquired = Vec::with_capacity(items.len());
+    for name in items {
+        match hub.acquire(name) {
+            Ok(item) => acquired.push(item),
+            Err(e) => {
+                for item in &acquired {
+                    hub.release(item);
+                }
+                return Err((e.code, e.message));
+            }
+        }
+    }
+    Ok(acquired)
+}
+
+/// The DISTINCT snapshot length of an item: the shortest of the client's
+/// (`asked`), the metadata adapter's and the item's (the server's, or more
+/// if its data provider asked to keep more).
+pub(crate) fn snapshot_length(asked: usize, data: &ItemData, item: &crate::item::Item) -> usize {
+    let md_len = data
+        .distinct_snapshot_length
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    asked.min(md_len).min(item.history_max())
 }
 
 /// The `SUBOK` (or `SUBCMD`) and `CONF` lines of a subscription.
