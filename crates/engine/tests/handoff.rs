@@ -361,6 +361,19 @@ async fn read_until(c: &mut Client, app: &mut App, done: impl Fn(&App) -> bool) 
     }
 }
 
+/// A session on `n` subscribed to RAW `a` (`seq`): its client and id.
+async fn raw_session(n: &Node) -> (Client, String) {
+    let stream = n.engine.create_session(&create(""), &ws()).await.unwrap();
+    let mut c = Client::new(stream);
+    c.chunk().await;
+    let sid = split(&c.lines[0]).1[0].clone();
+    n.engine
+        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
+        .await
+        .unwrap();
+    (c, sid)
+}
+
 fn recovery(session: &str, from: u64) -> shoal_protocol::request::BindSession {
     bind(&format!("LS_session={session}&LS_recovery_from={from}"))
 }
@@ -505,14 +518,7 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
     let a = node("A/1", &broker, &records);
     let b = node("B/1", &broker, &records);
     let c = node("C/1", &broker, &records);
-    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
-    let mut client = Client::new(stream);
-    client.chunk().await;
-    let sid = split(&client.lines[0]).1[0].clone();
-    a.engine
-        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
-        .await
-        .unwrap();
+    let (mut client, sid) = raw_session(&a).await;
     client.through(|l| l.starts_with("CONF,")).await;
     // A is alive: B answers as for an unknown session.
     let refused = b.engine.bind_or_adopt(&recovery(&sid, 2), &ws()).await;
@@ -574,23 +580,9 @@ async fn an_entry_read_back_and_then_delivered_live_is_sent_once() {
     let records = Arc::new(Mutex::new(Records::default()));
     let a = node("A/1", &broker, &records);
     let b = node("B/1", &broker, &records);
-    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
-    let mut c = Client::new(stream);
-    c.chunk().await;
-    let sid = split(&c.lines[0]).1[0].clone();
-    a.engine
-        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
-        .await
-        .unwrap();
+    let (mut c, sid) = raw_session(&a).await;
     // B reads item `a` too (another client of B subscribed it).
-    let other = b.engine.create_session(&create(""), &ws()).await.unwrap();
-    let mut o = Client::new(other);
-    o.chunk().await;
-    let oid = split(&o.lines[0]).1[0].clone();
-    b.engine
-        .control(&oid, control(&oid, &add(1, "RAW", "a", "seq", "")))
-        .await
-        .unwrap();
+    let _other = raw_session(&b).await;
     let mut app = App::default();
     for i in 1..=5 {
         broker.publish("a", &[("seq", &i.to_string())]);
@@ -611,16 +603,7 @@ async fn an_entry_read_back_and_then_delivered_live_is_sent_once() {
     r.through(|l| l.starts_with("PROG,")).await;
     broker.hand_out("a", late);
     broker.publish("a", &[("seq", "7")]);
-    let mut used = r.lines.len();
-    while app.seqs(1, 1).last() != Some(&7) {
-        let Some(Some(_)) = r.chunk_within(TIMEOUT).await else {
-            panic!("B's stream ended: {:?}", r.lines);
-        };
-        for l in &r.lines[used..] {
-            app.take(l);
-        }
-        used = r.lines.len();
-    }
+    read_until(&mut r, &mut app, |app| app.seqs(1, 1).last() == Some(&7)).await;
     assert_contiguous(
         &app.seqs(1, 1),
         1,
@@ -635,14 +618,7 @@ async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
     let records = Arc::new(Mutex::new(Records::default()));
     let a = node("A/1", &broker, &records);
     let b = node("B/1", &broker, &records);
-    let stream = a.engine.create_session(&create(""), &ws()).await.unwrap();
-    let mut c = Client::new(stream);
-    c.chunk().await;
-    let sid = split(&c.lines[0]).1[0].clone();
-    a.engine
-        .control(&sid, control(&sid, &add(1, "RAW", "a", "seq", "")))
-        .await
-        .unwrap();
+    let (mut c, sid) = raw_session(&a).await;
     let mut app = App::default();
     broker.publish("a", &[("seq", "1")]);
     read_until(&mut c, &mut app, |app| app.seqs(1, 1).last() == Some(&1)).await;
@@ -675,15 +651,6 @@ async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
         .await
         .unwrap();
     let mut r = Client::new(stream);
-    let mut used = 0;
-    while app.seqs(1, 1).last() != Some(&2) {
-        let Some(Some(_)) = r.chunk_within(TIMEOUT).await else {
-            panic!("B's stream ended: {:?}", r.lines);
-        };
-        for l in &r.lines[used..] {
-            app.take(l);
-        }
-        used = r.lines.len();
-    }
+    read_until(&mut r, &mut app, |app| app.seqs(1, 1).last() == Some(&2)).await;
     assert_contiguous(&app.seqs(1, 1), 1, 2, "the handed-over session goes on");
 }
