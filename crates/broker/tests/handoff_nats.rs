@@ -289,6 +289,109 @@ async fn a_node_is_alive_while_announced_and_reachable() {
     );
 }
 
+/// The bucket `name` as the test itself sees it.
+async fn bucket(server: &NatsServer, name: &str) -> async_nats::jetstream::kv::Store {
+    server.js().await.get_key_value(name).await.unwrap()
+}
+
+/// The revision of `owner`'s value in the bucket `name`, if it has one.
+async fn announced(server: &NatsServer, name: &str, owner: &str) -> Option<u64> {
+    let key = shoal_broker::presence::kv_key(owner);
+    let kv = server.js().await.get_key_value(name).await.ok()?;
+    let entry = kv.entry(key).await.unwrap()?;
+    (entry.operation == async_nats::jetstream::kv::Operation::Put).then_some(entry.revision)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path()).await;
+    let me = store(&server, "me/1", vec![]).await;
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cut = store(&server, "cut/1", vec![listening.local_addr().unwrap()]).await;
+    let left = store(&server, "left/1", vec![listening.local_addr().unwrap()]).await;
+    until("cut/1 seen alive", async || {
+        me.alive("cut/1").await.unwrap()
+    })
+    .await;
+    until("both announced", async || {
+        announced(&server, "SHOAL_addr", "cut/1").await.is_some()
+            && announced(&server, "SHOAL_addr", "left/1").await.is_some()
+    })
+    .await;
+
+    // The address record: the liveness value, in a bucket whose values
+    // live 10 minutes.
+    let key = shoal_broker::presence::kv_key("cut/1");
+    let live = bucket(&server, "SHOAL_alive")
+        .await
+        .get(&key)
+        .await
+        .unwrap();
+    let record = bucket(&server, "SHOAL_addr").await.get(&key).await.unwrap();
+    assert!(live.is_some());
+    assert_eq!(live, record);
+    let info = server
+        .js()
+        .await
+        .get_stream("KV_SHOAL_addr")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .clone();
+    assert_eq!(info.max_age, Duration::from_secs(600));
+
+    // A partition: the node stops announcing (its store is dropped, not
+    // left); once its record is no longer renewed (the same revision for
+    // 1.2 s), its liveness key expires (deleted here).
+    drop(cut);
+    let deadline = Instant::now() + WAIT;
+    let mut last = (
+        announced(&server, "SHOAL_addr", "cut/1").await,
+        Instant::now(),
+    );
+    loop {
+        let now = announced(&server, "SHOAL_addr", "cut/1").await;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(1200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(last.0.is_some(), "the address record is still there");
+    bucket(&server, "SHOAL_alive")
+        .await
+        .delete(&key)
+        .await
+        .unwrap();
+    assert_eq!(announced(&server, "SHOAL_alive", "cut/1").await, None);
+
+    // Still serving its clients: alive, its sessions are not taken over.
+    assert!(me.alive("cut/1").await.unwrap());
+
+    // Leaving: dead at once, though its listener is open; neither key is
+    // left.
+    left.leave().await.unwrap();
+    assert!(!me.alive("left/1").await.unwrap());
+    assert_eq!(announced(&server, "SHOAL_alive", "left/1").await, None);
+    assert_eq!(announced(&server, "SHOAL_addr", "left/1").await, None);
+
+    // Its listener gone too (a killed process): dead, at once.
+    drop(listening);
+    let asked = Instant::now();
+    assert!(!me.alive("cut/1").await.unwrap());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_store_stops_announcing_and_its_key_expires() {
     let dir = tempfile::tempdir().unwrap();

@@ -243,12 +243,74 @@ async fn liveness_follows_the_key_and_the_announced_addresses() {
     assert!(!watcher.alive("live/1").await.unwrap());
     quiet.leave().await.unwrap();
     assert!(!watcher.alive("quiet/1").await.unwrap());
+    // Neither key is left: not even its still open listener makes it
+    // alive.
     let exists: i64 = redis::cmd("EXISTS")
         .arg("shoal:alive:live/1")
+        .arg("shoal:addr:live/1")
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(exists, 0);
+    assert!(!watcher.alive("live/1").await.unwrap());
+    drop(listening);
+}
+
+/// The PTTL of `key`, in ms (-2: no such key).
+async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start(dir.path(), false).await;
+    let mut conn = server.conn().await;
+    let watcher = store(&server, "w/1", vec![]);
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cut = store(&server, "cut/1", vec![listening.local_addr().unwrap()]);
+    alive_becomes(&watcher, "cut/1", true).await;
+
+    // The address record: the liveness value, living 10 minutes.
+    let (live, record): (String, String) = redis::cmd("MGET")
+        .arg("shoal:alive:cut/1")
+        .arg("shoal:addr:cut/1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(live, record);
+    let ttl = pttl(&mut conn, "shoal:addr:cut/1").await;
+    assert!(ttl > 590_000 && ttl <= 600_000, "{ttl}");
+
+    // A partition: the node stops announcing (its store is dropped, not
+    // left), and once nothing renews its keys (the record's PTTL shows no
+    // renewal for 1.2 s), its liveness key expires (deleted here).
+    drop(cut);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pttl(&mut conn, "shoal:addr:cut/1").await > 600_000 - 1200 {
+        assert!(tokio::time::Instant::now() < deadline, "still announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _: () = redis::cmd("DEL")
+        .arg("shoal:alive:cut/1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("shoal:alive:cut/1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
+
+    // Still serving its clients: alive, its sessions are not taken over.
+    assert!(watcher.alive("cut/1").await.unwrap());
+    // Its listener gone too (a killed process): dead, at once.
+    drop(listening);
+    let started = std::time::Instant::now();
+    assert!(!watcher.alive("cut/1").await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(pttl(&mut conn, "shoal:addr:cut/1").await > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

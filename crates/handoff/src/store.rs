@@ -5,7 +5,10 @@
 //! serving it, as `<node name>/<incarnation>`) and its **journal** (a list
 //! of encoded [`crate::Entry`]s). Both expire unless the owner renews them
 //! ([`Store::touch`]), so the records of a session nobody adopts go away.
-//! Per node: a liveness key, renewed every second while the node runs.
+//! Per node: a liveness key, renewed every second while the node runs and
+//! expiring after a few seconds, and an address record (the addresses the
+//! node serves clients on), renewed with it but living minutes, so that a
+//! node cut off the broker can still be probed.
 
 use shoal_adapter::BoxFuture;
 
@@ -67,12 +70,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Whether the node `owner` (an owner id) is alive. A node is dead when
-    /// its liveness key expired or was removed, or when the address it
-    /// announced refuses connections; one that cannot be told dead is
-    /// alive.
+    /// every address it announced refuses connections, or when it has
+    /// neither a liveness key nor an address record (it left, or is gone
+    /// for long). A node whose liveness key expired (cut off the broker,
+    /// say) but whose addresses still accept connections is alive; one
+    /// that cannot be told dead (a timeout) is alive.
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// This node is leaving: its liveness key goes now, so that others may
-    /// adopt its sessions at once.
+    /// This node is leaving: its liveness key and address record go now,
+    /// so that others may adopt its sessions at once.
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }

@@ -1,6 +1,6 @@
 //! The session handoff store in NATS JetStream key-value buckets.
 //!
-//! Two buckets, named after the feed's stream as the presence bucket is
+//! Three buckets, named after the feed's stream as the presence bucket is
 //! ([`kv_bucket`]), made when missing:
 //!
 //! - `<stream>_sessions`: one key per session (its id escaped by
@@ -11,7 +11,12 @@
 //!   key (history 1) for [`SESSION_TTL`]: writing a value again renews it.
 //! - `<stream>_alive`: one key per node, its owner id, whose value is
 //!   `{"addresses": ["127.0.0.1:8080", ...]}`, put every
-//!   [`ANNOUNCE_EVERY`] and living [`ALIVE_TTL`].
+//!   [`ANNOUNCE_EVERY`] and living [`ALIVE_TTL`];
+//! - `<stream>_addr`: the same key and value, put in the same round, but
+//!   living [`ADDRESSES_TTL`]: a node's address record. A node whose
+//!   liveness key expired can still be probed there, so that one cut off
+//!   NATS but still serving its clients is not taken for dead
+//!   ([`alive::judge`]). Leaving deletes both keys.
 //!
 //! A key-value bucket has no scripts: a change that depends on the value
 //! (append if the owner is this node, claim if the owner is still `from`)
@@ -21,6 +26,7 @@
 //! Of two nodes claiming one session, the second write is refused, and
 //! its retry finds the first node the owner: exactly one wins.
 
+use super::alive;
 use crate::nats::{self as feed, StartError as SettingsError, RESPONSE_TIMEOUT};
 use crate::presence::nats::bucket_stream;
 use crate::presence::{kv_bucket, kv_key};
@@ -28,17 +34,15 @@ use crate::settings::{FeedSettings, NatsSettings};
 use async_nats::jetstream::kv::{self, Operation, UpdateError, UpdateErrorKind};
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
-use futures_util::future::{join_all, try_join_all};
+use futures_util::future::try_join_all;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use shoal_adapter::BoxFuture;
 use shoal_handoff::{Loaded, Store, StoreError, Write};
 use std::fmt::Display;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// How long a session's records live unless written, touched or claimed.
@@ -47,8 +51,8 @@ pub const SESSION_TTL: Duration = Duration::from_secs(10 * 60);
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 /// How long a liveness key lives: three missed announcements.
 pub const ALIVE_TTL: Duration = Duration::from_secs(3);
-/// How long a node's announced address has to accept a connection.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+/// How long an address record lives unless put again.
+pub const ADDRESSES_TTL: Duration = Duration::from_secs(10 * 60);
 /// How many times a change refused for a concurrent write is tried again.
 const CAS_TRIES: usize = 8;
 
@@ -79,11 +83,12 @@ impl std::fmt::Debug for NatsStore {
     }
 }
 
-/// The store's two buckets and the client that reaches them.
+/// The store's three buckets and the client that reaches them.
 struct Buckets {
     js: Context,
     sessions: Bucket,
     alive: Bucket,
+    addresses: Bucket,
 }
 
 impl Buckets {
@@ -93,6 +98,10 @@ impl Buckets {
 
     async fn alive(&self) -> Result<kv::Store, StoreError> {
         self.alive.get(&self.js).await
+    }
+
+    async fn addresses(&self) -> Result<kv::Store, StoreError> {
+        self.addresses.get(&self.js).await
     }
 }
 
@@ -195,9 +204,13 @@ impl NatsStore {
             js,
             sessions: Bucket::new(format!("{base}_sessions"), SESSION_TTL, "session journals"),
             alive: Bucket::new(format!("{base}_alive"), ALIVE_TTL, "live nodes"),
+            addresses: Bucket::new(
+                format!("{base}_addr"),
+                ADDRESSES_TTL,
+                "addresses of nodes, outliving their liveness",
+            ),
         });
-        let addresses: Vec<String> = addresses.iter().map(SocketAddr::to_string).collect();
-        let doc = Bytes::from(json!({ "addresses": addresses }).to_string());
+        let doc = Bytes::from(alive::announcement(&addresses));
         let link = crate::link::Link::new(&settings.name, "NATS", &settings.url).telling(
             "this node's sessions may be adopted by others",
             "announcing this node for session handoff",
@@ -302,22 +315,25 @@ impl NatsStore {
     }
 
     async fn alive_one(&self, owner: &str) -> Result<bool, StoreError> {
-        let what = || format!("reading the liveness of {owner}");
-        let kv = self.kv.alive().await?;
-        let entry = kv
-            .entry(kv_key(owner))
-            .await
-            .map_err(|e| broker(what(), e))?;
-        let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
-            // Expired, or removed by the node as it left.
-            return Ok(false);
+        let key = kv_key(owner);
+        let live = self
+            .kv
+            .alive
+            .check(value_of(self.kv.alive().await, &key, owner, "liveness").await)?;
+        if let Some(value) = live {
+            return Ok(alive::judge(owner, &self.kv.alive.name, alive::Held::Live(&value)).await);
+        }
+        // Expired (maybe a partition: the node may still serve) or
+        // removed as the node left: its address record tells.
+        let record = self
+            .kv
+            .addresses
+            .check(value_of(self.kv.addresses().await, &key, owner, "address record").await)?;
+        let held = match &record {
+            Some(value) => alive::Held::Record(value),
+            None => alive::Held::Nothing,
         };
-        let Some(addresses) = announced(&entry.value) else {
-            tracing::warn!(owner, bucket = %self.kv.alive.name, "a node's liveness value is not {{\"addresses\": [...]}}: the node is taken as alive");
-            return Ok(true);
-        };
-        let probes = join_all(addresses.iter().map(|a| probe(*a))).await;
-        Ok(verdict(&probes))
+        Ok(alive::judge(owner, &self.kv.addresses.name, held).await)
     }
 
     async fn leave_now(&self) -> Result<(), StoreError> {
@@ -328,10 +344,22 @@ impl NatsStore {
             task.abort();
             let _ = task.await;
         }
-        let kv = self.kv.alive().await?;
-        kv.delete(kv_key(&self.node))
-            .await
-            .map_err(|e| broker("removing this node's liveness key", e))
+        let key = kv_key(&self.node);
+        let live = async {
+            let kv = self.kv.alive().await?;
+            kv.delete(&key)
+                .await
+                .map_err(|e| broker("removing this node's liveness key", e))
+        };
+        let record = async {
+            let kv = self.kv.addresses().await?;
+            kv.delete(&key)
+                .await
+                .map_err(|e| broker("removing this node's address record", e))
+        };
+        let (live, record) = tokio::join!(live, record);
+        self.kv.alive.check(live)?;
+        self.kv.addresses.check(record)
     }
 }
 
@@ -377,37 +405,64 @@ impl Store for NatsStore {
     }
 
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move { self.kv.alive.check(self.alive_one(owner).await) })
+        Box::pin(self.alive_one(owner))
     }
 
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move { self.kv.alive.check(self.leave_now().await) })
+        Box::pin(self.leave_now())
     }
 }
 
-/// Puts this node's liveness key every [`ANNOUNCE_EVERY`], until aborted.
-/// A failed round is logged once per outage; the next one tries again.
+/// The value under `key` in the bucket `kv` (`None`: never put, expired,
+/// or deleted), for `alive` of `owner`.
+async fn value_of(
+    kv: Result<kv::Store, StoreError>,
+    key: &str,
+    owner: &str,
+    what: &str,
+) -> Result<Option<Bytes>, StoreError> {
+    let entry = kv?
+        .entry(key)
+        .await
+        .map_err(|e| broker(format!("reading the {what} of {owner}"), e))?;
+    Ok(entry
+        .filter(|e| e.operation == Operation::Put)
+        .map(|e| e.value))
+}
+
+/// Puts this node's liveness key and address record every
+/// [`ANNOUNCE_EVERY`], until aborted: both in one round, at once. A failed
+/// round is logged once per outage; the next one tries again.
 async fn announce(kv: Arc<Buckets>, key: String, doc: Bytes, link: crate::link::Link) {
     let mut tick = tokio::time::interval(ANNOUNCE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let round = async {
-            let alive = kv.alive().await?;
-            alive
-                .put(&key, doc.clone())
-                .await
-                .map_err(|e| broker("announcing this node", e))
-        };
-        let done = match tokio::time::timeout(ANNOUNCE_EVERY, round).await {
-            Ok(done) => done,
-            Err(_) => Err(broker("announcing this node", "no answer in time")),
-        };
-        match kv.alive.check(done) {
-            Ok(_) => link.mark_up(),
-            Err(e) => link.mark_down(&format!("bucket {}", kv.alive.name), &e),
+        let (live, record) = tokio::join!(
+            put(&kv.js, &kv.alive, &key, doc.clone()),
+            put(&kv.js, &kv.addresses, &key, doc.clone()),
+        );
+        match (live, record) {
+            (Ok(()), Ok(())) => link.mark_up(),
+            (Err(e), _) => link.mark_down(&format!("bucket {}", kv.alive.name), &e),
+            (_, Err(e)) => link.mark_down(&format!("bucket {}", kv.addresses.name), &e),
         }
     }
+}
+
+/// One announcement: `doc` put under `key` in `bucket`, within
+/// [`ANNOUNCE_EVERY`].
+async fn put(js: &Context, bucket: &Bucket, key: &str, doc: Bytes) -> Result<(), StoreError> {
+    let what = || format!("announcing this node in bucket {}", bucket.name);
+    let round = async {
+        let kv = bucket.get(js).await?;
+        kv.put(key, doc).await.map_err(|e| broker(what(), e))
+    };
+    let done = match tokio::time::timeout(ANNOUNCE_EVERY, round).await {
+        Ok(done) => done.map(drop),
+        Err(_) => Err(broker(what(), "no answer in time")),
+    };
+    bucket.check(done)
 }
 
 /// A session's record as the bucket holds it now.
@@ -477,55 +532,9 @@ fn decode(value: &[u8]) -> Result<Loaded, String> {
     })
 }
 
-/// The addresses of a liveness value, `None` if it is not one.
-fn announced(value: &[u8]) -> Option<Vec<SocketAddr>> {
-    let doc: Value = serde_json::from_slice(value).ok()?;
-    doc.get("addresses")?
-        .as_array()?
-        .iter()
-        .map(|a| a.as_str()?.parse().ok())
-        .collect()
-}
-
-/// What connecting to an announced address told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Probe {
-    Accepted,
-    /// Nothing listens there: the process is gone (or the port closed).
-    Refused,
-    /// No answer in time, or another error: cannot tell.
-    Unknown,
-}
-
-async fn probe(address: SocketAddr) -> Probe {
-    match tokio::time::timeout(PROBE_TIMEOUT, TcpStream::connect(address)).await {
-        Ok(Ok(_)) => Probe::Accepted,
-        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => Probe::Refused,
-        _ => Probe::Unknown,
-    }
-}
-
-/// A node with a liveness key is dead only when every address it announced
-/// refused: one that cannot be told dead is alive (adopting the sessions of
-/// a live node would serve them twice).
-fn verdict(probes: &[Probe]) -> bool {
-    probes.is_empty() || !probes.iter().all(|p| *p == Probe::Refused)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_node_is_dead_only_when_every_address_refused() {
-        use Probe::*;
-        assert!(verdict(&[]));
-        assert!(!verdict(&[Refused]));
-        assert!(!verdict(&[Refused, Refused]));
-        assert!(verdict(&[Refused, Accepted]));
-        assert!(verdict(&[Refused, Unknown]));
-        assert!(verdict(&[Unknown]));
-    }
 
     #[test]
     fn records_round_trip_and_keep_trims_the_oldest() {
@@ -541,18 +550,5 @@ mod tests {
         assert_eq!(kept(n(b"123"), Some(5)), n(b"123"));
         assert_eq!(kept(n(b"123"), Some(0)), n(b""));
         assert_eq!(kept(n(b"123"), None), n(b"123"));
-    }
-
-    #[test]
-    fn liveness_values_name_socket_addresses() {
-        let v = br#"{"addresses":["127.0.0.1:8080","[::1]:9"]}"#;
-        let want: Vec<SocketAddr> = vec![
-            "127.0.0.1:8080".parse().unwrap(),
-            "[::1]:9".parse().unwrap(),
-        ];
-        assert_eq!(announced(v), Some(want));
-        assert_eq!(announced(br#"{"addresses":[]}"#), Some(vec![]));
-        assert_eq!(announced(br#"{"addresses":["nope"]}"#), None);
-        assert_eq!(announced(b"{}"), None);
     }
 }

@@ -8,7 +8,12 @@
 //!   session (a string);
 //! - `<prefix>session:<id>:journal`: its journal, a list of entries;
 //! - `<prefix>alive:<owner id>`: a node's liveness, renewed every second
-//!   and expiring after three ([`alive`]).
+//!   and expiring after three ([`alive`]);
+//! - `<prefix>addr:<owner id>`: its address record, the same value, set by
+//!   the same announcement (one pipeline) but living [`ADDRESSES_FOR`], so
+//!   that a node whose liveness key expired can still be probed: one cut
+//!   off Redis but still serving its clients is not taken for dead
+//!   ([`alive::judge`]). Leaving deletes both keys.
 //!
 //! Every change that depends on who owns a session (append only if mine,
 //! claim only if still theirs) runs as a Lua script, which Redis runs
@@ -19,9 +24,9 @@
 //! (`SCRIPT LOAD`), and the calls it refused are made again. A batch of
 //! writes is one pipeline: one round trip.
 
-pub mod alive;
 mod scripts;
 
+pub use super::alive;
 use crate::link::Link;
 use crate::presence::redis_prefix;
 use crate::redis::StartError;
@@ -43,6 +48,8 @@ pub const SESSION_TTL: Duration = Duration::from_secs(10 * 60);
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 /// How long a liveness key lives unless renewed.
 pub const ALIVE_FOR: Duration = Duration::from_secs(3);
+/// How long an address record lives unless renewed.
+pub const ADDRESSES_FOR: Duration = Duration::from_secs(10 * 60);
 /// Longest wait for a connection or an answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sessions per script call of `touch` and `remove`: a call blocks Redis
@@ -127,6 +134,10 @@ impl RedisStore {
 
     fn alive_key(&self, owner: &str) -> String {
         format!("{}alive:{owner}", self.prefix)
+    }
+
+    fn addr_key(&self, owner: &str) -> String {
+        format!("{}addr:{owner}", self.prefix)
     }
 
     /// The connection, made if there is none.
@@ -295,31 +306,39 @@ impl RedisStore {
     async fn is_alive(&self, owner: &str) -> Result<bool, StoreError> {
         let op = format!("reading the liveness of {owner}");
         let mut conn = self.conn().await.map_err(|e| self.failed(&op, e))?;
-        let value: Option<Vec<u8>> = redis::cmd("GET")
+        // Both keys in one round trip; the address record matters only
+        // when the liveness key is gone.
+        let (live, record): (Option<Vec<u8>>, Option<Vec<u8>>) = redis::cmd("MGET")
             .arg(self.alive_key(owner))
+            .arg(self.addr_key(owner))
             .query_async(&mut conn)
             .await
             .map_err(|e| self.failed(&op, e))?;
-        let Some(value) = value else {
-            return Ok(false);
+        let held = match (&live, &record) {
+            (Some(v), _) => alive::Held::Live(v),
+            (None, Some(v)) => alive::Held::Record(v),
+            (None, None) => alive::Held::Nothing,
         };
-        match alive::read(&value) {
-            alive::Announced::Addresses(addresses) => Ok(alive::probe(&addresses).await),
-            alive::Announced::Unreadable => {
-                tracing::warn!(owner, "the liveness value of this node is not one Shoal writes: it is taken as alive until its key expires");
-                Ok(true)
-            }
-        }
+        Ok(alive::judge(owner, "Redis", held).await)
     }
 
-    /// Writes this node's liveness key once.
+    /// Writes this node's liveness key and address record once, in one
+    /// pipeline.
     async fn announce_once(&self) -> RedisResult<()> {
         let mut conn = self.conn().await?;
-        let result = redis::cmd("SET")
+        let result = redis::pipe()
+            .cmd("SET")
             .arg(self.alive_key(&self.node))
             .arg(&self.announcement)
             .arg("PX")
             .arg(ttl_ms(ALIVE_FOR))
+            .ignore()
+            .cmd("SET")
+            .arg(self.addr_key(&self.node))
+            .arg(&self.announcement)
+            .arg("PX")
+            .arg(ttl_ms(ADDRESSES_FOR))
+            .ignore()
             .exec_async(&mut conn)
             .await;
         if let Err(e) = &result {
@@ -337,10 +356,11 @@ impl RedisStore {
             // Once it is gone, no announcement of it can follow the DEL.
             let _ = task.await;
         }
-        let op = "deleting this node's liveness key";
+        let op = "deleting this node's liveness key and address record";
         let mut conn = self.conn().await.map_err(|e| self.failed(op, e))?;
         redis::cmd("DEL")
             .arg(self.alive_key(&self.node))
+            .arg(self.addr_key(&self.node))
             .exec_async(&mut conn)
             .await
             .map_err(|e| self.failed(op, e))
@@ -365,7 +385,8 @@ fn no_script() -> redis::ErrorKind {
     redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
-/// Renews this node's liveness key every [`ANNOUNCE_EVERY`] until the
+/// Renews this node's liveness key and address record every
+/// [`ANNOUNCE_EVERY`] until the
 /// store leaves or is dropped. It holds the store weakly: only while one
 /// announcement is written.
 async fn announce(store: Weak<RedisStore>) {
