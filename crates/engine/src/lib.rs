@@ -337,7 +337,13 @@ impl Engine {
             self.uncount_user(&user_key);
             return Err((e.code, e.message));
         }
-        let handoff = self.handoff.get().cloned();
+        // Sessions of a set bound to this node (the monitor console's) are
+        // not journaled: another node could not serve them.
+        let handoff = self
+            .handoff
+            .get()
+            .filter(|_| !set.ignores_control_link)
+            .cloned();
         let header = handoff.as_ref().map(|_| shoal_handoff::Header {
             adapter_set: set.name.clone(),
             user: req.user.clone(),
