@@ -77,12 +77,20 @@ async fn handle(st: AppState, peer: SocketAddr, headers: &HeaderMap, batch: Batc
     }
 }
 
-/// A response cut short before any byte of its body: the client sees a
-/// broken connection (see [`Answer::Cut`]).
+/// A response cut short: the client sees a broken connection (see
+/// [`Answer::Cut`]). A harmless `NOOP` line goes first, and the cut a
+/// moment later: a balancer that had received nothing from the node would
+/// answer the client with an error page of its own (HAProxy's 502), which
+/// the official clients read as an empty answer and wait out; a response
+/// broken in its body reaches the client as the broken connection it is.
 fn cut_reply() -> Response {
+    let first = futures_util::stream::once(async { Ok(Bytes::from_static(b"NOOP,handover\r\n")) });
     let cut = futures_util::stream::once(async {
+        // Time for the headers and the first line to leave.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         Err::<Bytes, _>(std::io::Error::other("cut so that the client recovers"))
     });
+    let cut = futures_util::StreamExt::chain(first, cut);
     let mut resp = Body::from_stream(cut).into_response();
     tlcp_headers(resp.headers_mut());
     resp
