@@ -360,7 +360,7 @@ class Kit extends EventEmitter {
     } else if (f.session && HANDOFF_RE.test(rec.message)) {
       this.handoffs.push({ node: node.name, session: f.session, message: rec.message, fields: f, t: rec.t });
     } else if (rec.message.startsWith('bind_session cut')) {
-      const m = /session (\S+)/.exec(rec.message);
+      const m = /\bsession (\S+)/.exec(rec.message); // not "bind_session cut"
       this.bindCuts.push({ node: node.name, session: m ? m[1] : null, message: rec.message, t: rec.t });
     } else if (rec.message.startsWith('request for an unknown session')) {
       this.unknown.push({ node: node.name, session: f.session ?? null, request: f.request ?? null, t: rec.t });
