@@ -8,7 +8,9 @@
 //   (or the same JSON in the SHOAL_CLUSTER_CLIENT environment variable)
 //
 // Configuration: name, url, adapterSet ("DEMO"), hostsFile, sourceAddress,
-// ignoreControlLink (setServerInstanceAddressIgnored(true)).
+// ignoreControlLink (setServerInstanceAddressIgnored(true)), forcedTransport
+// (setForcedTransport: "WS-STREAMING", "HTTP-STREAMING", "HTTP-POLLING", ...;
+// absent or null: the client's own choice).
 // The test CA comes from NODE_EXTRA_CA_CERTS, set by the parent (Node reads it at
 // start-up only).
 //
@@ -90,6 +92,7 @@ function setupClient(config, { ls, loggerProvider }) {
   ls.LightstreamerClient.setLoggerProvider(loggerProvider(CATEGORY_LEVELS, writeLog));
   client = new ls.LightstreamerClient(config.url, config.adapterSet);
   if (config.ignoreControlLink) client.connectionOptions.setServerInstanceAddressIgnored(true);
+  if (config.forcedTransport) client.connectionOptions.setForcedTransport(config.forcedTransport);
   const details = client.connectionDetails;
   currentSession = () => details.getSessionId();
   let lastSession = null;

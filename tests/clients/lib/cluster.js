@@ -326,6 +326,10 @@ class Kit extends EventEmitter {
     // handed over to the other nodes", "... not taken over ...", "another node
     // took this session over first"): [{ node, session, message, fields, t }].
     this.handoffs = [];
+    // "bind_session cut" lines (a plain bind_session cut so that the client
+    // recovers its session; the session id is in the message only):
+    // [{ node, session, message, t }].
+    this.bindCuts = [];
     this.kills = []; // [{ node, signal, t }]
     this.stopped = false;
     for (const nodeSpec of spec.nodes) {
@@ -355,6 +359,9 @@ class Kit extends EventEmitter {
       this.requests.get(f.session).push({ node: node.name, request: f.request, t: rec.t });
     } else if (f.session && HANDOFF_RE.test(rec.message)) {
       this.handoffs.push({ node: node.name, session: f.session, message: rec.message, fields: f, t: rec.t });
+    } else if (rec.message.startsWith('bind_session cut')) {
+      const m = /\bsession (\S+)/.exec(rec.message); // not "bind_session cut"
+      this.bindCuts.push({ node: node.name, session: m ? m[1] : null, message: rec.message, t: rec.t });
     } else if (rec.message.startsWith('request for an unknown session')) {
       this.unknown.push({ node: node.name, session: f.session ?? null, request: f.request ?? null, t: rec.t });
     }
@@ -397,8 +404,11 @@ class Kit extends EventEmitter {
   // Starts one official client in a process of its own. source: its source
   // address (127.x.y.z); url: where it connects (default: the kit's first public
   // URL); hostsFile: the names it resolves (default: the kit's); adapterSet,
-  // ignoreControlLink: see cluster-client.js. Resolves once the process is up.
-  async spawnClient({ source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', ignoreControlLink = false, hostsFile = this.hostsFile } = {}) {
+  // ignoreControlLink, forcedTransport: see cluster-client.js. Resolves once the
+  // process is up.
+  async spawnClient({
+    source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', ignoreControlLink = false, forcedTransport = null, hostsFile = this.hostsFile,
+  } = {}) {
     if (this.stopped) throw new Error('spawnClient after kit.stop()');
     if (!url) throw new Error('spawnClient: no url and kit.json has no public_urls');
     const config = {
@@ -408,6 +418,7 @@ class Kit extends EventEmitter {
       hostsFile,
       sourceAddress: source,
       ignoreControlLink,
+      forcedTransport,
     };
     const childEnv = this.caFile ? { NODE_EXTRA_CA_CERTS: this.caFile } : {};
     const client = new ClusterClient({ name: config.name, config, env: childEnv, cwd: path.join(__dirname, '..') });
@@ -432,6 +443,11 @@ class Kit extends EventEmitter {
   }
 
   // The handoff lines logged about a session, in time order (see handoffs).
+  // The "bind_session cut" lines about a session: [{ node, session, message, t }].
+  bindCutsOf(sessionId) {
+    return this.bindCuts.filter((c) => c.session === sessionId);
+  }
+
   handoffsOf(sessionId) {
     return this.handoffs.filter((h) => h.session === sessionId).sort((a, b) => a.t - b.t);
   }
