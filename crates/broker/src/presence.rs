@@ -82,14 +82,21 @@ pub fn redis_prefix(stream_prefix: &str) -> &str {
 /// The `SCAN … MATCH` pattern of every node's key: the prefix with the
 /// glob's special characters escaped, then `node:*`.
 pub fn redis_pattern(prefix: &str) -> String {
-    let mut p = String::with_capacity(prefix.len() + 6);
-    for c in prefix.chars() {
+    let mut p = redis_glob_escape(prefix);
+    p.push_str("node:*");
+    p
+}
+
+/// `text` as a `SCAN … MATCH` glob that matches it alone: the glob's
+/// special characters (`*`, `?`, `[`, `]`, `\\`) escaped.
+pub fn redis_glob_escape(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 6);
+    for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
             p.push('\\');
         }
         p.push(c);
     }
-    p.push_str("node:*");
     p
 }
 

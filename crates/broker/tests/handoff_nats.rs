@@ -523,3 +523,75 @@ async fn history_reads_an_items_messages_from_a_sequence_on() {
     let info = stream.info().await.unwrap();
     assert_eq!(info.state.consumer_count, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_on_its_addresses_forgets_its_dead_incarnation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path()).await;
+    let watcher = store(&server, "w/1", vec![]).await;
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = listening.local_addr().unwrap();
+    let first = store(&server, "n/1", vec![at]).await;
+    until("n/1 seen alive", async || {
+        watcher.alive("n/1").await.unwrap()
+    })
+    .await;
+    until("n/1 announced", async || {
+        announced(&server, "SHOAL_addr", "n/1").await.is_some()
+    })
+    .await;
+
+    // Killed: it stops announcing (dropped, not left: its record keeps
+    // its revision for 1.2 s), its liveness key expires (deleted here),
+    // its listener goes.
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    let mut last = (
+        announced(&server, "SHOAL_addr", "n/1").await,
+        Instant::now(),
+    );
+    loop {
+        let now = announced(&server, "SHOAL_addr", "n/1").await;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(1200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let key = shoal_broker::presence::kv_key("n/1");
+    bucket(&server, "SHOAL_alive")
+        .await
+        .delete(&key)
+        .await
+        .unwrap();
+    drop(listening);
+    // Restarted at once on the same address: the dead incarnation's
+    // record is probed there, and looks alive.
+    let listening = TcpListener::bind(at).unwrap();
+    assert!(watcher.alive("n/1").await.unwrap());
+
+    // The new incarnation, and a twin of the same name (still announcing).
+    let second = store(&server, "n/2", vec![at]).await;
+    let twin_listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let twin = store(&server, "n/b", vec![twin_listening.local_addr().unwrap()]).await;
+    // Another node whose name starts alike is not an incarnation of `n`.
+    let other = store(&server, "n/a/1", vec![]).await;
+    until("the dead incarnation's record gone", async || {
+        announced(&server, "SHOAL_addr", "n/1").await.is_none()
+    })
+    .await;
+    assert!(!watcher.alive("n/1").await.unwrap());
+
+    // Live incarnations keep their records, look after look.
+    tokio::time::sleep(shoal_broker::handoff::alive::FORGET_EVERY + Duration::from_secs(1)).await;
+    for owner in ["n/2", "n/b", "n/a/1"] {
+        assert!(
+            announced(&server, "SHOAL_addr", owner).await.is_some(),
+            "{owner}"
+        );
+        assert!(watcher.alive(owner).await.unwrap(), "{owner}");
+    }
+    drop((second, twin, other, listening, twin_listening));
+}

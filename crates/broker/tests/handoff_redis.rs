@@ -411,3 +411,72 @@ async fn history_reads_an_items_entries_from_a_position_on() {
         .unwrap_err();
     assert!(err.message.contains("XRANGE"), "{err}");
 }
+
+/// Whether `key` exists.
+async fn exists(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> bool {
+    let n: i64 = redis::cmd("EXISTS")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .unwrap();
+    n == 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_on_its_addresses_forgets_its_dead_incarnation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start(dir.path(), false).await;
+    let mut conn = server.conn().await;
+    let watcher = store(&server, "w/1", vec![]);
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = listening.local_addr().unwrap();
+    let first = store(&server, "n/1", vec![at]);
+    alive_becomes(&watcher, "n/1", true).await;
+
+    // Killed: it stops announcing (dropped, not left: nothing renews its
+    // record for 1.2 s), its liveness key expires (deleted here), its
+    // listener goes.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pttl(&mut conn, "shoal:addr:n/1").await > 600_000 - 1200 {
+        assert!(tokio::time::Instant::now() < deadline, "still announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _: () = redis::cmd("DEL")
+        .arg("shoal:alive:n/1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(listening);
+    // Restarted at once on the same address: the dead incarnation's
+    // record is probed there, and looks alive.
+    let listening = TcpListener::bind(at).unwrap();
+    assert!(watcher.alive("n/1").await.unwrap());
+
+    // The new incarnation, and a twin of the same name (still announcing).
+    let second = store(&server, "n/2", vec![at]);
+    let twin_listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let twin = store(&server, "n/b", vec![twin_listening.local_addr().unwrap()]);
+    // Another node whose name starts alike is not an incarnation of `n`.
+    let other = store(&server, "n/a/1", vec![]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while exists(&mut conn, "shoal:addr:n/1").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dead incarnation's record is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!watcher.alive("n/1").await.unwrap());
+
+    // Live incarnations keep their records, look after look.
+    tokio::time::sleep(shoal_broker::handoff::alive::FORGET_EVERY + Duration::from_secs(1)).await;
+    for owner in ["n/2", "n/b", "n/a/1"] {
+        assert!(
+            exists(&mut conn, &format!("shoal:addr:{owner}")).await,
+            "{owner}"
+        );
+        assert!(watcher.alive(owner).await.unwrap(), "{owner}");
+    }
+    drop((second, twin, other, listening, twin_listening));
+}

@@ -18,6 +18,25 @@
 //!
 //! A node that leaves deletes both keys: it is dead at once.
 //!
+//! A node killed and restarted at once on the same addresses (a service
+//! manager's restart) is another incarnation: the address record of the
+//! dead one would be probed at the addresses the new one now listens on,
+//! and the dead incarnation would look alive for the record's 10 minutes,
+//! its sessions never taken over. So each node looks for the address
+//! records of **other incarnations of its own name**, at start and then
+//! every [`FORGET_EVERY`] until none is left, and deletes each one whose
+//! liveness key is gone: that incarnation stopped announcing itself, and
+//! with this node up under its name, it is not cut off but dead (see
+//! [`other_incarnation`]). The check and the delete are one atomic step
+//! (a Lua script in Redis, a delete expecting the record's revision in
+//! NATS), so a record renewed meanwhile is kept.
+//!
+//! **Node names must be unique to a node**: two live nodes with the same
+//! name (each its own incarnation) both keep their records, since both
+//! keep announcing; but one of them cut off the broker (its liveness key
+//! expired while it still serves) would lose its address record to the
+//! other and be taken for dead once its key expired.
+//!
 //! Nothing here is a broker's: Redis and NATS stores both use it.
 
 use futures_util::future::join_all;
@@ -28,6 +47,46 @@ use tokio::net::TcpStream;
 
 /// Longest wait for one connection of the probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How often a node looks for the address records of its dead
+/// incarnations, from its start until none is left.
+pub const FORGET_EVERY: Duration = Duration::from_secs(5);
+
+/// Longest time one look for dead incarnations may take.
+pub const FORGET_WITHIN: Duration = Duration::from_secs(10);
+
+/// The node name of owner id `owner` (`<node name>/<incarnation>`), if it
+/// has one.
+pub fn node_name(owner: &str) -> Option<&str> {
+    owner
+        .rsplit_once('/')
+        .filter(|(_, incarnation)| !incarnation.is_empty())
+        .map(|(name, _)| name)
+}
+
+/// Whether `other` is another incarnation of the node `me`: the same node
+/// name, another incarnation (which has no `/`: `n/a/b` is incarnation
+/// `b` of node `n/a`, not one of `n`).
+pub fn other_incarnation(me: &str, other: &str) -> bool {
+    let Some(name) = node_name(me) else {
+        return false;
+    };
+    other != me
+        && other
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|incarnation| !incarnation.is_empty() && !incarnation.contains('/'))
+}
+
+/// Logs that the address record of `owner`, an earlier incarnation of
+/// this node, was deleted.
+pub fn forgotten(owner: &str, store: &str) {
+    tracing::info!(
+        owner,
+        store,
+        "forgetting incarnation {owner} of this node: it no longer announces itself"
+    );
+}
 
 /// The liveness value of a node serving on `addresses`:
 /// `{"addresses":["127.0.0.1:8080", ...]}`.
@@ -189,6 +248,22 @@ mod tests {
         assert!(judged(Held::Live(b"?")).await);
         assert!(judged(Held::Record(b"?")).await);
         assert!(!judged(Held::Nothing).await);
+    }
+
+    #[test]
+    fn other_incarnations_share_the_name_alone() {
+        assert_eq!(node_name("n/1"), Some("n"));
+        assert_eq!(node_name("a/b/1"), Some("a/b"));
+        assert_eq!(node_name("n"), None);
+        assert_eq!(node_name("n/"), None);
+        assert!(other_incarnation("n/1", "n/2"));
+        assert!(other_incarnation("a/b/1", "a/b/2"));
+        assert!(!other_incarnation("n/1", "n/1"));
+        assert!(!other_incarnation("n/1", "m/2"));
+        assert!(!other_incarnation("n/1", "nn/2"));
+        assert!(!other_incarnation("n/1", "n/a/2"));
+        assert!(!other_incarnation("n/1", "n/"));
+        assert!(!other_incarnation("n", "n/2"));
     }
 
     #[test]

@@ -16,7 +16,11 @@
 //!   living [`ADDRESSES_TTL`]: a node's address record. A node whose
 //!   liveness key expired can still be probed there, so that one cut off
 //!   NATS but still serving its clients is not taken for dead
-//!   ([`alive::judge`]). Leaving deletes both keys.
+//!   ([`alive::judge`]). Leaving deletes both keys. A node deletes the
+//!   address records of its own dead incarnations (the keys of the bucket
+//!   whose owner id has its node name), whose liveness keys are gone, so
+//!   that one killed and restarted at once on the same addresses is not
+//!   taken for alive ([`alive`]: node names must be unique to a node).
 //!
 //! A key-value bucket has no scripts: a change that depends on the value
 //! (append if the owner is this node, claim if the owner is still `from`)
@@ -35,6 +39,7 @@ use async_nats::jetstream::kv::{self, Operation, UpdateError, UpdateErrorKind};
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use futures_util::future::try_join_all;
+use futures_util::StreamExt;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use shoal_adapter::BoxFuture;
@@ -72,6 +77,9 @@ pub struct NatsStore {
     kv: Arc<Buckets>,
     /// The task that announces this node; taken by [`Store::leave`].
     announcer: Mutex<Option<JoinHandle<()>>>,
+    /// The task deleting the address records of this node's dead
+    /// incarnations; stopped by [`Store::leave`] and on drop.
+    forgetter: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for NatsStore {
@@ -216,10 +224,12 @@ impl NatsStore {
             "announcing this node for session handoff",
         );
         let announcer = tokio::spawn(announce(kv.clone(), kv_key(&node), doc, link));
+        let forgetter = tokio::spawn(forget_dead_incarnations(kv.clone(), node.clone()));
         Ok(Arc::new(Self {
             node,
             kv,
             announcer: Mutex::new(Some(announcer)),
+            forgetter: Mutex::new(Some(forgetter)),
         }))
     }
 
@@ -339,6 +349,9 @@ impl NatsStore {
     async fn leave_now(&self) -> Result<(), StoreError> {
         // The announcing stops first, so no put of it lands after the
         // delete (awaiting an aborted task waits until it is gone).
+        if let Some(task) = self.forgetter.lock().take() {
+            task.abort();
+        }
         let announcer = self.announcer.lock().take();
         if let Some(task) = announcer {
             task.abort();
@@ -366,6 +379,9 @@ impl NatsStore {
 impl Drop for NatsStore {
     fn drop(&mut self) {
         if let Some(task) = self.announcer.lock().take() {
+            task.abort();
+        }
+        if let Some(task) = self.forgetter.lock().take() {
             task.abort();
         }
     }
@@ -448,6 +464,97 @@ async fn announce(kv: Arc<Buckets>, key: String, doc: Bytes, link: crate::link::
             (_, Err(e)) => link.mark_down(&format!("bucket {}", kv.addresses.name), &e),
         }
     }
+}
+
+/// Deletes the address records of the dead incarnations of `node` (see
+/// [`alive`]): at start, then every [`alive::FORGET_EVERY`] until no
+/// record of another incarnation is left, each look within
+/// [`alive::FORGET_WITHIN`].
+async fn forget_dead_incarnations(kv: Arc<Buckets>, node: String) {
+    let mut tick = tokio::time::interval(alive::FORGET_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match tokio::time::timeout(alive::FORGET_WITHIN, forget_dead(&kv, &node)).await {
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => {}
+            // The announcing logs outages.
+            Ok(Err(e)) => {
+                tracing::debug!(node, "looking for dead incarnations of this node: {e}");
+            }
+            Err(_) => {
+                tracing::debug!(
+                    node,
+                    "looking for dead incarnations of this node: no end in time"
+                );
+            }
+        }
+    }
+}
+
+/// One look: the address records of the other incarnations of `node`'s
+/// name, each deleted if its liveness key is gone, expecting the revision
+/// read (a record put again meanwhile is kept). Answers how many are left.
+async fn forget_dead(kv: &Buckets, node: &str) -> Result<usize, StoreError> {
+    let records = kv.addresses.check(kv.addresses().await)?;
+    let live = kv.alive.check(kv.alive().await)?;
+    let what = "looking for dead incarnations of this node";
+    let mut listed = records.keys().await.map_err(|e| broker(what, e))?;
+    let mut keys = Vec::new();
+    while let Some(key) = listed.next().await {
+        let key = key.map_err(|e| broker(what, e))?;
+        if let Some(owner) = kv_owner(&key).filter(|o| alive::other_incarnation(node, o)) {
+            keys.push((key, owner));
+        }
+    }
+    let mut left = 0;
+    for (key, owner) in keys {
+        let Some(record) = records
+            .entry(key.as_str())
+            .await
+            .map_err(|e| broker(what, e))?
+            .filter(|e| e.operation == Operation::Put)
+        else {
+            continue;
+        };
+        let announced = live
+            .entry(key.as_str())
+            .await
+            .map_err(|e| broker(what, e))?
+            .is_some_and(|e| e.operation == Operation::Put);
+        if announced {
+            left += 1;
+            continue;
+        }
+        match records
+            .delete_expect_revision(key.as_str(), Some(record.revision))
+            .await
+        {
+            Ok(()) => alive::forgotten(&owner, &kv.addresses.name),
+            // Put again since it was read: it announces itself.
+            Err(e) if is_conflict(&e) => left += 1,
+            Err(e) => return Err(broker(what, e)),
+        }
+    }
+    Ok(left)
+}
+
+/// The owner id whose key is `key` (the inverse of [`kv_key`]), if it is
+/// one.
+fn kv_owner(key: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(key.len());
+    let mut rest = key.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'=' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// One announcement: `doc` put under `key` in `bucket`, within
@@ -550,5 +657,15 @@ mod tests {
         assert_eq!(kept(n(b"123"), Some(5)), n(b"123"));
         assert_eq!(kept(n(b"123"), Some(0)), n(b""));
         assert_eq!(kept(n(b"123"), None), n(b"123"));
+    }
+
+    #[test]
+    fn keys_give_their_owner_ids_back() {
+        for owner in ["n/1", "a.b c/ff", "é/0", "x_y-z/2"] {
+            assert_eq!(kv_owner(&kv_key(owner)).as_deref(), Some(owner));
+        }
+        assert_eq!(kv_owner("="), None);
+        assert_eq!(kv_owner("n=2"), None);
+        assert_eq!(kv_owner("n=ZZ"), None);
     }
 }

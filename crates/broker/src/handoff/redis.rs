@@ -13,7 +13,11 @@
 //!   the same announcement (one pipeline) but living [`ADDRESSES_FOR`], so
 //!   that a node whose liveness key expired can still be probed: one cut
 //!   off Redis but still serving its clients is not taken for dead
-//!   ([`alive::judge`]). Leaving deletes both keys.
+//!   ([`alive::judge`]). Leaving deletes both keys. A node deletes the
+//!   address records of its own dead incarnations (found with `SCAN …
+//!   MATCH <prefix>addr:<node name>/*`), whose liveness keys are gone, so
+//!   that one killed and restarted at once on the same addresses is not
+//!   taken for alive ([`alive`]: node names must be unique to a node).
 //!
 //! Every change that depends on who owns a session (append only if mine,
 //! claim only if still theirs) runs as a Lua script, which Redis runs
@@ -28,7 +32,7 @@ mod scripts;
 
 pub use super::alive;
 use crate::link::Link;
-use crate::presence::redis_prefix;
+use crate::presence::{redis_glob_escape, redis_prefix};
 use crate::redis::StartError;
 use crate::settings::FeedSettings;
 use parking_lot::Mutex;
@@ -52,6 +56,8 @@ pub const ALIVE_FOR: Duration = Duration::from_secs(3);
 pub const ADDRESSES_FOR: Duration = Duration::from_secs(10 * 60);
 /// Longest wait for a connection or an answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Keys `SCAN` looks at per call, looking for dead incarnations.
+const SCAN_COUNT: usize = 1000;
 /// Sessions per script call of `touch` and `remove`: a call blocks Redis
 /// while it runs, so a long list is cut into several (one pipeline still).
 const SESSIONS_PER_CALL: usize = 256;
@@ -70,8 +76,12 @@ pub struct RedisStore {
     write: Script,
     claim: Script,
     own: Script,
+    forget: Script,
     /// The announcing task, stopped by `leave` and on drop.
     announcer: Mutex<Option<JoinHandle<()>>>,
+    /// The task deleting the address records of this node's dead
+    /// incarnations, stopped by `leave` and on drop.
+    forgetter: Mutex<Option<JoinHandle<()>>>,
     leaving: AtomicBool,
     /// Outages of the announcing task, logged once each.
     link: Link,
@@ -115,12 +125,16 @@ impl RedisStore {
             write: Script::new(scripts::WRITE),
             claim: Script::new(scripts::CLAIM),
             own: Script::new(scripts::OWN),
+            forget: Script::new(scripts::FORGET),
             announcer: Mutex::new(None),
+            forgetter: Mutex::new(None),
             leaving: AtomicBool::new(false),
             link,
         });
         let task = tokio::spawn(announce(Arc::downgrade(&store)));
         *store.announcer.lock() = Some(task);
+        let task = tokio::spawn(forget_dead_incarnations(Arc::downgrade(&store)));
+        *store.forgetter.lock() = Some(task);
         Ok(store)
     }
 
@@ -350,6 +364,9 @@ impl RedisStore {
 
     async fn leave_now(&self) -> Result<(), StoreError> {
         self.leaving.store(true, Ordering::SeqCst);
+        if let Some(task) = self.forgetter.lock().take() {
+            task.abort();
+        }
         let task = self.announcer.lock().take();
         if let Some(task) = task {
             task.abort();
@@ -370,6 +387,9 @@ impl RedisStore {
 impl Drop for RedisStore {
     fn drop(&mut self) {
         if let Some(task) = self.announcer.lock().take() {
+            task.abort();
+        }
+        if let Some(task) = self.forgetter.lock().take() {
             task.abort();
         }
     }
@@ -403,6 +423,107 @@ async fn announce(store: Weak<RedisStore>) {
             Err(e) => s.link.mark_down("SET", &e),
         }
     }
+}
+
+/// Deletes the address records of this node's dead incarnations (see
+/// [`alive`]): at start, then every [`alive::FORGET_EVERY`] until no
+/// record of another incarnation is left, each look within
+/// [`alive::FORGET_WITHIN`]. It holds the store weakly: only while it
+/// takes a connection, not while it looks.
+async fn forget_dead_incarnations(store: Weak<RedisStore>) {
+    let mut tick = tokio::time::interval(alive::FORGET_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (conn, prefix, node, script) = {
+            let Some(s) = store.upgrade() else { return };
+            if s.leaving.load(Ordering::SeqCst) {
+                return;
+            }
+            match s.conn().await {
+                Ok(conn) => (conn, s.prefix.clone(), s.node.clone(), s.forget.clone()),
+                // The announcing logs the outage.
+                Err(e) => {
+                    tracing::debug!(node = %s.node, "not looking for dead incarnations of this node: {e}");
+                    continue;
+                }
+            }
+        };
+        let look = forget_dead(conn, &prefix, &node, &script);
+        match tokio::time::timeout(alive::FORGET_WITHIN, look).await {
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(node, "looking for dead incarnations of this node: {e}");
+            }
+            Err(_) => {
+                tracing::debug!(
+                    node,
+                    "looking for dead incarnations of this node: no end in time"
+                );
+            }
+        }
+    }
+}
+
+/// One look: the address records of the other incarnations of `node`'s
+/// name, each deleted if its liveness key is gone (`script`:
+/// [`scripts::FORGET`]). Answers how many are left (their liveness keys
+/// are there).
+async fn forget_dead(
+    mut conn: MultiplexedConnection,
+    prefix: &str,
+    node: &str,
+    script: &Script,
+) -> RedisResult<usize> {
+    let Some(name) = alive::node_name(node) else {
+        return Ok(0);
+    };
+    let records = format!("{prefix}addr:");
+    let pattern = format!("{}*", redis_glob_escape(&format!("{records}{name}/")));
+    let mut owners: Vec<String> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut conn)
+            .await?;
+        for key in batch {
+            // Not UTF-8: no owner id this code writes.
+            let Ok(key) = String::from_utf8(key) else {
+                continue;
+            };
+            let Some(owner) = key.strip_prefix(&records) else {
+                continue;
+            };
+            // SCAN may list a key twice.
+            if alive::other_incarnation(node, owner) && !owners.iter().any(|o| o == owner) {
+                owners.push(owner.to_owned());
+            }
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let mut left = 0;
+    for owner in owners {
+        let done: i64 = script
+            .key(format!("{prefix}alive:{owner}"))
+            .key(format!("{prefix}addr:{owner}"))
+            .invoke_async(&mut conn)
+            .await?;
+        match done {
+            1 => alive::forgotten(&owner, "Redis"),
+            -1 => left += 1,
+            _ => {}
+        }
+    }
+    Ok(left)
 }
 
 impl Store for RedisStore {

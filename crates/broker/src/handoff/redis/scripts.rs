@@ -58,3 +58,13 @@ for i = 1, #KEYS, 2 do
 end
 return done
 ";
+
+/// Deletes the address record of a node whose liveness key is gone.
+/// KEYS: liveness key, address record. Answers 1 if deleted, 0 if there
+/// was none, -1 if the liveness key is there (the record is kept).
+pub(super) const FORGET: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return -1
+end
+return redis.call('DEL', KEYS[2])
+";
