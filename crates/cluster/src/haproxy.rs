@@ -123,6 +123,15 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         ),
         Sticky::None => s.push_str("    balance roundrobin\n"),
     }
+    if http {
+        s.push_str(
+            "    # A bind_session (a poll, a recovery) that a node dies on without\n\
+             \x20   # answering goes at once to another node, which takes the session\n\
+             \x20   # over; never a request the dead node may have acted on.\n\
+             \x20   retry-on empty-response conn-failure\n\
+             \x20   http-request disable-l7-retry unless { path_end /bind_session.txt }\n",
+        );
+    }
     // The health check turns 503 when a node drains: no new sessions.
     s.push_str(
         "    option httpchk GET /lightstreamer/healthcheck\n    http-check expect status 200\n",

@@ -35,13 +35,12 @@
 //            moved client's session are shown, not checked.)
 //            The survivor's cut sends a NOOP line first, so that HAProxy
 //            forwards a broken response: a client whose next poll reaches
-//            the survivor recovers at once (about 0.1 s). A poll that was in
-//            flight at the killed node gets HAProxy's own 502 page instead
-//            (the node died without an answer); the official Node client
-//            (9.2.2) takes no notice of it and waits for its idle timeout
-//            (LS_idle_millis 19000) before it recovers, about 23 s after the
-//            kill: with HTTP-POLLING a move may take that long (MOVE_WAIT_MS),
-//            the session is still kept and nothing is lost.
+//            the survivor recovers at once. A poll that was in flight at the
+//            killed node is retried by the kit's HAProxy on another node
+//            (`retry-on empty-response`, bind_session only), which cuts it
+//            the same way: every move takes a fraction of a second. (Before
+//            that retry, HAProxy answered it with its own 502 page, which the
+//            official client ignores until its idle timeout, about 23 s.)
 //   partition  1.A.2, Redis: node1 reaches Redis through a TCP proxy
 //            (lib/proxy.js) that the test closes, while the balancer, node2
 //            and the clients still reach node1. Once node1 logs the broker
@@ -368,13 +367,9 @@ const waitNodeLine = (kit, name, re, since, what, timeoutMs = 15000) => waitUnti
 // The first status not matching `connected` (streaming, or the forced
 // transport) at index >= from, then the first one matching it after it:
 // { lost, connected } (status events).
-// How long a moved client may take to notice its node is gone: a poll in
-// flight at a killed node is only given up at the client's idle timeout.
-const MOVE_WAIT_MS = { 'HTTP-POLLING': 35000 };
-
-async function waitMove(c, from, what, connected = STREAMING, transport = null) {
+async function waitMove(c, from, what, connected = STREAMING) {
   const lost = await c.waitEvent((e) => e.ev === 'status' && !connected.test(e.status), {
-    from, timeoutMs: MOVE_WAIT_MS[transport] || 15000, what: `a status other than ${connected} after ${what}`,
+    from, timeoutMs: 15000, what: `a status other than ${connected} after ${what}`,
   });
   const back = await c.waitStatus(connected, { from: lost.index + 1, timeoutMs: REATTACH_TIMEOUT_MS });
   return { lost, connected: back };
@@ -462,7 +457,7 @@ async function handoff(t, s) {
       const waitFailures = [];
       const marks = new Map(); // client -> event index at the first step
       const moveAll = (movers, step, from) => waitAll(pub, movers.map(async (c) => {
-        const m = await waitMove(c, from.get(c), `${step.what} of ${step.node}`, connected, s.transport);
+        const m = await waitMove(c, from.get(c), `${step.what} of ${step.node}`, connected);
         const move = { client: c, step, left: step.node, ...m, takenOver: null };
         moves.push(move);
         move.takenOver = await waitTakenOver(kit, owner.get(c).sid, step.node, step.t);
