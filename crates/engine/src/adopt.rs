@@ -336,18 +336,14 @@ impl Engine {
             .collect();
         {
             let mut st = session.state.lock();
-            crate::stats::add(&st.stats.subscriptions, 1);
-            st.subs.insert(
-                s.sub_id,
-                Subscription {
-                    sub_id: s.sub_id,
-                    dispatch,
-                    items: sub_items,
-                    hub: hub.clone(),
-                    table,
-                    confirmed: false,
-                },
-            );
+            st.add_sub(Subscription {
+                sub_id: s.sub_id,
+                dispatch,
+                items: sub_items,
+                hub: hub.clone(),
+                table,
+                confirmed: false,
+            });
         }
         let asked = match s.snapshot {
             Snapshot::No => 0,

@@ -264,18 +264,14 @@ impl Engine {
             }
             // Not confirmed yet: its items may queue updates from now on,
             // and the stream sends none of them before SUBOK (below).
-            crate::stats::add(&st.stats.subscriptions, 1);
-            st.subs.insert(
-                s.sub_id,
-                Subscription {
-                    sub_id: s.sub_id,
-                    dispatch,
-                    items: sub_items,
-                    hub: hub.clone(),
-                    table,
-                    confirmed: false,
-                },
-            );
+            st.add_sub(Subscription {
+                sub_id: s.sub_id,
+                dispatch,
+                items: sub_items,
+                hub: hub.clone(),
+                table,
+                confirmed: false,
+            });
         }
         let (snapshot, asked_len) = match s.snapshot {
             Snapshot::No => (false, 0),

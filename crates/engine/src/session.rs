@@ -374,6 +374,13 @@ impl State {
         }
     }
 
+    /// Adds a subscription (counted in the subscriptions gauge, as
+    /// [`State::remove_sub`] uncounts it).
+    pub fn add_sub(&mut self, sub: Subscription) {
+        stats::add(&self.stats.subscriptions, 1);
+        self.subs.insert(sub.sub_id, sub);
+    }
+
     /// Removes a subscription, with the bytes its queues held.
     pub fn remove_sub(&mut self, sub_id: u32) -> Option<Subscription> {
         let sub = self.subs.remove(&sub_id)?;
