@@ -31,14 +31,24 @@ impl Engine {
             .ok_or_else(|| unknown_session(session_id, "control"))?;
         trace_request("control", session_id);
         let _turn = session.turn.lock().await;
-        if matches!(
+        let subscription = matches!(
             req.op,
             ControlOp::Add(_) | ControlOp::Delete { .. } | ControlOp::Reconf { .. }
-        ) {
+        );
+        if subscription {
             session.check_backlog()?;
         }
+        let done = self.control_op(&session, req).await;
+        if subscription && done.is_ok() {
+            // Still in the session's turn: the answers keep their order.
+            session.journal_settled().await;
+        }
+        done
+    }
+
+    async fn control_op(&self, session: &Arc<crate::Session>, req: Control) -> Result<(), Refusal> {
         match req.op {
-            ControlOp::Add(sub) => self.subscribe(&session, sub).await,
+            ControlOp::Add(sub) => self.subscribe(session, sub).await,
             ControlOp::Delete { sub_id, .. } => {
                 let sub = session.state.lock().remove_sub(sub_id);
                 let Some(sub) = sub else {
@@ -52,7 +62,7 @@ impl Engine {
                     line.clone(),
                     shoal_handoff::LineKind::Unsub { sub: sub_id, line },
                 );
-                release(&session, sub);
+                release(session, sub);
                 Ok(())
             }
             ControlOp::Reconf {
@@ -113,7 +123,7 @@ impl Engine {
                     Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
                     None => (code::DESTROYED_BY_CLIENT, "destroyed by the client".into()),
                 };
-                self.close(&session, code, &msg);
+                self.close(session, code, &msg);
                 Ok(())
             }
         }

@@ -172,6 +172,8 @@ impl DataProvider for Feed {
 struct Records {
     sessions: HashMap<String, (String, Vec<Vec<u8>>)>,
     alive: HashSet<String>,
+    /// Every write fails (the broker is unreachable).
+    unreachable: bool,
 }
 
 struct MemStore {
@@ -196,6 +198,9 @@ impl Store for MemStore {
 
     fn write<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         let mut r = lock(&self.records);
+        if r.unreachable {
+            return ready(Err(StoreError::Broker("unreachable".into())));
+        }
         let owned = batch
             .iter()
             .map(|w| {
@@ -653,4 +658,57 @@ async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
     let mut r = Client::new(stream);
     read_until(&mut r, &mut app, |app| app.seqs(1, 1).last() == Some(&2)).await;
     assert_contiguous(&app.seqs(1, 1), 1, 2, "the handed-over session goes on");
+}
+
+/// The subscriptions the store's journal of `sid` knows of.
+fn journaled_subs(records: &Arc<Mutex<Records>>, sid: &str) -> Vec<u32> {
+    let r = lock(records);
+    let Some((_, entries)) = r.sessions.get(sid) else {
+        return Vec::new();
+    };
+    let mut subs = Vec::new();
+    for e in entries {
+        match shoal_handoff::Entry::decode(e).unwrap().rec {
+            shoal_handoff::Rec::Checkpoint(ck) => {
+                subs = ck.subs.iter().map(|s| s.def.sub).collect()
+            }
+            shoal_handoff::Rec::Sub { def, .. } => subs.push(def.sub),
+            shoal_handoff::Rec::Unsub { sub, .. } => subs.retain(|s| *s != sub),
+            _ => {}
+        }
+    }
+    subs
+}
+
+#[tokio::test]
+async fn a_subscription_is_acknowledged_once_the_journal_has_it() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let (_c, sid) = raw_session(&a).await;
+    // The official clients send again what got no REQOK, and forget what
+    // did: by the REQOK, a node taking over must know the change.
+    assert_eq!(journaled_subs(&records, &sid), [1], "after the add's REQOK");
+    a.engine
+        .control(&sid, control(&sid, &add(2, "RAW", "b", "seq", "")))
+        .await
+        .unwrap();
+    assert_eq!(journaled_subs(&records, &sid), [1, 2]);
+    a.engine
+        .control(&sid, control(&sid, "LS_op=delete&LS_subId=1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        journaled_subs(&records, &sid),
+        [2],
+        "after the delete's REQOK"
+    );
+
+    // Without the broker the session goes on: requests are answered.
+    lock(&records).unreachable = true;
+    a.engine
+        .control(&sid, control(&sid, &add(3, "RAW", "c", "seq", "")))
+        .await
+        .unwrap();
+    assert_eq!(journaled_subs(&records, &sid), [2]);
 }

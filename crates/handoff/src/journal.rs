@@ -118,6 +118,13 @@ pub struct Journal {
     broken: bool,
     /// The owner lost the session to another node.
     disowned: bool,
+    /// Entries pushed so far, and how many of them the store is done with
+    /// (written, failed, or dropped because the session was lost): see
+    /// [`Journal::settled`].
+    pushed: u64,
+    settled: u64,
+    /// `pushed` when the batch in flight was taken.
+    in_flight_upto: u64,
 }
 
 impl Journal {
@@ -139,6 +146,9 @@ impl Journal {
             lines_since_ck: 0,
             broken: false,
             disowned: false,
+            pushed: 0,
+            settled: 0,
+            in_flight_upto: 0,
         };
         j.push_checkpoint(prog, now);
         j
@@ -165,6 +175,19 @@ impl Journal {
 
     pub fn is_disowned(&self) -> bool {
         self.disowned
+    }
+
+    /// A mark of the entries made so far, for [`Journal::settled`].
+    pub fn written_mark(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Whether the store is done with every entry made up to `mark`: they
+    /// are in the broker, or their write failed, or the session was taken
+    /// over meanwhile (the guarantee is gone either way, and waiting longer
+    /// would not bring it back).
+    pub fn settled(&self, mark: u64) -> bool {
+        self.settled >= mark
     }
 
     /// Notes the counted line of progressive `prog`.
@@ -328,6 +351,7 @@ impl Journal {
             return;
         }
         self.pending.push((Entry { prog, rec }, holds));
+        self.pushed += 1;
         self.from_last_ck += 1;
         self.from_prev_ck += 1;
     }
@@ -389,6 +413,7 @@ impl Journal {
                 .find(|(_, h)| *h)
                 .map_or(u64::MAX, |(e, _)| e.prog),
         );
+        self.in_flight_upto = self.pushed;
         let entries = self.pending.drain(..).map(|(e, _)| e.encode()).collect();
         let keep = std::mem::take(&mut self.trim).then_some(self.from_prev_ck.max(1));
         let create = !std::mem::replace(&mut self.created, true);
@@ -404,9 +429,11 @@ impl Journal {
     /// node owns the session now (nothing was written, nothing more will be).
     pub fn committed(&mut self, owned: bool) {
         self.in_flight = None;
+        self.settled = self.in_flight_upto;
         if !owned {
             self.disowned = true;
             self.pending.clear();
+            self.settled = self.pushed;
         }
     }
 
@@ -417,6 +444,7 @@ impl Journal {
         self.in_flight = None;
         self.broken = true;
         self.pending.clear();
+        self.settled = self.pushed;
     }
 }
 

@@ -157,3 +157,39 @@ fn checkpoints_trim_what_precedes_the_one_before() {
     // The list keeps the first of these two checkpoints and what follows.
     assert_eq!(w.keep, Some(3));
 }
+
+#[test]
+fn a_mark_is_settled_once_every_entry_before_it_is_written_or_given_up() {
+    let now = Instant::now();
+    let mut j = Journal::new(header(), Vec::new(), 0, now);
+    let opening = j.written_mark();
+    assert!(
+        !j.settled(opening),
+        "the opening checkpoint is not written yet"
+    );
+    j.take("S").unwrap();
+    j.note(1, update(1, 1, 1));
+    let mark = j.written_mark();
+    j.committed(true);
+    assert!(j.settled(opening));
+    assert!(
+        !j.settled(mark),
+        "an entry made while a batch was in flight waits for the next batch"
+    );
+    j.take("S").unwrap();
+    j.committed(true);
+    assert!(j.settled(mark));
+    // A failed write gives up every entry made so far.
+    j.note(2, update(1, 1, 5));
+    let failed = j.written_mark();
+    j.take("S").unwrap();
+    j.failed();
+    assert!(j.settled(failed));
+    // So does losing the session, entries in flight or not.
+    j.checkpoint(2, now);
+    j.take("S").unwrap();
+    j.note(3, update(1, 1, 6));
+    let lost = j.written_mark();
+    j.committed(false);
+    assert!(j.settled(lost));
+}
