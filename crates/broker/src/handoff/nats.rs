@@ -475,19 +475,8 @@ async fn forget_dead_incarnations(kv: Arc<Buckets>, node: String) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match tokio::time::timeout(alive::FORGET_WITHIN, forget_dead(&kv, &node)).await {
-            Ok(Ok(0)) => return,
-            Ok(Ok(_)) => {}
-            // The announcing logs outages.
-            Ok(Err(e)) => {
-                tracing::debug!(node, "looking for dead incarnations of this node: {e}");
-            }
-            Err(_) => {
-                tracing::debug!(
-                    node,
-                    "looking for dead incarnations of this node: no end in time"
-                );
-            }
+        if alive::looked(&node, forget_dead(&kv, &node)).await {
+            return;
         }
     }
 }
