@@ -381,6 +381,13 @@ async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
     // left.
     left.leave().await.unwrap();
     assert!(!me.alive("left/1").await.unwrap());
+    assert_eq!(me.silence("left/1").await.unwrap(), None);
+    // Silent since its record was last put (by the server's time).
+    let silent = me.silence("cut/1").await.unwrap().unwrap();
+    assert!(
+        silent >= Duration::from_millis(1200) && silent < Duration::from_secs(60),
+        "{silent:?}"
+    );
     assert_eq!(announced(&server, "SHOAL_alive", "left/1").await, None);
     assert_eq!(announced(&server, "SHOAL_addr", "left/1").await, None);
 

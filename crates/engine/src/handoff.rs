@@ -110,17 +110,34 @@ impl Handoff {
     }
 
     /// Writes a checkpoint into every journal that wants one.
+    /// Lets go the lines held through a long outage.
     fn checkpoints(&self, engine: &Engine) {
-        let now = Instant::now();
+        let now = Instant::now().into_std();
+        let mut given_up = 0usize;
         for s in engine.sessions.read().values() {
             let mut st = s.state.lock();
             let prog = st.log.prog;
+            let mut release = false;
             if let Some(j) = st.journal.as_mut() {
-                if !j.is_disowned() && j.wants_checkpoint(now.into_std()) {
-                    j.checkpoint(prog, now.into_std());
+                if !j.is_disowned() {
+                    release = j.give_up(now);
+                    if j.wants_checkpoint(now) {
+                        j.checkpoint(prog, now);
+                    }
                 }
             }
             s.ask_flush(&mut st);
+            if release {
+                given_up += 1;
+                unlock_and_wake(st);
+            }
+        }
+        if given_up > 0 {
+            tracing::warn!(
+                sessions = given_up,
+                "the broker has not taken these sessions' journals for {} s: they go on without one, and cannot be taken over by another node until the broker answers again",
+                shoal_handoff::journal::HOLD_THROUGH_OUTAGE.as_secs()
+            );
         }
     }
 
@@ -166,6 +183,7 @@ impl Handoff {
             return Ok(());
         }
         let result = self.store.write(&batch).await;
+        let now = Instant::now().into_std();
         // Whatever happened, the waiting control requests look again (after
         // the journals below are updated: a waiter that was told too early
         // finds its mark unsettled and waits for the next batch's news).
@@ -182,7 +200,7 @@ impl Handoff {
                             lost.push(s.clone());
                         }
                     }
-                    Err(_) => j.failed(),
+                    Err(_) => j.failed(now),
                 }
             }
             s.ask_flush(&mut st);

@@ -339,6 +339,25 @@ impl RedisStore {
         Ok(alive::judge(owner, "Redis", held).await)
     }
 
+    /// The age of `owner`'s address record: what its expiry has run down
+    /// since it was last set (Redis' clock, not this node's).
+    async fn silence_of(&self, owner: &str) -> Result<Option<Duration>, StoreError> {
+        let op = format!("reading the address record of {owner}");
+        let mut conn = self.conn().await.map_err(|e| self.failed(&op, e))?;
+        let left: i64 = redis::cmd("PTTL")
+            .arg(self.addr_key(owner))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&op, e))?;
+        // -2: no record; -1: no expiry (not one this code sets).
+        let Ok(left) = u64::try_from(left) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            ADDRESSES_FOR.saturating_sub(Duration::from_millis(left)),
+        ))
+    }
+
     /// Writes this node's liveness key and address record once, in one
     /// pipeline.
     async fn announce_once(&self) -> RedisResult<()> {
@@ -534,6 +553,13 @@ impl Store for RedisStore {
 
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(self.is_alive(owner))
+    }
+
+    fn silence<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Duration>, StoreError>> {
+        Box::pin(self.silence_of(owner))
     }
 
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {
