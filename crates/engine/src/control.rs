@@ -182,10 +182,11 @@ impl Engine {
         })?;
         let md = &set.metadata;
         let err = |e: shoal_adapter::AdapterError| (e.code, e.message);
+        // A group the metadata adapter resolves to no items is a table of
+        // none: `SUBOK,<id>,0,<fields>`, as Lightstreamer answers (the
+        // official clients then report their own error 61, the count not
+        // being the one they expected).
         let items = md.get_items(&session.info, &s.group).await.map_err(err)?;
-        if items.is_empty() {
-            return Err((code::BAD_GROUP, format!("group '{}' has no items", s.group)));
-        }
         let fields = md
             .get_schema(&session.info, &s.group, &s.schema)
             .await
@@ -228,9 +229,12 @@ impl Engine {
             .zip(&data)
             .find(|(_, d)| !d.allowed_modes.contains(mode))
         {
+            // The official clients show the message as it is: the same
+            // words as Lightstreamer's; the log names the item.
+            tracing::debug!(session = %session.id, item = %item, mode = s.mode.as_str(), "subscription refused: mode not allowed for the item");
             return Err((
                 code::MODE_NOT_ALLOWED,
-                format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
+                "Invalid mode for these items".to_owned(),
             ));
         }
         let table = table_info(&s, adapter, &items);
