@@ -362,7 +362,7 @@ fn each_node_host_gets_one_vrrp_instance_per_node() {
                 );
                 // No weight: a failing check puts the instance in FAULT,
                 // which gives the address up at once.
-                assert_eq!(inst.block("track_script"), [script.clone()]);
+                assert_eq!(inst.block("track_script"), [script.as_str()]);
                 let prio: u32 = inst.value("priority").parse().unwrap_or(0);
                 assert!((1..=254).contains(&prio), "{prio}");
                 if j == k {
