@@ -408,17 +408,17 @@ fn behind_l4(p: &mut Plan, wildcard: bool) -> Result<(), PlanError> {
             let c = Cert::for_name(&format!("push.{d}"));
             let s_name = listener_name(&domains, i, "HTTPS Server S");
             let s = listener(p, &s_name, at, o.https_port, |_| Some(c.clone()));
+            // Every node holds every node's certificate, so that the
+            // balancer can send pushK to another node when node K is down.
             let cr_name = listener_name(&domains, i, "HTTPS Server CR");
-            let dd = d.clone();
-            let cr = listener(p, &cr_name, at, o.https_port2, move |k| {
-                Some(Cert::for_name(&format!("push{k}.{dd}")))
-            });
+            let every = Cert::every_node(d, n);
+            let cr = listener(p, &cr_name, at, o.https_port2, |_| Some(every.clone()));
             (s, cr)
         };
         backend(p, format!("nodes{}", suffix(i)), s, Sticky::None);
         push_front(p, i, o.https_port, false, None);
-        // Other nodes only where their certificate also covers pushK (wildcard).
-        node_backends(p, &suffix(i), cr, wildcard);
+        // Node K first, then the others: each holds a certificate for pushK.
+        node_backends(p, &suffix(i), cr, true);
         for k in 1..=n {
             let b = format!("node{k}{}", suffix(i));
             let at = Addr::Vip {

@@ -23,6 +23,8 @@ pub use plan::{plan, Balancer, Feed, Options, Plan, PlanError};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_fallback;
+#[cfg(test)]
 mod tests_feed;
 #[cfg(test)]
 mod tests_vrrp;
