@@ -215,7 +215,16 @@ impl Engine {
         crate::stats::add(&self.stats.sessions_created, 1);
         crate::stats::add(&self.stats.sessions_taken_over, 1);
         tracing::info!(session = %id, from = n, owner = %loaded.owner, subscriptions = plan.subs.len(), ms = started.elapsed().as_millis() as u64, "session taken over from a dead node");
-        session.bind(&req.stream, Some(n), ctx)
+        let stream = session.bind(&req.stream, Some(n), ctx)?;
+        if reached_by_another_name(ctx) {
+            // The client came by the dead node's own name (an address
+            // keepalived moved here, a balancer's route for that node): the
+            // connection must not outlive the move back. `LOOP` after what
+            // it lacks makes the client bind again at once, by this node's
+            // control link, which it has just been given.
+            session.state.lock().force_loop = true;
+        }
+        Ok(stream)
     }
 
     /// Builds the session of `plan` here: its log at `n`, its journal, its
@@ -599,4 +608,74 @@ enum Resubscribed {
     Fresh(String, String, Vec<Option<Position>>),
     /// Goes on: what the client has of it.
     Going(SubState),
+}
+
+/// Whether the client named another host than this node's control link
+/// (its `Host` header, port aside; both compared without case).
+fn reached_by_another_name(ctx: &BindContext) -> bool {
+    let Some(link) = ctx.control_link.as_deref() else {
+        return false;
+    };
+    let Some((_, host)) = ctx.headers.iter().find(|(name, _)| name == "host") else {
+        return false;
+    };
+    !host_part(host).eq_ignore_ascii_case(host_part(link))
+}
+
+/// `name` of `name:port`, `[v6]` of `[v6]:port`.
+fn host_part(authority: &str) -> &str {
+    let authority = authority.trim();
+    if let Some(end) = authority.strip_prefix('[').and_then(|r| r.find(']')) {
+        return &authority[..end + 2];
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(host: Option<&str>, link: Option<&str>) -> BindContext {
+        let headers: Vec<(String, String)> = host
+            .map(|h| vec![("host".to_owned(), h.to_owned())])
+            .unwrap_or_default();
+        BindContext {
+            client_ip: "127.0.0.1".into(),
+            client_port: 1,
+            headers: headers.into(),
+            control_link: link.map(str::to_owned),
+            server_name: "S".into(),
+            websocket: true,
+        }
+    }
+
+    #[test]
+    fn another_name_is_a_host_other_than_the_control_link() {
+        let push2 = Some("push2.example.test");
+        assert!(reached_by_another_name(&ctx(
+            Some("push1.example.test:8080"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("PUSH2.example.test:8080"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("push2.example.test"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("push1.example.test"),
+            None
+        )));
+        assert!(!reached_by_another_name(&ctx(None, push2)));
+        assert!(reached_by_another_name(&ctx(
+            Some("[::1]:8080"),
+            Some("[::2]")
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("[::1]:8080"),
+            Some("[::1]")
+        )));
+    }
 }
