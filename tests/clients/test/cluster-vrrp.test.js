@@ -22,9 +22,17 @@
 //   back     (after the 1.B.2 kill) node1 started again: its address comes
 //            back to it once its health check passes (keepalived's
 //            preemption). The clients node2 took over were told node2's
-//            control link then: they keep their sessions on node2. What a
-//            client whose stream still ran through node1's address sees
-//            when the address leaves node2 is shown (statuses, time).
+//            control link then, but their stream still runs over the
+//            connection they opened to node1's address: when the address
+//            leaves node2, that connection goes silent both ways (node2 can
+//            no longer send from an address it lost, and the host's packets
+//            go to node1, which has nothing to answer: the client sends
+//            nothing, so no reset comes back). The client notices by its
+//            own stalled-stream timeout (about 10 s: keepalive 5 s, then
+//            stalled and reconnect timeouts), recovers its session at its
+//            control link, node2, and gets every entry it missed. Checked:
+//            the sessions stay on node2 (no handoff line after node1's
+//            start), kept, nothing lost; the cut and its time are shown.
 //   drain    SIGTERM of node2, run with --drain-grace 2 --drain-window 1:
 //            its health check answers 503, its address moves to node1,
 //            node1 takes its clients over.
@@ -52,6 +60,7 @@ const {
 } = require('../lib/handoff');
 const { Publisher, guard } = require('../lib/publisher');
 const { writeResult } = require('../lib/results');
+const { waitUntil } = require('../lib/util');
 const { withVrrpKit } = require('../lib/vrrp');
 
 const SCENARIOS = [
@@ -152,11 +161,16 @@ async function vrrpHandoff(t, s) {
       if (s.back) {
         await guard(pub, Promise.all(clients.map((c) => reached(c, pub.seq + 10))));
         const from = new Map(clients.map((c) => [c, c.mark()]));
+        const ups = kit.balancerLines().filter((l) => l.includes(`/${victim} is UP`)).length;
         const start = Date.now();
         await guard(pub, kit.startNode(victim));
         const back = { what: 'start', node: victim, t: start, tick: pub.seq, movers: [] };
         steps.push(back);
         back.movedMs = await addressAt(victim, victim, start);
+        await guard(pub, waitUntil(kit, () => kit.balancerLines().filter((l) => l.includes(`/${victim} is UP`)).length > ups, {
+          timeoutMs: 15000, what: `HAProxy seeing ${victim} UP again`,
+        }));
+        back.upMs = Date.now() - start;
         // Every client goes on for AFTER ticks past the address's return: a
         // stream cut by the address leaving node2 has been recovered by then.
         waitFailures.push(...await waitAll(pub, clients.map((c) => reached(c, pub.seq + AFTER, 30000))));
@@ -165,7 +179,7 @@ async function vrrpHandoff(t, s) {
           if (!lost) continue;
           waitFailures.push(...await waitAll(pub, [waitMove(c, from.get(c), `${victim} back`, connected).then((m) => backs.push({ client: c, ...m }))]));
         }
-        t.diagnostic(`${victim} started again: its address back on it after ${back.movedMs} ms; ` +
+        t.diagnostic(`${victim} started again: its address back on it after ${back.movedMs} ms, UP for HAProxy after ${back.upMs} ms; ` +
           `${backs.length ? backs.map((b) => `${b.client.name} lost its stream at +${b.lost.t - start} ms (${b.lost.status}), streaming again at +${b.connected.t - start} ms`).join('; ') : 'no moved client lost its stream'}`);
       }
 
@@ -190,7 +204,11 @@ async function vrrpHandoff(t, s) {
 
       const checks = new Checks();
       checks.check(() => assert.ok(step.movedMs !== null, `${vrrp.publicOf(victim)} moved to ${other} (now on ${vrrp.holderOf(victim).join(', ') || 'no node'})`));
-      if (s.back) checks.check(() => assert.ok(steps[1].movedMs !== null, `${vrrp.publicOf(victim)} back on ${victim} (now on ${vrrp.holderOf(victim).join(', ') || 'no node'})`));
+      if (s.back) {
+        checks.check(() => assert.ok(steps[1].movedMs !== null, `${vrrp.publicOf(victim)} back on ${victim} (now on ${vrrp.holderOf(victim).join(', ') || 'no node'})`));
+        const after = clients.flatMap((c) => kit.handoffsOf(owner.get(c).sid).filter((h) => h.t >= steps[1].t).map((h) => `${c.name}: ${h.node} ${h.message}`));
+        checks.check(() => assert.deepEqual(after, [], `handoff lines after ${victim} started again`));
+      }
       if (step.what === 'drain') {
         checks.check(() => assert.ok(step.exited && step.exitMs < DRAIN_EXIT_MS, `${victim} exited ${step.exitMs} ms after SIGTERM (at most ${DRAIN_EXIT_MS})`));
       }
