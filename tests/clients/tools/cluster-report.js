@@ -109,7 +109,7 @@ function handoffTable() {
       rolling: `rolling restart (${r.moves} moves)`,
       back: `${cut.node} started again after its kill -9, its address back on it after ${v(r.address_moved_ms)} ms`,
       partition: `${cut.node} cut off the broker for ${(cut.healed_after_ms / 1000).toFixed(1)} s (its liveness key gone after ${(cut.dead_after_ms / 1000).toFixed(1)} s)`,
-    }[r.how];
+    }[r.how] + (r.vrrp && r.how !== 'back' ? ` (its address moved after ${v(r.address_moved_ms)} ms)` : '');
     const option = `${r.id}${r.nodes > 2 ? `, ${r.nodes} nodes` : ''}${r.vrrp ? ', keepalived' : ''}${r.transport ? `, ${r.transport}` : ''}${r.failed_checks ? ` (${r.failed_checks} check${r.failed_checks > 1 ? 's' : ''} failed)` : ''}`;
     const items = Object.entries(r.lost_dup).map(([item, x]) => `${item.replace(/^(RAW|DISTINCT) /, '')} ${x.lost} / ${x.dup}`).join(', ');
     const times = (k) => (r[`${k}_max_ms`] == null ? '-' : `${r[`${k}_p50_ms`]} / ${v(r[`${k}_p99_ms`])} / ${r[`${k}_max_ms`]}`);
