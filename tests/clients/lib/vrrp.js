@@ -82,9 +82,11 @@ class Vrrp {
     return i + 1;
   }
 
-  // Node name's public address (its control link's, 200+K), which moves.
+  // Node name's public address (its control link's: kit.json's `public`,
+  // 200+K), which moves.
   publicOf(name) {
-    return `${this.lan.network}.${200 + this.k(name)}`;
+    const k = this.k(name);
+    return this.spec.nodes[k - 1].public || `${this.lan.network}.${200 + k}`;
   }
 
   async start(name) {
@@ -171,15 +173,24 @@ function openRedis(t, dir, spec) {
 // happens.
 async function withVrrpKit(t, { id, feed = 'redis', nodes = 2, hostAddresses = [], ...kitOpts }, fn) {
   const lan = createLan({ nodes });
-  t.after(() => lan.close());
-  const dir = process.env.SHOAL_VRRP_PROTOTYPE
+  let dir = null;
+  let vrrp = null;
+  let started = null; // the kit, once started
+  // One teardown, in order (node:test runs after hooks first come, first
+  // served, and withKit's own comes later): the kit (clients first, while
+  // the nodes answer), keepalived, the LAN, the kit's folder.
+  t.after(async () => {
+    if (started) await started.stop();
+    if (vrrp) await vrrp.stop();
+    lan.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  dir = process.env.SHOAL_VRRP_PROTOTYPE
     ? require(process.env.SHOAL_VRRP_PROTOTYPE)(makeKit({ id, network: lan.network, feed, nodes, balancer: 'haproxy' }), lan)
     : makeKit({ id, network: lan.network, feed, nodes, balancer: 'haproxy', vrrp: true });
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
   openRedis(t, dir, spec);
-  const vrrp = new Vrrp(lan, dir, spec);
-  t.after(() => vrrp.stop());
+  vrrp = new Vrrp(lan, dir, spec);
   const nodeCommand = (nodeSpec) => {
     const { bin, args } = lan.node(vrrp.k(nodeSpec.name)).wrap(shoalBin());
     return { bin, binArgs: args };
@@ -187,6 +198,7 @@ async function withVrrpKit(t, { id, feed = 'redis', nodes = 2, hostAddresses = [
   // The host's addresses before anything starts (the broker binds one).
   for (const a of hostAddressesOf(dir, spec, lan, hostAddresses)) lan.addHost(a);
   return withKit(t, dir, { ...kitOpts, nodeCommand }, async (kit) => {
+    started = kit;
     try {
       await Promise.all(spec.nodes.map((n) => vrrp.start(n.name)));
       await Promise.all(spec.nodes.map((n) => vrrp.waitHeld(n.name, n.name)));
