@@ -159,7 +159,7 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         let _ = writeln!(
             s,
             "    server {} {}:{} check{check_tls}{proxy}{cookie}",
-            node.name, l.address, l.port
+            node.name, server.address, l.port
         );
     }
     s.push('\n');

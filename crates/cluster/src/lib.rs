@@ -6,6 +6,7 @@
 pub mod docs;
 pub mod feed;
 mod haproxy;
+pub mod keepalived;
 pub mod kit;
 mod layout;
 mod nginx;
@@ -23,3 +24,5 @@ pub use plan::{plan, Balancer, Feed, Options, Plan, PlanError};
 mod tests;
 #[cfg(test)]
 mod tests_feed;
+#[cfg(test)]
+mod tests_vrrp;
