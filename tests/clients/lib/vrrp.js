@@ -14,10 +14,11 @@
 //
 // opts: id (the option), feed ('redis'), nodes (2), hostAddresses (more
 // host addresses on the bridge, last octets: the client machines), and the
-// lib/cluster.js withKit options (nodeArgs, fastStop). The kit's keepalived
-// files (kit.json `keepalived.files`, one per node) are run so:
-//   keepalived -n -l -D -f <kit>/keepalived/nodeK.conf -p <tmp>/kaK.pid -r <tmp>/vrrpK.pid
-// their output in the kit's logs folder (keepalived-nodeK.log) and kept in
+// lib/cluster.js withKit options (nodeArgs, fastStop). Each node's
+// keepalived runs inside its namespace as kit.json says
+// (`keepalived.nodes.nodeK.args`, from the kit's folder: foreground,
+// console log, VRRP only, process id files in logs/), with -D; its output
+// goes to the kit's logs folder (keepalived-nodeK.log) and is kept in
 // memory for the failure report. Before the start, every node's public
 // address is on its own node and on no other.
 
@@ -89,9 +90,20 @@ class Vrrp {
     return this.spec.nodes[k - 1].public || `${this.lan.network}.${200 + k}`;
   }
 
+  // keepalived's arguments for node `name`: the kit's (kit.json
+  // `keepalived.nodes.<name>.args`, run from the kit's folder) with -D
+  // (detailed log), else the equivalent with process id files in a folder
+  // of the test's own.
+  argsOf(name) {
+    const given = ((this.spec.keepalived.nodes || {})[name] || {}).args;
+    if (Array.isArray(given) && given.length) return [...given, '-D'];
+    const k = this.k(name);
+    return ['-n', '-l', '-D', '-f', this.files[name], '-p', path.join(this.tmp, `ka${k}.pid`), '-r', path.join(this.tmp, `vrrp${k}.pid`)];
+  }
+
   async start(name) {
     const k = this.k(name);
-    const args = ['-n', '-l', '-D', '-f', this.files[name], '-p', path.join(this.tmp, `ka${k}.pid`), '-r', path.join(this.tmp, `vrrp${k}.pid`)];
+    const args = this.argsOf(name);
     const { bin, args: wrapped } = this.lan.node(k).wrap(KEEPALIVED, args);
     fs.mkdirSync(this.logs, { recursive: true });
     const out = fs.createWriteStream(path.join(this.logs, `keepalived-${name}.log`), { flags: 'a' });
@@ -185,9 +197,7 @@ async function withVrrpKit(t, { id, feed = 'redis', nodes = 2, hostAddresses = [
     lan.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
-  dir = process.env.SHOAL_VRRP_PROTOTYPE
-    ? require(process.env.SHOAL_VRRP_PROTOTYPE)(makeKit({ id, network: lan.network, feed, nodes, balancer: 'haproxy' }), lan)
-    : makeKit({ id, network: lan.network, feed, nodes, balancer: 'haproxy', vrrp: true });
+  dir = makeKit({ id, network: lan.network, feed, nodes, balancer: 'haproxy', vrrp: true });
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'kit.json'), 'utf8'));
   openRedis(t, dir, spec);
   vrrp = new Vrrp(lan, dir, spec);
