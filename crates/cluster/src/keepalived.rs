@@ -18,8 +18,6 @@ pub const ROUTER_ID_BASE: usize = 50;
 pub const OWN_PRIORITY: u32 = 150;
 /// The others' priorities count down from below this.
 pub const STANDBY_PRIORITY: u32 = 100;
-/// What a failing health check takes off every priority of its host.
-pub const WEIGHT: u32 = 100;
 
 /// The kit's file for a node.
 pub fn file(node: &Node) -> String {
@@ -151,16 +149,15 @@ pub fn render(p: &Plan, k: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "# One instance per node, each moving that node's public address; the highest\n\
-         # priority holds it. Its own node has {OWN_PRIORITY}; the others {} and down, in turn after it.\n\
-         # A failing health check here takes {WEIGHT} off this host in every instance:\n\
-         # - its own address goes ({OWN_PRIORITY} -> {}, below any healthy host), so a dead or\n\
-         #   draining Shoal's clients reach a live node;\n\
-         # - it takes no other node's address ({} -> 1) while a healthy host can;\n\
-         # - with no healthy host at all, each address stays where it is.\n\
+        "# One instance per node, each moving that node's public address. Of the hosts\n\
+         # whose Shoal is healthy, the one with the highest priority holds it: its own\n\
+         # node ({OWN_PRIORITY}), else the nodes after it in turn ({} and down).\n\
+         # Every instance tracks this host's health check: while it fails (Shoal dead\n\
+         # or draining), they are all in FAULT state, so this host gives its own address\n\
+         # up at once (it tells the others, and the next healthy host takes it within\n\
+         # about a second) and takes no other node's. A priority weight instead of FAULT\n\
+         # would move it only when the others' timer runs out (3 adverts, about 4 s).\n\
          # No nopreempt: once this host is healthy again, its address comes back.\n",
-        STANDBY_PRIORITY - 1,
-        OWN_PRIORITY - WEIGHT,
         STANDBY_PRIORITY - 1,
     );
     for (j, owner) in p.nodes.iter().enumerate() {
@@ -206,7 +203,7 @@ pub fn render(p: &Plan, k: usize) -> String {
              \x20       {vip}/24\n\
              \x20   }}\n\
              \x20   track_script {{\n\
-             \x20       {script} weight -{WEIGHT}\n\
+             \x20       {script}\n\
              \x20   }}\n\
              }}\n",
             vip = theirs.public,

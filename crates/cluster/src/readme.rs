@@ -244,7 +244,7 @@ fn vrrp_section(p: &Plan) -> String {
          a node's own public address, named by its control link. When a node dies, \
          nothing would answer there, and clients would retry it for about 12 s before \
          opening a new session. Here keepalived (VRRP) moves that address to a live node \
-         within about 4 s; the client's next recovery request reaches that node, which \
+         within about 2 s; the client's next recovery request reaches that node, which \
          takes the session over: same session id, nothing lost (with a shared feed, \
          `--feed`; see \"Zero-loss fail-over\" in docs/clustering.md). Without a shared \
          feed, that node answers at once that it does not know the session, and the \
@@ -267,7 +267,6 @@ fn vrrp_section(p: &Plan) -> String {
             keepalived::health_url(n)
         );
     }
-    let others = p.nodes.len() - 1;
     let _ = writeln!(
         s,
         "\n- **Install** on each node's host keepalived and curl (Debian packages \
@@ -281,14 +280,15 @@ fn vrrp_section(p: &Plan) -> String {
          - **Network**: the node hosts' public addresses must be able to move between \
          them: one L2 segment (the new holder announces the address by gratuitous ARP), \
          or a provider that lets an address move between machines. keepalived talks \
-         unicast, from each host's own address to the {others} other(s): no multicast needed.\n\
+         unicast, between the hosts' own addresses: no multicast needed.\n\
          - **Who holds what**: each address has one VRRP instance on every host; its own \
          node has priority {own}, the next nodes {standby} and down in turn. \
-         keepalived asks the local Shoal's health check every second: a failure (the \
-         node is dead, or draining and answering 503) takes {weight} off that host's \
-         priorities, so its own address goes to the next healthy node and it takes no \
-         other's. Once the node answers twice in a row, its address comes back to it \
-         (preemption). Each file is commented.\n\
+         keepalived asks the local Shoal's health check every second: while it fails \
+         (the node is dead, or draining and answering 503), that host's instances are \
+         in FAULT state, so its own address goes at once to the next healthy node \
+         (within about a second) and it takes no other's. Once the node answers twice \
+         in a row, its address comes back to it (preemption, about 4 s later). Each \
+         file is commented.\n\
          - **Every interface**: since a node must accept connections to another node's \
          public address, no listener of a node config has a `listening_interface`. So \
          each node needs a host of its own, and the balancer (and the broker, with \
@@ -301,7 +301,6 @@ fn vrrp_section(p: &Plan) -> String {
         curl = keepalived::CURL,
         own = keepalived::OWN_PRIORITY,
         standby = keepalived::STANDBY_PRIORITY - 1,
-        weight = keepalived::WEIGHT,
     );
     if p.topology.id == "2.B.2.2" {
         let _ = writeln!(
