@@ -206,8 +206,14 @@ pub trait MetadataProvider: Send + Sync {
 pub mod literal {
     use crate::AdapterError;
 
+    /// Split on the space character only, as `LiteralBasedProvider` does:
+    /// other characters (a tab, even CR or LF, which a client may send
+    /// percent-encoded) belong to the names.
     fn words(name: &str) -> Vec<String> {
-        name.split_whitespace().map(str::to_owned).collect()
+        name.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The items of a group.
@@ -230,5 +236,23 @@ pub mod literal {
             ));
         }
         Ok(fields)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_are_split_on_spaces_only() {
+            assert_eq!(items(" a  b ").unwrap(), ["a", "b"]);
+            // The official clients' own test sends a field name with CR LF.
+            assert_eq!(
+                fields("value\u{1F310}- value&+=\r\n%").unwrap(),
+                ["value\u{1F310}-", "value&+=\r\n%"]
+            );
+            assert_eq!(items("a\tb").unwrap(), ["a\tb"]);
+            assert_eq!(items("   ").unwrap_err().code, 21);
+            assert_eq!(fields("").unwrap_err().code, 23);
+        }
     }
 }

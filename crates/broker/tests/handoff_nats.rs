@@ -302,6 +302,23 @@ async fn announced(server: &NatsServer, name: &str, owner: &str) -> Option<u64> 
     (entry.operation == async_nats::jetstream::kv::Operation::Put).then_some(entry.revision)
 }
 
+/// Waits until the address record of `owner` is no longer renewed (the same
+/// revision for 1.2 s): the revision it stays at, if any.
+async fn unrenewed(server: &NatsServer, owner: &str) -> Option<u64> {
+    let deadline = Instant::now() + WAIT;
+    let mut last = (announced(server, "SHOAL_addr", owner).await, Instant::now());
+    loop {
+        let now = announced(server, "SHOAL_addr", owner).await;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(1200) {
+            return last.0;
+        }
+        assert!(Instant::now() < deadline, "{owner} still announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,22 +365,8 @@ async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
     // left); once its record is no longer renewed (the same revision for
     // 1.2 s), its liveness key expires (deleted here).
     drop(cut);
-    let deadline = Instant::now() + WAIT;
-    let mut last = (
-        announced(&server, "SHOAL_addr", "cut/1").await,
-        Instant::now(),
-    );
-    loop {
-        let now = announced(&server, "SHOAL_addr", "cut/1").await;
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > Duration::from_millis(1200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still announced");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(last.0.is_some(), "the address record is still there");
+    let last = unrenewed(&server, "cut/1").await;
+    assert!(last.is_some(), "the address record is still there");
     bucket(&server, "SHOAL_alive")
         .await
         .delete(&key)
@@ -378,6 +381,13 @@ async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
     // left.
     left.leave().await.unwrap();
     assert!(!me.alive("left/1").await.unwrap());
+    assert_eq!(me.silence("left/1").await.unwrap(), None);
+    // Silent since its record was last put (by the server's time).
+    let silent = me.silence("cut/1").await.unwrap().unwrap();
+    assert!(
+        silent >= Duration::from_millis(1200) && silent < Duration::from_secs(60),
+        "{silent:?}"
+    );
     assert_eq!(announced(&server, "SHOAL_alive", "left/1").await, None);
     assert_eq!(announced(&server, "SHOAL_addr", "left/1").await, None);
 
@@ -545,21 +555,7 @@ async fn a_node_restarted_on_its_addresses_forgets_its_dead_incarnation() {
     // its revision for 1.2 s), its liveness key expires (deleted here),
     // its listener goes.
     drop(first);
-    let deadline = Instant::now() + WAIT;
-    let mut last = (
-        announced(&server, "SHOAL_addr", "n/1").await,
-        Instant::now(),
-    );
-    loop {
-        let now = announced(&server, "SHOAL_addr", "n/1").await;
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > Duration::from_millis(1200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still announced");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    unrenewed(&server, "n/1").await;
     let key = shoal_broker::presence::kv_key("n/1");
     bucket(&server, "SHOAL_alive")
         .await

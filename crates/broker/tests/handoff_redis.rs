@@ -311,6 +311,13 @@ async fn a_node_whose_liveness_key_expired_is_probed_at_its_address_record() {
     assert!(!watcher.alive("cut/1").await.unwrap());
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(pttl(&mut conn, "shoal:addr:cut/1").await > 0);
+    // Silent since its record was last renewed, by Redis' clock.
+    let silent = watcher.silence("cut/1").await.unwrap().unwrap();
+    assert!(
+        silent >= Duration::from_millis(1200) && silent < Duration::from_secs(60),
+        "{silent:?}"
+    );
+    assert_eq!(watcher.silence("never/1").await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

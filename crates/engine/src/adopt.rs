@@ -25,6 +25,7 @@ use crate::stream::{BindContext, Stream};
 use crate::subscription::{Delivery, SubItem, Subscription};
 use crate::{unknown_session, Engine, Refusal};
 use shoal_adapter::{Bound, ItemEvent, Position, SessionInfo};
+use shoal_handoff::journal::TRUSTED_SILENCE;
 use shoal_handoff::{
     plan, Entry, ItemMark, ItemPlan, Journal, LineKind, Plan, PlannedSub, Pos, SubState,
 };
@@ -166,6 +167,18 @@ impl Engine {
         if store.alive(&loaded.owner).await.map_err(broker)? {
             tracing::info!(session = %id, owner = %loaded.owner, "recovery of a session its live node holds: not taken over");
             return Err(unknown_session(id, "bind_session"));
+        }
+        // A node that went on cut off the broker for long may have let its
+        // lines go without a journal before it died (see
+        // `shoal_handoff::journal::HOLD_THROUGH_OUTAGE`).
+        let silent = store.silence(&loaded.owner).await.map_err(broker)?;
+        if let Some(silent) = silent.filter(|s| *s > TRUSTED_SILENCE) {
+            tracing::info!(session = %id, owner = %loaded.owner, "session not taken over: its node last announced itself {} s ago, longer than its journal can be trusted ({} s)", silent.as_secs(), TRUSTED_SILENCE.as_secs());
+            crate::stats::add(&self.stats.takeovers_refused, 1);
+            return Err(impossible(format!(
+                "its node has been silent for {} s",
+                silent.as_secs()
+            )));
         }
         let entries = loaded
             .entries

@@ -31,14 +31,24 @@ impl Engine {
             .ok_or_else(|| unknown_session(session_id, "control"))?;
         trace_request("control", session_id);
         let _turn = session.turn.lock().await;
-        if matches!(
+        let subscription = matches!(
             req.op,
             ControlOp::Add(_) | ControlOp::Delete { .. } | ControlOp::Reconf { .. }
-        ) {
+        );
+        if subscription {
             session.check_backlog()?;
         }
+        let done = self.control_op(&session, req).await;
+        if subscription && done.is_ok() {
+            // Still in the session's turn: the answers keep their order.
+            session.journal_settled().await;
+        }
+        done
+    }
+
+    async fn control_op(&self, session: &Arc<crate::Session>, req: Control) -> Result<(), Refusal> {
         match req.op {
-            ControlOp::Add(sub) => self.subscribe(&session, sub).await,
+            ControlOp::Add(sub) => self.subscribe(session, sub).await,
             ControlOp::Delete { sub_id, .. } => {
                 let sub = session.state.lock().remove_sub(sub_id);
                 let Some(sub) = sub else {
@@ -52,7 +62,7 @@ impl Engine {
                     line.clone(),
                     shoal_handoff::LineKind::Unsub { sub: sub_id, line },
                 );
-                release(&session, sub);
+                release(session, sub);
                 Ok(())
             }
             ControlOp::Reconf {
@@ -113,7 +123,7 @@ impl Engine {
                     Some(c) => (c, cause_message.unwrap_or_else(|| "null".into())),
                     None => (code::DESTROYED_BY_CLIENT, "destroyed by the client".into()),
                 };
-                self.close(&session, code, &msg);
+                self.close(session, code, &msg);
                 Ok(())
             }
         }
@@ -172,10 +182,11 @@ impl Engine {
         })?;
         let md = &set.metadata;
         let err = |e: shoal_adapter::AdapterError| (e.code, e.message);
+        // A group the metadata adapter resolves to no items is a table of
+        // none: `SUBOK,<id>,0,<fields>`, as Lightstreamer answers (the
+        // official clients then report their own error 61, the count not
+        // being the one they expected).
         let items = md.get_items(&session.info, &s.group).await.map_err(err)?;
-        if items.is_empty() {
-            return Err((code::BAD_GROUP, format!("group '{}' has no items", s.group)));
-        }
         let fields = md
             .get_schema(&session.info, &s.group, &s.schema)
             .await
@@ -218,9 +229,12 @@ impl Engine {
             .zip(&data)
             .find(|(_, d)| !d.allowed_modes.contains(mode))
         {
+            // The official clients show the message as it is: the same
+            // words as Lightstreamer's; the log names the item.
+            tracing::debug!(session = %session.id, item = %item, mode = s.mode.as_str(), "subscription refused: mode not allowed for the item");
             return Err((
                 code::MODE_NOT_ALLOWED,
-                format!("mode {} is not allowed for item '{item}'", s.mode.as_str()),
+                "Invalid mode for these items".to_owned(),
             ));
         }
         let table = table_info(&s, adapter, &items);

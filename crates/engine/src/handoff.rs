@@ -24,6 +24,9 @@ const TICK: Duration = Duration::from_secs(1);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Shortest time between two log lines about the broker refusing writes.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// Longest wait of a control request's answer for the session's journal
+/// (see [`Session::journal_settled`]).
+const SETTLE_WITHIN: Duration = Duration::from_secs(2);
 
 pub(crate) struct Handoff {
     pub store: Arc<dyn Store>,
@@ -32,6 +35,8 @@ pub(crate) struct Handoff {
     /// Sessions that ended here: their records go.
     ended: Mutex<Vec<String>>,
     wake: Notify,
+    /// Told after every batch written (or failed).
+    settled: Notify,
 }
 
 impl std::fmt::Debug for Handoff {
@@ -49,6 +54,7 @@ impl Handoff {
             dirty: Mutex::new(Vec::new()),
             ended: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            settled: Notify::new(),
         })
     }
 
@@ -104,17 +110,34 @@ impl Handoff {
     }
 
     /// Writes a checkpoint into every journal that wants one.
+    /// Lets go the lines held through a long outage.
     fn checkpoints(&self, engine: &Engine) {
-        let now = Instant::now();
+        let now = Instant::now().into_std();
+        let mut given_up = 0usize;
         for s in engine.sessions.read().values() {
             let mut st = s.state.lock();
             let prog = st.log.prog;
+            let mut release = false;
             if let Some(j) = st.journal.as_mut() {
-                if !j.is_disowned() && j.wants_checkpoint(now.into_std()) {
-                    j.checkpoint(prog, now.into_std());
+                if !j.is_disowned() {
+                    release = j.give_up(now);
+                    if j.wants_checkpoint(now) {
+                        j.checkpoint(prog, now);
+                    }
                 }
             }
             s.ask_flush(&mut st);
+            if release {
+                given_up += 1;
+                unlock_and_wake(st);
+            }
+        }
+        if given_up > 0 {
+            tracing::warn!(
+                sessions = given_up,
+                "the broker has not taken these sessions' journals for {} s: they go on without one, and cannot be taken over by another node until the broker answers again",
+                shoal_handoff::journal::HOLD_THROUGH_OUTAGE.as_secs()
+            );
         }
     }
 
@@ -160,6 +183,11 @@ impl Handoff {
             return Ok(());
         }
         let result = self.store.write(&batch).await;
+        let now = Instant::now().into_std();
+        // Whatever happened, the waiting control requests look again (after
+        // the journals below are updated: a waiter that was told too early
+        // finds its mark unsettled and waits for the next batch's news).
+        let _told = TellOnDrop(&self.settled);
         let mut lost = Vec::new();
         for (i, s) in who.iter().enumerate() {
             let mut st = s.state.lock();
@@ -172,7 +200,7 @@ impl Handoff {
                             lost.push(s.clone());
                         }
                     }
-                    Err(_) => j.failed(),
+                    Err(_) => j.failed(now),
                 }
             }
             s.ask_flush(&mut st);
@@ -188,7 +216,54 @@ impl Handoff {
     }
 }
 
+/// Wakes every waiter of a [`Notify`] when dropped.
+struct TellOnDrop<'a>(&'a Notify);
+
+impl Drop for TellOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
+    }
+}
+
 impl Session {
+    /// Waits until the broker has every journal entry this session made so
+    /// far (or their write failed, or another node took the session), at
+    /// most [`SETTLE_WITHIN`].
+    ///
+    /// A control request's `REQOK` waits for it: the official clients send
+    /// again, on their next connection, every subscription request they got
+    /// no `REQOK` for, and forget one that got it. Were the `REQOK` of a new
+    /// subscription to leave before the journal had it, and the node to die
+    /// then, the node taking the session over would not know the
+    /// subscription, and the client would wait forever for its `SUBOK`;
+    /// the same for an unsubscription, whose items would come again.
+    pub(crate) async fn journal_settled(&self) {
+        let Some(h) = &self.handoff else {
+            return;
+        };
+        let Some(mark) = self.state.lock().journal.as_ref().map(|j| j.written_mark()) else {
+            return;
+        };
+        let deadline = Instant::now() + SETTLE_WITHIN;
+        loop {
+            let told = h.settled.notified();
+            tokio::pin!(told);
+            // Registered before the look below, so no news is missed.
+            told.as_mut().enable();
+            let settled = {
+                let st = self.state.lock();
+                st.journal.as_ref().is_none_or(|j| j.settled(mark))
+            };
+            if settled {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, told).await.is_err() {
+                tracing::debug!(session = %self.id, "the journal was not written in time: the request is answered without waiting longer");
+                return;
+            }
+        }
+    }
+
     /// Tells the flusher, once, that this session's journal has entries to
     /// write.
     pub(crate) fn ask_flush(&self, st: &mut crate::session::State) {

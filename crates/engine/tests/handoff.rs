@@ -172,6 +172,12 @@ impl DataProvider for Feed {
 struct Records {
     sessions: HashMap<String, (String, Vec<Vec<u8>>)>,
     alive: HashSet<String>,
+    /// Every write fails (the broker is unreachable).
+    unreachable: bool,
+    /// Writes that failed so.
+    failures: usize,
+    /// How long ago each dead node last announced itself (none: it left).
+    silent: HashMap<String, std::time::Duration>,
 }
 
 struct MemStore {
@@ -196,6 +202,10 @@ impl Store for MemStore {
 
     fn write<'a>(&'a self, batch: &'a [Write]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         let mut r = lock(&self.records);
+        if r.unreachable {
+            r.failures += 1;
+            return ready(Err(StoreError::Broker("unreachable".into())));
+        }
         let owned = batch
             .iter()
             .map(|w| {
@@ -258,6 +268,13 @@ impl Store for MemStore {
 
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         ready(Ok(lock(&self.records).alive.contains(owner)))
+    }
+
+    fn silence<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<std::time::Duration>, StoreError>> {
+        ready(Ok(lock(&self.records).silent.get(owner).copied()))
     }
 
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -535,6 +552,18 @@ async fn a_live_owner_keeps_its_session_and_a_second_adopter_loses() {
         cut.err().map(|e| e.0),
         Some(shoal_protocol::code::CUT_TO_RECOVER)
     );
+    // A went silent longer ago than a journal is trusted (it may have gone
+    // on without the broker): refused with 4, a new session follows.
+    let silent = |secs| {
+        lock(&records)
+            .silent
+            .insert("A/1".into(), std::time::Duration::from_secs(secs))
+    };
+    silent(11);
+    let untrusted = b.engine.bind_or_adopt(&recovery(&sid, 2), &ws()).await;
+    assert_eq!(untrusted.err().map(|e| e.0), Some(4));
+    assert_eq!(b.engine.stats().takeovers_refused, 1);
+    silent(3);
     // B and C are asked at once; one takes it, the other refuses.
     let (req, ctx) = (recovery(&sid, 2), ws());
     let (rb, rc) = tokio::join!(
@@ -653,4 +682,106 @@ async fn a_drained_node_sends_its_handed_over_clients_elsewhere() {
     let mut r = Client::new(stream);
     read_until(&mut r, &mut app, |app| app.seqs(1, 1).last() == Some(&2)).await;
     assert_contiguous(&app.seqs(1, 1), 1, 2, "the handed-over session goes on");
+}
+
+/// The subscriptions the store's journal of `sid` knows of.
+fn journaled_subs(records: &Arc<Mutex<Records>>, sid: &str) -> Vec<u32> {
+    let r = lock(records);
+    let Some((_, entries)) = r.sessions.get(sid) else {
+        return Vec::new();
+    };
+    let mut subs = Vec::new();
+    for e in entries {
+        match shoal_handoff::Entry::decode(e).unwrap().rec {
+            shoal_handoff::Rec::Checkpoint(ck) => {
+                subs = ck.subs.iter().map(|s| s.def.sub).collect()
+            }
+            shoal_handoff::Rec::Sub { def, .. } => subs.push(def.sub),
+            shoal_handoff::Rec::Unsub { sub, .. } => subs.retain(|s| *s != sub),
+            _ => {}
+        }
+    }
+    subs
+}
+
+#[tokio::test]
+async fn a_subscription_is_acknowledged_once_the_journal_has_it() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let (_c, sid) = raw_session(&a).await;
+    // The official clients send again what got no REQOK, and forget what
+    // did: by the REQOK, a node taking over must know the change.
+    assert_eq!(journaled_subs(&records, &sid), [1], "after the add's REQOK");
+    a.engine
+        .control(&sid, control(&sid, &add(2, "RAW", "b", "seq", "")))
+        .await
+        .unwrap();
+    assert_eq!(journaled_subs(&records, &sid), [1, 2]);
+    a.engine
+        .control(&sid, control(&sid, "LS_op=delete&LS_subId=1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        journaled_subs(&records, &sid),
+        [2],
+        "after the delete's REQOK"
+    );
+
+    // Without the broker the session goes on: requests are answered.
+    lock(&records).unreachable = true;
+    a.engine
+        .control(&sid, control(&sid, &add(3, "RAW", "c", "seq", "")))
+        .await
+        .unwrap();
+    assert_eq!(journaled_subs(&records, &sid), [2]);
+}
+
+#[tokio::test]
+async fn lines_wait_through_a_short_outage_so_the_journal_still_explains_them() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let (mut c, sid) = raw_session(&a).await;
+    a.engine
+        .control(&sid, control(&sid, &add(2, "RAW", "b", "seq", "")))
+        .await
+        .unwrap();
+    let mut app = App::default();
+    broker.publish("a", &[("seq", "1")]);
+    read_until(&mut c, &mut app, |app| app.seqs(1, 1) == [1]).await;
+    // The broker goes away: the update of `b` starts an entry it cannot
+    // take.
+    lock(&records).unreachable = true;
+    broker.publish("b", &[("seq", "1")]);
+    // It comes back once a write has failed.
+    let back = {
+        let records = records.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + TIMEOUT;
+            while lock(&records).failures == 0 {
+                assert!(tokio::time::Instant::now() < deadline, "no write failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            lock(&records).unreachable = false;
+        })
+    };
+    // The update reaches the client only once the broker has a journal
+    // that explains it (a checkpoint written when the broker is back): a
+    // node taking over at any moment would find every line counted.
+    read_until(&mut c, &mut app, |app| app.seqs(2, 1) == [1]).await;
+    back.await.unwrap();
+    let entries: Vec<shoal_handoff::Entry> = lock(&records).sessions[&sid]
+        .1
+        .iter()
+        .map(|e| shoal_handoff::Entry::decode(e).unwrap())
+        .collect();
+    let plan = shoal_handoff::plan(&entries, app.counted).unwrap();
+    // It knows the client has the entry of `b` (a stale journal would take
+    // that line for one more of `a`, and send `b` again).
+    let b = plan.subs.iter().find(|s| s.def.sub == 2).unwrap();
+    assert!(
+        matches!(b.items[..], [shoal_handoff::ItemPlan::Resume { .. }]),
+        "the journal explains the line of `b`: {plan:?}"
+    );
 }

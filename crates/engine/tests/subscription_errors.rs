@@ -125,9 +125,9 @@ async fn duplicate_sub_id_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_group_with_no_items_is_21_and_an_empty_schema_23() {
+async fn an_empty_schema_is_23_and_a_group_of_no_items_a_table_of_none() {
     let h = Harness::new();
-    let c = h.open().await;
+    let mut c = h.open().await;
     let sub = |group: &str, schema: &str| Control {
         session: Some(c.session.clone()),
         req_id: "1".into(),
@@ -144,11 +144,27 @@ async fn a_group_with_no_items_is_21_and_an_empty_schema_23() {
             ack: true,
         }),
     };
-    let r = h.engine.control(&c.session, sub("   ", "a")).await;
-    assert_eq!(r.err().map(|e| e.0), Some(21));
     let r = h.engine.control(&c.session, sub("item1", " ")).await;
     assert_eq!(r.err().map(|e| e.0), Some(23));
     assert!(h.data.calls().is_empty());
+    // A group the metadata adapter resolves to no items is accepted as a
+    // table of none, as Lightstreamer does (the official clients then
+    // raise their own error 61, having expected some).
+    let r = h.engine.control(&c.session, sub("   ", "a b")).await;
+    assert_eq!(r, Ok(()));
+    let lines = c.through(|l| l.starts_with("SUBOK,")).await;
+    assert_eq!(lines.last().map(String::as_str), Some("SUBOK,1,0,2"));
+    assert!(h.data.calls().is_empty(), "no item was subscribed");
+    let delete = Control {
+        session: Some(c.session.clone()),
+        req_id: "2".into(),
+        op: ControlOp::Delete {
+            sub_id: 1,
+            ack: true,
+        },
+    };
+    assert_eq!(h.engine.control(&c.session, delete).await, Ok(()));
+    c.through(|l| l == "UNSUB,1").await;
 }
 
 #[tokio::test]

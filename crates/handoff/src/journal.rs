@@ -10,6 +10,18 @@
 //! ([`Journal::take`], then [`Journal::committed`] or
 //! [`Journal::failed`]).
 //!
+//! **When a write fails** (the broker is unreachable), the journal in the
+//! broker stops where it was. Lines go on being held, from the first that
+//! the broker lacks, while [`Journal::checkpoint`]s are tried again: the
+//! first one written replaces the journal and releases them. So a node
+//! that dies during a short outage leaves a journal that still explains
+//! what its clients got. An outage longer than [`HOLD_THROUGH_OUTAGE`]
+//! must not stall the session for good: [`Journal::give_up`] lets the
+//! lines go, without a journal, until a checkpoint is written. A node
+//! taking over a session refuses it when the dead node stopped announcing
+//! itself longer ago than a journal can be trusted (see the engine's
+//! `adopt`), which covers every journal given up.
+//!
 //! The journal also follows what was sent of every exact item, so that it
 //! can write a [`Checkpoint`] by itself: periodically, so that the broker
 //! keeps a bounded journal and the positions in it stay within the
@@ -29,6 +41,15 @@ const CHECKPOINT_AGE: Duration = Duration::from_secs(30);
 /// client stands in a run by reading the run's entries from its start (or
 /// from the last checkpoint), so runs are kept short.
 const CHECKPOINT_LINES: u64 = 10_000;
+/// How long lines are held through a failed write before the session goes
+/// on without a journal. A node taking a session over trusts a journal
+/// only if its node announced itself less than
+/// [`TRUSTED_SILENCE`] before: that is shorter, so that a node that went on
+/// past this hold, cut off the broker, was silent longer than that when it
+/// died (its announcements to the broker fail as its writes do).
+pub const HOLD_THROUGH_OUTAGE: Duration = Duration::from_secs(15);
+/// See [`HOLD_THROUGH_OUTAGE`].
+pub const TRUSTED_SILENCE: Duration = Duration::from_secs(10);
 
 /// A counted line, as the journal needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,11 +134,28 @@ pub struct Journal {
     trim: bool,
     last_ck: Instant,
     lines_since_ck: u64,
-    /// The store failed: nothing is held, and the session cannot be adopted
-    /// until a checkpoint is written again.
+    /// The store failed: nothing is written until a checkpoint starts the
+    /// journal again.
     broken: bool,
+    /// Since when lines are held through an outage (a write failed, and no
+    /// checkpoint was written since), unless given up.
+    outage: Option<Instant>,
+    /// The first line held through the outage.
+    outage_hold: Option<u64>,
+    /// The outage lasted too long: lines go, without a journal, until a
+    /// checkpoint is written.
+    given_up: bool,
+    /// The batch in flight replaces the journal (`create`).
+    creating: bool,
     /// The owner lost the session to another node.
     disowned: bool,
+    /// Entries pushed so far, and how many of them the store is done with
+    /// (written, failed, or dropped because the session was lost): see
+    /// [`Journal::settled`].
+    pushed: u64,
+    settled: u64,
+    /// `pushed` when the batch in flight was taken.
+    in_flight_upto: u64,
 }
 
 impl Journal {
@@ -138,7 +176,14 @@ impl Journal {
             last_ck: now,
             lines_since_ck: 0,
             broken: false,
+            outage: None,
+            outage_hold: None,
+            given_up: false,
+            creating: false,
             disowned: false,
+            pushed: 0,
+            settled: 0,
+            in_flight_upto: 0,
         };
         j.push_checkpoint(prog, now);
         j
@@ -152,10 +197,10 @@ impl Journal {
     /// The progressive of the first line that must wait, if any.
     pub fn hold_from(&self) -> Option<u64> {
         let pending = self.pending.iter().find(|(_, h)| *h).map(|(e, _)| e.prog);
-        match (self.in_flight, pending) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.in_flight, pending, self.outage_hold]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether entries wait to be written.
@@ -165,6 +210,19 @@ impl Journal {
 
     pub fn is_disowned(&self) -> bool {
         self.disowned
+    }
+
+    /// A mark of the entries made so far, for [`Journal::settled`].
+    pub fn written_mark(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Whether the store is done with every entry made up to `mark`: they
+    /// are in the broker, or their write failed, or the session was taken
+    /// over meanwhile (the guarantee is gone either way, and waiting longer
+    /// would not bring it back).
+    pub fn settled(&self, mark: u64) -> bool {
+        self.settled >= mark
     }
 
     /// Notes the counted line of progressive `prog`.
@@ -324,10 +382,16 @@ impl Journal {
     fn push(&mut self, prog: u64, rec: Rec) {
         let holds = !matches!(rec, Rec::Checkpoint(_));
         if self.broken && holds {
-            // Nothing is written until a checkpoint starts the journal again.
+            // Nothing is written until a checkpoint starts the journal
+            // again; meanwhile the line waits, unless the outage was given
+            // up on.
+            if self.outage.is_some() && self.outage_hold.is_none() {
+                self.outage_hold = Some(prog);
+            }
             return;
         }
         self.pending.push((Entry { prog, rec }, holds));
+        self.pushed += 1;
         self.from_last_ck += 1;
         self.from_prev_ck += 1;
     }
@@ -389,9 +453,11 @@ impl Journal {
                 .find(|(_, h)| *h)
                 .map_or(u64::MAX, |(e, _)| e.prog),
         );
+        self.in_flight_upto = self.pushed;
         let entries = self.pending.drain(..).map(|(e, _)| e.encode()).collect();
         let keep = std::mem::take(&mut self.trim).then_some(self.from_prev_ck.max(1));
         let create = !std::mem::replace(&mut self.created, true);
+        self.creating = create;
         Some(Write {
             session: id.to_owned(),
             create,
@@ -404,19 +470,59 @@ impl Journal {
     /// node owns the session now (nothing was written, nothing more will be).
     pub fn committed(&mut self, owned: bool) {
         self.in_flight = None;
+        self.settled = self.in_flight_upto;
+        if std::mem::take(&mut self.creating) || !owned {
+            // A journal started again from a checkpoint that covers every
+            // line held through an outage (or the session is lost: its
+            // lines may go, nothing will be written).
+            self.outage = None;
+            self.outage_hold = None;
+            self.given_up = false;
+        }
         if !owned {
             self.disowned = true;
             self.pending.clear();
+            self.settled = self.pushed;
         }
     }
 
-    /// The entries in flight could not be written: lines are no longer
-    /// held (the session goes on, without the guarantee), until a
-    /// checkpoint can be written again.
-    pub fn failed(&mut self) {
+    /// The entries in flight could not be written (at `now`): the lines
+    /// they held, and every line that would start an entry, wait until a
+    /// checkpoint is written or the outage is given up on
+    /// ([`Journal::give_up`]).
+    pub fn failed(&mut self, now: Instant) {
+        let held = [
+            self.in_flight.filter(|p| *p != u64::MAX),
+            self.pending.iter().find(|(_, h)| *h).map(|(e, _)| e.prog),
+            self.outage_hold,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         self.in_flight = None;
+        self.creating = false;
         self.broken = true;
+        if !self.given_up {
+            self.outage.get_or_insert(now);
+            self.outage_hold = held;
+        }
         self.pending.clear();
+        self.settled = self.pushed;
+    }
+
+    /// Lets the lines held through an outage go once it has lasted
+    /// [`HOLD_THROUGH_OUTAGE`]; whether it did so now. The session goes on
+    /// without a journal until a checkpoint is written.
+    pub fn give_up(&mut self, now: Instant) -> bool {
+        match self.outage {
+            Some(since) if now.duration_since(since) >= HOLD_THROUGH_OUTAGE => {
+                self.outage = None;
+                self.outage_hold = None;
+                self.given_up = true;
+                true
+            }
+            _ => false,
+        }
     }
 }
 

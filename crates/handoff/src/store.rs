@@ -77,6 +77,16 @@ pub trait Store: Send + Sync + 'static {
     /// that cannot be told dead (a timeout) is alive.
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// How long ago the node `owner` last announced itself, by its address
+    /// record's age in the broker; `None` when it has none (it left, or is
+    /// gone for long, or was forgotten by its next incarnation). A node
+    /// taking a session over trusts the journal of a node silent for at
+    /// most [`crate::journal::TRUSTED_SILENCE`].
+    fn silence<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<std::time::Duration>, StoreError>>;
+
     /// This node is leaving: its liveness key and address record go now,
     /// so that others may adopt its sessions at once.
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>>;

@@ -6,8 +6,15 @@
 //! With session handoff on (a broker feed), a session is *handed over*: its
 //! connection is cut, its client recovers it through the balancer, and
 //! another node takes it over from its journal: same session, nothing lost.
-//! The node first withdraws its liveness key, so the others may take its
-//! sessions at once. Without handoff a session is ended with `END,48`,
+//! The node withdraws its liveness key at once, with the 503, so that
+//! from then on any other node may take a session of it over: a client
+//! whose connection breaks during the grace (a keepalived that moved the
+//! node's address as soon as its health check failed, a poll the balancer
+//! sent elsewhere) is taken over where it lands, instead of being refused
+//! as the client of a live node. Until a session is taken over or cut, this
+//! node goes on serving and journaling it; a node that took it over owns
+//! the journal, and this one cuts its copy on its next write. Without
+//! handoff a session is ended with `END,48`,
 //! which tells its client to open a new session at once on another node.
 
 use shoal_engine::Engine;
@@ -36,10 +43,10 @@ pub async fn run(engine: &Arc<Engine>, d: Drain) {
         window = ?d.window,
         "draining: the health check answers 503; sessions will be moved to other nodes"
     );
-    tokio::time::sleep(d.grace).await;
     if engine.handoff_enabled() {
         engine.leave_cluster().await;
     }
+    tokio::time::sleep(d.grace).await;
     let ids = engine.session_ids();
     let step = if ids.is_empty() {
         Duration::ZERO

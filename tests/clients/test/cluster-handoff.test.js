@@ -41,6 +41,12 @@
 //            the same way: every move takes a fraction of a second. (Before
 //            that retry, HAProxy answered it with its own 502 page, which the
 //            official client ignores until its idle timeout, about 23 s.)
+//   nginx    the kit's balancer is nginx: kill -9 in 1.B.1, and in 2.A.1 with
+//            HTTP-POLLING (a poll in flight at the dead node is retried by
+//            nginx on the other node: `proxy_next_upstream ... non_idempotent`).
+//   report   with SHOAL_HANDOFF_ALL=1 (scripts/cluster-report.sh), kill -9 in
+//            every other option whose CR requests reach the balancer, with
+//            HAProxy and with nginx: figures for docs/clustering.md.
 //   partition  1.A.2, Redis: node1 reaches Redis through a TCP proxy
 //            (lib/proxy.js) that the test closes, while the balancer, node2
 //            and the clients still reach node1. Once node1 logs the broker
@@ -96,7 +102,7 @@
 // The handoff checks are gathered and reported together, so that one run
 // shows every way a moved client differs from what is expected.
 // Networks 127.0.86.x to 127.0.89.x, 127.0.94.x to 127.0.99.x and
-// 127.0.100.x to 127.0.103.x, which no other test uses.
+// 127.0.100.x to 127.0.119.x, which no other test uses.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -132,10 +138,31 @@ const SCENARIOS = [
   { id: '1.A.2', kind: 'redis', network: '127.0.101', how: 'kill', transport: 'HTTP-STREAMING' },
   { id: '1.A.2', kind: 'redis', network: '127.0.102', how: 'kill', transport: 'HTTP-POLLING' },
   { id: '1.A.2', kind: 'redis', network: '127.0.103', how: 'drain', transport: 'HTTP-STREAMING' },
-].map((s) => ({ nodes: 2, clients: 4, transport: null, ...s }));
+  // nginx instead of HAProxy: a level-7 option, and polling through a
+  // level-4 one (nginx retries a POST that a dead node failed).
+  { id: '1.B.1', kind: 'redis', network: '127.0.104', how: 'kill', balancer: 'nginx' },
+  { id: '2.A.1', kind: 'redis', network: '127.0.105', how: 'kill', balancer: 'nginx', clients: 6, transport: 'HTTP-POLLING' },
+  // The figures of scripts/cluster-report.sh (SHOAL_HANDOFF_ALL=1) cover
+  // every option whose CR requests reach a balancer, with each balancer
+  // (the options whose control link names a node's own address are
+  // test/cluster-vrrp.test.js's). Source-address options get six clients,
+  // so that both nodes have some.
+  ...(process.env.SHOAL_HANDOFF_ALL ? [
+    { id: '1.A.1', clients: 6 },
+    { id: '2.A.2' },
+    { id: '2.B.1.3' },
+    { id: '2.B.2.1' },
+    { id: '2.B.2.3' },
+    { id: '4' },
+    { id: '1.A.1', balancer: 'nginx', clients: 6 },
+    { id: '2.B.1.1', balancer: 'nginx' },
+    { id: '2.B.1.3', balancer: 'nginx' },
+    { id: '2.B.2.3', balancer: 'nginx' },
+  ].map((s, i) => ({ kind: 'redis', how: 'kill', ...s, network: `127.0.${110 + i}` })) : []),
+].map((s) => ({ nodes: 2, clients: 4, transport: null, balancer: 'haproxy', ...s }));
 
-const caseName = (s) => `${s.id}${s.nodes > 2 ? `, ${s.nodes} nodes` : ''}, ${s.kind}, ${s.how}${s.transport ? `, ${s.transport}` : ''}`;
-const caseSlug = (s) => `${s.how}-${s.id}${s.nodes > 2 ? `-${s.nodes}n` : ''}-${s.kind}${s.transport ? `-${s.transport.toLowerCase()}` : ''}`;
+const caseName = (s) => `${s.id}${s.nodes > 2 ? `, ${s.nodes} nodes` : ''}${s.balancer === 'haproxy' ? '' : `, ${s.balancer}`}, ${s.kind}, ${s.how}${s.transport ? `, ${s.transport}` : ''}`;
+const caseSlug = (s) => `${s.how}-${s.id}${s.nodes > 2 ? `-${s.nodes}n` : ''}${s.balancer === 'haproxy' ? '' : `-${s.balancer}`}-${s.kind}${s.transport ? `-${s.transport.toLowerCase()}` : ''}`;
 
 // The status a scenario's clients are connected in: with a forced transport,
 // exactly that one.
@@ -238,7 +265,7 @@ async function handoff(t, s) {
   const { id, kind, network, how } = s;
   const name = caseName(s);
   const connected = connectedIn(s);
-  const dir = makeKit({ id, network, feed: kind, nodes: s.nodes, balancer: 'haproxy' });
+  const dir = makeKit({ id, network, feed: kind, nodes: s.nodes, balancer: s.balancer });
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const part = how === 'partition' ? await partitionable(t, dir, network) : null;
   await withKit(t, dir, how === 'drain' || how === 'rolling' ? DRAIN_OPTS : {}, async (kit) => {
@@ -371,6 +398,7 @@ async function handoff(t, s) {
         case: name,
         id,
         broker: kind,
+        balancer: s.balancer,
         how,
         transport: s.transport,
         nodes: s.nodes,

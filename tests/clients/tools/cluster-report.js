@@ -86,7 +86,7 @@ function handoffTable() {
   const how = { kill: 0, drain: 1, rolling: 2, partition: 3, back: 4 };
   const v = (x) => (x == null ? '-' : x);
   const rows = [...handoffs].sort((a, b) => !!a.vrrp - !!b.vrrp || how[a.how] - how[b.how] || order(a.id).localeCompare(order(b.id)) ||
-    a.nodes - b.nodes || a.broker.localeCompare(b.broker) || (a.transport || '').localeCompare(b.transport || ''));
+    a.nodes - b.nodes || (a.balancer || '').localeCompare(b.balancer || '') || a.broker.localeCompare(b.broker) || (a.transport || '').localeCompare(b.transport || ''));
   const drained = rows.find((r) => r.drain_grace_s != null);
   const out = [HANDOFF_BEGIN, ''];
   out.push(measured.replace('HAProxy and nginx from Debian', 'HAProxy, Redis and NATS from Debian'));
@@ -110,7 +110,7 @@ function handoffTable() {
       back: `${cut.node} started again after its kill -9, its address back on it after ${v(r.address_moved_ms)} ms`,
       partition: `${cut.node} cut off the broker for ${(cut.healed_after_ms / 1000).toFixed(1)} s (its liveness key gone after ${(cut.dead_after_ms / 1000).toFixed(1)} s)`,
     }[r.how] + (r.vrrp && r.how !== 'back' ? ` (its address moved after ${v(r.address_moved_ms)} ms)` : '');
-    const option = `${r.id}${r.nodes > 2 ? `, ${r.nodes} nodes` : ''}${r.vrrp ? ', keepalived' : ''}${r.transport ? `, ${r.transport}` : ''}${r.failed_checks ? ` (${r.failed_checks} check${r.failed_checks > 1 ? 's' : ''} failed)` : ''}`;
+    const option = `${r.id}${r.nodes > 2 ? `, ${r.nodes} nodes` : ''}${r.balancer && r.balancer !== 'haproxy' ? `, ${r.balancer}` : ''}${r.vrrp ? ', keepalived' : ''}${r.transport ? `, ${r.transport}` : ''}${r.failed_checks ? ` (${r.failed_checks} check${r.failed_checks > 1 ? 's' : ''} failed)` : ''}`;
     const items = Object.entries(r.lost_dup).map(([item, x]) => `${item.replace(/^(RAW|DISTINCT) /, '')} ${x.lost} / ${x.dup}`).join(', ');
     const times = (k) => (r[`${k}_max_ms`] == null ? '-' : `${r[`${k}_p50_ms`]} / ${v(r[`${k}_p99_ms`])} / ${r[`${k}_max_ms`]}`);
     out.push(`| ${option} | ${r.broker} | ${what} | ${r.clients} | ${r.moved} | ${r.moved ? `${r.kept_sessions}/${r.moved}` : '-'} | ${r.new_sessions} | ` +

@@ -78,6 +78,31 @@ pub fn other_incarnation(me: &str, other: &str) -> bool {
             .is_some_and(|incarnation| !incarnation.is_empty() && !incarnation.contains('/'))
 }
 
+/// Runs one look for the dead incarnations of `node` (`look`: it answers
+/// how many records of other incarnations are left, alive), within
+/// [`FORGET_WITHIN`]. Whether none is left: a look that failed or did not
+/// end in time is logged (at debug: the announcing logs outages), and
+/// another is to come.
+pub async fn looked<E: std::fmt::Display>(
+    node: &str,
+    look: impl std::future::Future<Output = Result<usize, E>>,
+) -> bool {
+    match tokio::time::timeout(FORGET_WITHIN, look).await {
+        Ok(Ok(left)) => left == 0,
+        Ok(Err(e)) => {
+            tracing::debug!(node, "looking for dead incarnations of this node: {e}");
+            false
+        }
+        Err(_) => {
+            tracing::debug!(
+                node,
+                "looking for dead incarnations of this node: no end in time"
+            );
+            false
+        }
+    }
+}
+
 /// Logs that the address record of `owner`, an earlier incarnation of
 /// this node, was deleted.
 pub fn forgotten(owner: &str, store: &str) {

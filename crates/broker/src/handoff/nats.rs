@@ -346,6 +346,27 @@ impl NatsStore {
         Ok(alive::judge(owner, &self.kv.addresses.name, held).await)
     }
 
+    /// The age of `owner`'s address record: from the time the server put
+    /// it to this node's clock (node clocks are to be kept close to the
+    /// server's, by NTP: a skew of seconds shifts the trust limit by as
+    /// much).
+    async fn silence_of(&self, owner: &str) -> Result<Option<Duration>, StoreError> {
+        let key = kv_key(owner);
+        let entry = self.kv.addresses.check(match self.kv.addresses().await {
+            Ok(kv) => kv
+                .entry(&key)
+                .await
+                .map_err(|e| broker(format!("reading the address record of {owner}"), e)),
+            Err(e) => Err(e),
+        })?;
+        Ok(entry.filter(|e| e.operation == Operation::Put).map(|e| {
+            let put = std::time::SystemTime::from(e.created);
+            std::time::SystemTime::now()
+                .duration_since(put)
+                .unwrap_or(Duration::ZERO)
+        }))
+    }
+
     async fn leave_now(&self) -> Result<(), StoreError> {
         // The announcing stops first, so no put of it lands after the
         // delete (awaiting an aborted task waits until it is gone).
@@ -424,6 +445,13 @@ impl Store for NatsStore {
         Box::pin(self.alive_one(owner))
     }
 
+    fn silence<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Duration>, StoreError>> {
+        Box::pin(self.silence_of(owner))
+    }
+
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.leave_now())
     }
@@ -475,19 +503,8 @@ async fn forget_dead_incarnations(kv: Arc<Buckets>, node: String) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match tokio::time::timeout(alive::FORGET_WITHIN, forget_dead(&kv, &node)).await {
-            Ok(Ok(0)) => return,
-            Ok(Ok(_)) => {}
-            // The announcing logs outages.
-            Ok(Err(e)) => {
-                tracing::debug!(node, "looking for dead incarnations of this node: {e}");
-            }
-            Err(_) => {
-                tracing::debug!(
-                    node,
-                    "looking for dead incarnations of this node: no end in time"
-                );
-            }
+        if alive::looked(&node, forget_dead(&kv, &node)).await {
+            return;
         }
     }
 }

@@ -58,6 +58,9 @@ pub const ADDRESSES_FOR: Duration = Duration::from_secs(10 * 60);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Keys `SCAN` looks at per call, looking for dead incarnations.
 const SCAN_COUNT: usize = 1000;
+/// Most address records of other incarnations of this node looked at in
+/// one look (the next look gets the others).
+const MAX_RECORDS: usize = 1000;
 /// Sessions per script call of `touch` and `remove`: a call blocks Redis
 /// while it runs, so a long list is cut into several (one pipeline still).
 const SESSIONS_PER_CALL: usize = 256;
@@ -336,6 +339,25 @@ impl RedisStore {
         Ok(alive::judge(owner, "Redis", held).await)
     }
 
+    /// The age of `owner`'s address record: what its expiry has run down
+    /// since it was last set (Redis' clock, not this node's).
+    async fn silence_of(&self, owner: &str) -> Result<Option<Duration>, StoreError> {
+        let op = format!("reading the address record of {owner}");
+        let mut conn = self.conn().await.map_err(|e| self.failed(&op, e))?;
+        let left: i64 = redis::cmd("PTTL")
+            .arg(self.addr_key(owner))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(&op, e))?;
+        // -2: no record; -1: no expiry (not one this code sets).
+        let Ok(left) = u64::try_from(left) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            ADDRESSES_FOR.saturating_sub(Duration::from_millis(left)),
+        ))
+    }
+
     /// Writes this node's liveness key and address record once, in one
     /// pipeline.
     async fn announce_once(&self) -> RedisResult<()> {
@@ -450,18 +472,8 @@ async fn forget_dead_incarnations(store: Weak<RedisStore>) {
             }
         };
         let look = forget_dead(conn, &prefix, &node, &script);
-        match tokio::time::timeout(alive::FORGET_WITHIN, look).await {
-            Ok(Ok(0)) => return,
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::debug!(node, "looking for dead incarnations of this node: {e}");
-            }
-            Err(_) => {
-                tracing::debug!(
-                    node,
-                    "looking for dead incarnations of this node: no end in time"
-                );
-            }
+        if alive::looked(&node, look).await {
+            return;
         }
     }
 }
@@ -481,35 +493,19 @@ async fn forget_dead(
     };
     let records = format!("{prefix}addr:");
     let pattern = format!("{}*", redis_glob_escape(&format!("{records}{name}/")));
-    let mut owners: Vec<String> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut conn)
-            .await?;
-        for key in batch {
-            // Not UTF-8: no owner id this code writes.
-            let Ok(key) = String::from_utf8(key) else {
-                continue;
-            };
-            let Some(owner) = key.strip_prefix(&records) else {
-                continue;
-            };
-            // SCAN may list a key twice.
-            if alive::other_incarnation(node, owner) && !owners.iter().any(|o| o == owner) {
-                owners.push(owner.to_owned());
-            }
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    let keys = crate::redis::scan_keys(&mut conn, &pattern, SCAN_COUNT, MAX_RECORDS, |key| {
+        std::str::from_utf8(key)
+            .ok()
+            .and_then(|key| key.strip_prefix(&records))
+            .is_some_and(|owner| alive::other_incarnation(node, owner))
+    })
+    .await?;
+    let owners = keys.into_iter().filter_map(|key| {
+        // Checked above: UTF-8, with the records' prefix.
+        String::from_utf8(key)
+            .ok()
+            .and_then(|key| key.strip_prefix(&records).map(str::to_owned))
+    });
     let mut left = 0;
     for owner in owners {
         let done: i64 = script
@@ -557,6 +553,13 @@ impl Store for RedisStore {
 
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(self.is_alive(owner))
+    }
+
+    fn silence<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Duration>, StoreError>> {
+        Box::pin(self.silence_of(owner))
     }
 
     fn leave(&self) -> BoxFuture<'_, Result<(), StoreError>> {

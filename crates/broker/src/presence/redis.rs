@@ -105,30 +105,10 @@ async fn round(
         .exec_async(conn)
         .await?;
     let pattern = redis_pattern(prefix);
-    // Keys as bytes: a key that is not UTF-8 must not fail the round.
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(conn)
-            .await?;
-        for k in batch {
-            // SCAN may list a key twice.
-            if k != own_key.as_bytes() && !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        if next == 0 || keys.len() >= MAX_NODES {
-            break;
-        }
-        cursor = next;
-    }
-    keys.truncate(MAX_NODES);
+    let keys = crate::redis::scan_keys(conn, &pattern, SCAN_COUNT, MAX_NODES, |k| {
+        k != own_key.as_bytes()
+    })
+    .await?;
     if keys.is_empty() {
         return Ok(Vec::new());
     }

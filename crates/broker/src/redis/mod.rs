@@ -274,3 +274,39 @@ pub(crate) fn refusal(e: &redis::RedisError) -> bool {
         _ => false,
     }
 }
+
+/// The keys matching `pattern` that `keep` accepts, each once, listed by
+/// `SCAN` steps of `count` until the cursor is back to 0 or `most` are
+/// found (then exactly `most`). Keys as bytes: one that is not UTF-8 must
+/// not fail the listing.
+pub(crate) async fn scan_keys(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+    count: usize,
+    most: usize,
+    mut keep: impl FnMut(&[u8]) -> bool,
+) -> redis::RedisResult<Vec<Vec<u8>>> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(conn)
+            .await?;
+        for k in batch {
+            // SCAN may list a key twice.
+            if keep(&k) && !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        if next == 0 || keys.len() >= most {
+            keys.truncate(most);
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}

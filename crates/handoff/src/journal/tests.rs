@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 fn header() -> Header {
     Header {
@@ -125,19 +126,66 @@ fn non_exact_lines_share_one_entry_and_a_lost_owner_stops_writing() {
 }
 
 #[test]
-fn a_failed_write_stops_holding_and_a_checkpoint_starts_again() {
+fn lines_wait_through_an_outage_until_a_checkpoint_is_written() {
     let now = Instant::now();
     let mut j = Journal::new(header(), Vec::new(), 0, now);
     j.take("S").unwrap();
-    j.failed();
+    j.committed(true);
     j.note(1, update(1, 1, 1));
-    assert!(j.may_send(1), "without a broker the session goes on");
+    j.take("S").unwrap();
+    j.failed(now);
+    assert!(!j.may_send(1), "the failed entry's line still waits");
+    j.note(2, update(1, 1, 2));
+    j.note(3, update(1, 2, 7));
+    assert!(!j.may_send(2) && !j.may_send(3));
+    assert!(!j.has_pending(), "nothing is written but a checkpoint");
     assert!(j.wants_checkpoint(now));
-    j.checkpoint(1, now);
+    j.checkpoint(3, now);
     let w = j.take("S").unwrap();
     assert!(w.create, "the checkpoint replaces the journal");
     assert!(matches!(decoded(&w)[..], [Rec::Checkpoint(_)]));
     assert_eq!(w.keep, Some(1));
+    // The broker is still away.
+    j.failed(now + Duration::from_secs(1));
+    assert!(!j.may_send(1));
+    j.checkpoint(3, now + Duration::from_secs(2));
+    j.take("S").unwrap();
+    j.committed(true);
+    assert!(j.may_send(3), "the checkpoint covers every held line");
+    j.note(4, update(1, 1, 3));
+    assert!(
+        !j.may_send(4),
+        "and the journal holds new entries as before"
+    );
+}
+
+#[test]
+fn a_long_outage_is_given_up_until_a_checkpoint_is_written() {
+    let now = Instant::now();
+    let mut j = Journal::new(header(), Vec::new(), 0, now);
+    j.take("S").unwrap();
+    j.failed(now);
+    j.note(1, update(1, 1, 1));
+    assert!(!j.may_send(1));
+    assert!(!j.give_up(now + HOLD_THROUGH_OUTAGE - Duration::from_millis(1)));
+    assert!(!j.may_send(1));
+    assert!(j.give_up(now + HOLD_THROUGH_OUTAGE));
+    assert!(j.may_send(1), "the session goes on without the broker");
+    // Further failures do not hold again...
+    j.checkpoint(1, now + HOLD_THROUGH_OUTAGE);
+    j.take("S").unwrap();
+    j.failed(now + HOLD_THROUGH_OUTAGE);
+    j.note(2, update(1, 1, 5));
+    assert!(j.may_send(2));
+    // ...until a checkpoint is written: then lines are held as before.
+    j.checkpoint(2, now + HOLD_THROUGH_OUTAGE);
+    j.take("S").unwrap();
+    j.committed(true);
+    j.note(3, update(1, 1, 9));
+    assert!(!j.may_send(3));
+    j.take("S").unwrap();
+    j.failed(now + HOLD_THROUGH_OUTAGE * 2);
+    assert!(!j.may_send(3), "a new outage holds again");
 }
 
 #[test]
@@ -156,4 +204,40 @@ fn checkpoints_trim_what_precedes_the_one_before() {
     assert_eq!(w.entries.len(), 5);
     // The list keeps the first of these two checkpoints and what follows.
     assert_eq!(w.keep, Some(3));
+}
+
+#[test]
+fn a_mark_is_settled_once_every_entry_before_it_is_written_or_given_up() {
+    let now = Instant::now();
+    let mut j = Journal::new(header(), Vec::new(), 0, now);
+    let opening = j.written_mark();
+    assert!(
+        !j.settled(opening),
+        "the opening checkpoint is not written yet"
+    );
+    j.take("S").unwrap();
+    j.note(1, update(1, 1, 1));
+    let mark = j.written_mark();
+    j.committed(true);
+    assert!(j.settled(opening));
+    assert!(
+        !j.settled(mark),
+        "an entry made while a batch was in flight waits for the next batch"
+    );
+    j.take("S").unwrap();
+    j.committed(true);
+    assert!(j.settled(mark));
+    // A failed write gives up every entry made so far.
+    j.note(2, update(1, 1, 5));
+    let failed = j.written_mark();
+    j.take("S").unwrap();
+    j.failed(now);
+    assert!(j.settled(failed));
+    // So does losing the session, entries in flight or not.
+    j.checkpoint(2, now);
+    j.take("S").unwrap();
+    j.note(3, update(1, 1, 6));
+    let lost = j.written_mark();
+    j.committed(false);
+    assert!(j.settled(lost));
 }

@@ -39,6 +39,8 @@ enum Op {
     Checkpoint,
     /// The journal writes what it has.
     Flush,
+    /// The journal's write fails (the broker is unreachable).
+    FailedFlush,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -48,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Message),
         1 => Just(Op::Checkpoint),
         2 => Just(Op::Flush),
+        1 => Just(Op::FailedFlush),
     ]
 }
 
@@ -69,6 +72,12 @@ impl Broker {
                 self.entries.drain(..cut);
             }
             j.committed(true);
+        }
+    }
+
+    fn fail(&mut self, j: &mut Journal, now: Instant) {
+        if j.take("S").is_some() {
+            j.failed(now);
         }
     }
 
@@ -159,41 +168,109 @@ proptest! {
                 }
                 Op::Checkpoint => j.checkpoint(prog, now),
                 Op::Flush => broker.flush(&mut j),
+                Op::FailedFlush => broker.fail(&mut j, now),
             }
+            // At any moment, a node taking over finds the last lines that
+            // left explained.
+            let sent = sent_up_to(&j, prog);
+            check(&broker.decoded(), sent.saturating_sub(2)..=sent, &history, &truth, &resent)?;
         }
         broker.flush(&mut j);
-        let entries = broker.decoded();
-        let oldest = entries.iter().find_map(|e| match e.rec { Rec::Checkpoint(_) => Some(e.prog - 1), _ => None }).unwrap();
-        for n in 0..=prog {
-            let result = plan(&entries, n);
-            if n < oldest {
-                prop_assert_eq!(result, Err(PlanError::TooOld { asked: n, oldest }));
-                continue;
-            }
-            let p = result.map_err(|e| TestCaseError::fail(format!("n={n}: {e}")))?;
-            prop_assert_eq!(p.subs.len(), 2);
-            let fresh = n < 1;
-            prop_assert_eq!(p.subs[0].fresh, fresh);
-            if !fresh {
-                for (i, h) in history.iter().enumerate() {
-                    let expected = truth.iter().filter(|(pr, it, _)| *pr <= n && *it == Some(i)).map(|t| t.2).next_back()
-                        .unwrap_or(if i == 0 { 3 } else { 1 });
-                    match &p.subs[0].items[i] {
-                        ItemPlan::Resume { cursor, snapshot_end: None, .. } => {
-                            prop_assert_eq!(resolve(h, *cursor), Some(expected), "n={} item {}: {:?}", n, i, cursor);
-                        }
-                        other => prop_assert!(false, "n={n} item {i}: {other:?}"),
+        // Whatever the client got, the broker's journal explains it: every
+        // count up to the last line that left.
+        let sent = sent_up_to(&j, prog);
+        check(&broker.decoded(), 0..=sent, &history, &truth, &resent)?;
+    }
+}
+
+/// The last line that may have left: the lines after it are held.
+fn sent_up_to(j: &Journal, prog: u64) -> u64 {
+    j.hold_from().map_or(prog, |h| h - 1).min(prog)
+}
+
+/// Checks the plan of `entries` for every count in `counts`: each exact
+/// item's cursor points at the last entry the client has of it (`history`:
+/// the broker's entries; `truth`: what each line was), and the lines to
+/// send again are those it lacks.
+fn check(
+    entries: &[Entry],
+    counts: std::ops::RangeInclusive<u64>,
+    history: &[Vec<u64>; 2],
+    truth: &[(u64, Option<usize>, u64)],
+    resent: &[(u64, String)],
+) -> Result<(), TestCaseError> {
+    if entries.is_empty() {
+        // Nothing written yet: nothing may have left.
+        prop_assert_eq!(*counts.end(), 0);
+        return Ok(());
+    }
+    let oldest = entries
+        .iter()
+        .find_map(|e| match e.rec {
+            Rec::Checkpoint(_) => Some(e.prog - 1),
+            _ => None,
+        })
+        .unwrap();
+    for n in counts {
+        let result = plan(entries, n);
+        if n < oldest {
+            prop_assert_eq!(result, Err(PlanError::TooOld { asked: n, oldest }));
+            continue;
+        }
+        let p = result.map_err(|e| TestCaseError::fail(format!("n={n}: {e}")))?;
+        prop_assert_eq!(p.subs.len(), 2);
+        let fresh = n < 1;
+        prop_assert_eq!(p.subs[0].fresh, fresh);
+        if !fresh {
+            for (i, h) in history.iter().enumerate() {
+                let expected = truth
+                    .iter()
+                    .filter(|(pr, it, _)| *pr <= n && *it == Some(i))
+                    .map(|t| t.2)
+                    .next_back()
+                    .unwrap_or(if i == 0 { 3 } else { 1 });
+                match &p.subs[0].items[i] {
+                    ItemPlan::Resume {
+                        cursor,
+                        snapshot_end: None,
+                        ..
+                    } => {
+                        prop_assert_eq!(
+                            resolve(h, *cursor),
+                            Some(expected),
+                            "n={} item {}: {:?}",
+                            n,
+                            i,
+                            cursor
+                        );
                     }
+                    other => prop_assert!(false, "n={n} item {i}: {other:?}"),
                 }
             }
-            let lacking: Vec<String> = resent.iter().filter(|(pr, _)| *pr > n).map(|(_, t)| t.clone()).collect();
-            let mut expected_lines = Vec::new();
-            if n == 1 { expected_lines.push("CONF,1,unlimited,unfiltered\r\n".to_string()); }
-            if n == 3 { expected_lines.push("CONF,2,unlimited,filtered\r\n".to_string()); }
-            expected_lines.extend(lacking);
-            prop_assert_eq!(&p.lines, &expected_lines, "n={}", n);
         }
+        // The lines it lacks that the broker has (one made during an
+        // outage and never written is lost: a message's outcome).
+        let written = |pr: u64| {
+            entries
+                .iter()
+                .any(|e| e.prog == pr && matches!(e.rec, Rec::Line { .. }))
+        };
+        let lacking: Vec<String> = resent
+            .iter()
+            .filter(|(pr, _)| *pr > n && written(*pr))
+            .map(|(_, t)| t.clone())
+            .collect();
+        let mut expected_lines = Vec::new();
+        if n == 1 {
+            expected_lines.push("CONF,1,unlimited,unfiltered\r\n".to_string());
+        }
+        if n == 3 {
+            expected_lines.push("CONF,2,unlimited,filtered\r\n".to_string());
+        }
+        expected_lines.extend(lacking);
+        prop_assert_eq!(&p.lines, &expected_lines, "n={}", n);
     }
+    Ok(())
 }
 
 #[test]
