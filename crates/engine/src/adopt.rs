@@ -215,16 +215,17 @@ impl Engine {
         crate::stats::add(&self.stats.sessions_created, 1);
         crate::stats::add(&self.stats.sessions_taken_over, 1);
         tracing::info!(session = %id, from = n, owner = %loaded.owner, subscriptions = plan.subs.len(), ms = started.elapsed().as_millis() as u64, "session taken over from a dead node");
-        let stream = session.bind(&req.stream, Some(n), ctx)?;
-        if reached_by_another_name(ctx) {
-            // The client came by the dead node's own name (an address
-            // keepalived moved here, a balancer's route for that node): the
-            // connection must not outlive the move back. `LOOP` after what
-            // it lacks makes the client bind again at once, by this node's
-            // control link, which it has just been given.
-            session.state.lock().force_loop = true;
-        }
-        Ok(stream)
+        // The client came by the dead node's name (an address keepalived
+        // moved here, a balancer's route for that node): its streams must
+        // not depend on that name, which goes back to the node when it
+        // returns. A streaming bind by another name than this node's
+        // control link ends at once with `LOOP`, and the client binds
+        // again, by the control link it was given. The official clients
+        // take a new control link only from a bind that is not a recovery:
+        // the first such bind still comes by the old name, the next by the
+        // new. Twice at most, for clients that ignore control links.
+        session.state.lock().relocating = RELOCATING_BINDS;
+        session.bind(&req.stream, Some(n), ctx)
     }
 
     /// Builds the session of `plan` here: its log at `n`, its journal, its
@@ -610,9 +611,13 @@ enum Resubscribed {
     Going(SubState),
 }
 
+/// How many streaming binds of a session taken over may be ended with
+/// `LOOP` for coming by another name than the control link.
+const RELOCATING_BINDS: u8 = 2;
+
 /// Whether the client named another host than this node's control link
 /// (its `Host` header, port aside; both compared without case).
-fn reached_by_another_name(ctx: &BindContext) -> bool {
+pub(crate) fn reached_by_another_name(ctx: &BindContext) -> bool {
     let Some(link) = ctx.control_link.as_deref() else {
         return false;
     };

@@ -21,18 +21,12 @@
 //            is accepted).
 //   back     (after the 1.B.2 kill) node1 started again: its address comes
 //            back to it once its health check passes (keepalived's
-//            preemption). The clients node2 took over were told node2's
-//            control link then, but their stream still runs over the
-//            connection they opened to node1's address: when the address
-//            leaves node2, that connection goes silent both ways (node2 can
-//            no longer send from an address it lost, and the host's packets
-//            go to node1, which has nothing to answer: the client sends
-//            nothing, so no reset comes back). The client notices by its
-//            own stalled-stream timeout (about 10 s: keepalive 5 s, then
-//            stalled and reconnect timeouts), recovers its session at its
-//            control link, node2, and gets every entry it missed. Checked:
-//            the sessions stay on node2 (no handoff line after node1's
-//            start), kept, nothing lost; the cut and its time are shown.
+//            preemption). The clients node2 took over came by node1's name
+//            (push1), which now leads to node1 again: node2 ended their
+//            first streaming bind by that name with LOOP, so they bound
+//            again by node2's control link (push2) at once. Checked: no
+//            moved client loses its stream when the address goes back, the
+//            sessions stay on node2 (no handoff line after node1's start).
 //   drain    SIGTERM of node2, run with --drain-grace 2 --drain-window 1:
 //            its health check answers 503, its address moves to node1,
 //            node1 takes its clients over.
@@ -208,6 +202,8 @@ async function vrrpHandoff(t, s) {
         checks.check(() => assert.ok(steps[1].movedMs !== null, `${vrrp.publicOf(victim)} back on ${victim} (now on ${vrrp.holderOf(victim).join(', ') || 'no node'})`));
         const after = clients.flatMap((c) => kit.handoffsOf(owner.get(c).sid).filter((h) => h.t >= steps[1].t).map((h) => `${c.name}: ${h.node} ${h.message}`));
         checks.check(() => assert.deepEqual(after, [], `handoff lines after ${victim} started again`));
+        checks.check(() => assert.deepEqual(backs.map((b) => `${b.client.name} lost its stream at +${b.lost.t - steps[1].t} ms`), [],
+          `moved clients still streaming by ${victim}'s address when it went back`));
       }
       if (step.what === 'drain') {
         checks.check(() => assert.ok(step.exited && step.exitMs < DRAIN_EXIT_MS, `${victim} exited ${step.exitMs} ms after SIGTERM (at most ${DRAIN_EXIT_MS})`));
