@@ -279,6 +279,17 @@ async function finish(kit, pub, clients, { network, waitFailures }) {
 // ---------------------------------------------------------------------------
 // Figures, diagnostics and checks of the outcome.
 
+// A move's instant: the kill, or the drained node's "handed over" line for
+// the session (the client's own loss of stream if none).
+function moveOrigin(kit, owner) {
+  return (m) => {
+    if (m.step.what === 'kill -9') return m.step.t;
+    const cut = kit.handoffsOf(owner.get(m.client).sid)
+      .find((h) => h.node === m.left && h.t >= m.step.t - 5 && h.message.startsWith('session handed over'));
+    return cut ? cut.t : m.lost.t;
+  };
+}
+
 // Re-attach times (origin(move) to streaming again), first-update times
 // (origin to the first RAW entry after the loss), moved clients that kept
 // their first session, sessions beyond the first, entries lost and repeated
@@ -410,5 +421,5 @@ function checkClients(checks, kit, { clients, owner, movedClients, steps, moves,
 module.exports = {
   RAW_ITEMS, SUBSCRIPTIONS, SUB_IDS, BEFORE, AFTER, REATTACH_TIMEOUT_MS, STREAMING, REFUSED_HANDOFF,
   Feed, Checks, seqOf, bookTable, runsOf, lastQuote, waitAll, waitMove, waitTakenOver, ms, msText, saveLogs,
-  startClients, ownersOf, reached, mover, finish, figures, resultFields, diagnose, checkClients,
+  startClients, ownersOf, reached, mover, finish, moveOrigin, figures, resultFields, diagnose, checkClients,
 };

@@ -114,7 +114,7 @@ const { promisify } = require('node:util');
 const { withKit, parseLogLine } = require('../lib/cluster');
 const {
   BEFORE, STREAMING, Feed, Checks, msText, saveLogs,
-  startClients, ownersOf, reached, mover, finish, figures, resultFields, diagnose, checkClients,
+  startClients, ownersOf, reached, mover, finish, moveOrigin, figures, resultFields, diagnose, checkClients,
 } = require('../lib/handoff');
 const { startProxy } = require('../lib/proxy');
 const { Publisher, guard } = require('../lib/publisher');
@@ -372,13 +372,7 @@ async function handoff(t, s) {
       for (const w of waitFailures) t.diagnostic(`wait: ${w}`);
 
       // Figures: re-attach times, sessions kept, entries lost and repeated.
-      // A move's instant: the kill, or the drained node's "handed over" line
-      // for the session (the client's own loss of stream if none).
-      const origin = (m) => {
-        if (m.step.what === 'kill -9') return m.step.t;
-        const cut = kit.handoffsOf(owner.get(m.client).sid).find((h) => h.node === m.left && h.t >= m.step.t - 5 && h.message.startsWith('session handed over'));
-        return cut ? cut.t : m.lost.t;
-      };
+      const origin = moveOrigin(kit, owner);
       const fig = figures(kit, { clients, owner, moves, movedClients, last, origin });
       diagnose(t, kit, { clients, owner, moves, movedClients, marks, t0: steps[0].t });
       const line = `handoff ${name}: reattach ${msText(fig.reattach)}, kept ${fig.kept}/${movedClients.length} sessions, ` +

@@ -50,7 +50,7 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const {
   BEFORE, AFTER, STREAMING, Feed, Checks, waitAll, waitMove, msText, ms,
-  startClients, ownersOf, reached, mover, finish, figures, resultFields, diagnose, checkClients,
+  startClients, ownersOf, reached, mover, finish, moveOrigin, figures, resultFields, diagnose, checkClients,
 } = require('../lib/handoff');
 const { Publisher, guard } = require('../lib/publisher');
 const { writeResult } = require('../lib/results');
@@ -181,11 +181,7 @@ async function vrrpHandoff(t, s) {
       const { last, freshTable } = end;
       for (const w of waitFailures) t.diagnostic(`wait: ${w}`);
       const movedClients = onVictim;
-      const origin = (m) => {
-        if (m.step.what === 'kill -9') return m.step.t;
-        const cut = kit.handoffsOf(owner.get(m.client).sid).find((h) => h.node === m.left && h.t >= m.step.t - 5 && h.message.startsWith('session handed over'));
-        return cut ? cut.t : m.lost.t;
-      };
+      const origin = moveOrigin(kit, owner);
       const fig = figures(kit, { clients, owner, moves, movedClients, last, origin });
       diagnose(t, kit, { clients, owner, moves, movedClients, marks, t0: steps[0].t });
       const line = `vrrp ${name}: address moved after ${step.movedMs} ms; reattach ${msText(fig.reattach)} (${fig.reattach.sorted.join(', ')}), ` +
