@@ -50,7 +50,13 @@ async fn groups_and_schemas_are_space_separated_lists() {
             "pct_change".into()
         ])
     );
-    for empty in ["", "   ", "\t"] {
+    // Only spaces separate names, as in Lightstreamer's literal-based
+    // metadata adapter: a tab is part of a name.
+    assert_eq!(
+        m.get_items(&s, "a\tb c").await,
+        Ok(vec!["a\tb".into(), "c".into()])
+    );
+    for empty in ["", "   "] {
         let err = m.get_items(&s, empty).await.expect_err("empty group");
         assert_eq!(err.code, 21);
         let err = m
