@@ -340,3 +340,28 @@ async fn each_poll_returns_what_the_bucket_allows() {
     }
     assert!(seen < 100, "the rest waits: {seen}");
 }
+
+/// A stream waiting for its bucket is paced, not stalled: a backlog that
+/// takes far longer than the stall timeout to drain at the limit does not
+/// close a session whose client reads.
+#[tokio::test(start_paused = true)]
+async fn a_paced_stream_is_not_a_stalled_one() {
+    let h = granting(
+        0.8,
+        EngineConfig {
+            stall_timeout: Duration::from_secs(2),
+            ..EngineConfig::default()
+        },
+    );
+    let _reaper = h.engine.spawn_reaper();
+    let mut c = h.open().await;
+    h.subscribe(&mut c, &add(1, "RAW", "item1", "a", "")).await;
+    // 100 bytes a second; lines of 1000 bytes: 10 s each.
+    for i in 0..5 {
+        h.data.update("item1", &[("a", &filler(i, 1000))], false);
+    }
+    read_until(&mut c, Instant::now() + Duration::from_secs(30)).await;
+    assert!(h.engine.session(&c.session).is_some(), "closed as stalled");
+    let updates = c.lines.iter().filter(|l| l.starts_with("U,")).count();
+    assert!((3..=4).contains(&updates), "{updates} updates in 30 s");
+}
