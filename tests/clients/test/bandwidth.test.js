@@ -69,10 +69,11 @@ function waitBandwidth(c, seen, want, what) {
 function publisher(server, token, item, size) {
   let running = true;
   let sent = 0;
-  const pad = 'x'.repeat(size);
   const done = (async () => {
     while (running) {
       sent += 1;
+      // Every value new: an unchanged field would be sent as an empty token.
+      const pad = String(sent).padStart(size, 'x');
       const r = await publish(server.url, token, { adapter_set: SET, item, fields: { n: String(sent), pad } });
       if (r.status !== 200) throw new Error(`publish answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
@@ -131,14 +132,14 @@ for (const transport of ['WS-STREAMING', 'HTTP-STREAMING']) {
           const t0 = Date.now();
           await new Promise((resolve) => setTimeout(resolve, 4000));
           const secs = (Date.now() - t0) / 1000;
-          const got = rec.updates.length - from;
-          const lineBytes = `U,1,1,${pub.sent}|${'x'.repeat(200)}\r\n`.length;
-          const atRate = (1250 * secs) / lineBytes;
-          // Generous: the bucket's one second of burst, timer slack, OV lines.
-          assert.ok(got <= atRate + 1250 / lineBytes + 4,
-            `${got} updates in ${secs} s; the rate allows about ${atRate.toFixed(1)}; published ${pub.sent}`);
-          assert.ok(got >= atRate / 2,
-            `${got} updates in ${secs} s; the rate allows about ${atRate.toFixed(1)}; published ${pub.sent}`);
+          const window = rec.updates.slice(from);
+          // The bytes of their U lines: U,1,1,<n>|<pad> and CRLF (OV lines not counted).
+          const bytes = window.reduce((sum, u) => sum + 'U,1,1,|\r\n'.length + u.values.n.length + u.values.pad.length, 0);
+          const atRate = 1250 * secs;
+          const what = `${window.length} updates, ${bytes} bytes in ${secs} s; the rate allows about ${atRate}; published ${pub.sent}`;
+          // Generous: the bucket's one second of burst, a line of debt, timers.
+          assert.ok(bytes <= atRate + 1250 + 2 * 220, what);
+          assert.ok(bytes >= atRate / 2, what);
           assert.ok(pub.sent > 3 * (rec.updates.length + 10), `published only ${pub.sent}: not enough to overflow`);
           await rec.waitFor(() => rec.lost.length > 0, { timeoutMs: 10000, what: 'onItemLostUpdates' });
           assert.equal(rec.lost[0].item, 'fast');
@@ -147,7 +148,7 @@ for (const transport of ['WS-STREAMING', 'HTTP-STREAMING']) {
           const t1 = Date.now();
           c.unsubscribe(rec);
           await rec.waitFor(() => rec.unsubscribedCount > 0, { timeoutMs: 3000, what: 'onUnsubscription' });
-          t.diagnostic(`${got} updates in ${secs.toFixed(2)} s (rate: ${atRate.toFixed(1)}); lost ${JSON.stringify(rec.lost.slice(0, 3))}; unsubscribed in ${Date.now() - t1} ms`);
+          t.diagnostic(`${what}; lost ${JSON.stringify(rec.lost.slice(0, 3))}; unsubscribed in ${Date.now() - t1} ms`);
         } finally {
           await pub.stop();
         }
