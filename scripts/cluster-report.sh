@@ -22,9 +22,10 @@ rm -rf "$SHOAL_CLUSTER_RESULTS"
 # Session handoff: each scenario writes its figures even when a check fails
 # (the table marks it), and the script fails at the end.
 handoff=0
-(cd tests/clients && SHOAL_HANDOFF_ALL=1 node --test --test-concurrency=1 test/cluster-handoff.test.js) || handoff=$?
+# The keepalived (--vrrp) scenarios add their rows to the same table.
+(cd tests/clients && SHOAL_HANDOFF_ALL=1 node --test --test-concurrency=1 test/cluster-handoff.test.js test/cluster-vrrp.test.js) || handoff=$?
 node tests/clients/tools/cluster-report.js
 if [ "$handoff" != 0 ]; then
-    echo "cluster-report.sh: test/cluster-handoff.test.js failed (see above); the handoff table marks the failed checks" >&2
+    echo "cluster-report.sh: test/cluster-handoff.test.js or test/cluster-vrrp.test.js failed (see above); the handoff table marks the failed checks" >&2
     exit "$handoff"
 fi

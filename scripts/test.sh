@@ -5,8 +5,8 @@
 # tests through the official Lightstreamer Node client.
 #
 # It installs what the tests need first (idempotently): Debian's haproxy, nginx,
-# redis-server, nats-server, chromium (the browser tests) and prometheus
-# (the scrape test),
+# redis-server, nats-server, chromium (the browser tests), prometheus
+# (the scrape test), keepalived and curl (the --vrrp kits' checks),
 # the npm packages of
 # the official clients and of the remote adapter SDKs (pinned by
 # tests/clients/package-lock.json, examples/node-remote-adapter/package-lock.json,
@@ -37,7 +37,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis, NATS, Chromium, Prometheus and iproute2 (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS, Chromium, Prometheus, keepalived, curl and iproute2 (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
@@ -51,6 +51,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 # The console's browser test runs Shoal in a network namespace (ip netns).
 [ -x /usr/sbin/ip ] || missing+=(iproute2)
+# `keepalived -t` checks the --vrrp kits' files, whose health check runs curl.
+[ -x /usr/sbin/keepalived ] || missing+=(keepalived)
+[ -x /usr/bin/curl ] || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         # Only the programs are used: the tests start their own balancers

@@ -118,7 +118,8 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         Sticky::None if b.fails_over() => s.push_str(
             "    # This node's name: the node itself while it is up, the others\n\
              \x20   # only when it is not. A request it fails goes on at once to\n\
-             \x20   # the next one, which tells the client to start a new session.\n\
+             \x20   # the next one, which takes the session over (with a shared\n\
+             \x20   # feed) or tells the client to start a new session.\n\
              \x20   balance first\n",
         ),
         Sticky::None => s.push_str("    balance roundrobin\n"),
@@ -159,7 +160,7 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         let _ = writeln!(
             s,
             "    server {} {}:{} check{check_tls}{proxy}{cookie}",
-            node.name, l.address, l.port
+            node.name, server.address, l.port
         );
     }
     s.push('\n');

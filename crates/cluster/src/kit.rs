@@ -1,7 +1,7 @@
 //! Writes a kit: the files of a plan in one folder.
 
 use crate::plan::{Balancer, Plan};
-use crate::{feed, haproxy, nginx, node_conf, readme, scripts};
+use crate::{feed, haproxy, keepalived, nginx, node_conf, readme, scripts};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -74,8 +74,19 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
         };
         put("ca.pem", ca.cert_pem().as_bytes())?;
         for cert in &plan.certs {
-            let leaf = ca.issue(&[cert.name.as_str()])?;
             let stem = cert.stem();
+            if !cert.set.is_empty() {
+                // One entry per name, each its own certificate and key.
+                let leaves = cert
+                    .set
+                    .iter()
+                    .map(|name| Ok((name.as_str(), ca.issue(&[name.as_str()])?)))
+                    .collect::<Result<Vec<_>, KitError>>()?;
+                let p12 = pkcs12_set(&leaves, &plan.options.keystore_password)?;
+                put(&format!("{stem}.keystore"), &p12)?;
+                continue;
+            }
+            let leaf = ca.issue(&[cert.name.as_str()])?;
             if plan.cert_on_nodes(cert) {
                 let p12 = leaf.pkcs12(&plan.options.keystore_password, &stem)?;
                 put(&format!("{stem}.keystore"), &p12)?;
@@ -96,6 +107,14 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
             &format!("{}.xml", node.name),
             node_conf::render(plan, node).as_bytes(),
         )?;
+    }
+    if plan.options.vrrp {
+        for (i, node) in plan.nodes.iter().enumerate() {
+            put(
+                &keepalived::file(node),
+                keepalived::render(plan, i + 1).as_bytes(),
+            )?;
+        }
     }
     if let Some(f) = &plan.feed {
         put(
@@ -118,6 +137,38 @@ pub fn write(plan: &Plan, out: &Path, ca: &CaSource) -> Result<Vec<String>, KitE
     let path = out.join("kit.json");
     std::fs::write(&path, text).map_err(io(&path))?;
     Ok(files)
+}
+
+/// A PKCS12 keystore with one private key entry per certificate, each
+/// named (alias) by its certificate's name, with its CA chain; a node picks
+/// the entry by the name the client asks for (SNI). Encrypted and
+/// authenticated with `password`.
+fn pkcs12_set(leaves: &[(&str, shoal_certgen::Leaf)], password: &str) -> Result<Vec<u8>, KitError> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    let bad = |e: String| KitError::Cert(shoal_certgen::Error::Pkcs12(e));
+    let mut store = KeyStore::new();
+    for (alias, leaf) in leaves {
+        let key = PrivatePkcs8KeyDer::from_pem_slice(leaf.key_pem().as_bytes())
+            .map_err(|e| bad(format!("the key of {alias} cannot be read back: {e}")))?;
+        let key = PrivateKey::from_der(key.secret_pkcs8_der())
+            .map_err(|e| bad(format!("the key of {alias} cannot be stored: {e}")))?;
+        let certs = CertificateDer::pem_slice_iter(leaf.chain_pem().as_bytes())
+            .map(|c| {
+                let c = c.map_err(|e| bad(format!("the chain of {alias}: {e}")))?;
+                Certificate::from_der(&c)
+                    .map_err(|e| bad(format!("a certificate of {alias} cannot be stored: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // The local key id ties each key to its certificate inside the file.
+        let chain = PrivateKeyChain::new(alias.as_bytes(), key, certs);
+        store.add_entry(alias, KeyStoreEntry::PrivateKeyChain(chain));
+    }
+    store
+        .writer(password)
+        .write()
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// The kit's scripts.
@@ -194,13 +245,19 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         .nodes
         .iter()
         .map(|n| {
-            json!({
+            let mut node = json!({
                 "name": n.name,
                 "config": format!("{}.xml", n.name),
-                "listens": n.listeners.iter().map(|l| json!([l.address.to_string(), l.port])).collect::<Vec<_>>(),
+                "listens": n.listeners.iter().map(|l| json!([plan.reach(n, l).to_string(), l.port])).collect::<Vec<_>>(),
                 "direct_url": n.direct_url,
                 "control_link": n.control_link_address,
-            })
+            });
+            if let Some(a) = n.vrrp {
+                // The host's own address, and the public one keepalived moves.
+                node["private"] = json!(a.private.to_string());
+                node["public"] = json!(a.public.to_string());
+            }
+            node
         })
         .collect();
     json!({
@@ -220,6 +277,8 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
         "cr_route": plan.cr_route().as_str(),
         "websocket_expected": plan.websocket_expected(),
         "start": START,
+        // start.sh refuses a --vrrp kit: its nodes listen on every interface.
+        "one_machine": !plan.options.vrrp,
         "stop": STOP,
         "logs": scripts::LOGS,
         "feed": plan.feed.as_ref().map(|f| json!({
@@ -238,5 +297,39 @@ pub fn kit_json(plan: &Plan, ca: Option<&str>) -> serde_json::Value {
             "adapters_dir": feed::ADAPTERS_DIR,
             "publish_token": f.publish_token,
         })),
+        "keepalived": plan.options.vrrp.then(|| keepalived_json(plan)),
+    })
+}
+
+/// kit.json's `keepalived`: each node host's file, addresses and the
+/// command that runs it from the kit's folder.
+fn keepalived_json(plan: &Plan) -> serde_json::Value {
+    let mut files = serde_json::Map::new();
+    let mut nodes = serde_json::Map::new();
+    for (i, n) in plan.nodes.iter().enumerate() {
+        files.insert(n.name.clone(), json!(keepalived::file(n)));
+        let a = n.vrrp;
+        nodes.insert(
+            n.name.clone(),
+            json!({
+                "file": keepalived::file(n),
+                "private": a.map(|a| a.private.to_string()),
+                "public": a.map(|a| a.public.to_string()),
+                "virtual_router_id": keepalived::router_id(i + 1),
+                "health_check": keepalived::health_url(n),
+                // Foreground, console log, VRRP only, process ids in logs/
+                // (so that several hosts can share one machine, in network
+                // namespaces); logs/ must exist.
+                "args": keepalived::args(n),
+            }),
+        );
+    }
+    json!({
+        "interface": plan.options.vrrp_interface,
+        "program": keepalived::PROGRAM,
+        "package": keepalived::PACKAGE,
+        "prefix_len": 24,
+        "files": files,
+        "nodes": nodes,
     })
 }

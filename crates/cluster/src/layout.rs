@@ -2,7 +2,8 @@
 //! fictitious addresses replaced by a plan of our own (see `addr`).
 
 use crate::plan::{
-    new_token, Backend, Cert, FeedPlan, Frontend, Listener, Members, Node, Plan, PlanError, Sticky,
+    new_token, Backend, Cert, FeedPlan, Frontend, Listener, Members, Node, NodeAddresses, Plan,
+    PlanError, Sticky,
 };
 use std::net::Ipv4Addr;
 
@@ -53,6 +54,7 @@ fn listener(
             cert,
             proxy_protocol: false,
             trusted_forwards: 0,
+            wildcard: false,
         });
     }
     index
@@ -152,6 +154,7 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             control_link_address: None,
             control_link_machine_name: None,
             direct_url: String::new(),
+            vrrp: None,
         });
     }
     let domains = p.domains.clone();
@@ -239,11 +242,12 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
                 listener(p, "HTTPS Server", public, https, |_| Some(c.clone()))
             } else {
                 let c = Cert::for_name(&format!("push.{d0}"));
-                listener(p, "HTTPS Server S", private, https, |_| Some(c.clone()));
-                let d = d0.clone();
-                listener(p, "HTTPS Server CR", public, https, move |k| {
-                    Some(Cert::for_name(&format!("push{k}.{d}")))
-                })
+                // With --vrrp both listeners take every interface: the one
+                // only the balancer reaches moves to the second port.
+                let s_port = if o.vrrp { o.https_port2 } else { https };
+                listener(p, "HTTPS Server S", private, s_port, |_| Some(c.clone()));
+                let cr_cert = cr_cert(&o, &d0);
+                listener(p, "HTTPS Server CR", public, https, cr_cert)
             };
             let s = if wildcard { cr } else { 0 };
             backend(p, "nodes".into(), s, Sticky::None);
@@ -254,14 +258,13 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         "2.B.1.4" | "2.B.2.4" => {
             let wildcard = id == "2.B.1.4";
             let s = listener(p, "HTTP Server S", private, http, none);
-            let d = d0.clone();
-            listener(p, "HTTPS Server CR", public, https, move |k| {
-                Some(Cert::for_name(&if wildcard {
-                    format!("*.{d}")
-                } else {
-                    format!("push{k}.{d}")
-                }))
-            });
+            if wildcard {
+                let c = Cert::for_name(&format!("*.{d0}"));
+                listener(p, "HTTPS Server CR", public, https, |_| Some(c.clone()));
+            } else {
+                let cr_cert = cr_cert(&o, &d0);
+                listener(p, "HTTPS Server CR", public, https, cr_cert);
+            }
             backend(p, "nodes".into(), s, Sticky::None);
             let cert = if wildcard {
                 format!("*.{d0}")
@@ -305,6 +308,19 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
             ))
         }
     }
+    if o.vrrp {
+        for k in 1..=n {
+            let addresses = NodeAddresses {
+                private: ip(p, private(k)),
+                public: ip(p, public(k)),
+            };
+            let node = &mut p.nodes[k - 1];
+            node.vrrp = Some(addresses);
+            for l in &mut node.listeners {
+                l.wildcard = true;
+            }
+        }
+    }
     for k in 1..=n {
         let direct = if id == "4" {
             let l = &p.nodes[k - 1].listeners[0];
@@ -312,8 +328,10 @@ pub(crate) fn lay_out(p: &mut Plan) -> Result<(), PlanError> {
         } else {
             // The listener a client inside the network would use: the last
             // one (the public one where there are two).
-            let l = p.nodes[k - 1].listeners.last().cloned();
-            l.map(|l| format!("{}://{}:{}", l.scheme(), l.address, l.port))
+            let node = &p.nodes[k - 1];
+            node.listeners
+                .last()
+                .map(|l| format!("{}://{}:{}", l.scheme(), p.reach(node, l), l.port))
                 .unwrap_or_default()
         };
         p.nodes[k - 1].direct_url = direct;
@@ -343,6 +361,20 @@ fn suffix(domain: usize) -> String {
         String::new()
     } else {
         format!("_{}", domain + 1)
+    }
+}
+
+/// The certificate of node K's own listener in 2.B.2.2 and 2.B.2.4: its
+/// own name's; with `--vrrp` every node's, since keepalived may bring
+/// another node's address (and its clients) here.
+fn cr_cert(o: &crate::plan::Options, d: &str) -> impl Fn(usize) -> Option<Cert> {
+    let every = o.vrrp.then(|| Cert::every_node(d, o.nodes));
+    let d = d.to_owned();
+    move |k| {
+        Some(match &every {
+            Some(c) => c.clone(),
+            None => Cert::for_name(&format!("push{k}.{d}")),
+        })
     }
 }
 
@@ -376,17 +408,17 @@ fn behind_l4(p: &mut Plan, wildcard: bool) -> Result<(), PlanError> {
             let c = Cert::for_name(&format!("push.{d}"));
             let s_name = listener_name(&domains, i, "HTTPS Server S");
             let s = listener(p, &s_name, at, o.https_port, |_| Some(c.clone()));
+            // Every node holds every node's certificate, so that the
+            // balancer can send pushK to another node when node K is down.
             let cr_name = listener_name(&domains, i, "HTTPS Server CR");
-            let dd = d.clone();
-            let cr = listener(p, &cr_name, at, o.https_port2, move |k| {
-                Some(Cert::for_name(&format!("push{k}.{dd}")))
-            });
+            let every = Cert::every_node(d, n);
+            let cr = listener(p, &cr_name, at, o.https_port2, |_| Some(every.clone()));
             (s, cr)
         };
         backend(p, format!("nodes{}", suffix(i)), s, Sticky::None);
         push_front(p, i, o.https_port, false, None);
-        // Other nodes only where their certificate also covers pushK (wildcard).
-        node_backends(p, &suffix(i), cr, wildcard);
+        // Node K first, then the others: each holds a certificate for pushK.
+        node_backends(p, &suffix(i), cr, true);
         for k in 1..=n {
             let b = format!("node{k}{}", suffix(i));
             let at = Addr::Vip {

@@ -6,6 +6,7 @@
 pub mod docs;
 pub mod feed;
 mod haproxy;
+pub mod keepalived;
 pub mod kit;
 mod layout;
 mod nginx;
@@ -22,4 +23,8 @@ pub use plan::{plan, Balancer, Feed, Options, Plan, PlanError};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_fallback;
+#[cfg(test)]
 mod tests_feed;
+#[cfg(test)]
+mod tests_vrrp;

@@ -57,7 +57,7 @@ fn servers(s: &mut String, p: &Plan, b: &Backend) {
         let _ = writeln!(
             s,
             "        server {}:{} max_fails=1 fail_timeout=5s{backup};",
-            server.listener.address, server.listener.port
+            server.address, server.listener.port
         );
     }
 }

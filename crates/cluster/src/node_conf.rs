@@ -23,11 +23,21 @@ pub fn render(p: &Plan, node: &Node) -> String {
         };
         let _ = writeln!(s, "<{element} name=\"{}\">", l.name);
         let _ = writeln!(s, "  <port>{}</port>", l.port);
-        let _ = writeln!(
-            s,
-            "  <listening_interface>{}</listening_interface>",
-            l.address
-        );
+        if l.wildcard {
+            let _ = writeln!(
+                s,
+                "  <!-- No listening_interface: every interface. keepalived (--vrrp) moves the\n       \
+                 public addresses between the node hosts: this host holds {}'s own\n       \
+                 ({}) while it is healthy, and another node's when that node is down. -->",
+                node.name, l.address
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  <listening_interface>{}</listening_interface>",
+                l.address
+            );
+        }
         if l.proxy_protocol {
             s.push_str(
                 "  <!-- Only the balancer connects here, with a PROXY header naming the client. -->\n\
@@ -97,17 +107,18 @@ fn dashboard(s: &mut String, p: &Plan, node: &Node) {
         "  <shoal_console_url>{}/dashboard/</shoal_console_url>",
         node.direct_url
     );
-    for other in p.nodes.iter().filter(|o| o.name != node.name) {
+    for (i, other) in p.nodes.iter().enumerate() {
+        if other.name == node.name {
+            continue;
+        }
         // An https console has a certificate of the kit's own CA, for a
         // name that may not be the address the URL uses.
         let direct = other.listeners.last();
         let mut tls = match direct.and_then(|l| l.cert.as_ref()) {
             Some(cert) if other.direct_url.starts_with("https://") => {
-                // A wildcard certificate covers one label: any name under it.
-                let name = match cert.name.strip_prefix("*.") {
-                    Some(domain) => format!("{}.{domain}", other.name),
-                    None => cert.name.clone(),
-                };
+                // A wildcard certificate covers one label: any name under
+                // it; a set has the other node's own name.
+                let name = cert.name_for_node(i + 1, &other.name);
                 format!(" ca_file=\"ca.pem\" tls_name=\"{name}\"")
             }
             _ => String::new(),

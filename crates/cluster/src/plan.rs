@@ -25,6 +25,11 @@ pub struct Options {
     pub balancer: Balancer,
     /// A broker shared by every node, serving the adapter set `FEED`.
     pub feed: Option<Feed>,
+    /// keepalived (VRRP) moves a dead node's public address to a live node,
+    /// for the options whose control link names a node's own address.
+    pub vrrp: bool,
+    /// The network interface of the node hosts that holds their addresses.
+    pub vrrp_interface: String,
 }
 
 /// The load balancer a kit configures.
@@ -67,6 +72,8 @@ impl Default for Options {
             keystore_password: "shoal-kit".into(),
             balancer: Balancer::Haproxy,
             feed: None,
+            vrrp: false,
+            vrrp_interface: "eth0".into(),
         }
     }
 }
@@ -165,19 +172,56 @@ pub enum PlanError {
     Invalid(&'static str, String),
     #[error("--balancer nginx: {0}")]
     Nginx(String),
+    #[error("--vrrp: in option {0} control and rebind requests pass through the balancer, so no node's own address needs to move; --vrrp applies to the options whose control link names a node's own address, reached directly: {1}")]
+    Vrrp(&'static str, String),
 }
 
 /// A certificate the kit needs, named by the host name it covers (one name,
-/// or a wildcard).
+/// or a wildcard); or a set of certificates, one keystore entry per name,
+/// that a node picks from by the name the client asks for (SNI).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cert {
+    /// The one name; for a set, the label of its file (`push1-3.<domain>`).
     pub name: String,
+    /// The names of a set, one certificate each (empty: not a set).
+    pub set: Vec<String>,
 }
 
 impl Cert {
     pub(crate) fn for_name(name: &str) -> Cert {
         Cert {
             name: name.to_owned(),
+            set: Vec::new(),
+        }
+    }
+
+    /// Every node's name `pushK.<domain>`, one certificate each, in one
+    /// keystore `push1-N.<domain>`.
+    pub(crate) fn every_node(domain: &str, nodes: usize) -> Cert {
+        Cert {
+            name: format!("push1-{nodes}.{domain}"),
+            set: (1..=nodes).map(|k| format!("push{k}.{domain}")).collect(),
+        }
+    }
+
+    /// The names of its certificates: the set's, or the one name.
+    pub fn names(&self) -> Vec<&str> {
+        if self.set.is_empty() {
+            vec![self.name.as_str()]
+        } else {
+            self.set.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The name a client reaching node `k` (from 1), called `node`, asks
+    /// for: the set's entry of node K, a name under a wildcard, or the name.
+    pub fn name_for_node(&self, k: usize, node: &str) -> String {
+        if let Some(name) = self.set.get(k.wrapping_sub(1)) {
+            return name.clone();
+        }
+        match self.name.strip_prefix("*.") {
+            Some(domain) => format!("{node}.{domain}"),
+            None => self.name.clone(),
         }
     }
 
@@ -198,6 +242,9 @@ pub struct Listener {
     pub proxy_protocol: bool,
     /// Reached only through a level-7 balancer that adds X-Forwarded-For.
     pub trusted_forwards: u8,
+    /// Listens on every interface (`--vrrp`): `address` is where clients
+    /// reach it by name, which keepalived may move to another node.
+    pub wildcard: bool,
 }
 
 impl Listener {
@@ -218,6 +265,20 @@ pub struct Node {
     pub control_link_machine_name: Option<String>,
     /// How to reach the node itself, bypassing the balancer.
     pub direct_url: String,
+    /// With `--vrrp`: the host's own address and the public one that
+    /// keepalived moves.
+    pub vrrp: Option<NodeAddresses>,
+}
+
+/// A node host's addresses with `--vrrp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeAddresses {
+    /// The host's own fixed address (100+K): the balancer, the consoles and
+    /// keepalived's messages use it.
+    pub private: Ipv4Addr,
+    /// Node K's public address (200+K), its control link's: a VRRP virtual
+    /// address, on node K while it is healthy, else on another node.
+    pub public: Ipv4Addr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +322,8 @@ impl Backend {
 pub struct Server<'a> {
     pub node: &'a Node,
     pub listener: &'a Listener,
+    /// Where the balancer connects (`Plan::reach`).
+    pub address: Ipv4Addr,
     pub backup: bool,
 }
 
@@ -328,10 +391,27 @@ impl Plan {
                 Some(Server {
                     node,
                     listener,
+                    address: self.reach(node, listener),
                     backup,
                 })
             })
             .collect()
+    }
+
+    /// The address that reaches a node's listener from inside the network
+    /// (the balancer, the consoles): its own, or with `--vrrp` the node
+    /// host's private address, which never moves.
+    pub fn reach(&self, node: &Node, l: &Listener) -> Ipv4Addr {
+        match node.vrrp {
+            Some(a) if l.wildcard => a.private,
+            _ => l.address,
+        }
+    }
+
+    /// Whether control and rebind requests go straight to a node's own
+    /// public address (named by its control link): where `--vrrp` applies.
+    pub fn cr_direct_to_node(&self) -> bool {
+        self.cr_route() == CrRoute::ControlLink && !self.cr_through_balancer()
     }
 
     /// The URLs clients are given: `push.<domain>`, one per domain.
@@ -454,6 +534,12 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         feed: None,
     };
     crate::layout::lay_out(&mut plan)?;
+    if opts.vrrp {
+        if !plan.cr_direct_to_node() {
+            return Err(PlanError::Vrrp(t.id, vrrp_options().join(", ")));
+        }
+        check_interface(&opts.vrrp_interface)?;
+    }
     check_sockets(&plan)?;
     if opts.balancer == Balancer::Nginx {
         if let Some(why) = crate::nginx::unsupported(&plan) {
@@ -482,27 +568,66 @@ fn check_domain(what: &'static str, d: &str) -> Result<(), PlanError> {
     }
 }
 
-/// Every address and port is one socket: the balancer's and the nodes'.
+/// The options `--vrrp` applies to: those whose control link names a
+/// node's own address, reached directly.
+pub fn vrrp_options() -> Vec<&'static str> {
+    topology::TOPOLOGIES
+        .iter()
+        .filter(|t| {
+            plan(&Options {
+                topology: t.id.into(),
+                ..Options::default()
+            })
+            .is_ok_and(|p| p.cr_direct_to_node())
+        })
+        .map(|t| t.id)
+        .collect()
+}
+
+/// An interface name as Linux takes it (at most 15 bytes, no white space
+/// or `/`), without what would break keepalived's file.
+fn check_interface(name: &str) -> Result<(), PlanError> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "/\"{}#!".contains(c);
+    if name.is_empty() || name.len() > 15 || name.contains(bad) {
+        return Err(PlanError::Invalid(
+            "--vrrp-interface",
+            format!("'{name}' is not a network interface name like eth0 (1 to 15 characters, no spaces, quotes, braces or '/')"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every address and port is one socket: the balancer's and the nodes'. A
+/// listener on every interface (`--vrrp`) takes its port on its node's
+/// host, whatever the address.
 fn check_sockets(p: &Plan) -> Result<(), PlanError> {
     let mut seen = std::collections::HashSet::new();
     let sockets = p
         .frontends
         .iter()
-        .map(|f| (f.address, f.port))
-        .chain(
-            p.nodes
-                .iter()
-                .flat_map(|n| n.listeners.iter().map(|l| (l.address, l.port))),
-        )
-        .chain(p.feed.iter().map(|f| (f.address, f.port)));
-    for (address, port) in sockets {
-        if !seen.insert((address, port)) {
+        .map(|f| (None, f.address, f.port))
+        .chain(p.nodes.iter().enumerate().flat_map(|(i, n)| {
+            n.listeners.iter().map(move |l| {
+                if l.wildcard {
+                    (Some(i), Ipv4Addr::UNSPECIFIED, l.port)
+                } else {
+                    (None, l.address, l.port)
+                }
+            })
+        }))
+        .chain(p.feed.iter().map(|f| (None, f.address, f.port)));
+    for (node, address, port) in sockets {
+        if !seen.insert((node, address, port)) {
+            let what = match node {
+                Some(i) => format!(
+                    "node{} would listen on port {port} twice (with --vrrp every listener takes every interface)",
+                    i + 1
+                ),
+                None => format!("{address}:{port} would be used twice"),
+            };
             return Err(PlanError::Invalid(
                 "--http-port/--https-port/--https-port2",
-                format!(
-                    "{address}:{port} would be used twice in option {}; give different ports",
-                    p.topology.id
-                ),
+                format!("{what} in option {}; give different ports", p.topology.id),
             ));
         }
     }

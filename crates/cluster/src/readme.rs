@@ -1,9 +1,9 @@
 //! The kit's README: what it is, how to start it, what each name is for.
 
-use crate::feed;
 use crate::plan::Plan;
 use crate::routes::routes;
 use crate::topology::CrRoute;
+use crate::{feed, keepalived};
 use std::fmt::Write;
 
 /// The guide's table for a plan, as markdown.
@@ -60,15 +60,29 @@ pub fn render(p: &Plan) -> String {
         .map(|f| format!("the {} of the shared feed", f.kind.title()))
         .collect();
     order.extend(["the nodes".to_owned(), "the balancer".to_owned()]);
-    let _ = writeln!(
-        s,
-        "2. On one machine, `./start.sh` starts, in this order and in the background:\n   \
-         {}. Their output goes to `logs/NAME.log`, their process ids to\n   \
-         `logs/NAME.pid`; `./stop.sh` stops them in the reverse order. Give\n   \
-         `SHOAL=/path/to/shoal` when shoal is not on PATH.",
-        order.join(", then ")
-    );
-    s.push_str("   By hand instead (each on its own machine in production), from this folder:\n");
+    if p.options.vrrp {
+        let _ = writeln!(
+            s,
+            "2. One host per node (see \"{}\" below): the nodes listen on\n   \
+             every interface, so `./start.sh` refuses to run this kit on one machine.\n   \
+             Start, in this order: {}; on each node's host its keepalived too.\n   \
+             From a copy of this folder on each host:",
+            crate::scripts::VRRP_SECTION,
+            order.join(", then ")
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "2. On one machine, `./start.sh` starts, in this order and in the background:\n   \
+             {}. Their output goes to `logs/NAME.log`, their process ids to\n   \
+             `logs/NAME.pid`; `./stop.sh` stops them in the reverse order. Give\n   \
+             `SHOAL=/path/to/shoal` when shoal is not on PATH.",
+            order.join(", then ")
+        );
+        s.push_str(
+            "   By hand instead (each on its own machine in production), from this folder:\n",
+        );
+    }
     if let Some(f) = &p.feed {
         let (program, _) = f.kind.server();
         let _ = writeln!(
@@ -80,6 +94,13 @@ pub fn render(p: &Plan) -> String {
     }
     for n in &p.nodes {
         let _ = writeln!(s, "   - {}: `shoal serve --config {}.xml`", n.name, n.name);
+        if p.options.vrrp {
+            let _ = writeln!(
+                s,
+                "     and, as root, `keepalived -n -l -f {}`",
+                keepalived::file(n)
+            );
+        }
     }
     let balancer = match p.options.balancer {
         crate::Balancer::Haproxy => "haproxy -f haproxy.cfg",
@@ -132,6 +153,12 @@ pub fn render(p: &Plan) -> String {
             n.direct_url
         );
     }
+    if p.options.vrrp {
+        let _ = writeln!(
+            s,
+            "- `keepalived/nodeK.conf`: keepalived on node K's host (see below)."
+        );
+    }
     if p.feed.is_some() {
         let _ = writeln!(
             s,
@@ -141,9 +168,13 @@ pub fn render(p: &Plan) -> String {
         );
     }
     s.push_str(
-        "- `hosts`: every host name and its address.\n- `kit.json`: this kit for scripts.\n\
-         - `start.sh`, `stop.sh`: the whole kit on this machine; `logs/` holds what they run.\n",
+        "- `hosts`: every host name and its address.\n- `kit.json`: this kit for scripts.\n",
     );
+    s.push_str(if p.options.vrrp {
+        "- `start.sh`: refuses (one host per node); `stop.sh`: stops what a start.sh started.\n"
+    } else {
+        "- `start.sh`, `stop.sh`: the whole kit on this machine; `logs/` holds what they run.\n"
+    });
     if let Some(f) = &p.feed {
         let _ = writeln!(
             s,
@@ -155,7 +186,14 @@ pub fn render(p: &Plan) -> String {
         s.push_str("- `ca.pem`: the authority that signed the kit's certificates.\n");
         for c in &p.certs {
             let stem = c.stem();
-            if p.cert_on_nodes(c) {
+            if !c.set.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "- `{stem}.keystore`: certificates and keys for {}, one entry each, \
+                     chosen by the name the client asks for (SNI) (PKCS12, for every node).",
+                    c.set.join(", ")
+                );
+            } else if p.cert_on_nodes(c) {
                 let _ = writeln!(
                     s,
                     "- `{stem}.keystore`: certificate and key for {} (PKCS12, for the nodes).",
@@ -171,18 +209,124 @@ pub fn render(p: &Plan) -> String {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        "\nAddresses are on `{}.0/24` so the kit runs on one machine; `--network` moves them, and in production you edit them (listening_interface, the balancer's file, hosts) to your own.",
-        p.options
-            .network
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(".")
-    );
+    let network = p
+        .options
+        .network
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    if p.options.vrrp {
+        let _ = writeln!(
+            s,
+            "\nAddresses are on `{network}.0/24` (`--network` moves them); in production you edit them (the balancer's file, the keepalived files, hosts) to your own."
+        );
+        s.push_str(&vrrp_section(p));
+    } else {
+        let _ = writeln!(
+            s,
+            "\nAddresses are on `{network}.0/24` so the kit runs on one machine; `--network` moves them, and in production you edit them (listening_interface, the balancer's file, hosts) to your own."
+        );
+    }
     if let Some(f) = &p.feed {
         s.push_str(&feed::readme_section(p, f));
+    }
+    s
+}
+
+/// The README's section of a `--vrrp` kit.
+fn vrrp_section(p: &Plan) -> String {
+    let mut s = format!("\n## {}\n\n", crate::scripts::VRRP_SECTION);
+    let iface = &p.options.vrrp_interface;
+    let _ = writeln!(
+        s,
+        "Made with `--vrrp`: clients send their control and rebind requests straight to \
+         a node's own public address, named by its control link. When a node dies, \
+         nothing would answer there, and clients would retry it for about 12 s before \
+         opening a new session. Here keepalived (VRRP) moves that address to a live node \
+         within about 2 s; the client's next recovery request reaches that node, which \
+         takes the session over: same session id, nothing lost (with a shared feed, \
+         `--feed`; see \"Zero-loss fail-over\" in docs/clustering.md). Without a shared \
+         feed, that node answers at once that it does not know the session, and the \
+         client opens a new one through the balancer at once instead of after 12 s.\n"
+    );
+    s.push_str(
+        "| node | host's own address (fixed) | public address (moves) | virtual_router_id | health check keepalived runs |\n\
+         |---|---|---|---|---|\n",
+    );
+    for (i, n) in p.nodes.iter().enumerate() {
+        let (private, public) = n
+            .vrrp
+            .map(|a| (a.private.to_string(), a.public.to_string()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {private} | {public} | {} | `{}` |",
+            n.name,
+            keepalived::router_id(i + 1),
+            keepalived::health_url(n)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n- **Install** on each node's host keepalived and curl (Debian packages \
+         `keepalived` and `curl`; the health check runs `{curl}`).\n\
+         - **Start** on node K's host, as root, from a copy of this folder: \
+         `keepalived -n -l -f keepalived/nodeK.conf` (in the foreground, logging to the \
+         console); or as the Debian service: copy `keepalived/nodeK.conf` to \
+         `/etc/keepalived/keepalived.conf`, then `systemctl restart keepalived`. Each \
+         host holds its own address (the table's second column, a /24) on `{iface}` \
+         (`--vrrp-interface`); keepalived adds and removes the public ones there.\n\
+         - **Network**: the node hosts' public addresses must be able to move between \
+         them: one L2 segment (the new holder announces the address by gratuitous ARP), \
+         or a provider that lets an address move between machines. keepalived talks \
+         unicast, between the hosts' own addresses: no multicast needed.\n\
+         - **Who holds what**: each address has one VRRP instance on every host; its own \
+         node has priority {own}, the next nodes {standby} and down in turn. \
+         keepalived asks the local Shoal's health check every second: while it fails \
+         (the node is dead, or draining and answering 503), that host's instances are \
+         in FAULT state, so its own address goes at once to the next healthy node \
+         (within about a second) and it takes no other's. Once the node answers twice \
+         in a row, its address comes back to it (preemption, about 4 s later). Each \
+         file is commented.\n\
+         - **Every interface**: since a node must accept connections to another node's \
+         public address, no listener of a node config has a `listening_interface`. So \
+         each node needs a host of its own, and the balancer (and the broker, with \
+         `--feed`) other hosts again; `./start.sh` refuses this kit. Listeners that only \
+         the balancer should reach (those that trust its PROXY header or its \
+         X-Forwarded-For entry) now also listen on the public addresses: let only the \
+         balancer reach their ports (firewall).\n\
+         - **The balancer and the consoles** reach each node at its host's own address, \
+         which never moves.",
+        curl = keepalived::CURL,
+        own = keepalived::OWN_PRIORITY,
+        standby = keepalived::STANDBY_PRIORITY - 1,
+    );
+    if p.topology.id == "2.B.2.2" {
+        let _ = writeln!(
+            s,
+            "- **Ports**: both listeners of a node take every interface, so they cannot \
+             share a port: `HTTPS Server S` (the balancer's) is on {} (`--https-port2`), \
+             and `HTTPS Server CR` (the control link's) on {}.",
+            p.options.https_port2, p.options.https_port
+        );
+    }
+    if let Some(c) = p
+        .certs
+        .iter()
+        .find(|c| !c.set.is_empty() && p.cert_on_nodes(c))
+    {
+        let _ = writeln!(
+            s,
+            "- **Certificates**: a node holding another node's address must answer with \
+             that node's certificate, so each node's control-link listener has every \
+             node's own certificate: `{}.keystore`, one PKCS12 entry per name ({}), \
+             picked by the name the client asks for (SNI). The price: every node holds \
+             every name's key. (One entry per name, not one certificate naming them \
+             all, keeps each name's certificate as the option has it.)",
+            c.stem(),
+            c.set.join(", ")
+        );
     }
     s
 }

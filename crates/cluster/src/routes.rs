@@ -146,8 +146,8 @@ fn listeners(p: &Plan, b: &Backend) -> String {
     };
     nodes
         .iter()
-        .filter_map(|n| n.listeners.get(b.listener))
-        .map(|l| format!("{}:{} ({})", l.address, l.port, l.scheme()))
+        .filter_map(|n| n.listeners.get(b.listener).map(|l| (n, l)))
+        .map(|(n, l)| format!("{}:{} ({})", p.reach(n, l), l.port, l.scheme()))
         .collect::<Vec<_>>()
         .join(" or ")
 }

@@ -48,7 +48,11 @@ fn groups(p: &Plan) -> Vec<Vec<Process>> {
             "--config".into(),
             format!("{}.xml", n.name),
         ],
-        listens: n.listeners.iter().map(|l| (l.address, l.port)).collect(),
+        listens: n
+            .listeners
+            .iter()
+            .map(|l| (p.reach(n, l), l.port))
+            .collect(),
         signal: "INT",
         stop_comment: None,
     });
@@ -169,7 +173,28 @@ fn order(p: &Plan) -> String {
     format!("{broker}the nodes, the balancer")
 }
 
+/// The README section a `--vrrp` kit's start.sh points at.
+pub const VRRP_SECTION: &str = "Fail-over of the nodes' own addresses (keepalived)";
+
+/// A `--vrrp` kit's start.sh: its nodes listen on every interface, so each
+/// needs a host of its own; the script says so and where to read how.
+fn start_refused(p: &Plan) -> String {
+    format!(
+        "#!/usr/bin/env bash\n\
+         # The Shoal cluster kit for option {id}, made with --vrrp, does not run on one\n\
+         # machine: its nodes listen on every interface (keepalived moves their public\n\
+         # addresses between hosts), so each node needs a host of its own. See\n\
+         # README.md, \"{VRRP_SECTION}\". Made by `shoal cluster-plan`.\n\
+         echo \"start.sh: this kit (option {id}, --vrrp) runs one node per host, each with keepalived; it cannot start on one machine. See README.md, section \\\"{VRRP_SECTION}\\\".\" >&2\n\
+         exit 1\n",
+        id = p.topology.id
+    )
+}
+
 pub fn start(p: &Plan) -> String {
+    if p.options.vrrp {
+        return start_refused(p);
+    }
     let mut s = String::new();
     let _ = writeln!(
         s,

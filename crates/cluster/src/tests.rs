@@ -106,8 +106,8 @@ fn multihosting_gives_machine_names_and_second_domain_routes() {
 fn https_options_have_certificates_for_every_name_clients_use() {
     for p in all_plans().into_iter().filter(|p| p.https()) {
         for r in routes(&p) {
-            let covered = p.certs.iter().map(|c| &c.name).any(|n| {
-                n == &r.host
+            let covered = p.certs.iter().flat_map(|c| c.names()).any(|n| {
+                n == r.host
                     || n.strip_prefix("*.")
                         .is_some_and(|d| r.host.split_once('.').is_some_and(|(_, rest)| rest == d))
             });

@@ -215,6 +215,16 @@ impl Engine {
         crate::stats::add(&self.stats.sessions_created, 1);
         crate::stats::add(&self.stats.sessions_taken_over, 1);
         tracing::info!(session = %id, from = n, owner = %loaded.owner, subscriptions = plan.subs.len(), ms = started.elapsed().as_millis() as u64, "session taken over from a dead node");
+        // The client came by the dead node's name (an address keepalived
+        // moved here, a balancer's route for that node): its streams must
+        // not depend on that name, which goes back to the node when it
+        // returns. A streaming bind by another name than this node's
+        // control link ends at once with `LOOP`, and the client binds
+        // again, by the control link it was given. The official clients
+        // take a new control link only from a bind that is not a recovery:
+        // the first such bind still comes by the old name, the next by the
+        // new. Twice at most, for clients that ignore control links.
+        session.state.lock().relocating = RELOCATING_BINDS;
         session.bind(&req.stream, Some(n), ctx)
     }
 
@@ -599,4 +609,78 @@ enum Resubscribed {
     Fresh(String, String, Vec<Option<Position>>),
     /// Goes on: what the client has of it.
     Going(SubState),
+}
+
+/// How many streaming binds of a session taken over may be ended with
+/// `LOOP` for coming by another name than the control link.
+const RELOCATING_BINDS: u8 = 2;
+
+/// Whether the client named another host than this node's control link
+/// (its `Host` header, port aside; both compared without case).
+pub(crate) fn reached_by_another_name(ctx: &BindContext) -> bool {
+    let Some(link) = ctx.control_link.as_deref() else {
+        return false;
+    };
+    let Some((_, host)) = ctx.headers.iter().find(|(name, _)| name == "host") else {
+        return false;
+    };
+    !host_part(host).eq_ignore_ascii_case(host_part(link))
+}
+
+/// `name` of `name:port`, `[v6]` of `[v6]:port`.
+fn host_part(authority: &str) -> &str {
+    let authority = authority.trim();
+    if let Some(end) = authority.strip_prefix('[').and_then(|r| r.find(']')) {
+        return &authority[..end + 2];
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(host: Option<&str>, link: Option<&str>) -> BindContext {
+        let headers: Vec<(String, String)> = host
+            .map(|h| vec![("host".to_owned(), h.to_owned())])
+            .unwrap_or_default();
+        BindContext {
+            client_ip: "127.0.0.1".into(),
+            client_port: 1,
+            headers: headers.into(),
+            control_link: link.map(str::to_owned),
+            server_name: "S".into(),
+            websocket: true,
+        }
+    }
+
+    #[test]
+    fn another_name_is_a_host_other_than_the_control_link() {
+        let push2 = Some("push2.example.test");
+        assert!(reached_by_another_name(&ctx(
+            Some("push1.example.test:8080"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("PUSH2.example.test:8080"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("push2.example.test"),
+            push2
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("push1.example.test"),
+            None
+        )));
+        assert!(!reached_by_another_name(&ctx(None, push2)));
+        assert!(reached_by_another_name(&ctx(
+            Some("[::1]:8080"),
+            Some("[::2]")
+        )));
+        assert!(!reached_by_another_name(&ctx(
+            Some("[::1]:8080"),
+            Some("[::1]")
+        )));
+    }
 }

@@ -79,6 +79,9 @@ pub(crate) struct State {
     pub closed: Option<(i32, String)>,
     /// A `force_rebind` asks the stream to end with `LOOP`.
     pub force_loop: bool,
+    /// Streaming binds still to end with `LOOP` when they come by another
+    /// name than the control link (a session taken over: see `adopt`).
+    pub relocating: u8,
     /// `LS_close_socket=true` on `force_rebind` or `destroy`: the transport
     /// closes the connection after the last line.
     pub close_socket: bool,
@@ -133,6 +136,7 @@ impl Session {
             keep_unbound: config.session_timeout,
             closed: None,
             force_loop: false,
+            relocating: 0,
             close_socket: false,
             client_ip: String::new(),
             next_trim: Instant::now(),

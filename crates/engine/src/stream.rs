@@ -132,6 +132,13 @@ impl Session {
         // The head waits for the new stream.
         st.woken_at = Some(now);
         st.force_loop = false;
+        if polling.is_none() && st.relocating > 0 && crate::adopt::reached_by_another_name(ctx) {
+            // A session taken over through the dead node's name: this
+            // stream ends at once with `LOOP`, so that the client binds
+            // again by this node's control link (see `adopt`).
+            st.relocating -= 1;
+            st.force_loop = true;
+        }
         st.keep_unbound = cfg.session_timeout
             + polling.map_or(Duration::ZERO, |p| Duration::from_millis(p.loop_ms));
         Line::Conok {

@@ -17,7 +17,7 @@ use shoal_adapter::{
     ready, AdapterError, AdapterSet, Bound, BoxFuture, DataProvider, ItemEvent, ItemEventListener,
     Position,
 };
-use shoal_engine::{Engine, EngineConfig};
+use shoal_engine::{BindContext, Engine, EngineConfig};
 use shoal_handoff::{Loaded, Store, StoreError, Write};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -784,4 +784,72 @@ async fn lines_wait_through_a_short_outage_so_the_journal_still_explains_them() 
         matches!(b.items[..], [shoal_handoff::ItemPlan::Resume { .. }]),
         "the journal explains the line of `b`: {plan:?}"
     );
+}
+
+#[tokio::test]
+async fn a_session_taken_over_by_the_dead_nodes_name_is_sent_to_this_nodes_control_link() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let (mut c, sid) = raw_session(&a).await;
+    c.through(|l| l.starts_with("CONF,")).await;
+    lock(&records).alive.remove("A/1");
+    // The client reaches B by A's name (keepalived moved A's address to B).
+    let by = |host: &str| BindContext {
+        headers: vec![("host".to_owned(), format!("{host}:8080"))].into(),
+        control_link: Some("push2.example.test".into()),
+        ..ws()
+    };
+    let until_over = |stream| async move {
+        let mut c = Client::new(stream);
+        while c.chunk().await.is_some() {}
+        c.lines
+    };
+    let first = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, 2), &by("push1.example.test"))
+        .await
+        .unwrap();
+    let lines = until_over(first).await;
+    assert_eq!(lines.first().map(|l| l.starts_with("CONOK,")), Some(true));
+    assert!(lines[0].ends_with(",push2.example.test"), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("LOOP,0"),
+        "{lines:?}"
+    );
+    // The official clients take the new control link from the next bind
+    // only: that one, still by A's name, ends with LOOP too.
+    let plain = bind(&format!("LS_session={sid}"));
+    let second = b
+        .engine
+        .bind_or_adopt(&plain, &by("push1.example.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        until_over(second).await.last().map(String::as_str),
+        Some("LOOP,0")
+    );
+    // By its own name, the stream goes on; and never more than twice by
+    // another (a client that ignores control links is not sent round).
+    let own = b
+        .engine
+        .bind_or_adopt(&plain, &by("push2.example.test"))
+        .await
+        .unwrap();
+    let mut own = Client::new(own);
+    own.through(|l| l.starts_with("CONOK,")).await;
+    broker.publish("a", &[("seq", "1")]);
+    own.through(|l| l.starts_with("U,1,1,")).await;
+    let third = b
+        .engine
+        .bind_or_adopt(&plain, &by("push1.example.test"))
+        .await
+        .unwrap();
+    let mut third = Client::new(third);
+    third.through(|l| l.starts_with("CONOK,")).await;
+    broker.publish("a", &[("seq", "2")]);
+    let lines = third.through(|l| l.starts_with("U,1,1,")).await;
+    assert!(!lines.iter().any(|l| l.starts_with("LOOP")), "{lines:?}");
 }

@@ -52,6 +52,16 @@ pub struct Args {
     /// POST /publish enabled by a token made for the kit.
     #[arg(long, value_enum, value_name = "BROKER")]
     feed: Option<FeedArg>,
+    /// keepalived (VRRP) moves a dead node's public address to a live node,
+    /// which takes its clients' sessions over: one keepalived/nodeK.conf per
+    /// node host; the nodes listen on every interface. For the options whose
+    /// control link names a node's own address (1.B.2, 2.B.1.2, 2.B.1.4,
+    /// 2.B.2.2, 2.B.2.4).
+    #[arg(long)]
+    vrrp: bool,
+    /// The node hosts' network interface that holds their addresses, with --vrrp.
+    #[arg(long, default_value = "eth0", value_name = "IFACE", requires = "vrrp")]
+    vrrp_interface: String,
     /// Sign the certificates with this CA (PEM) instead of a new test CA.
     #[arg(long, requires = "ca_key", value_name = "PEM")]
     ca_cert: Option<PathBuf>,
@@ -139,6 +149,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             FeedArg::Redis => shoal_cluster::Feed::Redis,
             FeedArg::Nats => shoal_cluster::Feed::Nats,
         }),
+        vrrp: args.vrrp,
+        vrrp_interface: args.vrrp_interface,
     };
     let plan = plan(&opts)?;
     let ca = match (args.ca_cert, args.ca_key) {
@@ -165,9 +177,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             f.publish_token
         );
     }
-    println!(
-        "Next: see {}/README.md (host names, then ./start.sh).",
-        out.display()
-    );
+    if plan.options.vrrp {
+        println!(
+            "Next: see {}/README.md (host names, one host per node with its keepalived/nodeK.conf).",
+            out.display()
+        );
+    } else {
+        println!(
+            "Next: see {}/README.md (host names, then ./start.sh).",
+            out.display()
+        );
+    }
     Ok(())
 }

@@ -298,9 +298,11 @@ function readKitSpec(dir) {
 const hostPort = (host, port) => `${String(host).replace(/^\[(.*)\]$/, '$1')}:${port}`;
 
 // opts: nodeArgs (more `shoal serve` arguments for every node), fastStop (see
-// ShoalServer: false when nodeArgs set the drain), logLevel, startTimeoutMs.
+// ShoalServer: false when nodeArgs set the drain), logLevel, startTimeoutMs,
+// nodeCommand (nodeSpec => { bin, binArgs }: what runs `serve` for a node,
+// e.g. `ip netns exec NS shoal`; by default the Shoal binary itself).
 class Kit extends EventEmitter {
-  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000, nodeArgs = [], fastStop = true } = {}) {
+  constructor(dir, spec, { logLevel = NODE_LOG_LEVEL, startTimeoutMs = 15000, nodeArgs = [], fastStop = true, nodeCommand = () => ({}) } = {}) {
     super();
     this.setMaxListeners(0);
     this.dir = path.resolve(dir);
@@ -335,6 +337,7 @@ class Kit extends EventEmitter {
     for (const nodeSpec of spec.nodes) {
       const node = { name: nodeSpec.name, spec: nodeSpec, server: null };
       node.server = new ShoalServer({
+        ...nodeCommand(nodeSpec),
         name: nodeSpec.name,
         listen: [],
         listeners: nodeSpec.listens.length,
@@ -379,7 +382,13 @@ class Kit extends EventEmitter {
   async startNode(name) {
     const node = this.node(name);
     await node.server.start({ timeoutMs: this.startTimeoutMs });
-    const got = node.server.addresses.map((a) => hostPort(a.host, a.port)).sort();
+    // A node listening on every interface (a --vrrp kit) serves kit.json's
+    // address of that port (the node host's own one).
+    const anyHost = new Set(['0.0.0.0', '[::]', '::']);
+    const got = node.server.addresses.map((a) => {
+      const same = anyHost.has(a.host) && node.spec.listens.find(([, p]) => p === a.port);
+      return same ? hostPort(same[0], a.port) : hostPort(a.host, a.port);
+    }).sort();
     const want = node.spec.listens.map(([h, p]) => hostPort(h, p)).sort();
     if (got.join(' ') !== want.join(' ')) {
       throw new Error(`${name} listens on ${got.join(', ')}, kit.json says ${want.join(', ')}\n${node.server.logTail(40)}`);

@@ -37,15 +37,16 @@ function ip(args) {
   }
 }
 
-// A /30 of 198.18.<k>.0 that no interface of the host uses yet. Starting
-// from the pid spreads parallel test processes apart.
+// A block 198.18.<k>.0 that no interface of the host uses yet (a /30 here,
+// a /24 for lib/lan.js). Starting from the pid spreads parallel test
+// processes apart.
 function freeBlock() {
   const used = ip(['-o', '-4', 'addr', 'show']);
   for (let i = 0; i < 254; i += 1) {
     const k = ((process.pid + made + i) % 254) + 1;
     if (!used.includes(` 198.18.${k}.`)) return k;
   }
-  throw new Error('no free 198.18.<k>.0/30 block for a test namespace');
+  throw new Error('no free 198.18.<k>.0 block for a test network');
 }
 
 class Netns {
@@ -119,4 +120,4 @@ function createNetns() {
   return ns;
 }
 
-module.exports = { createNetns };
+module.exports = { createNetns, ip, freeBlock, IP };

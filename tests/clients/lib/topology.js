@@ -103,7 +103,8 @@ function groupsOf(c) {
 }
 
 // Writes the kit of a case into a fresh folder; returns the folder (removed
-// again if cluster-plan fails). c.feed: 'redis' or 'nats' (--feed).
+// again if cluster-plan fails). c.feed: 'redis' or 'nats' (--feed); c.vrrp:
+// --vrrp (lib/vrrp.js).
 function makeKit(c) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
   const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
@@ -112,6 +113,7 @@ function makeKit(c) {
   if (c.multihosting) args.push('--multihosting');
   if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
   if (c.feed) args.push('--feed', c.feed);
+  if (c.vrrp) args.push('--vrrp');
   try {
     execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {

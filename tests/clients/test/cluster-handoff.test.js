@@ -110,13 +110,17 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
-const { isDeepStrictEqual, promisify } = require('node:util');
+const { promisify } = require('node:util');
 const { withKit, parseLogLine } = require('../lib/cluster');
+const {
+  BEFORE, STREAMING, Feed, Checks, msText, saveLogs,
+  startClients, ownersOf, reached, mover, finish, figures, resultFields, diagnose, checkClients,
+} = require('../lib/handoff');
 const { startProxy } = require('../lib/proxy');
 const { Publisher, guard } = require('../lib/publisher');
 const { writeResult } = require('../lib/results');
-const { makeKit, percentile } = require('../lib/topology');
-const { compactRanges, parseSeq, sequenceProblems, waitUntil } = require('../lib/util');
+const { makeKit } = require('../lib/topology');
+const { waitUntil } = require('../lib/util');
 
 const SCENARIOS = [
   { id: '1.A.2', kind: 'redis', network: '127.0.86', how: 'kill' },
@@ -160,23 +164,6 @@ const SCENARIOS = [
 const caseName = (s) => `${s.id}${s.nodes > 2 ? `, ${s.nodes} nodes` : ''}${s.balancer === 'haproxy' ? '' : `, ${s.balancer}`}, ${s.kind}, ${s.how}${s.transport ? `, ${s.transport}` : ''}`;
 const caseSlug = (s) => `${s.how}-${s.id}${s.nodes > 2 ? `-${s.nodes}n` : ''}${s.balancer === 'haproxy' ? '' : `-${s.balancer}`}-${s.kind}${s.transport ? `-${s.transport.toLowerCase()}` : ''}`;
 
-const RAW_ITEMS = ['counter', 'counter2'];
-const ROWS = 5; // book rows row1..row5
-const SUBSCRIPTIONS = [
-  { id: 'raw', mode: 'RAW', items: RAW_ITEMS, fields: ['seq'], dataAdapter: 'DEFAULT' },
-  { id: 'distinct', mode: 'DISTINCT', items: ['news'], fields: ['seq'], dataAdapter: 'DEFAULT', snapshot: 'yes' },
-  { id: 'book', mode: 'COMMAND', items: ['book'], fields: ['key', 'command', 'qty'], dataAdapter: 'DEFAULT', snapshot: 'yes' },
-  { id: 'quote', mode: 'MERGE', items: ['quote'], fields: ['value'], dataAdapter: 'DEFAULT', snapshot: 'yes' },
-];
-const SUB_IDS = SUBSCRIPTIONS.map((s) => s.id);
-// Ticks every client has before the disruption, and after the last client
-// is back before the publishing stops.
-const BEFORE = 50;
-const AFTER = 50;
-// The client gives up recovering after sessionRecoveryTimeout (15 s by
-// default) and then makes a new session: either way it is back well within this.
-const REATTACH_TIMEOUT_MS = 40000;
-const STREAMING = /^CONNECTED:(WS|HTTP)-STREAMING$/;
 // The status a scenario's clients are connected in: with a forced transport,
 // exactly that one.
 const connectedIn = (s) => (s.transport ? new RegExp(`^CONNECTED:${s.transport}$`) : STREAMING);
@@ -193,122 +180,6 @@ const DRAIN_EXIT_MS = (DRAIN_GRACE_S + DRAIN_WINDOW_S + 5) * 1000;
 // Partition: ticks the other node's clients get while node1 is cut off from
 // the broker (after its liveness key is gone).
 const PARTITION_TICKS = 30;
-// Handoff log lines that say a session was not (or not for good) taken over.
-const REFUSED_HANDOFF = /not taken over|taken over and then lost|took this session over first/;
-
-// ---------------------------------------------------------------------------
-// What the application publishes: per tick seq, one entry of each item, the
-// RAW counters interleaved; the book's rows follow a fixed plan.
-
-class Feed {
-  constructor() {
-    this.rows = new Map(); // the book as published: key -> qty
-  }
-
-  // The book's operation at tick seq: row1..row5 added at ticks 1..5, then
-  // each row in turn: added again if deleted, deleted every fourth tick,
-  // updated otherwise.
-  bookOp(seq) {
-    const key = `row${((seq - 1) % ROWS) + 1}`;
-    if (!this.rows.has(key)) {
-      this.rows.set(key, String(seq));
-      return { item: 'book', command: 'ADD', key, fields: { qty: String(seq) } };
-    }
-    if (seq % 4 === 0) {
-      this.rows.delete(key);
-      return { item: 'book', command: 'DELETE', key, fields: {} };
-    }
-    this.rows.set(key, String(seq));
-    return { item: 'book', command: 'UPDATE', key, fields: { qty: String(seq) } };
-  }
-
-  bodies(seq) {
-    const s = String(seq);
-    return [
-      { item: 'counter', fields: { seq: s } },
-      { item: 'counter2', fields: { seq: s } },
-      { item: 'news', fields: { seq: s } },
-      this.bookOp(seq),
-      { item: 'quote', fields: { value: s } },
-    ];
-  }
-
-  table() {
-    return Object.fromEntries([...this.rows].sort(([a], [b]) => a.localeCompare(b)));
-  }
-}
-
-// ---------------------------------------------------------------------------
-// What a client got (lib/cluster.js ClusterClient events)
-
-const seqOf = (e) => parseSeq(e.values.seq);
-const updatesOf = (c, id, item = null) => c.events.filter((e) => e.ev === 'update' && e.id === id && (item === null || e.item === item));
-const seqsOf = (c, id, item = null) => updatesOf(c, id, item).map(seqOf);
-const eventsOf = (c, ev, id = null) => c.events.filter((e) => e.ev === ev && (id === null || e.id === id));
-const lastQuote = (c) => {
-  const u = updatesOf(c, 'quote').pop();
-  return u ? u.values.value : undefined;
-};
-
-// The COMMAND table a client keeps: ADD and UPDATE set the row of their key,
-// DELETE removes it, onClearSnapshot removes every row.
-function bookTable(c) {
-  const rows = new Map();
-  for (const e of c.events) {
-    if (e.id !== 'book') continue;
-    if (e.ev === 'clearSnapshot') rows.clear();
-    else if (e.ev === 'update' && e.values.command === 'DELETE') rows.delete(e.values.key);
-    else if (e.ev === 'update') rows.set(e.values.key, e.values.qty);
-  }
-  return Object.fromEntries([...rows].sort(([a], [b]) => a.localeCompare(b)));
-}
-
-// Entries of 1..last a client never got, and entries it got more than once.
-function lostAndDup(seqs, last) {
-  const seen = new Set(seqs);
-  let lost = 0;
-  for (let s = 1; s <= last; s += 1) if (!seen.has(s)) lost += 1;
-  return { lost, dup: seqs.length - seen.size };
-}
-
-// The RAW and DISTINCT runs of a client: [what, seqs].
-const runsOf = (c) => [
-  ...RAW_ITEMS.map((item) => [`RAW ${item}`, seqsOf(c, 'raw', item)]),
-  ['DISTINCT news', seqsOf(c, 'distinct')],
-];
-
-// The checks of the outcome, gathered: each failed assertion is kept and
-// they are all reported at the end, in one AssertionError.
-class Checks {
-  constructor() {
-    this.failures = [];
-    this.count = 0;
-  }
-
-  check(fn) {
-    this.count += 1;
-    try {
-      fn();
-    } catch (err) {
-      if (!(err instanceof assert.AssertionError)) throw err;
-      this.failures.push(err.message.split('\n')[0]);
-    }
-  }
-
-  done(what) {
-    if (this.failures.length) {
-      assert.fail(`${what}: ${this.failures.length} of ${this.count} checks failed:\n  - ${this.failures.join('\n  - ')}`);
-    }
-  }
-}
-
-// Waits for every promise (each bounded by its own timeout), failing at once
-// if the publisher fails; resolves with the first lines of the failed waits'
-// errors (the checks after them tell what is wrong).
-async function waitAll(pub, promises) {
-  const results = await guard(pub, Promise.allSettled(promises));
-  return results.filter((r) => r.status === 'rejected').map((r) => String(r.reason && r.reason.message).split('\n')[0]);
-}
 
 // ---------------------------------------------------------------------------
 // Partition: node1 reaches the broker through a TCP proxy of its own (its
@@ -389,47 +260,6 @@ const waitNodeLine = (kit, name, re, since, what, timeoutMs = 15000) => waitUnti
 });
 
 // ---------------------------------------------------------------------------
-// Moves: a client losing its stream and streaming again.
-
-// The first status not matching `connected` (streaming, or the forced
-// transport) at index >= from, then the first one matching it after it:
-// { lost, connected } (status events).
-async function waitMove(c, from, what, connected = STREAMING) {
-  const lost = await c.waitEvent((e) => e.ev === 'status' && !connected.test(e.status), {
-    from, timeoutMs: 15000, what: `a status other than ${connected} after ${what}`,
-  });
-  const back = await c.waitStatus(connected, { from: lost.index + 1, timeoutMs: REATTACH_TIMEOUT_MS });
-  return { lost, connected: back };
-}
-
-// Waits until a node other than `left` logged taking session sid over, after
-// time t; resolves with that line, or rejects (a wait failure).
-const waitTakenOver = (kit, sid, left, t) => waitUntil(kit, () => kit.handoffsOf(sid)
-  .find((h) => h.node !== left && h.t >= t - 5 && h.message.startsWith('session taken over from')), {
-  timeoutMs: 5000, what: `a node other than ${left} logging "session taken over" for ${sid}`,
-  state: () => kit.handoffsOf(sid).map((h) => `${h.node}: ${h.message}`).join('; ') || 'no handoff line',
-});
-
-const ms = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { sorted: s, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : null };
-};
-const msText = (f) => `p50 ${f.p50} p99 ${f.p99} max ${f.max} ms`;
-
-// SHOAL_HANDOFF_LOGS=<dir>: every log the kit kept (the nodes' last lines,
-// the balancer's, each client's library log and events) written to
-// <dir>/<case slug>/, for a look at a run afterwards.
-function saveLogs(kit, dir) {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const name of kit.nodes.keys()) fs.writeFileSync(path.join(dir, `${name}.log`), `${kit.node(name).server.log.join('\n')}\n`);
-  fs.writeFileSync(path.join(dir, 'balancer.log'), `${kit.balancerLines().join('\n')}\n`);
-  for (const c of kit.clients) {
-    fs.writeFileSync(path.join(dir, `${c.name}.log`), `${c.log.join('\n')}\n`);
-    fs.writeFileSync(path.join(dir, `${c.name}.events`), `${c.events.map((e) => JSON.stringify(e)).join('\n')}\n`);
-  }
-}
-
-// ---------------------------------------------------------------------------
 
 async function handoff(t, s) {
   const { id, kind, network, how } = s;
@@ -440,25 +270,8 @@ async function handoff(t, s) {
   const part = how === 'partition' ? await partitionable(t, dir, network) : null;
   await withKit(t, dir, how === 'drain' || how === 'rolling' ? DRAIN_OPTS : {}, async (kit) => {
     assert.equal(kit.feed.kind, kind, 'kit.json names the feed');
-    const clients = [];
-    for (let i = 1; i <= s.clients; i += 1) {
-      clients.push(await kit.spawnClient({ source: `${network}.${50 + i}`, name: `client${i}`, adapterSet: 'FEED', forcedTransport: s.transport }));
-    }
-    for (const c of clients) {
-      for (const sub of SUBSCRIPTIONS) c.subscribe(sub);
-      c.connect();
-    }
-    await Promise.all(clients.map(async (c) => {
-      await c.waitStatus(connected, { timeoutMs: 20000 });
-      for (const sub of SUB_IDS) await c.waitSubscribed(sub);
-      await c.waitEvent((e) => e.ev === 'endOfSnapshot' && e.id === 'book', { what: 'the (empty) book snapshot' });
-    }));
-    const owner = new Map(); // client -> { sid, node, transport }: its first session
-    for (const c of clients) {
-      const info = await kit.waitSession(c.sessionId());
-      assert.equal(info.adapterSet, 'FEED', `${c.name}: adapter set`);
-      owner.set(c, { sid: c.sessionId(), node: info.node, transport: c.status() });
-    }
+    const clients = await startClients(kit, { network, count: s.clients, connected, transport: s.transport });
+    const owner = await ownersOf(kit, clients); // client -> { sid, node, transport }: its first session
     if (s.transport) for (const c of clients) assert.equal(owner.get(c).transport, `CONNECTED:${s.transport}`, `${c.name}: status with the forced transport`);
     t.diagnostic(`sessions: ${clients.map((c) => `${c.name}@${owner.get(c).node} (${owner.get(c).sid}, ${owner.get(c).transport})`).join(' ')}`);
     const victim = owner.get(clients[0]).node;
@@ -469,12 +282,6 @@ async function handoff(t, s) {
     const pub = new Publisher(kit, { source: `${network}.70`, bodies: (seq) => feed.bodies(seq) });
     pub.start();
     try {
-      // Every client has the ticks up to seq of each item.
-      const reached = (c, seq, timeoutMs = 20000) => Promise.all([
-        ...RAW_ITEMS.map((item) => c.waitUpdate('raw', { pred: (e) => e.item === item && seqOf(e) >= seq, timeoutMs, what: `RAW ${item} seq ${seq}` })),
-        c.waitUpdate('distinct', { pred: (e) => !e.snapshot && seqOf(e) >= seq, timeoutMs, what: `DISTINCT news seq ${seq}` }),
-        c.waitUpdate('quote', { pred: (e) => Number(e.values.value) >= seq, timeoutMs, what: `MERGE quote value ${seq}` }),
-      ]);
       await guard(pub, Promise.all(clients.map((c) => reached(c, BEFORE))));
 
       // The disruption: steps (a node killed or drained, each), and the moves
@@ -483,12 +290,7 @@ async function handoff(t, s) {
       const moves = [];
       const waitFailures = [];
       const marks = new Map(); // client -> event index at the first step
-      const moveAll = (movers, step, from) => waitAll(pub, movers.map(async (c) => {
-        const m = await waitMove(c, from.get(c), `${step.what} of ${step.node}`, connected);
-        const move = { client: c, step, left: step.node, ...m, takenOver: null };
-        moves.push(move);
-        move.takenOver = await waitTakenOver(kit, owner.get(c).sid, step.node, step.t);
-      }));
+      const moveAll = mover(kit, pub, owner, moves, connected);
       if (how === 'kill') {
         // kill -9 between two ticks: no publish is in flight to the dead node.
         const kill = await guard(pub, pub.between(async (seq) => {
@@ -563,26 +365,10 @@ async function handoff(t, s) {
       t.diagnostic(`${steps.map((st) => `${st.what} of ${st.node} after tick ${st.tick}`).join(', ')}; ` +
         `moves: ${moves.map((m) => `${m.client.name} ${m.left}->${m.takenOver ? m.takenOver.node : '?'}`).join(' ')}`);
 
-      // Everyone goes on: AFTER ticks more than the last disruption's end.
-      const base = pub.seq;
-      waitFailures.push(...await waitAll(pub, clients.map((c) => reached(c, base + AFTER, 30000))));
-      await pub.stop();
-      const last = pub.seq;
-      assert.equal(pub.error, null, pub.describe());
-
-      // The end: every client has the last tick of each item, and a fresh
-      // client tells the book's current rows.
-      waitFailures.push(...await waitAll(pub, clients.map((c) => reached(c, last, 15000))));
-      const fresh = await kit.spawnClient({ source: `${network}.69`, name: 'fresh', adapterSet: 'FEED' });
-      for (const sub of SUBSCRIPTIONS.filter((x) => x.id === 'book' || x.id === 'quote')) fresh.subscribe(sub);
-      fresh.connect();
-      await fresh.waitStatus(STREAMING, { timeoutMs: 20000 });
-      await fresh.waitEvent((e) => e.ev === 'endOfSnapshot' && e.id === 'book', { what: 'the book snapshot', timeoutMs: 15000 });
-      await fresh.waitUpdate('quote', { timeoutMs: 15000 });
-      const freshTable = bookTable(fresh);
-      waitFailures.push(...await waitAll(pub, clients.map((c) => waitUntil(c, () => isDeepStrictEqual(bookTable(c), freshTable), {
-        timeoutMs: 10000, what: `${c.name}: the book as the fresh client has it`, state: () => JSON.stringify(bookTable(c)),
-      }))));
+      // Everyone goes on: AFTER ticks more than the last disruption's end;
+      // then the end, as a fresh client sees it.
+      const end = await finish(kit, pub, clients, { network, waitFailures });
+      const { last, freshTable } = end;
       for (const w of waitFailures) t.diagnostic(`wait: ${w}`);
 
       // Figures: re-attach times, sessions kept, entries lost and repeated.
@@ -593,104 +379,21 @@ async function handoff(t, s) {
         const cut = kit.handoffsOf(owner.get(m.client).sid).find((h) => h.node === m.left && h.t >= m.step.t - 5 && h.message.startsWith('session handed over'));
         return cut ? cut.t : m.lost.t;
       };
-      const reattach = ms(moves.map((m) => m.connected.t - origin(m)));
-      const firstUpdate = ms(moves.map((m) => {
-        const u = m.client.events.find((e) => e.index > m.lost.index && e.ev === 'update' && e.id === 'raw');
-        return u ? u.t - origin(m) : null;
-      }).filter((x) => x !== null));
-      const kept = movedClients.filter((c) => isDeepStrictEqual(c.sessions(), [owner.get(c).sid])).length;
-      const newSessions = clients.reduce((n, c) => n + c.sessions().length - 1, 0);
-      const perItem = {}; // what -> { lost, dup } over every client
-      for (const c of clients) {
-        for (const [what, seqs] of runsOf(c)) {
-          const { lost, dup } = lostAndDup(seqs, last);
-          perItem[what] = perItem[what] || { lost: 0, dup: 0 };
-          perItem[what].lost += lost;
-          perItem[what].dup += dup;
-        }
-      }
-      const lostTotal = Object.values(perItem).reduce((n, x) => n + x.lost, 0);
-      const dupTotal = Object.values(perItem).reduce((n, x) => n + x.dup, 0);
-      for (const c of movedClients) {
-        const { sid } = owner.get(c);
-        const statuses = c.events.filter((e) => e.index >= marks.get(c) && e.ev === 'status').map((e) => `${e.status}@+${e.t - steps[0].t}`);
-        const where = kit.handoffsOf(sid).map((h) => `${h.node} ${h.message.replace(/^session /, '')}@+${h.t - steps[0].t}`);
-        const cuts = kit.bindCutsOf(sid).map((x) => `${x.node}@+${x.t - steps[0].t}`);
-        t.diagnostic(`${c.name}: sessions ${c.sessions().join(' ')}; statuses: ${statuses.join(' -> ')}; ` +
-          `handoff lines: ${where.join(', ') || 'none'}; bind_session cut: ${cuts.join(', ') || 'none'}; ${runsOf(c).map(([what, seqs]) => `${what} ${compactRanges(seqs, 12)}`).join('; ')}`);
-      }
-      // Where a run went wrong, the entries around it: seq, time from the
-      // first step, and whether they came before the client streamed again.
-      for (const c of clients) {
-        for (const [what, sub, item] of [...RAW_ITEMS.map((i) => [`RAW ${i}`, 'raw', i]), ['DISTINCT news', 'distinct', null]]) {
-          const ups = updatesOf(c, sub, item).filter((e) => !e.snapshot || sub !== 'distinct');
-          const seqs = ups.map(seqOf);
-          const bad = seqs.findIndex((x, i) => i > 0 && x !== seqs[i - 1] + 1);
-          if (bad < 0) continue;
-          const back = moves.filter((m) => m.client === c).map((m) => m.connected.index);
-          const around = ups.slice(Math.max(0, bad - 6), bad + 4).map((e) => `${seqOf(e)}@+${e.t - steps[0].t}${back.some((i) => e.index > i) ? '' : ' (before re-attach)'}`);
-          t.diagnostic(`${c.name}: ${what} around #${bad}: ${around.join(', ')}; re-attached at +${moves.filter((m) => m.client === c).map((m) => m.connected.t - steps[0].t).join(', +') || '-'}`);
-        }
-      }
-      const line = `handoff ${name}: reattach ${msText(reattach)}, kept ${kept}/${movedClients.length} sessions, ` +
-        `lost ${lostTotal}, dup ${dupTotal}; first update ${msText(firstUpdate)}`;
+      const fig = figures(kit, { clients, owner, moves, movedClients, last, origin });
+      diagnose(t, kit, { clients, owner, moves, movedClients, marks, t0: steps[0].t });
+      const line = `handoff ${name}: reattach ${msText(fig.reattach)}, kept ${fig.kept}/${movedClients.length} sessions, ` +
+        `lost ${fig.lostTotal}, dup ${fig.dupTotal}; first update ${msText(fig.firstUpdate)}`;
       t.diagnostic(line);
       console.log(line);
       t.diagnostic(`${last} ticks (${pub.published} publishes, ${pub.retries.length} refused and tried again); book ${JSON.stringify(freshTable)}`);
 
       // The checks.
       const checks = new Checks();
-      checks.check(() => assert.deepEqual(freshTable, feed.table(), 'the fresh client\'s book is the rows published'));
-      checks.check(() => assert.equal(lastQuote(fresh), String(last), 'the fresh client\'s quote is the last published'));
       for (const st of steps.filter((x) => x.what === 'drain')) {
         checks.check(() => assert.ok(st.exited && st.exitMs < DRAIN_EXIT_MS, `${st.node} exited ${st.exitMs} ms after SIGTERM (at most ${DRAIN_EXIT_MS})`));
       }
-      for (const c of clients) {
-        const { sid } = owner.get(c);
-        const moved = movedClients.includes(c);
-        const role = moved ? `${c.name} (moved: ${steps.filter((st) => st.movers.includes(c)).map((st) => `${st.what} of ${st.node}`).join(', ')})` : `${c.name} (on ${owner.get(c).node})`;
-        checks.check(() => assert.deepEqual(c.sessions(), [sid], `${role}: session ids ${c.sessions().join(' ')}, want only ${sid}`));
-        checks.check(() => assert.equal(c.sessionId(), sid, `${role}: getSessionId() at the end`));
-        for (const sub of SUB_IDS) {
-          checks.check(() => assert.equal(eventsOf(c, 'subscribed', sub).length, 1, `${role}: onSubscription of ${sub} ${eventsOf(c, 'subscribed', sub).length} times`));
-          checks.check(() => assert.equal(eventsOf(c, 'unsubscribed', sub).length, 0, `${role}: onUnsubscription of ${sub}`));
-        }
-        const troubles = c.events.filter((e) => ['lost', 'subscriptionError', 'serverError'].includes(e.ev));
-        checks.check(() => assert.deepEqual(troubles, [], `${role}: onItemLostUpdates, onSubscriptionError or onServerError: ${JSON.stringify(troubles.slice(0, 3))}`));
-        const statuses = c.events.filter((e) => e.index >= marks.get(c) && e.ev === 'status').map((e) => e.status);
-        if (moved) {
-          checks.check(() => assert.ok(statuses.includes('DISCONNECTED:TRYING-RECOVERY'), `${role}: no DISCONNECTED:TRYING-RECOVERY (${statuses.join(' -> ')})`));
-          checks.check(() => assert.ok(!statuses.includes('DISCONNECTED:WILL-RETRY') && !statuses.includes('DISCONNECTED'),
-            `${role}: gave its session up (${statuses.join(' -> ')})`));
-          checks.check(() => assert.match(c.status() || '', connected, `${role}: status ${c.status()} at the end`));
-          for (const st of steps.filter((x) => x.movers.includes(c))) {
-            const m = moves.find((x) => x.client === c && x.step === st);
-            checks.check(() => assert.ok(m && m.takenOver, `${role}: after the ${st.what} of ${st.node}, no other node logged "session taken over" for ${sid}`));
-            if (st.what === 'drain') {
-              const cut = kit.handoffsOf(sid).some((h) => h.node === st.node && h.t >= st.t - 5 && h.message.startsWith('session handed over'));
-              checks.check(() => assert.ok(cut, `${role}: ${st.node} did not log "session handed over" for ${sid}`));
-            }
-          }
-        } else {
-          checks.check(() => assert.deepEqual(statuses, [], `${role}: status changes after the ${steps[0].what} of ${steps[0].node}`));
-          if (s.transport) checks.check(() => assert.match(c.status() || '', connected, `${role}: status ${c.status()} at the end`));
-          const lines = kit.handoffsOf(sid).map((h) => `${h.node}: ${h.message}`);
-          checks.check(() => assert.deepEqual(lines, [], `${role}: handoff lines about ${sid}, which never left ${owner.get(c).node}`));
-        }
-        const refused = kit.handoffsOf(sid).filter((h) => REFUSED_HANDOFF.test(h.message));
-        checks.check(() => assert.deepEqual(refused.map((h) => `${h.node}: ${h.message}`), [], `${role}: handoff refused`));
-        const info = kit.sessionInfo(sid);
-        checks.check(() => assert.ok(info && !info.closed, `${role}: ${sid} closed: ${JSON.stringify(info && info.closed)}`));
-        for (const [what, seqs] of runsOf(c)) {
-          checks.check(() => assert.deepEqual(sequenceProblems(seqs), [], `${role}: ${what} ${compactRanges(seqs, 12)}: ${sequenceProblems(seqs, { maxReported: 3 }).join('; ')}`));
-          checks.check(() => assert.ok(seqs[0] === 1 && seqs[seqs.length - 1] === last, `${role}: ${what} ${compactRanges(seqs, 12)}, want 1..${last}`));
-        }
-        checks.check(() => assert.deepEqual(bookTable(c), freshTable, `${role}: book ${JSON.stringify(bookTable(c))}, the fresh client's ${JSON.stringify(freshTable)}`));
-        checks.check(() => assert.equal(lastQuote(c), String(last), `${role}: quote ${lastQuote(c)}, last published ${last}`));
-      }
+      checkClients(checks, kit, { clients, owner, movedClients, steps, moves, marks, connected, transport: s.transport, end, feed });
 
-      const adopters = {};
-      for (const m of moves) if (m.takenOver) adopters[m.takenOver.node] = (adopters[m.takenOver.node] || 0) + 1;
       writeResult(`handoff-${caseSlug(s)}`, {
         case: name,
         id,
@@ -699,22 +402,7 @@ async function handoff(t, s) {
         how,
         transport: s.transport,
         nodes: s.nodes,
-        clients: clients.length,
-        moved: movedClients.length,
-        moves: moves.length,
-        adopters,
-        kept_sessions: kept,
-        new_sessions: newSessions,
-        bind_session_cuts: movedClients.reduce((n, c) => n + kit.bindCutsOf(owner.get(c).sid).length, 0),
-        reattach_ms: reattach.sorted,
-        reattach_p50_ms: reattach.p50,
-        reattach_p99_ms: reattach.p99,
-        reattach_max_ms: reattach.max,
-        first_update_ms: firstUpdate.sorted,
-        first_update_p50_ms: firstUpdate.p50,
-        first_update_p99_ms: firstUpdate.p99,
-        first_update_max_ms: firstUpdate.max,
-        lost_dup: perItem,
+        ...resultFields(kit, { clients, owner, moves, movedClients, fig }),
         ticks: last,
         drain_grace_s: how === 'kill' ? null : DRAIN_GRACE_S,
         drain_window_s: how === 'kill' ? null : DRAIN_WINDOW_S,

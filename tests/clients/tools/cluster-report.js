@@ -79,11 +79,13 @@ function clusterTables() {
 }
 
 // "Zero-loss fail-over (session handoff)": one row per scenario of
-// test/cluster-handoff.test.js.
+// test/cluster-handoff.test.js, then those of test/cluster-vrrp.test.js
+// (vrrp: keepalived moved the node's address; back: the killed node
+// started again, its address back on it).
 function handoffTable() {
-  const how = { kill: 0, drain: 1, rolling: 2, partition: 3 };
+  const how = { kill: 0, drain: 1, rolling: 2, partition: 3, back: 4 };
   const v = (x) => (x == null ? '-' : x);
-  const rows = [...handoffs].sort((a, b) => how[a.how] - how[b.how] || order(a.id).localeCompare(order(b.id)) ||
+  const rows = [...handoffs].sort((a, b) => !!a.vrrp - !!b.vrrp || how[a.how] - how[b.how] || order(a.id).localeCompare(order(b.id)) ||
     a.nodes - b.nodes || (a.balancer || '').localeCompare(b.balancer || '') || a.broker.localeCompare(b.broker) || (a.transport || '').localeCompare(b.transport || ''));
   const drained = rows.find((r) => r.drain_grace_s != null);
   const out = [HANDOFF_BEGIN, ''];
@@ -93,7 +95,9 @@ function handoffTable() {
     `\`kill -9\` of one node, a drain (\`SIGTERM\`${drained ? `, grace ${drained.drain_grace_s} s, window ${drained.drain_window_s} s` : ''}), or a rolling restart (each node drained, started again, seen UP, then the next). ` +
     'Re-attach: from the kill, or from the drained node handing the session over, to the client streaming again; first update: from the same instant to its first RAW entry after that. ' +
     'Kept: moved clients that ended with their first session; new: sessions opened beyond each client\'s first. Lost / dup: entries of 1..last missing or repeated, over every client (RAW `counter`, `counter2`, DISTINCT `news`). ' +
-    'Partition: one node cut off the broker (not off the balancer) until its liveness key expired, then back; no client is to move.');
+    'Partition: one node cut off the broker (not off the balancer) until its liveness key expired, then back; no client is to move. ' +
+    '*keepalived*: kits made with `--vrrp`, the client\'s requests going straight to its node\'s own address, which keepalived moved to the live node; ' +
+    '*back*: the killed node started again and its address returned to it: moved are the taken-over clients whose stream that cut, re-attach from the node\'s start.');
   out.push('');
   out.push('| option | broker | disruption | clients | moved | kept | new sessions | re-attach p50 / p99 / max ms | first update p50 / p99 / max ms | lost / dup per item |');
   out.push('|---|---|---|--:|--:|--:|--:|--:|--:|---|');
@@ -103,9 +107,10 @@ function handoffTable() {
       kill: 'kill -9',
       drain: 'drain',
       rolling: `rolling restart (${r.moves} moves)`,
+      back: `${cut.node} started again after its kill -9, its address back on it after ${v(r.address_moved_ms)} ms`,
       partition: `${cut.node} cut off the broker for ${(cut.healed_after_ms / 1000).toFixed(1)} s (its liveness key gone after ${(cut.dead_after_ms / 1000).toFixed(1)} s)`,
-    }[r.how];
-    const option = `${r.id}${r.nodes > 2 ? `, ${r.nodes} nodes` : ''}${r.balancer && r.balancer !== 'haproxy' ? `, ${r.balancer}` : ''}${r.transport ? `, ${r.transport}` : ''}${r.failed_checks ? ` (${r.failed_checks} check${r.failed_checks > 1 ? 's' : ''} failed)` : ''}`;
+    }[r.how] + (r.vrrp && r.how !== 'back' ? ` (its address moved after ${v(r.address_moved_ms)} ms)` : '');
+    const option = `${r.id}${r.nodes > 2 ? `, ${r.nodes} nodes` : ''}${r.balancer && r.balancer !== 'haproxy' ? `, ${r.balancer}` : ''}${r.vrrp ? ', keepalived' : ''}${r.transport ? `, ${r.transport}` : ''}${r.failed_checks ? ` (${r.failed_checks} check${r.failed_checks > 1 ? 's' : ''} failed)` : ''}`;
     const items = Object.entries(r.lost_dup).map(([item, x]) => `${item.replace(/^(RAW|DISTINCT) /, '')} ${x.lost} / ${x.dup}`).join(', ');
     const times = (k) => (r[`${k}_max_ms`] == null ? '-' : `${r[`${k}_p50_ms`]} / ${v(r[`${k}_p99_ms`])} / ${r[`${k}_max_ms`]}`);
     out.push(`| ${option} | ${r.broker} | ${what} | ${r.clients} | ${r.moved} | ${r.moved ? `${r.kept_sessions}/${r.moved}` : '-'} | ${r.new_sessions} | ` +
