@@ -17,6 +17,25 @@ pub struct Login {
     pub headers: Arc<[(String, String)]>,
 }
 
+/// What the metadata adapter grants a user whose session it accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Grant {
+    /// Most bandwidth each of the user's sessions may use, in kbit/s
+    /// (1 kbit = 1000 bits, counted on the bytes of the notifications);
+    /// `None` is unlimited. A client may ask for less, never for more.
+    pub max_bandwidth: Option<f64>,
+}
+
+impl Grant {
+    /// A limit of `kbps` kbit/s; 0 (or less, or not a number) is unlimited,
+    /// as the official adapters' `getAllowedMaxBandwidth` says it.
+    pub fn bandwidth(kbps: f64) -> Self {
+        Self {
+            max_bandwidth: (kbps > 0.0 && kbps.is_finite()).then_some(kbps),
+        }
+    }
+}
+
 /// Who is asking: passed to metadata calls that depend on the session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -126,6 +145,18 @@ pub trait MetadataProvider: Send + Sync {
 
     /// Checks credentials on session creation.
     fn notify_user<'a>(&'a self, login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>>;
+
+    /// What the server calls on session creation: checks credentials as
+    /// [`MetadataProvider::notify_user`] does and says what the user is
+    /// granted (its bandwidth). The default calls `notify_user` and grants
+    /// no limit; a provider that limits bandwidth overrides this one.
+    fn notify_user_grant<'a>(
+        &'a self,
+        login: &'a Login,
+    ) -> BoxFuture<'a, Result<Grant, AdapterError>> {
+        let checked = self.notify_user(login);
+        Box::pin(async move { checked.await.map(|()| Grant::default()) })
+    }
 
     /// A session was created; an error refuses it.
     fn notify_new_session<'a>(

@@ -102,8 +102,13 @@ impl Engine {
                 session.push_counted(line.clone(), shoal_handoff::LineKind::Resend { text: line });
                 Ok(())
             }
-            ControlOp::Constrain { .. } => {
-                session.push_side("CONS,unmanaged\r\n".into());
+            ControlOp::Constrain { max_bandwidth } => {
+                // Absent: no change, and the limit is announced again.
+                if let Some(asked) = max_bandwidth {
+                    let now = tokio::time::Instant::now();
+                    session.state.lock().bandwidth.request(asked, now);
+                }
+                session.push_cons();
                 Ok(())
             }
             ControlOp::ForceRebind { close_socket, .. } => {

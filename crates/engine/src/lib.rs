@@ -7,6 +7,7 @@
 
 mod adapter_control;
 mod adopt;
+mod bandwidth;
 mod budget;
 mod config;
 mod control;
@@ -311,8 +312,9 @@ impl Engine {
             client_ip: ctx.client_ip.clone(),
             headers: ctx.headers.clone(),
         };
-        set.metadata
-            .notify_user(&login)
+        let grant = set
+            .metadata
+            .notify_user_grant(&login)
             .await
             .map_err(|e| (e.code, e.message))?;
         let user_key = (set.name.clone(), req.user.clone());
@@ -362,6 +364,11 @@ impl Engine {
             self.stats.clone(),
             handoff,
         ));
+        session.state.lock().bandwidth = bandwidth::Bandwidth::new(
+            grant.max_bandwidth,
+            req.max_bandwidth,
+            tokio::time::Instant::now(),
+        );
         if let Some(header) = header {
             let mut st = session.state.lock();
             st.journal = Some(shoal_handoff::Journal::new(

@@ -1,6 +1,7 @@
 //! A session: its subscriptions, the notifications waiting for a stream,
 //! and the recovery log.
 
+use crate::bandwidth::Bandwidth;
 use crate::budget::Budget;
 use crate::config::EngineConfig;
 use crate::log::RecoveryLog;
@@ -105,6 +106,8 @@ pub(crate) struct State {
     pub cut: bool,
     /// The session was taken over from another node.
     pub adopted: bool,
+    /// The bandwidth limit and the bucket that paces the stream to it.
+    pub bandwidth: Bandwidth,
 }
 
 impl Session {
@@ -142,6 +145,7 @@ impl Session {
             flush_asked: false,
             cut: false,
             adopted: false,
+            bandwidth: Bandwidth::default(),
         };
         Self {
             id,
@@ -218,19 +222,6 @@ impl Session {
         unlock_and_wake(st);
     }
 
-    /// Queues an uncounted notification for the stream, unless the same
-    /// line already waits.
-    pub(crate) fn push_side(&self, line: String) {
-        let mut st = self.state.lock();
-        if st.closed.is_some() || st.side.contains(&line) {
-            return;
-        }
-        st.side.push_back(line);
-        st.settle();
-        st.woken_at.get_or_insert_with(Instant::now);
-        unlock_and_wake(st);
-    }
-
     /// Refuses a request that would add notifications to a session whose
     /// client is already `<max_recovery_length>` behind: what it has not
     /// read fills its whole recovery log. (Without this, control requests
@@ -247,6 +238,21 @@ impl Session {
             ));
         }
         Ok(())
+    }
+
+    /// Announces the bandwidth limit in force (after a `constrain`): its
+    /// `CONS` replaces one still waiting, so the last word stays last.
+    pub(crate) fn push_cons(&self) {
+        let mut st = self.state.lock();
+        if st.closed.is_some() {
+            return;
+        }
+        let line = st.bandwidth.line().to_line();
+        st.side.retain(|l| !l.starts_with("CONS,"));
+        st.side.push_back(line);
+        st.settle();
+        st.woken_at.get_or_insert_with(Instant::now);
+        unlock_and_wake(st);
     }
 
     /// Bytes of session buffers this session holds (as last counted).

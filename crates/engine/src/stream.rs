@@ -157,10 +157,8 @@ impl Session {
             if !ctx.client_ip.is_empty() {
                 Line::ClientIp(&ctx.client_ip).write(&mut head);
             }
-            if st.gen == 1 {
-                // Bandwidth is not managed: the client may not limit it.
-                head.push_str("CONS,unmanaged\r\n");
-            }
+            // On every bind: the client may have missed the last change.
+            st.bandwidth.line().write(&mut head);
         }
         st.client_ip = ctx.client_ip.clone();
         self.bound_kind
@@ -349,12 +347,30 @@ impl Stream {
             self.finish();
             return Look::Chunk;
         }
-        let due = st.produce(&mut self.out, CHUNK_BUDGET, now, &mut self.tally);
+        // Under a bandwidth limit, data waits for the bucket; what is
+        // already in `out` (head, PROBE, SYNC) goes anyway.
+        let (budget, paced) = match st.bandwidth.available(now) {
+            None => (CHUNK_BUDGET, None),
+            Some(avail) => (
+                CHUNK_BUDGET.min(self.out.len().saturating_add(avail)),
+                (avail == 0).then(|| st.bandwidth.ready_at()).flatten(),
+            ),
+        };
+        let mut due = st.produce(&mut self.out, budget, now, &mut self.tally);
+        if let Some(refill) = paced {
+            // The bucket is empty: come back when it has refilled. Until
+            // then the stream is not stalled, only paced.
+            due = Some(due.map_or(refill, |d| d.min(refill)));
+            if st.woken_at.is_some() {
+                st.woken_at = Some(refill);
+            }
+        }
         session.ask_flush(&mut st);
         st.trim_log(&session.config, now);
         if st.force_loop {
             st.force_loop = false;
             Line::Loop(0).write(&mut self.out);
+            st.bandwidth.spend(self.out.len(), now);
             self.finish();
             return Look::Chunk;
         }
@@ -370,6 +386,7 @@ impl Stream {
             _ => false,
         };
         if handed_out {
+            st.bandwidth.spend(self.out.len(), now);
             return Look::Chunk;
         }
         match &st.waker {

@@ -31,10 +31,12 @@ fn counted(c: &Client) -> Vec<String> {
 async fn rebind_head(r: &mut Client, sid: &str, prog: Option<u64>) -> Vec<String> {
     let head = match prog {
         Some(_) => r.through(|l| l.starts_with("PROG,")).await,
-        None => r.through(|l| l.starts_with("CLIENTIP,")).await,
+        None => r.through(|l| l.starts_with("CONS,")).await,
     };
     assert_eq!(head[0], format!("CONOK,{sid},50000,5000,*"));
     assert_eq!(head[1], "SERVNAME,Shoal");
+    // Every bind announces the bandwidth limit, after CLIENTIP.
+    assert_eq!(head[3], "CONS,unlimited");
     if let Some(p) = prog {
         assert_eq!(head.last().cloned(), Some(format!("PROG,{p}")));
     }
@@ -143,7 +145,7 @@ async fn bind_without_recovery_continues_after_the_last_sent_line() {
     let mut r = h.rebind(&sid, "", &ws());
     assert_eq!(c.chunk().await, None);
     let head = rebind_head(&mut r, &sid, None).await;
-    assert_eq!(head.len(), 3, "{head:?}");
+    assert_eq!(head.len(), 4, "{head:?}");
     assert_eq!(r.next_lines(1).await, vec!["U,1,1,3|"]);
     r.quiet(Duration::from_millis(50)).await;
     assert!(!r.lines.iter().any(|l| l.starts_with("PROG")));

@@ -22,7 +22,7 @@ async fn create_session_head_lines() {
             format!("CONOK,{},50000,5000,*", c.session),
             "SERVNAME,Shoal".to_owned(),
             "CLIENTIP,10.0.0.1".to_owned(),
-            "CONS,unmanaged".to_owned(),
+            "CONS,unlimited".to_owned(),
         ]
     );
     assert_eq!(h.engine.session_count(), 1);
@@ -82,7 +82,7 @@ async fn create_session_without_client_ip_or_with_reduced_head() {
     let c = h.open_with("", &ctx).await;
     assert_eq!(c.head.len(), 3, "{:?}", c.head);
     assert_eq!(c.head[1], "SERVNAME,Shoal");
-    assert_eq!(c.head[2], "CONS,unmanaged");
+    assert_eq!(c.head[2], "CONS,unlimited");
 
     let c = h.open_with("LS_reduce_head=true", &ws()).await;
     assert_eq!(c.head, vec![format!("CONOK,{},50000,5000,*", c.session)]);
@@ -111,7 +111,7 @@ async fn polling_create_with_no_idle_time_returns_the_head_and_loop() {
             format!("CONOK,{id},50000,0,*"),
             "SERVNAME,Shoal".to_owned(),
             "CLIENTIP,10.0.0.1".to_owned(),
-            "CONS,unmanaged".to_owned(),
+            "CONS,unlimited".to_owned(),
             "LOOP,0".to_owned(),
         ]
     );
@@ -381,12 +381,12 @@ async fn engine_close_sends_end_with_the_given_code() {
 }
 
 #[tokio::test]
-async fn constrain_answers_cons_unmanaged_uncounted() {
+async fn constrain_answers_cons_uncounted() {
     let h = Harness::new();
     let mut c = h.open().await;
     h.ok(&c.session, "LS_op=constrain&LS_requested_max_bandwidth=10")
         .await;
-    assert_eq!(c.next_lines(1).await, vec!["CONS,unmanaged"]);
+    assert_eq!(c.next_lines(1).await, vec!["CONS,10"]);
     assert_eq!(h.progressive(&c.session), 0);
 }
 

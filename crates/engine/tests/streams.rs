@@ -43,6 +43,7 @@ async fn polling_bind_with_data_ready_returns_at_once() {
             format!("CONOK,{sid},50000,20000,*"),
             "SERVNAME,Shoal".into(),
             "CLIENTIP,10.0.0.1".into(),
+            "CONS,unlimited".into(),
             "SUBOK,1,1,1".into(),
             "CONF,1,unlimited,filtered".into(),
             "LOOP,1000".into(),
@@ -68,7 +69,7 @@ async fn polling_bind_waits_for_data() {
     let waited = t.elapsed();
     assert!(waited >= Duration::from_millis(25), "{waited:?}");
     assert!(waited < Duration::from_secs(2), "{waited:?}");
-    assert_eq!(&lines[3..], &["U,1,1,late", "LOOP,1000"]);
+    assert_eq!(&lines[4..], &["U,1,1,late", "LOOP,1000"]);
 }
 
 /// Real time, with a 100 ms idle time.
@@ -88,6 +89,7 @@ async fn polling_bind_without_data_returns_loop_after_idle() {
             format!("CONOK,{sid},50000,100,*"),
             "SERVNAME,Shoal".into(),
             "CLIENTIP,10.0.0.1".into(),
+            "CONS,unlimited".into(),
             "LOOP,1000".into(),
         ]
     );

@@ -395,7 +395,7 @@ mod tests {
         for (line, notice) in [
             ("CONOK,S1,50000,5000,*", Notice::Nothing),
             ("SERVNAME,Shoal", Notice::Nothing),
-            ("CONS,unmanaged", Notice::Nothing),
+            ("CONS,unlimited", Notice::Nothing),
             ("SUBOK,1,2,2", Notice::Subscribed),
             ("CONF,1,unlimited,unfiltered", Notice::Nothing),
             ("PROBE", Notice::Nothing),

@@ -44,7 +44,7 @@ pub enum Line<'a> {
     },
     Servname(&'a str),
     ClientIp(&'a str),
-    /// `None` is `unlimited`.
+    /// kbit/s; `None` is `unlimited`.
     Cons(Option<f64>),
     Sync(u64),
     Prog(u64),
@@ -166,10 +166,8 @@ impl Line<'_> {
             Line::Servname(name) => tag_arg(out, "SERVNAME", name),
             Line::ClientIp(ip) => tag_arg(out, "CLIENTIP", ip),
             Line::Cons(None) => out.push_str("CONS,unlimited"),
-            Line::Cons(Some(kbps)) => {
-                out.push_str("CONS,");
-                push_decimal(out, kbps)?;
-            }
+            // As the official clients print it back: `40`, `20.1`.
+            Line::Cons(Some(kbps)) => write!(out, "CONS,{kbps}")?,
             Line::Sync(s) => write!(out, "SYNC,{s}")?,
             Line::Prog(p) => write!(out, "PROG,{p}")?,
             Line::Noop(text) => tag_arg(out, "NOOP", text),
@@ -380,6 +378,8 @@ mod tests {
             (Line::ReqOk(None), "REQOK"),
             (Line::Probe, "PROBE"),
             (Line::Cons(None), "CONS,unlimited"),
+            (Line::Cons(Some(40.0)), "CONS,40"),
+            (Line::Cons(Some(20.1)), "CONS,20.1"),
         ];
         for (line, text) in cases {
             assert_eq!(line.to_line(), format!("{text}\r\n"));

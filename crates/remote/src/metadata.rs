@@ -11,7 +11,7 @@ use crate::settings::ProxySettings;
 use answer::{refusal, Answer, Call};
 use parking_lot::Mutex;
 use shoal_adapter::{
-    AdapterError, BoxFuture, ItemData, Login, MetadataProvider, ServerControl, SessionInfo,
+    AdapterError, BoxFuture, Grant, ItemData, Login, MetadataProvider, ServerControl, SessionInfo,
     TableInfo,
 };
 use shoal_ari::{Encoder, Method, NotifyUser, Received, RemoteError, RequestId};
@@ -181,6 +181,15 @@ impl MetadataProvider for RemoteMetadata {
     }
 
     fn notify_user<'a>(&'a self, login: &'a Login) -> BoxFuture<'a, Result<(), AdapterError>> {
+        let granted = self.notify_user_grant(login);
+        Box::pin(async move { granted.await.map(|_| ()) })
+    }
+
+    /// `NUS`; the reply's `D` is the user's bandwidth (0: unlimited).
+    fn notify_user_grant<'a>(
+        &'a self,
+        login: &'a Login,
+    ) -> BoxFuture<'a, Result<Grant, AdapterError>> {
         Box::pin(async move {
             let headers: Vec<(&str, &str)> = login
                 .headers
@@ -204,10 +213,12 @@ impl MetadataProvider for RemoteMetadata {
                 }
                 Err(e) => return Err(refusal(Method::Nus, e)),
             };
+            let mut grant = Grant::default();
             if let Answer::User(u) = answer {
                 self.remember_tables(&login.user, u.wants_tables_notification);
+                grant = Grant::bandwidth(u.max_bandwidth.unwrap_or(0.0));
             }
-            Ok(())
+            Ok(grant)
         })
     }
 

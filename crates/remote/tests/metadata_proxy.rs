@@ -32,6 +32,23 @@ async fn connected() -> (shoal_remote::Started<shoal_remote::RemoteMetadata>, Re
     (started, remote)
 }
 
+/// The `D` of the `NUS` reply is the user's bandwidth, 0 unlimited.
+#[tokio::test]
+async fn the_nus_reply_grants_the_users_bandwidth() {
+    let (started, mut remote) = connected().await;
+    let md = started.adapter.clone();
+    for (d, granted) in [("40.5", Some(40.5)), ("0", None), ("0.0", None), ("#", None)] {
+        let call = tokio::spawn({
+            let md = md.clone();
+            async move { md.notify_user_grant(&Login::default()).await }
+        });
+        let nus = remote.expect("NUS").await;
+        remote.send(&format!("{}|NUS|D|{d}|B|0", nus[0])).await;
+        let grant = call.await.unwrap().unwrap();
+        assert_eq!(grant.max_bandwidth, granted, "D|{d}");
+    }
+}
+
 #[tokio::test]
 async fn login_session_names_and_messages_go_to_the_remote() {
     let (started, mut remote) = connected().await;

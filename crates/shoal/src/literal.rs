@@ -6,7 +6,8 @@
 
 use regex::Regex;
 use shoal_adapter::{
-    ready, AdapterError, BoxFuture, ItemData, Login, MetadataProvider, Mode, ModeSet, SessionInfo,
+    ready, AdapterError, BoxFuture, Grant, ItemData, Login, MetadataProvider, Mode, ModeSet,
+    SessionInfo,
 };
 use shoal_protocol::code;
 
@@ -22,6 +23,8 @@ struct Family {
 #[derive(Debug)]
 pub struct LiteralBased {
     allowed_users: Option<Vec<String>>,
+    /// `max_bandwidth`, kbit/s per session; 0 is unlimited.
+    max_bandwidth: f64,
     limits: ItemData,
     families: Vec<Family>,
 }
@@ -53,6 +56,7 @@ impl LiteralBased {
         let positive = |v: f64| (v > 0.0).then_some(v);
         Ok(Self {
             allowed_users: conf.allowed_users.clone(),
+            max_bandwidth: conf.max_bandwidth,
             limits: ItemData {
                 allowed_modes: ModeSet::ALL,
                 max_frequency: positive(conf.max_frequency),
@@ -91,6 +95,16 @@ impl MetadataProvider for LiteralBased {
         } else {
             Err(AdapterError::access_denied("user not allowed"))
         })
+    }
+
+    /// The class's `max_bandwidth` param, for every user it accepts.
+    fn notify_user_grant<'a>(
+        &'a self,
+        login: &'a Login,
+    ) -> BoxFuture<'a, Result<Grant, AdapterError>> {
+        let checked = self.notify_user(login);
+        let grant = Grant::bandwidth(self.max_bandwidth);
+        Box::pin(async move { checked.await.map(|()| grant) })
     }
 
     fn item_data<'a>(
@@ -169,6 +183,25 @@ mod tests {
         };
         assert!(p.notify_user(&alice).await.is_ok());
         assert_eq!(p.notify_user(&Login::default()).await.unwrap_err().code, 1);
+    }
+
+    #[tokio::test]
+    async fn max_bandwidth_is_granted_to_every_user_and_0_is_unlimited() {
+        let mut c = conf();
+        let unlimited = LiteralBased::new(&c).unwrap();
+        let grant = unlimited.notify_user_grant(&Login::default()).await;
+        assert_eq!(grant.unwrap().max_bandwidth, None);
+        c.max_bandwidth = 40.5;
+        c.allowed_users = Some(vec!["alice".into()]);
+        let limited = LiteralBased::new(&c).unwrap();
+        let alice = Login {
+            user: Some("alice".into()),
+            ..Login::default()
+        };
+        let grant = limited.notify_user_grant(&alice).await;
+        assert_eq!(grant.unwrap().max_bandwidth, Some(40.5));
+        let refused = limited.notify_user_grant(&Login::default()).await;
+        assert_eq!(refused.unwrap_err().code, 1);
     }
 
     #[tokio::test]

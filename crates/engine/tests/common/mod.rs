@@ -6,7 +6,7 @@
 #![allow(dead_code)] // every test binary uses a different subset
 
 use shoal_adapter::{
-    ready, AdapterError, AdapterSet, BoxFuture, DataProvider, ItemData, ItemEvent,
+    ready, AdapterError, AdapterSet, BoxFuture, DataProvider, Grant, ItemData, ItemEvent,
     ItemEventListener, Login, MetadataProvider, Mode, ServerControl, SessionInfo, TableInfo,
 };
 use shoal_engine::{BindContext, Engine, EngineConfig, Stream};
@@ -64,6 +64,7 @@ struct MetaState {
     tables: Vec<TableInfo>,
     closed_tables: Vec<TableInfo>,
     control: Option<Arc<dyn ServerControl>>,
+    max_bandwidth: Option<f64>,
 }
 
 impl fmt::Debug for FakeMetadata {
@@ -100,7 +101,11 @@ impl FakeMetadata {
             .insert((item.to_owned(), mode));
     }
 
-    /// Messages handed to `notify_user_message`, in the order of the calls.
+    /// Makes the provider grant every user `kbps` kbit/s per session.
+    pub fn grant_bandwidth(&self, kbps: f64) {
+        lock(&self.state).max_bandwidth = Some(kbps);
+    }
+
     /// Makes the provider limit each user to `n` sessions.
     pub fn limit_sessions_per_user(&self, n: usize) {
         lock(&self.state).sessions_per_user = Some(n);
@@ -186,6 +191,19 @@ impl MetadataProvider for FakeMetadata {
         ready(match refusal {
             Some((code, message)) => Err(AdapterError::new(code, message)),
             None => Ok(()),
+        })
+    }
+
+    fn notify_user_grant<'a>(
+        &'a self,
+        login: &'a Login,
+    ) -> BoxFuture<'a, Result<Grant, AdapterError>> {
+        let checked = self.notify_user(login);
+        let kbps = lock(&self.state).max_bandwidth;
+        Box::pin(async move {
+            checked
+                .await
+                .map(|()| Grant::bandwidth(kbps.unwrap_or(0.0)))
         })
     }
 
