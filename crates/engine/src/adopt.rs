@@ -264,7 +264,17 @@ impl Engine {
             self.stats.clone(),
             Some(h.clone()),
         ));
-        session.state.lock().log = RecoveryLog::starting_at(self.config.recovery_max_bytes, n);
+        {
+            let mut st = session.state.lock();
+            st.log = RecoveryLog::starting_at(self.config.recovery_max_bytes, n);
+            // The limit the session had: granted at its creation, asked by
+            // its client since.
+            st.bandwidth = crate::bandwidth::Bandwidth::new(
+                header.granted_bandwidth,
+                header.requested_bandwidth,
+                tokio::time::Instant::now(),
+            );
+        }
         let mut states = Vec::new();
         let mut fresh = Vec::new();
         for p in &plan.subs {

@@ -35,11 +35,14 @@ impl Engine {
             req.op,
             ControlOp::Add(_) | ControlOp::Delete { .. } | ControlOp::Reconf { .. }
         );
+        // A constraint is journaled too (a node taking the session over
+        // enforces it), but is no backlog to refuse.
+        let journaled = subscription || matches!(req.op, ControlOp::Constrain { .. });
         if subscription {
             session.check_backlog()?;
         }
         let done = self.control_op(&session, req).await;
-        if subscription && done.is_ok() {
+        if journaled && done.is_ok() {
             // Still in the session's turn: the answers keep their order.
             session.journal_settled().await;
         }
@@ -106,7 +109,13 @@ impl Engine {
                 // Absent: no change, and the limit is announced again.
                 if let Some(asked) = max_bandwidth {
                     let now = tokio::time::Instant::now();
-                    session.state.lock().bandwidth.request(asked, now);
+                    let mut st = session.state.lock();
+                    st.bandwidth.request(asked, now);
+                    let prog = st.log.prog;
+                    if let Some(j) = st.journal.as_mut() {
+                        j.bandwidth_requested(asked, prog, now.into_std());
+                        session.ask_flush(&mut st);
+                    }
                 }
                 session.push_cons();
                 Ok(())

@@ -354,6 +354,8 @@ impl Engine {
             created_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            granted_bandwidth: grant.max_bandwidth,
+            requested_bandwidth: req.max_bandwidth,
         });
         let session = Arc::new(Session::new(
             id.clone(),

@@ -853,3 +853,42 @@ async fn a_session_taken_over_by_the_dead_nodes_name_is_sent_to_this_nodes_contr
     let lines = third.through(|l| l.starts_with("U,1,1,")).await;
     assert!(!lines.iter().any(|l| l.starts_with("LOOP")), "{lines:?}");
 }
+
+#[tokio::test]
+async fn a_session_taken_over_keeps_the_bandwidth_its_client_asked_for() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let stream = a
+        .engine
+        .create_session(&create("LS_requested_max_bandwidth=20"), &ws())
+        .await
+        .unwrap();
+    let mut c = Client::new(stream);
+    c.through(|l| l.starts_with("CONS,")).await;
+    assert!(c.lines.iter().any(|l| l == "CONS,20"), "{:?}", c.lines);
+    let sid = split(&c.lines[0]).1[0].clone();
+    // The constraint's REQOK comes once the journal has it.
+    a.engine
+        .control(
+            &sid,
+            control(&sid, "LS_op=constrain&LS_requested_max_bandwidth=15.5"),
+        )
+        .await
+        .unwrap();
+    c.through(|l| l == "CONS,15.5").await;
+    lock(&records).alive.remove("A/1");
+    let taken = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, 0), &ws())
+        .await
+        .unwrap();
+    let mut taken = Client::new(taken);
+    let head = taken.through(|l| l.starts_with("CONS,")).await;
+    assert_eq!(
+        head.last().map(String::as_str),
+        Some("CONS,15.5"),
+        "{head:?}"
+    );
+}

@@ -405,6 +405,17 @@ impl Journal {
             || (self.lines_since_ck > 0 && now.duration_since(self.last_ck) >= CHECKPOINT_AGE)
     }
 
+    /// The client asked for another bandwidth (`constrain`), after line
+    /// `prog`: a checkpoint carries it at once, so that a node taking the
+    /// session over enforces it too. (Constraints are rare: a checkpoint
+    /// each costs little.)
+    pub fn bandwidth_requested(&mut self, requested: Option<f64>, prog: u64, now: Instant) {
+        if self.header.requested_bandwidth != requested {
+            self.header.requested_bandwidth = requested;
+            self.checkpoint(prog, now);
+        }
+    }
+
     /// Writes a checkpoint: the session as it stands after line `prog`.
     pub fn checkpoint(&mut self, prog: u64, now: Instant) {
         self.end_run();

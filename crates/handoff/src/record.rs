@@ -120,6 +120,14 @@ pub struct Header {
     pub user_agent: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub created_ms: u64,
+    /// The bandwidth the metadata adapter granted the session, kbit/s
+    /// (none: unlimited); an adopter enforces it without asking again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_bandwidth: Option<f64>,
+    /// The bandwidth the client asked for last (on creation, then with
+    /// `constrain`), kbit/s (none: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_bandwidth: Option<f64>,
 }
 
 /// A subscription as the client asked for it, with the items and fields

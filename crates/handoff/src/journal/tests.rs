@@ -8,6 +8,8 @@ fn header() -> Header {
         client_ip: "127.0.0.1".into(),
         user_agent: None,
         created_ms: 0,
+        granted_bandwidth: None,
+        requested_bandwidth: None,
     }
 }
 

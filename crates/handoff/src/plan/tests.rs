@@ -115,7 +115,7 @@ proptest! {
     #[test]
     fn the_plan_knows_what_the_client_has_of_every_exact_item(ops in proptest::collection::vec(op(), 1..80)) {
         let now = Instant::now();
-        let header = Header { adapter_set: "FEED".into(), user: None, client_ip: "h".into(), user_agent: None, created_ms: 0 };
+        let header = Header { adapter_set: "FEED".into(), user: None, client_ip: "h".into(), user_agent: None, created_ms: 0, granted_bandwidth: None, requested_bandwidth: None };
         let mut j = Journal::new(header, Vec::new(), 0, now);
         let mut broker = Broker::default();
         // Broker histories of the two exact items: positions 1, 2, ...
@@ -282,6 +282,8 @@ fn a_subscription_the_client_never_confirmed_is_made_again() {
         client_ip: "h".into(),
         user_agent: None,
         created_ms: 0,
+        granted_bandwidth: None,
+        requested_bandwidth: None,
     };
     let mut j = Journal::new(header, Vec::new(), 0, now);
     j.note(
@@ -334,6 +336,8 @@ fn mid_snapshot_the_rest_follows_then_eos() {
         client_ip: "h".into(),
         user_agent: None,
         created_ms: 0,
+        granted_bandwidth: None,
+        requested_bandwidth: None,
     };
     let mut j = Journal::new(header, Vec::new(), 0, now);
     j.note(
