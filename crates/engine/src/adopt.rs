@@ -164,7 +164,12 @@ impl Engine {
         if loaded.owner == store.node() {
             return Err(self.handed_over(id));
         }
-        if store.alive(&loaded.owner).await.map_err(broker)? {
+        if store.alive(&loaded.owner).await.map_err(broker)?
+            && !(reached_by_another_name(ctx)
+                && dies_soon(store.as_ref(), &loaded.owner)
+                    .await
+                    .map_err(broker)?)
+        {
             tracing::info!(session = %id, owner = %loaded.owner, "recovery of a session its live node holds: not taken over");
             return Err(unknown_session(id, "bind_session"));
         }
@@ -619,6 +624,36 @@ enum Resubscribed {
     Fresh(String, String, Vec<Option<Position>>),
     /// Goes on: what the client has of it.
     Going(SubState),
+}
+
+/// How long a recovery that came by another node's name waits for that
+/// node's liveness key to go: the stores' keys live 3 s after the last
+/// announcement, and expire up to a few hundred milliseconds late.
+const MOVED_NAME_WAIT: Duration = Duration::from_secs(4);
+
+/// How often the owner is looked at again meanwhile.
+const MOVED_NAME_LOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// Whether `owner`, alive as the broker sees it, turns out dead within
+/// [`MOVED_NAME_WAIT`]. Asked only for a recovery that came by another
+/// name than this node's control link: an address keepalived moved here
+/// as soon as the owner's health check failed, before its liveness key
+/// expired. A node listening on every interface announces no address to
+/// probe, so only the key's expiry tells it dead; without this wait the
+/// client's first recovery would be refused and it would open a new
+/// session. An owner still alive at the end keeps its session.
+async fn dies_soon(
+    store: &dyn shoal_handoff::Store,
+    owner: &str,
+) -> Result<bool, shoal_handoff::StoreError> {
+    let until = tokio::time::Instant::now() + MOVED_NAME_WAIT;
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(MOVED_NAME_LOOK_EVERY).await;
+        if !store.alive(owner).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// How many streaming binds of a session taken over may be ended with

@@ -178,6 +178,9 @@ struct Records {
     failures: usize,
     /// How long ago each dead node last announced itself (none: it left).
     silent: HashMap<String, std::time::Duration>,
+    /// Nodes whose liveness key expires after this many more looks (a
+    /// killed node's key outlives it by up to 3 s).
+    expires_after_looks: HashMap<String, usize>,
 }
 
 struct MemStore {
@@ -267,7 +270,15 @@ impl Store for MemStore {
     }
 
     fn alive<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        ready(Ok(lock(&self.records).alive.contains(owner)))
+        let mut r = lock(&self.records);
+        if let Some(looks) = r.expires_after_looks.get_mut(owner) {
+            if *looks == 0 {
+                r.alive.remove(owner);
+            } else {
+                *looks -= 1;
+            }
+        }
+        ready(Ok(r.alive.contains(owner)))
     }
 
     fn silence<'a>(
@@ -891,4 +902,68 @@ async fn a_session_taken_over_keeps_the_bandwidth_its_client_asked_for() {
         Some("CONS,15.5"),
         "{head:?}"
     );
+}
+
+/// keepalived moves a killed node's address to a live node at once (its
+/// health check fails), before the node's liveness key expires: the
+/// client's first recovery by that address must wait for the key, not be
+/// refused.
+#[tokio::test]
+async fn a_recovery_by_a_moved_address_waits_for_the_dead_nodes_key_to_expire() {
+    let broker = Arc::new(Broker::default());
+    let records = Arc::new(Mutex::new(Records::default()));
+    let a = node("A/1", &broker, &records);
+    let b = node("B/1", &broker, &records);
+    let by = |host: &str| BindContext {
+        headers: vec![("host".to_owned(), host.to_owned())].into(),
+        control_link: Some("push2.example.test".into()),
+        ..ws()
+    };
+    let (mut c, sid) = raw_session(&a).await;
+    c.through(|l| l.starts_with("CONF,")).await;
+    // By B's own name, a live owner's session is refused at once, even
+    // though A's key would expire at the next look.
+    lock(&records).expires_after_looks.insert("A/1".into(), 2);
+    let refused = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, 2), &by("push2.example.test"))
+        .await
+        .err();
+    assert_eq!(refused.map(|r| r.0), Some(20));
+    // By A's name (an address moved to B), B looks again until A's key
+    // is gone, then takes the session over.
+    let taken = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, 2), &by("push1.example.test"))
+        .await
+        .unwrap();
+    let mut taken = Client::new(taken);
+    taken.through(|l| l == "PROG,2").await;
+    assert!(taken.lines[0].starts_with(&format!("CONOK,{sid},")));
+    assert!(!lock(&records).alive.contains("A/1"));
+    // (That stream ends with LOOP: the client comes back by B's name.)
+    let own = b
+        .engine
+        .bind_or_adopt(
+            &bind(&format!("LS_session={sid}")),
+            &by("push2.example.test"),
+        )
+        .await
+        .unwrap();
+    let mut own = Client::new(own);
+    broker.publish("a", &[("seq", "1")]);
+    own.through(|l| l.starts_with("U,1,1,")).await;
+
+    // A live owner reached by its own moved name keeps its session once
+    // the wait is over.
+    let c2 = node("C/1", &broker, &records);
+    let (mut c, sid) = raw_session(&c2).await;
+    c.through(|l| l.starts_with("CONF,")).await;
+    let refused = b
+        .engine
+        .bind_or_adopt(&recovery(&sid, 2), &by("push3.example.test"))
+        .await
+        .err();
+    assert_eq!(refused.map(|r| r.0), Some(20));
+    assert!(lock(&records).alive.contains("C/1"));
 }
