@@ -3,43 +3,30 @@ which the Python client lightstreamer-client-lib is built from), through the
 official Python client, against Shoal's TEST adapter set
 (`shoal serve --test-adapters`). Each scenario runs on the four transports
 at once and asserts what upstream's does; docs/protocol.md ("The official
-clients' suite") has the table.
+clients' suite") has the table. The harness is in testclient_harness.py.
 
-Not run here: testOnlineServer (Lightstreamer's public demo server, not
-Shoal), testProxy (an authenticating HTTP proxy), testJsonPatch and
-testDiffPatch (diff encodings, not sent by Shoal yet).
+testProxy goes through CredentialProxy, an HTTP proxy asking for the
+suite's credentials. Listed, not run: testOnlineServer (Lightstreamer's
+public demo server, not Shoal), testJsonPatch and testDiffPatch (diff
+encodings, not sent by Shoal yet).
 """
 
 import concurrent.futures
 import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
-import threading
-import time
 import unittest
-from pathlib import Path
+import warnings
 
-from lightstreamer.client import (ClientListener, ClientMessageListener, LightstreamerClient,
+from lightstreamer.client import (ClientListener, ClientMessageListener, LightstreamerClient, Proxy,
                                   Subscription, SubscriptionListener)
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "release" / "shoal"))
-TRANSPORTS = ["WS-STREAMING", "HTTP-STREAMING", "WS-POLLING", "HTTP-POLLING"]
-# The listener name of Lightstreamer's factory configuration, expected as SERVNAME.
-SERVER_NAME = "Lightstreamer HTTP Server"
-START_TIMEOUT_S = 15
-# Upstream gives each scenario 3 s; two shared cores need more.
-SCENARIO_TIMEOUT_S = 15
-POLLING_INTERVAL_MS = 100
-POLLING_IDLE_MS = 0
-# The client's defaults, which the round trip checks, and Shoal's keepalive.
+from testclient_harness import (SERVER_NAME, TRANSPORTS, CredentialProxy, Scenario, Server,
+                                listener)
+
+# The client's defaults, which the round trip checks.
 DEFAULT_CONTENT_LENGTH = 50000000
 DEFAULT_RETRY_DELAY_MS = 4000
 DEFAULT_RECOVERY_TIMEOUT_MS = 15000
-KEEPALIVE_MS = 5000
 # What the TEST metadata adapter answers "throw me an error" with.
 ERROR_CODE = -123
 ERROR_TEXT = "test error"
@@ -52,182 +39,22 @@ LONG_MESSAGE = json.dumps({
     "d": json.dumps({"p": GLOBE * GLOBES}, separators=(",", ":"), ensure_ascii=False),
 }, separators=(",", ":"), ensure_ascii=False)
 
-CONF = f"""<?xml version="1.0" encoding="UTF-8"?>
-<lightstreamer_conf>
-  <http_server name="{SERVER_NAME}">
-    <port>0</port>
-    <listening_interface>127.0.0.1</listening_interface>
-  </http_server>
-</lightstreamer_conf>
-"""
-
-
-class Server:
-    """shoal serve with the TEST adapter set, one listener named as Lightstreamer's."""
-
-    def __init__(self):
-        if not os.access(BIN, os.X_OK):
-            raise RuntimeError(f"no shoal binary at {BIN}: build it first (cargo build --release)")
-        self.dir = tempfile.mkdtemp(prefix="shoal-testclient-")
-        conf = Path(self.dir) / "lightstreamer_conf.xml"
-        conf.write_text(CONF)
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--config", str(conf), "--test-adapters",
-             "--drain-grace", "0", "--drain-window", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.stderr = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        self.url = None
-        while self.url is None:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("shoal exited before listening: " + "".join(self.stderr[-20:]))
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"shoal did not say where it listens within {START_TIMEOUT_S} s")
-        threading.Thread(target=self._drain_out, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def _drain_out(self):
-        for _ in self.proc.stdout:
-            pass
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def listener(base, **callbacks):
-    """An instance of a listener class of the client with these methods."""
-    obj = base()
-    for name, fn in callbacks.items():
-        setattr(obj, name, fn)
-    return obj
-
-
-class Expectations:
-    """Ordered expectations on named signals, as the suite's
-    utils.Expectations: await_ consumes the next signal, which must be the
-    one given; then(block) runs block (on a thread of its own, in order)
-    once the awaits before it are met; later signals are ignored."""
-
-    def __init__(self, fail):
-        self.slots = []
-        self.fail = fail
-        self.seen = []
-        self.lock = threading.Lock()
-        self.runner = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-
-    def await_(self, expected):
-        self.slots.append(("await", expected))
-        return self
-
-    def then(self, block):
-        self.slots.append(("block", block))
-        return self
-
-    def verify(self):
-        with self.lock:
-            self._run_blocks()
-
-    def signal(self, actual):
-        with self.lock:
-            self.seen.append(actual)
-            if self.slots:
-                kind, value = self.slots.pop(0)
-                if kind == "block":
-                    self.fail(AssertionError(f"signal {actual!r} while a block was due"))
-                elif value != actual:
-                    self.fail(AssertionError(f"expected signal {value!r}, got {actual!r}"))
-            self._run_blocks()
-
-    def _run_blocks(self):
-        while self.slots and self.slots[0][0] == "block":
-            _, block = self.slots.pop(0)
-            self.runner.submit(self._guarded, block)
-
-    def _guarded(self, block):
-        try:
-            block()
-        except Exception as err:  # noqa: BLE001 - any failure fails the scenario
-            self.fail(err)
-
-
-class Scenario:
-    """One scenario on one transport: its clients, its checks, its end."""
-
-    def __init__(self, server, transport):
-        self.server = server
-        self.url = server.url
-        self.transport = transport
-        self.done = threading.Event()
-        self.error = None
-        self.clients = []
-        self.statuses = []
-        self.exps = Expectations(self.fail)
-
-    def client(self, adapter_set="TEST"):
-        c = LightstreamerClient(self.url, adapter_set)
-        c.connectionOptions.setForcedTransport(self.transport)
-        if self.transport.endswith("POLLING"):
-            c.connectionOptions.setIdleTimeout(POLLING_IDLE_MS)
-            c.connectionOptions.setPollingInterval(POLLING_INTERVAL_MS)
-        c.addListener(listener(ClientListener, onStatusChange=self.statuses.append))
-        self.clients.append(c)
-        return c
-
-    def equals(self, expected, actual, what=""):
-        if expected != actual:
-            self.fail(AssertionError(f"{what}: expected {expected!r}, got {actual!r}"))
-
-    def is_true(self, value, what=""):
-        self.equals(True, value, what)
-
-    def completed(self):
-        self.done.set()
-
-    def fail(self, err):
-        if self.error is None:
-            self.error = err
-        self.done.set()
-
-    def run(self, body):
-        try:
-            body(self)
-        except Exception as err:  # noqa: BLE001 - any failure fails the scenario
-            self.fail(err)
-        finished = self.done.wait(SCENARIO_TIMEOUT_S)
-        for c in self.clients:
-            c.disconnect()
-        self.exps.runner.shutdown(wait=False)
-        state = f"{self.transport}: statuses {self.statuses}; signals {self.exps.seen}"
-        if self.error is not None:
-            raise AssertionError(f"{self.error} ({state})")
-        if not finished:
-            raise AssertionError(f"not completed within {SCENARIO_TIMEOUT_S} s ({state})")
-
-
 SERVER = None
+PROXY = None
 
 
 def setUpModule():
-    global SERVER
+    global SERVER, PROXY
+    # The client library passes credentials to aiohttp in a form aiohttp
+    # 3.14 calls deprecated: its warnings, not this suite's.
+    warnings.filterwarnings("ignore", message=".*(BasicAuth|proxy_auth).*",
+                            category=DeprecationWarning)
     SERVER = Server()
+    PROXY = CredentialProxy()
 
 
 def tearDownModule():
+    PROXY.close()
     SERVER.stop()
     if any("panicked" in line for line in SERVER.stderr):
         raise AssertionError("the server panicked:\n" + "".join(SERVER.stderr[-40:]))
@@ -372,6 +199,21 @@ def headers(x):
      .then(lambda: x.equals("header", client.connectionOptions.getHttpExtraHeaders()["hello"]))
      .then(x.completed)
      .verify())
+
+
+def proxy(x):
+    client = x.client()
+
+    def start():
+        client.connectionOptions.setProxy(
+            Proxy("HTTP", "127.0.0.1", PROXY.port, CredentialProxy.USER, CredentialProxy.PASSWORD))
+
+        def on_status(status):
+            if status == "CONNECTED:" + x.transport:
+                x.exps.signal("connected")
+        client.addListener(listener(ClientListener, onStatusChange=on_status))
+        client.connect()
+    x.exps.then(start).await_("connected").then(x.completed).verify()
 
 
 def subscribe(x):
@@ -678,6 +520,17 @@ SCENARIOS = {
     "testUnorderedMessage": unordered_message, "testMessageError": message_error,
     "testLongMessage": long_message,
 }
+
+def test_proxy(self):
+    """testProxy, and the proxy really carried each transport's requests
+    (else a client that ignored it would pass)."""
+    before = PROXY.authorized
+    self.run_on_all_transports(proxy)
+    self.assertGreaterEqual(PROXY.authorized - before, len(TRANSPORTS), "requests through the proxy")
+    self.assertEqual(PROXY.refused, 0, "requests the proxy refused")
+
+
+TestClientSuite.testProxy = test_proxy
 
 for _name, _body in SCENARIOS.items():
     setattr(TestClientSuite, _name, lambda self, body=_body: self.run_on_all_transports(body))

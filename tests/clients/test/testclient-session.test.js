@@ -22,6 +22,12 @@ before(async () => {
 after(() => server && server.stop());
 
 describe('TestClient session scenarios', { concurrency: true }, () => {
+  // Listed, not run: testOnlineServer connects to Lightstreamer's public
+  // demo server, not to Shoal; testProxy needs setProxy, which this client
+  // does not have (upstream runs it only where the library has a proxy).
+  it.todo('testOnlineServer: not a test of Shoal (Lightstreamer\'s public server)');
+  it.todo('testProxy: the Node.js client has no setProxy');
+
   // Not parameterized upstream: the listeners given are the listeners kept.
   it('testListeners', () => {
     const client = new ls.LightstreamerClient(server.url, 'TEST');

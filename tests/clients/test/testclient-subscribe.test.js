@@ -21,6 +21,11 @@ function countSubscription(mode = 'MERGE') {
 }
 
 describe('TestClient subscription scenarios', { concurrency: true }, () => {
+  // Listed, not run: they need JSON_COUNT and DIFF_COUNT, items sent with
+  // JSON Patch and TLCP-diff encodings, which Shoal does not send yet.
+  it.todo('testJsonPatch (all transports): Shoal sends no JSON Patch encoding yet');
+  it.todo('testDiffPatch (all transports): Shoal sends no TLCP-diff encoding yet');
+
   for (const transport of TRANSPORTS) {
     it(`testSubscribe ${transport}`, () => runScenario(server, transport, (x) => {
       const client = x.client();
