@@ -103,4 +103,18 @@ mod tests {
             std::fs::remove_dir_all(dir).unwrap();
         }
     }
+
+    #[tokio::test]
+    async fn the_test_set_comes_with_the_flag() {
+        let names = |sets: Vec<AdapterSet>| -> Vec<String> {
+            let mut n: Vec<String> = sets.into_iter().map(|s| s.name).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(engine_sets(None, false).await.unwrap()), ["DEMO"]);
+        assert_eq!(
+            names(engine_sets(None, true).await.unwrap()),
+            ["DEMO", "TEST"]
+        );
+    }
 }
