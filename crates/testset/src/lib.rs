@@ -6,7 +6,7 @@
 //! | data adapter        | item                     | mode     | fields | behaviour |
 //! |---------------------|--------------------------|----------|--------|-----------|
 //! | `COUNT`             | `count`                  | not RAW  | `count` | a counter, snapshot then one update every [`COUNT_PERIOD`] |
-//! | `MULT_TABLE`        | `mult_table`             | COMMAND  | `key value1 value2 command` | rows `1`..`5` (`value1` = key, `value2` = key × key), then UPDATEs |
+//! | `MULT_TABLE`        | `mult_table`             | COMMAND  | `key value1 value2 command` | rows `1`..`5` (`value1` = key, `value2` = key × n, n = 1 in the snapshot), then UPDATEs of one row at a time with a growing n |
 //! | `TWO_LEVEL_COMMAND` | `two_level_command_count…` | COMMAND | `key command` | one row, key `count`: the `count` item of `COUNT` as second level (any suffix: the suite adds the transport's name) |
 //! | `STRANGE_NAMES`     | `strange:àìùòlè`         | any      | any    | accepted, no data |
 //! | `CLEAR_SNAPSHOT`    | `clear_snapshot`         | DISTINCT | any    | an update, then a clear of the snapshot, again and again |
