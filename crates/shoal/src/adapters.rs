@@ -35,13 +35,21 @@ pub fn serves_embedded_demo(loaded: Option<&AdapterSets>) -> bool {
 }
 
 /// The adapter sets the engine serves: those of the folder, started, and
-/// the embedded `DEMO` set unless one of them has that id.
-pub async fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<AdapterSet>> {
+/// the embedded `DEMO` set unless one of them has that id; with
+/// `test_adapters`, the embedded `TEST` set too, unless one of them has
+/// that id.
+pub async fn engine_sets(
+    loaded: Option<AdapterSets>,
+    test_adapters: bool,
+) -> anyhow::Result<Vec<AdapterSet>> {
     let configured = loaded.map(|l| l.sets).unwrap_or_default();
     let demo_replaced = configured
         .iter()
         .find(|s| s.id == shoal_demo::ADAPTER_SET)
         .map(|s| s.file.clone());
+    let test_replaced = configured
+        .iter()
+        .any(|s| s.id == shoal_testset::ADAPTER_SET);
     let mut sets = remote::start_sets(configured)
         .await
         .context("cannot start the adapter sets of the adapters folder")?;
@@ -51,6 +59,13 @@ pub async fn engine_sets(loaded: Option<AdapterSets>) -> anyhow::Result<Vec<Adap
             "the adapter set DEMO of this file replaces the embedded demo adapter set"
         ),
         None => sets.push(shoal_demo::adapter_set()),
+    }
+    if test_adapters {
+        if test_replaced {
+            tracing::warn!("the adapter set TEST of the adapters folder replaces the embedded one");
+        } else {
+            sets.push(shoal_testset::adapter_set());
+        }
     }
     Ok(sets)
 }
@@ -87,5 +102,19 @@ mod tests {
             assert_eq!(serves_embedded_demo(Some(&sets)), embedded, "{id}");
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn the_test_set_comes_with_the_flag() {
+        let names = |sets: Vec<AdapterSet>| -> Vec<String> {
+            let mut n: Vec<String> = sets.into_iter().map(|s| s.name).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(engine_sets(None, false).await.unwrap()), ["DEMO"]);
+        assert_eq!(
+            names(engine_sets(None, true).await.unwrap()),
+            ["DEMO", "TEST"]
+        );
     }
 }

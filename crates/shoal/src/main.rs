@@ -109,6 +109,11 @@ struct ServeArgs {
     /// in milliseconds; 0: none. Overrides <max_delay_millis>; default 0.
     #[arg(long, value_name = "MILLIS")]
     max_delay_millis: Option<u64>,
+    /// Also serve the TEST adapter set, which the official clients' own test
+    /// suite (TestClient) runs against; a set named TEST in the adapters
+    /// folder wins over it.
+    #[arg(long)]
+    test_adapters: bool,
     /// Threads that run sessions and connections; default: one per core.
     /// Fan-out spreads over all of them.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -231,7 +236,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .map(|addr| (addr, conf.clone(), Handshakes::default()))
                 .collect::<Vec<_>>();
             warn_all(sets.as_ref());
-            let Some(sets) = start_sets(sets, &mut signals).await? else {
+            let Some(sets) = start_sets(sets, args.test_adapters, &mut signals).await? else {
                 return Ok(());
             };
             return serve_all(config, sets, plans, console, drain_of(&args), signals).await;
@@ -256,7 +261,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let plans = ready;
     warn_all(sets.as_ref());
-    let Some(sets) = start_sets(sets, &mut signals).await? else {
+    let Some(sets) = start_sets(sets, args.test_adapters, &mut signals).await? else {
         return Ok(());
     };
     serve_all(config, sets, plans, console, drain_of(&args), signals).await
@@ -267,10 +272,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// before any listener opens.
 async fn start_sets(
     sets: Option<shoal_config::AdapterSets>,
+    test_adapters: bool,
     signals: &mut Signals,
 ) -> anyhow::Result<Option<Vec<shoal_adapter::AdapterSet>>> {
     tokio::select! {
-        started = adapters::engine_sets(sets) => started.map(Some),
+        started = adapters::engine_sets(sets, test_adapters) => started.map(Some),
         stop = signals.next() => {
             tracing::info!(signal = ?stop, "stopped while waiting for remote adapters");
             Ok(None)
