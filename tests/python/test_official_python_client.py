@@ -6,55 +6,19 @@ Each test starts its own `shoal serve --listen 127.0.0.1:0` (SHOAL_BIN, by
 default target/release/shoal) and stops it afterwards.
 """
 
-import os
-import re
-import subprocess
 import threading
-import time
 import unittest
-from pathlib import Path
 
 from lightstreamer.client import LightstreamerClient, Subscription
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "release" / "shoal"))
+from shoal_server import Shoal
+
 TRANSPORTS = ["WS-STREAMING", "HTTP-STREAMING", "WS-POLLING", "HTTP-POLLING"]
 
 
-class Server:
+class Server(Shoal):
     def __init__(self):
-        if not os.access(BIN, os.X_OK):
-            raise RuntimeError(f"no shoal binary at {BIN}: build it first (cargo build --release)")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.stderr = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + 15
-        self.url = None
-        while self.url is None:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("shoal exited before listening: " + "".join(self.stderr[-20:]))
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-            if time.monotonic() > deadline:
-                raise RuntimeError("shoal did not say where it listens within 15 s")
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        super().__init__(["--listen", "127.0.0.1:0"])
 
 
 class Recorder:

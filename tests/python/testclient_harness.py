@@ -7,24 +7,19 @@ scenario on one transport, and an HTTP proxy asking for credentials.
 import asyncio
 import base64
 import concurrent.futures
-import os
-import re
 import shutil
-import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 
 from lightstreamer.client import ClientListener, LightstreamerClient
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = os.environ.get("SHOAL_BIN", str(ROOT / "target" / "release" / "shoal"))
+from shoal_server import Shoal
+
 TRANSPORTS = ["WS-STREAMING", "HTTP-STREAMING", "WS-POLLING", "HTTP-POLLING"]
 # The listener name of Lightstreamer's factory configuration, expected as SERVNAME.
 SERVER_NAME = "Lightstreamer HTTP Server"
-START_TIMEOUT_S = 15
 # Upstream gives each scenario 3 s; two shared cores need more.
 SCENARIO_TIMEOUT_S = 15
 POLLING_INTERVAL_MS = 100
@@ -39,50 +34,18 @@ CONF = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-class Server:
+class Server(Shoal):
     """shoal serve with the TEST adapter set, one listener named as Lightstreamer's."""
 
     def __init__(self):
-        if not os.access(BIN, os.X_OK):
-            raise RuntimeError(f"no shoal binary at {BIN}: build it first (cargo build --release)")
         self.dir = tempfile.mkdtemp(prefix="shoal-testclient-")
         conf = Path(self.dir) / "lightstreamer_conf.xml"
         conf.write_text(CONF)
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--config", str(conf), "--test-adapters",
-             "--drain-grace", "0", "--drain-window", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.stderr = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        self.url = None
-        while self.url is None:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("shoal exited before listening: " + "".join(self.stderr[-20:]))
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"shoal did not say where it listens within {START_TIMEOUT_S} s")
-        threading.Thread(target=self._drain_out, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def _drain_out(self):
-        for _ in self.proc.stdout:
-            pass
+        super().__init__(["--config", str(conf), "--test-adapters",
+                          "--drain-grace", "0", "--drain-window", "0"])
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
