@@ -219,7 +219,7 @@ async fn merge_conflates_under_a_limit() {
         }
     });
     let last = format!("U,1,1,{}", filler(499, 100));
-    c.until(|ls| ls.iter().any(|l| *l == last)).await;
+    c.until(|ls| ls.contains(&last)).await;
     publisher.await.unwrap_or_else(|e| panic!("{e}"));
     let updates: Vec<&String> = c.lines.iter().filter(|l| l.starts_with("U,")).collect();
     // 5 s at 1000 bytes a second, plus the first second's bucket.

@@ -37,7 +37,12 @@ async fn connected() -> (shoal_remote::Started<shoal_remote::RemoteMetadata>, Re
 async fn the_nus_reply_grants_the_users_bandwidth() {
     let (started, mut remote) = connected().await;
     let md = started.adapter.clone();
-    for (d, granted) in [("40.5", Some(40.5)), ("0", None), ("0.0", None), ("#", None)] {
+    for (d, granted) in [
+        ("40.5", Some(40.5)),
+        ("0", None),
+        ("0.0", None),
+        ("#", None),
+    ] {
         let call = tokio::spawn({
             let md = md.clone();
             async move { md.notify_user_grant(&Login::default()).await }
