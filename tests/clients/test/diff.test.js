@@ -106,6 +106,12 @@ for (const transport of ['WS-STREAMING', 'HTTP-STREAMING']) {
           assert.equal(u.values.text, text(k), `text at step ${k}`);
         }
 
+        // The client calls its listeners one after the other: the last
+        // step's may still be on its way to this one.
+        for (let i = 0; patches.length < STEPS && i < 100; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.equal(patches.length, STEPS, 'one onItemUpdate per step');
         const want = expectedDiffs();
         assert.ok(want.p >= 8 && want.t >= 8, JSON.stringify(want));
         // The client applied a patch exactly where one was allowed.
