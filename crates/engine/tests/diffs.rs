@@ -118,6 +118,12 @@ async fn a_json_field_goes_as_a_json_patch() {
     let text = format!("{new} (closed)");
     h.data.update("item1", &[("doc", &text)], false);
     assert_eq!(token(&c.next_lines(1).await.remove(0)), format!("{text}|"));
+    // Shoal's own decoder (the Rust client's) follows every line.
+    let mut state = vec![None, None];
+    for l in c.lines.iter().filter(|l| l.starts_with("U,")) {
+        state = values(l, &state);
+    }
+    assert_eq!(state, vals(&[Some(&text), Some("2")]));
 }
 
 #[tokio::test]

@@ -72,6 +72,82 @@ pub fn json_patch(old: &str, new: &str) -> Option<String> {
     Some(ops.finish())
 }
 
+/// Applies a JSON Patch made of `add`, `remove` and `replace` operations
+/// (what [`json_patch`] writes) to `old`, as the official clients do: a new
+/// member goes at the end of its object. Both must be in the canonical form
+/// of the module documentation, as Shoal sends them; `None` otherwise, or
+/// when an operation does not apply.
+pub fn apply_json_patch(old: &str, patch: &str) -> Option<String> {
+    let Json::Array(raw_ops) = parse(patch)? else {
+        return None;
+    };
+    // Every operation read first, its path split into member names and
+    // indexes that the document may then borrow as new member names.
+    let mut ops = Vec::with_capacity(raw_ops.len());
+    for op in raw_ops {
+        let Json::Object(members) = op else {
+            return None;
+        };
+        let string = |name: &str| match member(&members, name) {
+            Some(Json::Str(s)) => Some(*s),
+            _ => None,
+        };
+        let (kind, path) = (string("op")?, string("path")?);
+        let tokens: Vec<String> = path
+            .strip_prefix('/')?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        ops.push((kind, tokens, member(&members, "value").cloned()));
+    }
+    let mut doc = parse(old)?;
+    for (kind, tokens, value) in &ops {
+        let (last, parents) = tokens.split_last()?;
+        let mut at = &mut doc;
+        for t in parents {
+            at = match at {
+                Json::Array(items) => items.get_mut(t.parse::<usize>().ok()?)?,
+                Json::Object(m) => &mut m.iter_mut().find(|(k, _)| k == t)?.1,
+                _ => return None,
+            };
+        }
+        apply_op(at, kind, last, value.clone())?;
+    }
+    let mut out = String::new();
+    write_json(&mut out, &doc);
+    Some(out)
+}
+
+fn apply_op<'a>(
+    at: &mut Json<'a>,
+    kind: &str,
+    last: &'a str,
+    value: Option<Json<'a>>,
+) -> Option<()> {
+    match (kind, at) {
+        ("add", Json::Array(items)) => {
+            let i = last.parse::<usize>().ok().filter(|&i| i <= items.len())?;
+            items.insert(i, value?);
+        }
+        ("remove", Json::Array(items)) => {
+            let i = last.parse::<usize>().ok().filter(|&i| i < items.len())?;
+            items.remove(i);
+        }
+        ("replace", Json::Array(items)) => *items.get_mut(last.parse::<usize>().ok()?)? = value?,
+        ("add" | "replace", Json::Object(m)) => match m.iter_mut().find(|(k, _)| *k == last) {
+            Some(slot) => slot.1 = value?,
+            None if kind == "add" => m.push((last, value?)),
+            None => return None,
+        },
+        ("remove", Json::Object(m)) => {
+            let i = m.iter().position(|(k, _)| *k == last)?;
+            m.remove(i);
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
 /// The operations of a patch, written as they are decided.
 #[derive(Default)]
 struct Ops {

@@ -17,8 +17,8 @@
 mod json;
 mod text;
 
-pub use json::json_patch;
-pub use text::tlcp_diff;
+pub use json::{apply_json_patch, json_patch};
+pub use text::{apply_tlcp_diff, tlcp_diff};
 
 use crate::encoding::field_len;
 
@@ -46,6 +46,15 @@ impl DiffKind {
         match self {
             DiffKind::JsonPatch => json_patch(old, new),
             DiffKind::TlcpDiff => tlcp_diff(old, new),
+        }
+    }
+
+    /// The value a client gets by applying `body` to `old`: what Shoal's own
+    /// clients do with a diff. `None` if it does not apply.
+    pub fn apply(self, old: &str, body: &str) -> Option<String> {
+        match self {
+            DiffKind::JsonPatch => apply_json_patch(old, body),
+            DiffKind::TlcpDiff => apply_tlcp_diff(old, body),
         }
     }
 }

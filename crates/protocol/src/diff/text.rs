@@ -59,6 +59,56 @@ pub fn tlcp_diff(old: &str, new: &str) -> Option<String> {
     Some(w.finish())
 }
 
+/// Applies a TLCP-diff to `old`, counting characters as code points (the
+/// same as UTF-16 units for the text Shoal diffs); `None` if the diff is
+/// malformed or reaches past `old`.
+pub fn apply_tlcp_diff(old: &str, diff: &str) -> Option<String> {
+    let old: Vec<char> = old.chars().collect();
+    let mut diff = diff.chars();
+    let mut out = String::new();
+    let mut at = 0usize;
+    for step in 0usize.. {
+        let Some(n) = read_count(&mut diff)? else {
+            break;
+        };
+        match step % 3 {
+            0 => {
+                out.extend(old.get(at..at.checked_add(n)?)?);
+                at += n;
+            }
+            1 => {
+                for _ in 0..n {
+                    out.push(diff.next()?);
+                }
+            }
+            _ => at = at.checked_add(n).filter(|&end| end <= old.len())?,
+        }
+    }
+    Some(out)
+}
+
+/// The next count of a diff: `Some(None)` at its end, `None` if malformed.
+fn read_count(diff: &mut std::str::Chars<'_>) -> Option<Option<usize>> {
+    let mut n: usize = 0;
+    let mut first = true;
+    loop {
+        let Some(c) = diff.next() else {
+            // The end of the diff comes between counts only.
+            return first.then_some(None);
+        };
+        first = false;
+        let (digit, last) = match c {
+            'a'..='z' => (u32::from(c) - u32::from('a'), true),
+            'A'..='Z' => (u32::from(c) - u32::from('A'), false),
+            _ => return None,
+        };
+        n = n.checked_mul(RADIX as usize)?.checked_add(digit as usize)?;
+        if last {
+            return Some(Some(n));
+        }
+    }
+}
+
 /// Builds a diff from edits in order, one copy/add/delete step at a time.
 #[derive(Default)]
 struct Writer {
@@ -219,6 +269,30 @@ mod tests {
         assert_eq!(tlcp_diff("smile 😀", "smile 😀!"), None);
         assert_eq!(tlcp_diff("smile", "smile 😀"), None);
         assert!(tlcp_diff("ŝ€ ok", "ŝ€ fine").is_some());
+    }
+
+    #[test]
+    fn the_decoder_agrees_and_refuses_what_is_malformed() {
+        let diff = tlcp_diff("hello world", "hello there world").unwrap();
+        assert_eq!(
+            apply_tlcp_diff("hello world", &diff).as_deref(),
+            Some("hello there world")
+        );
+        assert_eq!(apply_tlcp_diff("abc", "e"), None); // copies past the end
+        assert_eq!(apply_tlcp_diff("abc", "ac"), None); // adds past the end
+        assert_eq!(apply_tlcp_diff("abc", "A"), None); // unfinished count
+        assert_eq!(apply_tlcp_diff("abc", "b1"), None); // not a digit
+        assert_eq!(apply_tlcp_diff("abc", "aaz"), None); // deletes past the end
+        assert_eq!(apply_tlcp_diff("abc", "").as_deref(), Some(""));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_round_trips(old in "[a-c é€\\|%]{0,40}", new in "[a-c é€\\|%]{0,40}") {
+            let diff = tlcp_diff(&old, &new).unwrap();
+            proptest::prop_assert_eq!(apply(&old, &diff), new.clone());
+            proptest::prop_assert_eq!(apply_tlcp_diff(&old, &diff), Some(new));
+        }
     }
 
     #[test]

@@ -190,6 +190,12 @@ fn patches_give_the_new_text_back() {
     for (old, new) in cases {
         let patch = json_patch(old, new).unwrap_or_else(|| panic!("{old} -> {new}"));
         assert_eq!(apply(old, &patch), new, "{old} -> {new}: {patch}");
+        // Shoal's own decoder agrees.
+        assert_eq!(
+            apply_json_patch(old, &patch).as_deref(),
+            Some(new),
+            "{patch}"
+        );
     }
 }
 
@@ -244,4 +250,21 @@ fn values_a_client_would_write_back_differently_get_no_patch() {
 fn nesting_is_bounded() {
     let deep = "[".repeat(MAX_DEPTH + 2) + &"]".repeat(MAX_DEPTH + 2);
     assert_eq!(json_patch(&deep, "[]"), None);
+}
+
+#[test]
+fn the_decoder_refuses_what_does_not_apply() {
+    let old = r#"{"a":[1,2]}"#;
+    for patch in [
+        r#"[{"op":"remove","path":"/b"}]"#,
+        r#"[{"op":"replace","path":"/b","value":1}]"#,
+        r#"[{"op":"add","path":"/a/3","value":1}]"#,
+        r#"[{"op":"move","path":"/a","from":"/b"}]"#,
+        r#"[{"op":"add","path":"","value":1}]"#,
+        r#"{"op":"add"}"#,
+        "not a patch",
+    ] {
+        assert_eq!(apply_json_patch(old, patch), None, "{patch}");
+    }
+    assert_eq!(apply_json_patch(old, "[]").as_deref(), Some(old));
 }
