@@ -268,3 +268,53 @@ fn the_decoder_refuses_what_does_not_apply() {
     }
     assert_eq!(apply_json_patch(old, "[]").as_deref(), Some(old));
 }
+
+/// Canonical JSON documents: small member names (some with `~` and `/`),
+/// integers, decimals, strings and literals, nested a few levels.
+fn document() -> impl proptest::strategy::Strategy<Value = V> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        (-1000i64..1000).prop_map(|n| V::Lit(n.to_string())),
+        (0u32..1000, 1u32..10).prop_map(|(i, f)| V::Lit(format!("{i}.{f}"))),
+        "[a-c ]{0,4}".prop_map(V::Str),
+        prop_oneof![Just("true"), Just("false"), Just("null")].prop_map(|s| V::Lit(s.into())),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(V::Arr),
+            proptest::collection::vec(("[a-c~/]{1,2}", inner), 0..5).prop_map(|members| {
+                let mut seen = std::collections::HashSet::new();
+                V::Obj(members.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect())
+            }),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_patch_applies_to_the_new_text(old in document(), new in document()) {
+        let (old, new) = (write(&old), write(&new));
+        if let Some(patch) = json_patch(&old, &new) {
+            proptest::prop_assert_eq!(apply(&old, &patch), new.clone());
+            proptest::prop_assert_eq!(apply_json_patch(&old, &patch), Some(new));
+        }
+    }
+
+    #[test]
+    fn documents_of_one_shape_always_get_a_patch(
+        old in proptest::collection::vec(("[a-c]{1,2}", document()), 1..6),
+        change in document(),
+        at in 0usize..6,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        let old: Vec<(String, V)> = old.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect();
+        let mut new = old.clone();
+        let i = at % new.len();
+        new[i].1 = change;
+        let (old, new) = (write(&V::Obj(old)), write(&V::Obj(new)));
+        let patch = json_patch(&old, &new);
+        proptest::prop_assert!(patch.is_some(), "{} -> {}", old, new);
+        let patch = patch.unwrap_or_default();
+        proptest::prop_assert_eq!(apply(&old, &patch), new);
+    }
+}
