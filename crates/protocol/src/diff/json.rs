@@ -22,6 +22,7 @@
 //! is built so that the client's result has the new value's member order,
 //! replacing a whole object when that order cannot be reached otherwise.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 /// Largest integer every client holds exactly (2^53 - 1).
@@ -37,6 +38,9 @@ const MAX_INTEGER_PART_DIGITS: usize = 7;
 const MAX_LEADING_FRACTION_ZEROS: usize = 2;
 /// Deepest nesting parsed: deeper values are sent in full.
 const MAX_DEPTH: usize = 64;
+/// Longest value (bytes) diffed: the work is linear in the length, and
+/// bounded so that one event never holds a session long.
+const MAX_LEN: usize = 256 * 1024;
 
 /// A JSON value, borrowed from canonical text (see the module
 /// documentation): strings and member names keep their escapes, numbers
@@ -54,6 +58,9 @@ enum Json<'a> {
 /// The JSON Patch turning `old` into `new`, when both are JSON objects or
 /// arrays in canonical form; `None` otherwise (the value goes in full).
 pub fn json_patch(old: &str, new: &str) -> Option<String> {
+    if old.len() > MAX_LEN || new.len() > MAX_LEN {
+        return None;
+    }
     let old = parse(old)?;
     let new = parse(new)?;
     // A patch replaces members and elements; replacing the whole value
@@ -195,12 +202,18 @@ fn diff(path: &mut String, old: &Json<'_>, new: &Json<'_>, ops: &mut Ops) {
 /// the others at the end, so `new` must start with the kept members, in
 /// their old order.
 fn member_order_reachable(old: &[(&str, Json<'_>)], new: &[(&str, Json<'_>)]) -> bool {
+    let in_new = names(new);
     let kept: Vec<&str> = old
         .iter()
         .map(|(k, _)| *k)
-        .filter(|k| member(new, k).is_some())
+        .filter(|k| in_new.contains_key(k))
         .collect();
     new.iter().take(kept.len()).map(|(k, _)| *k).eq(kept)
+}
+
+/// An object's members by name (objects may be large: no linear search).
+fn names<'v, 'a>(members: &'v [(&'a str, Json<'a>)]) -> HashMap<&'a str, &'v Json<'a>> {
+    members.iter().map(|(k, v)| (*k, v)).collect()
 }
 
 fn member<'v, 'a>(members: &'v [(&'a str, Json<'a>)], name: &str) -> Option<&'v Json<'a>> {
@@ -214,14 +227,15 @@ fn diff_object(
     ops: &mut Ops,
 ) {
     let at = path.len();
-    for (name, _) in old.iter().filter(|(k, _)| member(new, k).is_none()) {
+    let (in_old, in_new) = (names(old), names(new));
+    for (name, _) in old.iter().filter(|(k, _)| !in_new.contains_key(k)) {
         push_token(path, name);
         ops.op("remove", path, None);
         path.truncate(at);
     }
     for (name, value) in new {
         push_token(path, name);
-        match member(old, name) {
+        match in_old.get(name).copied() {
             Some(before) => diff(path, before, value, ops),
             None => ops.op("add", path, Some(value)),
         }
@@ -355,10 +369,11 @@ impl<'a> Parser<'a> {
             b'{' => {
                 self.pos += 1;
                 let mut members: Vec<(&'a str, Json<'a>)> = Vec::new();
+                let mut seen = HashSet::new();
                 if self.eat(b'}').is_none() {
                     loop {
                         let name = self.string()?;
-                        if is_array_index(name) || member(&members, name).is_some() {
+                        if is_array_index(name) || !seen.insert(name) {
                             return None;
                         }
                         self.eat(b':')?;

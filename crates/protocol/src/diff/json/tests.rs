@@ -250,6 +250,16 @@ fn values_a_client_would_write_back_differently_get_no_patch() {
 fn nesting_is_bounded() {
     let deep = "[".repeat(MAX_DEPTH + 2) + &"]".repeat(MAX_DEPTH + 2);
     assert_eq!(json_patch(&deep, "[]"), None);
+    // So is length; a large object is diffed without quadratic lookups.
+    let long = format!("[\"{}\"]", "x".repeat(MAX_LEN));
+    assert_eq!(json_patch(&long, "[]"), None);
+    let members: Vec<String> = (0..5000).map(|i| format!("\"k{i}\":{i}")).collect();
+    let old = format!("{{{}}}", members.join(","));
+    let new = old.replacen("\"k4999\":4999", "\"k4999\":0", 1);
+    assert_eq!(
+        json_patch(&old, &new).as_deref(),
+        Some(r#"[{"op":"replace","path":"/k4999","value":0}]"#)
+    );
 }
 
 #[test]
@@ -284,7 +294,12 @@ fn document() -> impl proptest::strategy::Strategy<Value = V> {
             proptest::collection::vec(inner.clone(), 0..5).prop_map(V::Arr),
             proptest::collection::vec(("[a-c~/]{1,2}", inner), 0..5).prop_map(|members| {
                 let mut seen = std::collections::HashSet::new();
-                V::Obj(members.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect())
+                V::Obj(
+                    members
+                        .into_iter()
+                        .filter(|(k, _)| seen.insert(k.clone()))
+                        .collect(),
+                )
             }),
         ]
     })
