@@ -118,6 +118,13 @@ async fn a_json_field_goes_as_a_json_patch() {
     let text = format!("{new} (closed)");
     h.data.update("item1", &[("doc", &text)], false);
     assert_eq!(token(&c.next_lines(1).await.remove(0)), format!("{text}|"));
+    // Declared TLCP-diff now: the clients that got patches hold the field
+    // as JSON and would refuse a TLCP-diff, so the field gets no diff.
+    declare(&h, "item1", &[("doc", &[DiffAlgorithm::DiffMatchPatch])]);
+    let later = format!("{text} and reopened");
+    h.data.update("item1", &[("doc", &later)], false);
+    assert_eq!(token(&c.next_lines(1).await.remove(0)), format!("{later}|"));
+    let text = later;
     // Shoal's own decoder (the Rust client's) follows every line.
     let mut state = vec![None, None];
     for l in c.lines.iter().filter(|l| l.starts_with("U,")) {
