@@ -90,6 +90,18 @@ pub enum Mode {
     Command,
 }
 
+/// A diff algorithm a field's values may be sent with: the client then gets
+/// the change from the value it holds rather than the whole new value.
+/// Which algorithm Shoal uses for a field, and when, is in `docs/protocol.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiffAlgorithm {
+    /// An RFC 6902 JSON Patch, for values that are JSON text (`^P`).
+    JsonPatch,
+    /// A text diff in the TLCP-diff format (`^T`); the name is the Java
+    /// adapter API's, after the diff-match-patch library.
+    DiffMatchPatch,
+}
+
 /// An error an adapter reports, with the TLCP code the client will see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (code {code})")]
@@ -154,6 +166,15 @@ pub trait ItemEventListener: Send + Sync {
     fn clear_snapshot(&self, item: &str);
     /// The provider can no longer serve: logged; its items stop updating.
     fn failure(&self, message: &str);
+    /// Declares, for fields of `item`, the diff algorithms their values may
+    /// be sent with, in order of preference. A field not named, or named
+    /// with an empty list, gets no diff (the default for every field). A
+    /// later declaration for the same field replaces the earlier one. Best
+    /// called from [`DataProvider::subscribe`], before the item's first
+    /// event; it applies from the next event on.
+    fn declare_field_diff_order(&self, item: &str, fields: HashMap<String, Vec<DiffAlgorithm>>) {
+        let _ = (item, fields);
+    }
 }
 
 /// A source of items.

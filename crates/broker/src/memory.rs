@@ -9,8 +9,8 @@ use crate::settings::PublishAuth;
 use crate::snapshot::{self, Rows};
 use parking_lot::Mutex;
 use shoal_adapter::{
-    ready, AdapterError, BoxFuture, DataProvider, ItemEvent, ItemEventListener, Position,
-    PublishCredentials, PublishError, Publisher,
+    ready, AdapterError, BoxFuture, DataProvider, DiffAlgorithm, ItemEvent, ItemEventListener,
+    Position, PublishCredentials, PublishError, Publisher,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -29,6 +29,9 @@ pub struct MemorySettings {
     pub max_items: usize,
     /// Who may publish.
     pub publish: PublishAuth,
+    /// The diff algorithms the values of these fields may be sent with,
+    /// declared for every item.
+    pub diff_fields: HashMap<String, Vec<DiffAlgorithm>>,
 }
 
 #[derive(Default)]
@@ -126,6 +129,9 @@ impl DataProvider for MemoryFeed {
             None => Vec::new(),
         };
         if let Some(l) = self.listener.get() {
+            if !self.settings.diff_fields.is_empty() {
+                l.declare_field_diff_order(item, self.settings.diff_fields.clone());
+            }
             l.snapshot(item, events);
         }
         Ok(())

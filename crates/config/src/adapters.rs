@@ -175,6 +175,20 @@ pub struct MemoryFeed {
     /// `publish_token`, or `publish_user` and `publish_password`
     /// (required: publishing is the only way in).
     pub publish: PublishAuth,
+    /// `diff_fields`: the diff algorithms each named field's values may be
+    /// sent with, in order of preference (`JSONPATCH`, `DIFF_MATCH_PATCH`),
+    /// for every item; none by default.
+    pub diff_fields: Vec<(String, Vec<DiffAlgorithmName>)>,
+}
+
+/// A diff algorithm as `diff_fields` names it (the names of the Java
+/// adapter API's `DiffAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffAlgorithmName {
+    /// `JSONPATCH`.
+    JsonPatch,
+    /// `DIFF_MATCH_PATCH`.
+    DiffMatchPatch,
 }
 
 impl fmt::Debug for MemoryFeed {
@@ -183,6 +197,7 @@ impl fmt::Debug for MemoryFeed {
             .field("snapshot_length", &self.snapshot_length)
             .field("max_items", &self.max_items)
             .field("publish", &self.publish)
+            .field("diff_fields", &self.diff_fields)
             .finish()
     }
 }

@@ -3,8 +3,9 @@
 //! and shared by every session that sends it.
 
 use parking_lot::Mutex;
+use shoal_protocol::diff::{plain_len, wire_len, DiffKind};
 use shoal_protocol::notify::{push_values, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::time::Instant;
 
 /// A field value; `None` is null.
@@ -57,6 +58,42 @@ pub(crate) struct Event {
     /// The event's place in its source's history (a broker entry), when
     /// the source has one: what a session's journal follows.
     pub position: Option<shoal_adapter::Position>,
+    /// Changed fields whose data adapter allows a diff, with the value
+    /// before this event: what a delta encoding may send as a diff.
+    diff_bases: Vec<DiffBase>,
+}
+
+/// A field of an event that may be sent as a diff from its previous value.
+/// The diff is computed once, by the first session that sends the event in
+/// delta form, and shared by every other: all of them hold the same
+/// previous value (the one of event `seq - 1`).
+#[derive(Debug)]
+pub(crate) struct DiffBase {
+    pub field: usize,
+    pub kind: DiffKind,
+    pub old: Arc<str>,
+    /// The diff's body; `None` when the values cannot be sent that way.
+    body: OnceLock<Option<Box<str>>>,
+}
+
+impl DiffBase {
+    pub fn new(field: usize, kind: DiffKind, old: Arc<str>) -> Self {
+        Self {
+            field,
+            kind,
+            old,
+            body: OnceLock::new(),
+        }
+    }
+
+    /// The diff to `new`, if it is shorter on the wire than `new` itself.
+    fn shorter_than(&self, new: &str) -> Option<&str> {
+        let body = self
+            .body
+            .get_or_init(|| self.kind.encode(&self.old, new).map(Into::into))
+            .as_deref()?;
+        (wire_len(self.kind, body) < plain_len(new)).then_some(body)
+    }
 }
 
 impl Event {
@@ -83,7 +120,17 @@ impl Event {
             cost,
             received: Instant::now(),
             position: None,
+            diff_bases: Vec::new(),
         }
+    }
+
+    /// Lets the delta encoding send these fields as diffs (see [`DiffBase`]).
+    pub fn with_diff_bases(mut self, bases: Vec<DiffBase>) -> Self {
+        // The previous values are held too.
+        self.cost += bases.iter().map(|b| b.old.len() + 16).sum::<usize>()
+            + bases.capacity() * std::mem::size_of::<DiffBase>();
+        self.diff_bases = bases;
+        self
     }
 
     /// Bytes the event holds in memory: a session that queues it is charged
@@ -114,7 +161,9 @@ impl Event {
     }
 
     /// The value list of a `U` line for `schema`. With `delta`, fields that
-    /// did not change since the previous event are sent as unchanged.
+    /// did not change since the previous event are sent as unchanged, and
+    /// fields with a diff base as their diff when it is shorter: `delta`
+    /// means the client holds the values of event `seq - 1`.
     pub fn encode(&self, schema: &Schema, delta: bool) -> Arc<str> {
         let mut cache = self.encoded.lock();
         if let Some((_, _, text)) = cache
@@ -128,13 +177,16 @@ impl Event {
             &mut out,
             schema.fields.iter().map(|&f| {
                 if delta && !self.changed.get(f).copied().unwrap_or(false) {
-                    Value::Unchanged
-                } else {
-                    match self.value(f) {
-                        None => Value::Null,
-                        Some(s) => Value::Text(s),
-                    }
+                    return Value::Unchanged;
                 }
+                let Some(new) = self.value(f) else {
+                    return Value::Null;
+                };
+                let diff = delta
+                    .then(|| self.diff_bases.iter().find(|b| b.field == f))
+                    .flatten()
+                    .and_then(|b| Some(Value::Diff(b.kind, b.shorter_than(new)?)));
+                diff.unwrap_or(Value::Text(new))
             }),
         );
         let text: Arc<str> = out.into();

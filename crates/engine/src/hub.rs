@@ -3,7 +3,7 @@
 
 use crate::item::Item;
 use parking_lot::Mutex;
-use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
+use shoal_adapter::{AdapterError, DataProvider, DiffAlgorithm, ItemEvent, ItemEventListener};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -153,6 +153,12 @@ impl ItemEventListener for HubListener {
     fn clear_snapshot(&self, item: &str) {
         if let Some(i) = self.item(item) {
             i.clear_snapshot();
+        }
+    }
+
+    fn declare_field_diff_order(&self, item: &str, fields: HashMap<String, Vec<DiffAlgorithm>>) {
+        if let Some(i) = self.item(item) {
+            i.declare_diffs(fields);
         }
     }
 

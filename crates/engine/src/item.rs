@@ -11,12 +11,13 @@
 //! Lock order: state, then fan-out, then a session's lock; never the other
 //! way round.
 
-use crate::event::{Command, Event, FieldValue, Schema};
+use crate::event::{Command, DiffBase, Event, FieldValue, Schema};
 use crate::session::Session;
 use crate::subscription::Delivery;
 use indexmap::IndexMap;
 use parking_lot::Mutex;
-use shoal_adapter::{ItemEvent, Mode, Position};
+use shoal_adapter::{DiffAlgorithm, ItemEvent, Mode, Position};
+use shoal_protocol::diff::DiffKind;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 
@@ -78,6 +79,11 @@ struct ItemInner {
     /// The source's position of the last event applied, when the source
     /// has positions (a broker): how far this item's history has come.
     position: Option<Position>,
+    /// The diff encoding each field's values may be sent with, by field
+    /// name, as the data adapter declared (none: no diff).
+    diffs: HashMap<Arc<str>, DiffKind>,
+    /// Fields ever declared with JSON Patch: never sent as TLCP-diff after.
+    json_fields: std::collections::HashSet<Arc<str>>,
 }
 
 impl ItemInner {
@@ -177,6 +183,31 @@ impl Item {
                 ..ItemInner::default()
             }),
             fanout: Mutex::new(()),
+        }
+    }
+
+    /// The data adapter's diff declaration for fields of this item (see
+    /// [`diff_kind`] for which encoding a field gets).
+    pub fn declare_diffs(&self, fields: HashMap<String, Vec<DiffAlgorithm>>) {
+        let mut inner = self.inner.lock();
+        for (name, algorithms) in fields {
+            let name: Arc<str> = name.into();
+            match diff_kind(&algorithms) {
+                // Clients that got a JSON patch of the field may hold it as
+                // JSON, and refuse a TLCP-diff on it: no diff any more.
+                Some(DiffKind::TlcpDiff) if inner.json_fields.contains(&name) => {
+                    inner.diffs.remove(&name);
+                }
+                Some(kind) => {
+                    if kind == DiffKind::JsonPatch {
+                        inner.json_fields.insert(name.clone());
+                    }
+                    inner.diffs.insert(name, kind);
+                }
+                None => {
+                    inner.diffs.remove(&name);
+                }
+            }
         }
     }
 
@@ -321,16 +352,23 @@ impl Item {
         let n = inner.names.len();
         inner.state.resize(n, None);
         changed.resize(n, first);
+        let mut diff_bases = Vec::new();
         for (i, v) in &touched {
             if inner.state[*i] != *v || first {
                 changed[*i] = true;
+                if let (Some(old), Some(_), false) = (&inner.state[*i], v, inner.diffs.is_empty()) {
+                    if let Some(&kind) = inner.diffs.get(&inner.names[*i]) {
+                        diff_bases.push(DiffBase::new(*i, kind, old.clone()));
+                    }
+                }
                 inner.state[*i] = v.clone();
             }
         }
         inner.has_state = true;
         inner.seq += 1;
         let seq = inner.seq;
-        let mut merged = Event::new(seq, inner.state.clone(), changed, None);
+        let mut merged =
+            Event::new(seq, inner.state.clone(), changed, None).with_diff_bases(diff_bases);
         merged.position = position;
         let merged = Arc::new(merged);
         inner.history.push_back(merged.clone());
@@ -406,6 +444,22 @@ impl Item {
             Mode::Raw => None,
         });
         self.fan_out(inner, targets);
+    }
+}
+
+/// The one diff encoding a field gets, from the algorithms its data adapter
+/// allows. A field that allows JSON Patch gets JSON patches only, even when
+/// it prefers TLCP-diff: a client that applied a JSON patch holds the field
+/// as JSON, and the official clients refuse a TLCP-diff on such a field,
+/// while a session may have got any of the field's past updates as a patch.
+/// A JSON value that cannot go as a patch goes in full.
+fn diff_kind(algorithms: &[DiffAlgorithm]) -> Option<DiffKind> {
+    if algorithms.contains(&DiffAlgorithm::JsonPatch) {
+        Some(DiffKind::JsonPatch)
+    } else if algorithms.contains(&DiffAlgorithm::DiffMatchPatch) {
+        Some(DiffKind::TlcpDiff)
+    } else {
+        None
     }
 }
 

@@ -1,5 +1,6 @@
 //! Reading server lines back: used by the tests, fuzzing and the Rust client.
 
+use crate::diff::DiffKind;
 use crate::encoding::{decode_arg, decode_arg_borrowed};
 use std::borrow::Cow;
 
@@ -53,9 +54,14 @@ pub fn decode_values(encoded: &str, previous: &[Option<String>]) -> Option<Vec<O
 
 /// Applies the value list of a `U` line to the item's current `values` in
 /// place: unchanged fields (empty, `^N`) stay as they are, `#` is null, `$`
-/// the empty string. Returns `false`, with `values` untouched, if the list
-/// is invalid (a bad token or escape, or not exactly one value per field).
+/// the empty string, `^P` and `^T` diffs apply to the previous value.
+/// Returns `false`, with `values` untouched, if the list is invalid (a bad
+/// token or escape, not exactly one value per field, a diff to a null or
+/// one that does not apply).
 pub fn decode_values_into(encoded: &str, values: &mut [Option<String>]) -> bool {
+    if encoded.contains("^P") || encoded.contains("^T") {
+        return decode_with_diffs(encoded, values);
+    }
     // The list is checked whole before anything changes. Fields without
     // escapes (the common case) are read in place, so checking costs no
     // allocation, and setting one reuses the previous string's buffer.
@@ -74,9 +80,45 @@ pub fn decode_values_into(encoded: &str, values: &mut [Option<String>]) -> bool 
                 }
                 at += 1;
             }
+            // Lists with diffs take `decode_with_diffs`.
+            Some(Token::Diff(..)) | None => return false,
+        }
+    }
+    true
+}
+
+/// A value list with diffs: each diff needs the value before it, so the
+/// list is applied to a copy, kept only if every token applies.
+fn decode_with_diffs(encoded: &str, values: &mut [Option<String>]) -> bool {
+    if fields_covered(encoded, values.len()) != Some(values.len()) {
+        return false;
+    }
+    let mut next = values.to_vec();
+    let mut at: usize = 0;
+    for token in encoded.split('|') {
+        match parse_token(token) {
+            Some(Token::Keep(n)) => at = at.saturating_add(n),
+            Some(Token::Set(value)) => {
+                if let Some(slot) = next.get_mut(at) {
+                    set(slot, value);
+                }
+                at += 1;
+            }
+            Some(Token::Diff(kind, body)) => {
+                let applied = next
+                    .get(at)
+                    .and_then(Option::as_deref)
+                    .and_then(|old| kind.apply(old, &body));
+                let (Some(slot), Some(new)) = (next.get_mut(at), applied) else {
+                    return false;
+                };
+                *slot = Some(new);
+                at += 1;
+            }
             None => return false,
         }
     }
+    values.clone_from_slice(&next);
     true
 }
 
@@ -86,6 +128,8 @@ enum Token<'a> {
     Keep(usize),
     /// Sets one field (`None` is null).
     Set(Option<Cow<'a, str>>),
+    /// Changes one field by a diff (its body, decoded).
+    Diff(DiffKind, Cow<'a, str>),
 }
 
 fn parse_token(token: &str) -> Option<Token<'_>> {
@@ -94,7 +138,11 @@ fn parse_token(token: &str) -> Option<Token<'_>> {
         "#" => Token::Set(None),
         "$" => Token::Set(Some(Cow::Borrowed(""))),
         t => match t.strip_prefix('^') {
-            Some(count) => Token::Keep(count.parse().ok()?),
+            Some(rest) => match rest.as_bytes().first() {
+                Some(b'P') => Token::Diff(DiffKind::JsonPatch, decode_arg_borrowed(&rest[1..])?),
+                Some(b'T') => Token::Diff(DiffKind::TlcpDiff, decode_arg_borrowed(&rest[1..])?),
+                _ => Token::Keep(rest.parse().ok()?),
+            },
             None => Token::Set(Some(decode_arg_borrowed(t)?)),
         },
     })
@@ -107,7 +155,7 @@ fn fields_covered(encoded: &str, len: usize) -> Option<usize> {
     for token in encoded.split('|') {
         let n = match parse_token(token)? {
             Token::Keep(n) => n,
-            Token::Set(_) => 1,
+            Token::Set(_) | Token::Diff(..) => 1,
         };
         // A hostile count must not overflow: anything past the previous
         // values is invalid anyway.
@@ -134,6 +182,37 @@ pub fn arg(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diffs_apply_to_the_previous_values() {
+        let prev = vec![
+            Some(r#"{"a":1,"b":[1,2]}"#.to_owned()),
+            Some("hello world".to_owned()),
+            Some("x".to_owned()),
+        ];
+        let patch = r#"^P[{"op":"replace","path":"/a","value":2}]"#;
+        // `hello world` to `hello there world`, the `|` of the addition escaped.
+        let list = format!("{patch}|^Tfh there%7Cag|");
+        assert_eq!(
+            decode_values(&list, &prev),
+            Some(vec![
+                Some(r#"{"a":2,"b":[1,2]}"#.to_owned()),
+                Some("hello there| world".to_owned()),
+                Some("x".to_owned()),
+            ])
+        );
+        // A diff to a null, a diff that does not apply, and a plain value
+        // with a caret in it.
+        assert_eq!(decode_values("^Tcab", &[None]), None);
+        assert_eq!(decode_values("^Tz", &[Some("abc".into())]), None);
+        let mut values = vec![Some("abc".to_owned())];
+        assert!(!decode_values_into("^Tz", &mut values));
+        assert_eq!(values, vec![Some("abc".to_owned())]);
+        assert_eq!(
+            decode_values("a^Pb", &[None]),
+            Some(vec![Some("a^Pb".to_owned())])
+        );
+    }
 
     #[test]
     fn splits_by_arity() {

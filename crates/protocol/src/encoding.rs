@@ -43,6 +43,27 @@ pub fn push_field(out: &mut String, s: &str) {
     }
 }
 
+/// Bytes [`push_field`] appends for `s`: to compare encodings of a value
+/// without writing them.
+pub fn field_len(s: &str) -> usize {
+    s.chars()
+        .enumerate()
+        .map(|(i, ch)| {
+            let escaped = match ch {
+                '#' | '$' | '^' => i == 0,
+                '|' | '%' | '\r' | '\n' => true,
+                c => (c as u32) < 0x20 || c == '\u{7f}',
+            };
+            if escaped {
+                // `%XX` per UTF-8 byte; every escaped character is ASCII.
+                3 * ch.len_utf8()
+            } else {
+                ch.len_utf8()
+            }
+        })
+        .sum()
+}
+
 fn push_escaped(out: &mut String, ch: char) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut buf = [0u8; 4];
@@ -66,6 +87,15 @@ pub(crate) fn decode_arg_borrowed(raw: &str) -> Option<std::borrow::Cow<'_, str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_len_is_what_push_field_writes() {
+        for s in ["plain", "#x", "$", "^3", "a|b%c\r\n", "\u{1}é😀", "x#$^"] {
+            let mut out = String::new();
+            push_field(&mut out, s);
+            assert_eq!(field_len(s), out.len(), "{s:?}");
+        }
+    }
 
     #[test]
     fn params_decode_plus_and_escapes() {

@@ -10,6 +10,7 @@
 
 pub mod code;
 pub mod decode;
+pub mod diff;
 pub mod encoding;
 pub mod notify;
 pub mod params;

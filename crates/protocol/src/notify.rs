@@ -10,11 +10,14 @@ pub enum Value<'a> {
     Unchanged,
     Null,
     Text(&'a str),
+    /// The change from the value the client holds, as a diff body (see
+    /// [`crate::diff`]): `^P` or `^T` and the body, percent-encoded.
+    Diff(crate::diff::DiffKind, &'a str),
 }
 
 /// Appends the pipe-separated value list of an update (the last argument of
 /// `U`). Runs of unchanged fields are plain empty tokens, which every client
-/// version decodes; diff formats are never produced.
+/// version decodes.
 pub fn push_values<'a>(out: &mut String, values: impl IntoIterator<Item = Value<'a>>) {
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
@@ -25,6 +28,12 @@ pub fn push_values<'a>(out: &mut String, values: impl IntoIterator<Item = Value<
             Value::Null => out.push('#'),
             Value::Text("") => out.push('$'),
             Value::Text(s) => push_field(out, s),
+            Value::Diff(kind, body) => {
+                out.push_str(kind.prefix());
+                // A body starts with `[` (a patch) or a letter (a count):
+                // never with a marker `push_field` would escape.
+                push_field(out, body);
+            }
         }
     }
 }
@@ -398,8 +407,10 @@ mod tests {
                 Value::Text(""),
                 Value::Text("a|b"),
                 Value::Text("#1"),
+                Value::Diff(crate::diff::DiffKind::TlcpDiff, "cbx|"),
+                Value::Diff(crate::diff::DiffKind::JsonPatch, "[]"),
             ],
         );
-        assert_eq!(s, "20:00:33||#|$|a%7Cb|%231");
+        assert_eq!(s, "20:00:33||#|$|a%7Cb|%231|^Tcbx%7C|^P[]");
     }
 }

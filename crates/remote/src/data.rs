@@ -13,9 +13,9 @@ use crate::session::{Proxy, Remote, RemoteState};
 use crate::settings::ProxySettings;
 use items::{Items, Request, Route, Signal};
 use parking_lot::Mutex;
-use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
+use shoal_adapter::{AdapterError, DataProvider, DiffAlgorithm, ItemEvent, ItemEventListener};
 use shoal_ari::{FieldValue, Received, RequestId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -167,6 +167,32 @@ impl RemoteData {
         Ok(())
     }
 
+    /// A `DFD`: the diff algorithms the remote allows for fields of an
+    /// item, handed to the engine as an in-process provider declares them.
+    /// A field the line says nothing of (`#`) keeps what it had.
+    fn field_diffs(&self, d: &shoal_ari::FieldDiffs<'_>) {
+        let Some(sub) = RequestId::parse(&d.sub_id) else {
+            return;
+        };
+        let Some(item) = self.shared.lock().items.item_of(sub.0) else {
+            return;
+        };
+        let fields: HashMap<String, Vec<DiffAlgorithm>> = d
+            .fields
+            .iter()
+            .filter_map(|(name, algorithms)| {
+                let algorithms = algorithms.as_ref()?.iter().map(|a| match a {
+                    shoal_ari::DiffAlgorithm::JsonPatch => DiffAlgorithm::JsonPatch,
+                    shoal_ari::DiffAlgorithm::DiffMatchPatch => DiffAlgorithm::DiffMatchPatch,
+                });
+                Some((name.to_string(), algorithms.collect()))
+            })
+            .collect();
+        if let Some(l) = self.listener.get() {
+            l.declare_field_diff_order(&item, fields);
+        }
+    }
+
     fn answered(&self, id: Option<RequestId>, outcome: Result<(), String>) {
         let Some(id) = id else { return };
         let mut out = Vec::new();
@@ -280,7 +306,8 @@ impl Proxy for RemoteData {
                 let outcome = r.outcome.map(|_| ()).map_err(|e| e.to_string());
                 self.answered(id, outcome);
             }
-            Received::Keepalive | Received::Credentials(_) | Received::FieldDiffs(_) => {}
+            Received::FieldDiffs(d) => self.field_diffs(&d),
+            Received::Keepalive | Received::Credentials(_) => {}
             other => {
                 return Err(LinkError::Protocol(format!(
                     "unexpected line on the {} connection: {other:?}",

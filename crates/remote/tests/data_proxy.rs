@@ -68,6 +68,37 @@ async fn a_remote_feeds_subscribed_items() {
 }
 
 #[tokio::test]
+async fn a_1_9_remote_declares_field_diffs_with_dfd() {
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
+    let rec = recorder();
+    started.adapter.set_listener(rec.clone());
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("DPI", "1.9.1").await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    started.adapter.subscribe("book").unwrap();
+    let sub = remote.expect("SUB").await;
+    let id = &sub[0];
+    // `#`: nothing said of `b` (left out); `$`: no diff for `c`.
+    remote
+        .send(&format!(
+            "1|DFD|S|book|S|{id}|S|a|F|JM|S|b|F|#|S|c|F|$|S|d|F|M"
+        ))
+        .await;
+    // A DFD for an id no subscription has reaches nobody.
+    remote.send("1|DFD|S|book|S|999|S|a|F|J").await;
+    remote
+        .send(&format!("1|UD3|S|book|S|{id}|B|0|S|a|S|1"))
+        .await;
+    assert_eq!(
+        rec.wait(2).await,
+        [
+            "diffs book a=[JsonPatch, DiffMatchPatch],c=[],d=[DiffMatchPatch]",
+            "upd book a=1",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn field_names_are_shared_between_updates() {
     let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
     let rec = recorder();

@@ -5,7 +5,7 @@
 
 use crate::discovery::Feed;
 use anyhow::Context;
-use shoal_adapter::DataProvider;
+use shoal_adapter::{DataProvider, DiffAlgorithm};
 use shoal_broker::{FeedSettings, PublishAuth};
 use shoal_config::{BrokerFeed, BrokerKind};
 use std::sync::Arc;
@@ -23,6 +23,19 @@ pub fn memory(set_id: &str, name: &str, m: &shoal_config::MemoryFeed) -> Arc<dyn
         snapshot_length: m.snapshot_length,
         max_items: m.max_items,
         publish: auth(&m.publish),
+        diff_fields: m
+            .diff_fields
+            .iter()
+            .map(|(field, names)| {
+                let algorithms = names.iter().map(|n| match n {
+                    shoal_config::DiffAlgorithmName::JsonPatch => DiffAlgorithm::JsonPatch,
+                    shoal_config::DiffAlgorithmName::DiffMatchPatch => {
+                        DiffAlgorithm::DiffMatchPatch
+                    }
+                });
+                (field.clone(), algorithms.collect())
+            })
+            .collect(),
     })
 }
 

@@ -6,6 +6,7 @@
 //   client URL: proxy.url
 //   proxy.cutAll();   // every open client<->proxy and proxy<->server connection is reset
 //   proxy.freezeAll(); // server->client data swallowed (counted in proxy.stats) until cutAll()
+//   startProxy({ targetPort, onServerData: (chunk) => ... }) // a tap on what the server sends
 //   await proxy.close();
 
 const net = require('node:net');
@@ -34,7 +35,7 @@ function hardClose(socket) {
 
 // Emits 'change' whenever its counters change (for waitUntil in lib/util.js).
 class TcpProxy extends EventEmitter {
-  constructor({ targetPort, targetHost = '127.0.0.1', listenHost = '127.0.0.1', listenPort = 0 }) {
+  constructor({ targetPort, targetHost = '127.0.0.1', listenHost = '127.0.0.1', listenPort = 0, onServerData = null }) {
     super();
     this.setMaxListeners(0);
     if (!Number.isInteger(targetPort) || targetPort <= 0) {
@@ -44,6 +45,7 @@ class TcpProxy extends EventEmitter {
     this.targetHost = targetHost;
     this.listenHost = listenHost;
     this.listenPort = listenPort;
+    this.onServerData = onServerData;
     this.port = null;
     this.url = null;
     this.server = null;
@@ -125,6 +127,7 @@ class TcpProxy extends EventEmitter {
       finish();
       if (!upstream.destroyed) upstream.destroy();
     });
+    if (this.onServerData) upstream.on('data', (chunk) => this.onServerData(chunk));
     // Orderly half-closes are forwarded as such.
     client.pipe(upstream);
     upstream.pipe(client);

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::HashMap;
 use std::sync::Mutex as StdMutex;
 
 #[derive(Default)]
@@ -35,6 +36,7 @@ fn feed(max_items: usize) -> (Arc<MemoryFeed>, Arc<Lines>) {
             token: Some("t".into()),
             basic: None,
         },
+        diff_fields: HashMap::new(),
     });
     let l = Arc::new(Lines::default());
     f.set_listener(l.clone());

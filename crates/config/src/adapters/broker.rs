@@ -4,7 +4,10 @@
 
 use super::params::Params;
 use super::proxy::COMMON;
-use super::{BrokerFeed, BrokerKind, MemoryFeed, NatsFeed, Param, PublishAuth, MEMORY_CLASS};
+use super::{
+    BrokerFeed, BrokerKind, DiffAlgorithmName, MemoryFeed, NatsFeed, Param, PublishAuth,
+    MEMORY_CLASS,
+};
 use crate::address::check_host_name;
 use crate::cx::Cx;
 use crate::ConfigError;
@@ -258,6 +261,7 @@ pub(super) fn memory_feed(
             "shoal.memory takes its events from POST /publish only: add              <param name=\"publish_token\"> (or publish_user and publish_password)",
         ));
     };
+    let diff_fields = diff_fields(cx, ps)?;
     ps.warn_unused(
         cx,
         MEMORY_CLASS,
@@ -267,13 +271,50 @@ pub(super) fn memory_feed(
             "publish_token",
             "publish_user",
             "publish_password",
+            "diff_fields",
         ],
     );
     Ok(MemoryFeed {
         snapshot_length,
         max_items,
         publish,
+        diff_fields,
     })
+}
+
+/// `diff_fields`: space-separated `field=ALGORITHM[,ALGORITHM]` entries,
+/// e.g. `book=JSONPATCH headline=DIFF_MATCH_PATCH`.
+fn diff_fields(
+    cx: &Cx<'_>,
+    ps: &mut Params<'_>,
+) -> Result<Vec<(String, Vec<DiffAlgorithmName>)>, ConfigError> {
+    let Some(p) = ps.take("diff_fields") else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<(String, Vec<DiffAlgorithmName>)> = Vec::new();
+    for entry in p.value.split_whitespace() {
+        let bad = |why: String| ps.error(cx, p, why);
+        let Some((field, names)) = entry.split_once('=').filter(|(f, _)| !f.is_empty()) else {
+            return Err(bad(format!(
+                "\"{entry}\" is not field=ALGORITHM (JSONPATCH or DIFF_MATCH_PATCH, several separated by commas)"
+            )));
+        };
+        if out.iter().any(|(f, _)| f == field) {
+            return Err(bad(format!("field \"{field}\" is named twice")));
+        }
+        let algorithms = names
+            .split(',')
+            .map(|n| match n.to_ascii_uppercase().as_str() {
+                "JSONPATCH" => Ok(DiffAlgorithmName::JsonPatch),
+                "DIFF_MATCH_PATCH" => Ok(DiffAlgorithmName::DiffMatchPatch),
+                _ => Err(bad(format!(
+                    "\"{n}\" is no diff algorithm: JSONPATCH or DIFF_MATCH_PATCH"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push((field.to_owned(), algorithms));
+    }
+    Ok(out)
 }
 
 /// The NATS-only params, with the checks on `username` and `password`;

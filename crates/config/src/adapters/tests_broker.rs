@@ -690,6 +690,7 @@ fn a_memory_provider_needs_publish_credentials() {
     };
     assert_eq!((m.snapshot_length, m.max_items), (3, 50));
     assert_eq!(m.publish.token.as_deref(), Some("t"));
+    assert!(m.diff_fields.is_empty());
     assert_eq!(set.data[0].class(), AdapterClass::Memory);
     let w = notes(&w);
     assert!(
@@ -723,4 +724,41 @@ fn a_memory_provider_needs_publish_credentials() {
 
 fn set_memory(data: &str) -> String {
     set(MEMORY_CLASS, data)
+}
+
+#[test]
+fn a_memory_provider_declares_diff_fields() {
+    let (loaded, _) = one(&set(
+        MEMORY_CLASS,
+        &params(&[
+            ("publish_token", "t"),
+            (
+                "diff_fields",
+                "book=JSONPATCH,diff_match_patch  news=DIFF_MATCH_PATCH",
+            ),
+        ]),
+    ));
+    let DataSource::Memory(m) = &loaded.data[0].source else {
+        panic!("not shoal.memory: {:?}", loaded.data[0].source);
+    };
+    use crate::adapters::DiffAlgorithmName::{DiffMatchPatch, JsonPatch};
+    assert_eq!(
+        m.diff_fields,
+        vec![
+            ("book".to_owned(), vec![JsonPatch, DiffMatchPatch]),
+            ("news".to_owned(), vec![DiffMatchPatch]),
+        ]
+    );
+    for (value, want) in [
+        ("book", "not field=ALGORITHM"),
+        ("=JSONPATCH", "not field=ALGORITHM"),
+        ("book=ZIP", "\"ZIP\" is no diff algorithm"),
+        ("book=JSONPATCH book=DIFF_MATCH_PATCH", "named twice"),
+    ] {
+        let e = one_err(&set(
+            MEMORY_CLASS,
+            &params(&[("publish_token", "t"), ("diff_fields", value)]),
+        ));
+        assert!(e.message.contains(want), "{value}: {e}");
+    }
 }

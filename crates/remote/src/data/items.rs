@@ -194,6 +194,13 @@ impl Items {
         Some(name)
     }
 
+    /// The item the `SUB` with request id `sub_id` is for, while it is
+    /// routed (a declaration about it, such as `DFD`, applies to it).
+    pub fn item_of(&self, sub_id: u64) -> Option<Arc<str>> {
+        let name = self.routes.get(&sub_id)?;
+        Some(self.slots.get(name)?.name.clone())
+    }
+
     /// Where a notification for the `SUB` with request id `sub_id` goes.
     /// `snapshot`: an update flagged as snapshot, or an end of snapshot.
     pub fn route(&mut self, sub_id: u64, snapshot: bool) -> Route {

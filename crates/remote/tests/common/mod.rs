@@ -157,6 +157,18 @@ impl ItemEventListener for Recorder {
     fn failure(&self, message: &str) {
         self.push(format!("failure {message}"));
     }
+    fn declare_field_diff_order(
+        &self,
+        item: &str,
+        fields: std::collections::HashMap<String, Vec<shoal_adapter::DiffAlgorithm>>,
+    ) {
+        let mut fields: Vec<String> = fields
+            .into_iter()
+            .map(|(f, a)| format!("{f}={a:?}"))
+            .collect();
+        fields.sort();
+        self.push(format!("diffs {item} {}", fields.join(",")));
+    }
 }
 
 pub fn recorder() -> Arc<Recorder> {
