@@ -10,20 +10,18 @@ sequence as tests/clients/test/diff.test.js (the Node client).
 """
 
 import json
-import os
 import re
 import socket
-import subprocess
 import tempfile
 import threading
-import time
 import unittest
 import urllib.request
 from pathlib import Path
 
 from lightstreamer.client import LightstreamerClient, Subscription
 
-from test_official_python_client import BIN, ClientListener, Recorder
+from shoal_server import Shoal
+from test_official_python_client import ClientListener, Recorder
 
 SET = "DIFFS"
 FIELDS = ["n", "doc", "text"]
@@ -151,27 +149,11 @@ class DiffListener:
 
 class PythonClientDiffs(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            raise RuntimeError(f"no shoal binary at {BIN}: build it first (cargo build --release)")
         self.dir = tempfile.TemporaryDirectory()
         (Path(self.dir.name) / SET).mkdir()
         (Path(self.dir.name) / SET / "adapters.xml").write_text(ADAPTERS_XML)
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--adapters-dir", self.dir.name],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self.url = None
-        deadline = time.monotonic() + 15
-        while self.url is None and time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-        if self.url is None:
-            self.proc.kill()
-            raise RuntimeError("shoal did not say where it listens")
+        self.shoal = Shoal(["--listen", "127.0.0.1:0", "--adapters-dir", self.dir.name])
+        self.url = self.shoal.url
         self.port = int(self.url.rsplit(":", 1)[1].strip("/"))
         self.clients = []
         self.taps = []
@@ -181,13 +163,7 @@ class PythonClientDiffs(unittest.TestCase):
             c.disconnect()
         for t in self.taps:
             t.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        self.shoal.stop()
         self.dir.cleanup()
 
     def publish(self, item, fields):
