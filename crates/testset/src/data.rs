@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use shoal_adapter::{AdapterError, DataProvider, ItemEvent, ItemEventListener};
+use shoal_adapter::{AdapterError, DataProvider, DiffAlgorithm, ItemEvent, ItemEventListener};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -33,6 +33,16 @@ const CLEAR_PERIOD: Duration = Duration::from_millis(500);
 /// `overflow` sends a burst of [`OVERFLOW_BURST`] events every period.
 const OVERFLOW_PERIOD: Duration = Duration::from_millis(10);
 const OVERFLOW_BURST: u64 = 20;
+/// Time between two updates of the `count` items of `JSON_COUNT` and
+/// `DIFF_COUNT`: short, the suite waits for two updates, but longer than the
+/// suite's polling interval (100 ms), so that a polling client gets every
+/// event (a diff goes only from the event the client got just before).
+const DIFF_COUNT_PERIOD: Duration = Duration::from_millis(300);
+/// The constant part of the `JSON_COUNT` and `DIFF_COUNT` values: long
+/// enough that a diff from the previous value is shorter than the value,
+/// else the server sends the value in full.
+const DIFF_NOTE: &str =
+    "only the number changes from one update to the next, so this goes as a diff";
 
 /// What a provider does with its item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +54,8 @@ pub(crate) enum Script {
     ClearSnapshot,
     EndOfSnapshot,
     Overflow,
+    JsonCount,
+    DiffCount,
 }
 
 impl Script {
@@ -56,6 +68,7 @@ impl Script {
             Script::ClearSnapshot => CLEAR_SNAPSHOT_ITEM,
             Script::EndOfSnapshot => END_OF_SNAPSHOT_ITEM,
             Script::Overflow => OVERFLOW_ITEM,
+            Script::JsonCount | Script::DiffCount => COUNT_ITEM,
         }
     }
 
@@ -122,6 +135,20 @@ impl Script {
                 }
                 l.end_of_snapshot(&item);
             }
+            Script::JsonCount | Script::DiffCount => {
+                let algorithm = if self == Script::JsonCount {
+                    DiffAlgorithm::JsonPatch
+                } else {
+                    DiffAlgorithm::DiffMatchPatch
+                };
+                let fields = HashMap::from([("count".to_owned(), vec![algorithm])]);
+                l.declare_field_diff_order(&item, fields);
+                let mut tick = interval(DIFF_COUNT_PERIOD);
+                for n in 0u64.. {
+                    l.update(&item, self.diff_count_event(n), n == 0);
+                    tick.tick().await;
+                }
+            }
             Script::Overflow => {
                 let mut n: u64 = 0;
                 l.update(&item, ItemEvent::new().with("value", n.to_string()), true);
@@ -135,6 +162,19 @@ impl Script {
                 }
             }
         }
+    }
+}
+
+impl Script {
+    /// Event `n` of `JSON_COUNT` (`{"value":n,"note":…}`, JSON as every
+    /// official client writes it back) or `DIFF_COUNT` (`value=n; …`).
+    fn diff_count_event(self, n: u64) -> ItemEvent {
+        let value = if self == Script::JsonCount {
+            format!("{{\"value\":{n},\"note\":\"{DIFF_NOTE}\"}}")
+        } else {
+            format!("value={n}; {DIFF_NOTE}")
+        };
+        ItemEvent::new().with("count", value)
     }
 }
 
@@ -256,6 +296,20 @@ mod tests {
         fn failure(&self, message: &str) {
             self.0.lock().push(format!("failure {message}"));
         }
+        fn declare_field_diff_order(
+            &self,
+            item: &str,
+            fields: HashMap<String, Vec<DiffAlgorithm>>,
+        ) {
+            let mut fields: Vec<String> = fields
+                .into_iter()
+                .map(|(f, a)| format!("{f}={a:?}"))
+                .collect();
+            fields.sort();
+            self.0
+                .lock()
+                .push(format!("{item} diffs {}", fields.join(",")));
+        }
     }
 
     fn started(script: Script) -> (Scripted, Arc<Record>) {
@@ -306,6 +360,32 @@ mod tests {
         assert_eq!(
             clear.0.lock()[..2],
             ["clear_snapshot dummy=1 false", "clear_snapshot CS"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn json_count_and_diff_count_declare_their_diffs_then_count() {
+        let (_json, json) = started(Script::JsonCount);
+        let (_diff, diff) = started(Script::DiffCount);
+        tokio::time::sleep(DIFF_COUNT_PERIOD + Duration::from_millis(1)).await;
+        let json = json.0.lock();
+        assert_eq!(json[0], "count diffs count=[JsonPatch]");
+        assert_eq!(
+            json[1],
+            format!("count count={{\"value\":0,\"note\":\"{DIFF_NOTE}\"}} true")
+        );
+        assert_eq!(
+            json[2],
+            format!("count count={{\"value\":1,\"note\":\"{DIFF_NOTE}\"}} false")
+        );
+        let diff = diff.0.lock();
+        assert_eq!(
+            *diff,
+            [
+                "count diffs count=[DiffMatchPatch]".to_owned(),
+                format!("count count=value=0; {DIFF_NOTE} true"),
+                format!("count count=value=1; {DIFF_NOTE} false"),
+            ]
         );
     }
 

@@ -12,6 +12,8 @@
 //! | `CLEAR_SNAPSHOT`    | `clear_snapshot`         | DISTINCT | any    | an update, then a clear of the snapshot, again and again |
 //! | `END_OF_SNAPSHOT`   | `end_of_snapshot`        | DISTINCT | `value` | three snapshot events, then end of snapshot |
 //! | `OVERFLOW`          | `overflow`               | any      | `value` | bursts faster than the bandwidth lets go; a buffer of [`OVERFLOW_BUFFER`] events |
+//! | `JSON_COUNT`        | `count`                  | any      | `count` | `{"value":n,"note":"…"}`, n counting up every 300 ms; `count` declared JSONPATCH |
+//! | `DIFF_COUNT`        | `count`                  | any      | `count` | `value=n; …`, n counting up every 300 ms; `count` declared DIFF_MATCH_PATCH |
 //!
 //! The metadata provider accepts every user and grants each session
 //! [`MAX_BANDWIDTH_KBPS`] kbit/s; the client messages are processed, with no
@@ -71,6 +73,8 @@ pub const STRANGE_NAMES: &str = "STRANGE_NAMES";
 pub const CLEAR_SNAPSHOT: &str = "CLEAR_SNAPSHOT";
 pub const END_OF_SNAPSHOT: &str = "END_OF_SNAPSHOT";
 pub const OVERFLOW: &str = "OVERFLOW";
+pub const JSON_COUNT: &str = "JSON_COUNT";
+pub const DIFF_COUNT: &str = "DIFF_COUNT";
 
 /// Builds a fresh `TEST` adapter set, with state of its own.
 pub fn adapter_set() -> AdapterSet {
@@ -82,6 +86,8 @@ pub fn adapter_set() -> AdapterSet {
         (CLEAR_SNAPSHOT, Script::ClearSnapshot),
         (END_OF_SNAPSHOT, Script::EndOfSnapshot),
         (OVERFLOW, Script::Overflow),
+        (JSON_COUNT, Script::JsonCount),
+        (DIFF_COUNT, Script::DiffCount),
     ];
     let data: HashMap<String, Arc<dyn DataProvider>> = scripts
         .into_iter()
