@@ -7,8 +7,7 @@ clients' suite") has the table. The harness is in testclient_harness.py.
 
 testProxy goes through CredentialProxy, an HTTP proxy asking for the
 suite's credentials. Listed, not run: testOnlineServer (Lightstreamer's
-public demo server, not Shoal), testJsonPatch and testDiffPatch (diff
-encodings, not sent by Shoal yet).
+public demo server, not Shoal).
 """
 
 import concurrent.futures
@@ -406,6 +405,58 @@ def change_frequency(x):
      .verify())
 
 
+def json_patch(x):
+    # JSON_COUNT declares its field JSONPATCH: the second update came as a
+    # JSON Patch replacing /value, and the value is JSON with a value member.
+    client = x.client()
+    updates = []
+    sub = Subscription("MERGE", ["count"], ["count"])
+    sub.setRequestedSnapshot("no")
+    sub.setDataAdapter("JSON_COUNT")
+
+    def on_update(update):
+        updates.append(update)
+        if len(updates) != 2:
+            return
+        patch = update.getValueAsJSONPatchIfAvailable(1)
+        if isinstance(patch, str):
+            patch = json.loads(patch)
+        x.is_true(isinstance(patch, list) and len(patch) > 0, f"a patch: {patch!r}")
+        x.equals("replace", patch[0]["op"])
+        x.equals("/value", patch[0]["path"])
+        x.is_true(patch[0].get("value") is not None, "the patch has a value")
+        x.is_true(json.loads(update.getValue(1)).get("value") is not None, "value.value")
+        x.completed()
+    sub.addListener(listener(SubscriptionListener, onItemUpdate=on_update))
+    client.subscribe(sub)
+    client.connect()
+
+
+def diff_patch(x):
+    # DIFF_COUNT declares its field DIFF_MATCH_PATCH: the second update reads
+    # value=<number> (the client shows no sign of a TLCP-diff; that the
+    # server sends ^T is test_python_client_diffs.py's and the engine's).
+    client = x.client()
+    updates = []
+    sub = Subscription("MERGE", ["count"], ["count"])
+    sub.setRequestedSnapshot("no")
+    sub.setDataAdapter("DIFF_COUNT")
+
+    def on_update(update):
+        updates.append(update)
+        if len(updates) != 2:
+            return
+        value = update.getValue(1)
+        x.is_true(re.search(r"value=\d+", value or "") is not None, f"value: {value!r}")
+        # Beyond upstream: decoded to the text the adapter published.
+        x.is_true(re.fullmatch(r"value=\d+; .*as a diff", value or "") is not None,
+                  f"value: {value!r}")
+        x.completed()
+    sub.addListener(listener(SubscriptionListener, onItemUpdate=on_update))
+    client.subscribe(sub)
+    client.connect()
+
+
 def message(x):
     client = x.client()
 
@@ -514,7 +565,8 @@ SCENARIOS = {
     "testUnsubscribe": unsubscribe, "testSubscribeNonAscii": subscribe_non_ascii,
     "testClearSnapshot": clear_snapshot, "testEndOfSnapshot": end_of_snapshot,
     "testOverflow": overflow, "testFrequency": frequency,
-    "testChangeFrequency": change_frequency, "testMessage": message,
+    "testChangeFrequency": change_frequency, "testJsonPatch": json_patch,
+    "testDiffPatch": diff_patch, "testMessage": message,
     "testMessageWithReturnValue": message_with_return_value,
     "testMessageWithSpecialChars": message_with_special_chars,
     "testUnorderedMessage": unordered_message, "testMessageError": message_error,
