@@ -22,38 +22,10 @@ fn declare(h: &Harness, item: &str, fields: &[(&str, &[DiffAlgorithm])]) {
     h.data.listener().declare_field_diff_order(item, fields);
 }
 
-/// Applies a TLCP-diff, read from its description: counts in letters
-/// (`A`-`Z` leading digits, `a`-`z` the last), copy, add, delete in turn.
+/// Applies a TLCP-diff with the protocol crate's decoder (checked against
+/// an independent one in its own tests).
 fn apply_tlcp_diff(old: &str, diff: &str) -> String {
-    let old: Vec<char> = old.chars().collect();
-    let diff: Vec<char> = diff.chars().collect();
-    let (mut d, mut b, mut step) = (0, 0, 0);
-    let mut out = String::new();
-    while d < diff.len() {
-        let mut n = 0;
-        loop {
-            let c = diff[d];
-            d += 1;
-            if c.is_ascii_lowercase() {
-                n = n * 26 + (c as usize - 'a' as usize);
-                break;
-            }
-            n = n * 26 + (c as usize - 'A' as usize);
-        }
-        match step % 3 {
-            0 => {
-                out.extend(&old[b..b + n]);
-                b += n;
-            }
-            1 => {
-                out.extend(&diff[d..d + n]);
-                d += n;
-            }
-            _ => b += n,
-        }
-        step += 1;
-    }
-    out
+    shoal_protocol::diff::apply_tlcp_diff(old, diff).expect("a well-formed TLCP-diff")
 }
 
 /// The value token of a one-field `U` line, percent-decoded.
