@@ -170,24 +170,24 @@ function feedAdaptersDir(s, broker, { token, params = {} } = {}) {
 }
 
 // The same set FEED with the in-memory data adapter (shoal.memory): items
-// published to the node itself, no broker.
-function memoryAdaptersDir(s, { token, params = {} } = {}) {
-  return adaptersDir(s, 'shoal.memory', { publish_token: token, ...params });
+// published to the node itself, no broker. metadataParams: the literal
+// metadata provider's (max_bandwidth, buffer_size, ...).
+function memoryAdaptersDir(s, { token, params = {}, metadataParams = {} } = {}) {
+  return adaptersDir(s, 'shoal.memory', { publish_token: token, ...params }, metadataParams);
 }
 
-function adaptersDir(s, adapterClass, params) {
+function adaptersDir(s, adapterClass, params, metadataParams = {}) {
   const dir = s.tempDir('shoal-feed-adapters-');
-  const paramXml = Object.entries(params)
-    .map(([k, v]) => `      <param name="${k}">${v}</param>`)
-    .join('\n');
+  const paramsXml = (ps) => Object.entries(ps)
+    .map(([k, v]) => `\n      <param name="${k}">${v}</param>`)
+    .join('');
   const xml = `<?xml version="1.0"?>
 <adapters_conf id="FEED">
   <metadata_provider>
-    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
+    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>${paramsXml(metadataParams)}
   </metadata_provider>
   <data_provider name="DEFAULT">
-    <adapter_class>${adapterClass}</adapter_class>
-${paramXml}
+    <adapter_class>${adapterClass}</adapter_class>${paramsXml(params)}
   </data_provider>
 </adapters_conf>
 `;

@@ -5,37 +5,21 @@
 // paces the session's notifications to it. The sequence of the official
 // clients' _testBandwidth, and the pacing and overflow of _testOverflow.
 
-const fs = require('node:fs');
-const path = require('node:path');
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { TRANSPORTS } = require('../lib/client');
 const { scoped, waitUntil, uniqueToken } = require('../lib/util');
-const { publish } = require('../lib/broker');
+const { publish, memoryAdaptersDir } = require('../lib/broker');
 
-const SET = 'BANDWIDTH';
+const SET = 'FEED';
 const GRANTED = 40; // kbit/s, the literal provider's max_bandwidth
 const BUFFER = 5; // the literal provider's buffer_size: events queued per item
 
-// An adapters dir with one set: the literal metadata provider and items held
-// in memory, fed by POST /publish.
+// An adapters dir with the set FEED: the literal metadata provider granting
+// GRANTED with BUFFER-event item buffers, and items held in memory, fed by
+// POST /publish.
 function adaptersDir(s, token) {
-  const dir = s.tempDir('shoal-bandwidth-');
-  fs.mkdirSync(path.join(dir, SET));
-  fs.writeFileSync(path.join(dir, SET, 'adapters.xml'), `<?xml version="1.0"?>
-<adapters_conf id="${SET}">
-  <metadata_provider>
-    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
-    <param name="max_bandwidth">${GRANTED}</param>
-    <param name="buffer_size">${BUFFER}</param>
-  </metadata_provider>
-  <data_provider name="DEFAULT">
-    <adapter_class>shoal.memory</adapter_class>
-    <param name="publish_token">${token}</param>
-  </data_provider>
-</adapters_conf>
-`);
-  return dir;
+  return memoryAdaptersDir(s, { token, metadataParams: { max_bandwidth: GRANTED, buffer_size: BUFFER } });
 }
 
 async function start(s) {

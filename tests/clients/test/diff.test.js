@@ -7,34 +7,20 @@
 // ones the rules of docs/protocol.md allow: a diff only from a value the
 // client holds, never for values some client would decode differently.
 
-const fs = require('node:fs');
-const path = require('node:path');
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { scoped, uniqueToken } = require('../lib/util');
-const { publish } = require('../lib/broker');
+const { publish, memoryAdaptersDir } = require('../lib/broker');
 
-const SET = 'DIFFS';
+const SET = 'FEED';
 const ITEM = 'book';
 const FIELDS = ['n', 'doc', 'text'];
 const STEPS = 14;
 
+// An adapters dir with the set FEED: items held in memory, `doc` allowing
+// JSON Patch and `text` TLCP-diff.
 function adaptersDir(s, token) {
-  const dir = s.tempDir('shoal-diff-');
-  fs.mkdirSync(path.join(dir, SET));
-  fs.writeFileSync(path.join(dir, SET, 'adapters.xml'), `<?xml version="1.0"?>
-<adapters_conf id="${SET}">
-  <metadata_provider>
-    <adapter_class>com.lightstreamer.adapters.metadata.LiteralBasedProvider</adapter_class>
-  </metadata_provider>
-  <data_provider name="DEFAULT">
-    <adapter_class>shoal.memory</adapter_class>
-    <param name="publish_token">${token}</param>
-    <param name="diff_fields">doc=JSONPATCH text=DIFF_MATCH_PATCH</param>
-  </data_provider>
-</adapters_conf>
-`);
-  return dir;
+  return memoryAdaptersDir(s, { token, params: { diff_fields: 'doc=JSONPATCH text=DIFF_MATCH_PATCH' } });
 }
 
 // The order book of step k: one level's quantity changes per step, so a
