@@ -64,7 +64,7 @@ impl Engine {
         req: &BindSession,
         ctx: &BindContext,
     ) -> Result<Stream, Refusal> {
-        match self.bind_session(req, ctx) {
+        let bound = match self.bind_session(req, ctx) {
             Err((code::UNKNOWN_SESSION, _)) if self.handoff_enabled() => {
                 if req.recovery_from.is_some() {
                     self.adopt(req, ctx).await
@@ -73,7 +73,30 @@ impl Engine {
                 }
             }
             other => other,
+        };
+        match bound {
+            Err((code::UNKNOWN_SESSION, _))
+                if req.recovery_from.is_none() && self.made_elsewhere(req) =>
+            {
+                let id = req.session.as_deref().unwrap_or_default();
+                Err((
+                    code::CUT_TO_RECOVER,
+                    format!("session {id} was made on another node or before a restart: the client is to recover it"),
+                ))
+            }
+            other => other,
         }
+    }
+
+    /// Whether the session a request names, which nobody here holds, was
+    /// made by another node (or by this one before a restart). A plain
+    /// `bind_session` for it is cut rather than refused, so that the client
+    /// asks at once to recover it instead of waiting its retry delay (see
+    /// the `session_id` module); this node's own ended sessions still get
+    /// `CONERR,20`.
+    fn made_elsewhere(&self, req: &BindSession) -> bool {
+        self.ids
+            .issued_elsewhere(req.session.as_deref().unwrap_or_default())
     }
 
     /// A plain `bind_session` (a poll, a rebind) for a session this node

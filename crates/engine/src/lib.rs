@@ -19,6 +19,7 @@ mod log;
 mod message;
 mod requests;
 mod session;
+mod session_id;
 mod stats;
 mod stream;
 mod subscription;
@@ -89,6 +90,9 @@ pub struct Engine {
     /// This node left the cluster (a drain): the sessions it hands over are
     /// for the others to take.
     leaving: AtomicBool,
+    /// Makes this engine's session ids, and tells ids of other nodes' (and
+    /// earlier runs') sessions from its own.
+    ids: session_id::Issuer,
 }
 
 /// Shortest time between two log lines about the memory budget.
@@ -142,6 +146,7 @@ impl Engine {
                 handoff: std::sync::OnceLock::new(),
                 adopting: parking_lot::Mutex::new(HashMap::new()),
                 leaving: AtomicBool::new(false),
+                ids: session_id::Issuer::new(),
             }
         })
     }
@@ -319,7 +324,7 @@ impl Engine {
             .map_err(|e| (e.code, e.message))?;
         let user_key = (set.name.clone(), req.user.clone());
         self.count_user(&user_key, set.metadata.max_sessions_per_user())?;
-        let id = new_session_id();
+        let id = self.ids.next();
         let header = |name: &str| {
             ctx.headers
                 .iter()
@@ -671,12 +676,4 @@ pub const REQUEST_LOG: &str = "shoal::requests";
 
 pub(crate) fn trace_request(request: &'static str, session: &str) {
     tracing::debug!(target: REQUEST_LOG, session, request, "request");
-}
-
-/// Session ids: `S`, 24 random hex digits. Unguessable, since knowing an id
-/// is enough to control its session.
-fn new_session_id() -> String {
-    let a: u64 = rand::random();
-    let b: u32 = rand::random();
-    format!("S{a:016x}{b:08x}")
 }

@@ -8,7 +8,7 @@ use shoal_engine::EngineConfig;
 use std::time::Duration;
 
 fn is_session_id(id: &str) -> bool {
-    id.len() == 25 && id.starts_with('S') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    id.len() == 33 && id.starts_with('S') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[tokio::test]
@@ -229,6 +229,51 @@ async fn unknown_session_ids_get_code_20() {
     let r = h.bind(ghost, "LS_recovery_from=0", &ws());
     assert_eq!(r.err().map(|e| e.0), Some(20));
     assert_eq!(h.data.calls(), Vec::<String>::new());
+}
+
+/// What the engine answers to a bind the transports pass it (with
+/// handoff, when the engine has a broker).
+async fn bind_anywhere(h: &Harness, session: &str, params: &str) -> Option<i32> {
+    let body = if params.is_empty() {
+        format!("LS_session={session}")
+    } else {
+        format!("LS_session={session}&{params}")
+    };
+    h.engine
+        .bind_or_adopt(&bind(&body), &ws())
+        .await
+        .err()
+        .map(|e| e.0)
+}
+
+#[tokio::test]
+async fn a_poll_for_another_nodes_session_is_cut_so_that_the_client_recovers_at_once() {
+    let node1 = Harness::new();
+    let node2 = Harness::new();
+    let c = node1.open().await;
+    // The next poll of node1's client, sent by the balancer to node2 (node1
+    // died, or the client lost its sticky cookie): cut, not CONERR,20, for
+    // which the client would wait its retry delay.
+    assert_eq!(
+        bind_anywhere(&node2, &c.session, "").await,
+        Some(shoal_protocol::code::CUT_TO_RECOVER)
+    );
+    // The recovery that follows is refused as ever: the client opens a new
+    // session at once.
+    assert_eq!(
+        bind_anywhere(&node2, &c.session, "LS_recovery_from=0").await,
+        Some(20)
+    );
+    // A session node1 made, which ended on node1, is refused there.
+    let sid = c.session.clone();
+    drop(c);
+    node1.ok(&sid, "LS_op=destroy").await;
+    assert_eq!(bind_anywhere(&node1, &sid, "").await, Some(20));
+    // An id of no Shoal's shape is unknown everywhere.
+    assert_eq!(
+        bind_anywhere(&node2, "S0000000000000000deadbeef", "").await,
+        Some(20)
+    );
 }
 
 #[tokio::test]
