@@ -105,11 +105,13 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
     let http = p.is_level7(b);
     let _ = writeln!(s, "    mode {}", if http { "http" } else { "tcp" });
     match b.sticky {
-        Sticky::Cookie => s.push_str(
-            "    balance roundrobin\n\
-             \x20   # The node's name in a cookie: the client's next requests follow it.\n\
-             \x20   cookie LSNODE insert indirect nocache\n",
-        ),
+        Sticky::Cookie => {
+            s.push_str(
+                "    balance roundrobin\n\
+                 \x20   # The node's name in a cookie: the client's next requests follow it.\n",
+            );
+            s.push_str(cookie_line(p.https()));
+        }
         Sticky::SourceIp => s.push_str(
             "    # A hash of the client's address picks the node; consistent, so\n\
              \x20   # a node going down moves only its own clients.\n\
@@ -164,4 +166,21 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
         );
     }
     s.push('\n');
+}
+
+/// The sticky cookie, with the attributes browsers need to send it from the
+/// pages that use the kit. Over HTTPS, `SameSite=None; Secure`: pages of
+/// any site send it (with `setCookieHandlingRequired(true)`), and
+/// `Partitioned` keeps it working where third-party cookies are blocked
+/// (each top-level site gets a cookie of its own, which is all stickiness
+/// needs). Over plain HTTP browsers refuse `SameSite=None` (it needs
+/// `Secure`): `SameSite=Lax` says what they do anyway, send it from pages of
+/// the same site (any host of the kit's domain) only. `HttpOnly`: no page
+/// script needs to read it.
+fn cookie_line(https: bool) -> &'static str {
+    if https {
+        "    cookie LSNODE insert indirect nocache httponly secure attr \"SameSite=None\" attr \"Partitioned\"\n"
+    } else {
+        "    cookie LSNODE insert indirect nocache httponly attr \"SameSite=Lax\"\n"
+    }
 }

@@ -11,6 +11,7 @@ pub mod kit;
 mod layout;
 mod nginx;
 mod node_conf;
+pub mod origins;
 pub mod plan;
 pub mod readme;
 pub mod routes;

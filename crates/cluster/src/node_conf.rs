@@ -76,8 +76,8 @@ pub fn render(p: &Plan, node: &Node) -> String {
     }
     if let Some(a) = &node.control_link_address {
         let _ = writeln!(s, "<control_link_address>{a}</control_link_address>");
-        cross_domain_policy(&mut s, p);
     }
+    crate::origins::write_policy(&mut s, &p.domains, &p.public_urls(), &p.page_origins);
     dashboard(&mut s, p, node);
     if p.feed.is_some() {
         let _ = writeln!(
@@ -134,27 +134,4 @@ fn dashboard(s: &mut String, p: &Plan, node: &Node) {
         );
     }
     s.push_str("</dashboard>\n");
-}
-
-/// With a control link, a page served through the balancer (origin
-/// `push.<domain>`) sends its control and rebind requests to the node's own
-/// name: another origin. Browsers allow that only if the node answers with
-/// CORS headers for the balancer's origin, with credentials (the web client
-/// sends cookies), so every public origin of the kit is allowed.
-fn cross_domain_policy(s: &mut String, p: &Plan) {
-    s.push_str(
-        "<!-- Pages served through the balancer send control requests to this node's own name. -->\n\
-         <cross_domain_policy accept_credentials=\"Y\">\n",
-    );
-    for url in p.public_urls() {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            continue;
-        };
-        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "*"));
-        let _ = writeln!(
-            s,
-            "  <allow_access_from scheme=\"{scheme}\" host=\"{host}\" port=\"{port}\"/>"
-        );
-    }
-    s.push_str("</cross_domain_policy>\n");
 }

@@ -30,6 +30,9 @@ pub struct Options {
     pub vrrp: bool,
     /// The network interface of the node hosts that holds their addresses.
     pub vrrp_interface: String,
+    /// Origins of web pages of other sites that use the kit
+    /// (`--page-origin`), beside the kit's own domains.
+    pub page_origins: Vec<String>,
 }
 
 /// The load balancer a kit configures.
@@ -74,6 +77,7 @@ impl Default for Options {
             feed: None,
             vrrp: false,
             vrrp_interface: "eth0".into(),
+            page_origins: Vec::new(),
         }
     }
 }
@@ -355,6 +359,8 @@ pub struct Plan {
     pub hosts: Vec<(Ipv4Addr, Vec<String>)>,
     /// The shared broker, with `--feed`.
     pub feed: Option<FeedPlan>,
+    /// `--page-origin`s, checked.
+    pub page_origins: Vec<crate::origins::PageOrigin>,
 }
 
 impl Plan {
@@ -518,6 +524,11 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
             "must be non-empty, without '<' or '&'".into(),
         ));
     }
+    let page_origins = opts
+        .page_origins
+        .iter()
+        .map(|o| crate::origins::PageOrigin::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut domains = vec![opts.domain.to_ascii_lowercase()];
     if opts.multihosting {
         domains.push(opts.other_domain.to_ascii_lowercase());
@@ -532,6 +543,7 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         certs: Vec::new(),
         hosts: Vec::new(),
         feed: None,
+        page_origins,
     };
     crate::layout::lay_out(&mut plan)?;
     if opts.vrrp {

@@ -123,9 +123,12 @@ pub fn render(p: &Plan) -> String {
     );
     s.push_str("\n## Clients\n\n");
     match t.cr_route {
-        CrRoute::Cookie => s.push_str(
-            "Clients must keep cookies: browsers and the official Node.js client do; the Java SE and Android clients need a CookieManager (see the guide, 2.1.2.1).\n",
-        ),
+        CrRoute::Cookie => {
+            s.push_str(
+                "Clients must keep cookies: browsers and the official Node.js client do; the Java SE and Android clients need a CookieManager (see the guide, 2.1.2.1).\n",
+            );
+            cookie_pages(&mut s, p);
+        }
         CrRoute::SourceIp => s.push_str(
             "Nothing to set. A client whose address changes between requests (some mobile networks) loses its session and starts a new one.\n",
         ),
@@ -329,4 +332,42 @@ fn vrrp_section(p: &Plan) -> String {
         );
     }
     s
+}
+
+/// What web pages of a cookie kit must set, by where they are served from.
+fn cookie_pages(s: &mut String, p: &Plan) {
+    let scheme = if p.https() { "https" } else { "http" };
+    let domain = &p.domains[0];
+    let _ = write!(
+        s,
+        "\n### Web pages\n\n\
+         - A page served through the balancer (`{scheme}://push.{domain}`) needs nothing.\n\
+         - A page of another origin, such as your own site (`{scheme}://www.{domain}`), must call\n\
+         \x20 `client.connectionOptions.setCookieHandlingRequired(true)` before `connect()`. Without it the\n\
+         \x20 web client sends its HTTP requests without cookies (its WebSocket handshakes carry them), so\n\
+         \x20 a control request may reach a node that does not hold the session. The nodes allow pages of\n\
+         \x20 any host of {domains} (`<cross_domain_policy>` in each node's file); add other sites with\n\
+         \x20 `cluster-plan --page-origin https://www.partner.example`.\n",
+        domains = p
+            .domains
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(" and "),
+    );
+    if p.https() {
+        s.push_str(
+            "- The cookie is `SameSite=None; Secure; Partitioned; HttpOnly`: browsers send it from pages\n\
+             \x20 of any site, even where third-party cookies are blocked (each site then gets a cookie of\n\
+             \x20 its own, which is all stickiness needs).\n",
+        );
+    } else {
+        s.push_str(
+            "- The cookie is `SameSite=Lax; HttpOnly`: browsers send it from pages of the same site (any\n\
+             \x20 host of the kit's domain), never from another site over plain HTTP (`SameSite=None` needs\n\
+             \x20 `Secure`, hence HTTPS). A page of another site must keep to WebSocket\n\
+             \x20 (`connectionOptions.setForcedTransport(\"WS\")`: its requests then travel on the\n\
+             \x20 connection itself) or use an HTTPS kit (2.A.2).\n",
+        );
+    }
 }

@@ -217,41 +217,76 @@ fn websocket_blocked_at_the_balancer_is_expected_only_where_cr_bypasses_it() {
     }
 }
 
+/// A node's `<cross_domain_policy>` rules as `scheme://host:port`.
+fn allowed_origins(p: &Plan, file: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = shoal_config::load(file).unwrap_or_else(|e| panic!("{}: {e}\n{text}", label(p)));
+    let policy = loaded
+        .config
+        .cross_domain_policy
+        .unwrap_or_else(|| panic!("{}: no policy\n{text}", label(p)));
+    assert!(policy.accept_credentials, "{}", label(p));
+    policy
+        .allow
+        .iter()
+        .map(|a| {
+            let host = match &a.host {
+                shoal_config::AllowedHost::Name(h) => h.clone(),
+                shoal_config::AllowedHost::Subdomains(d) => format!("*.{d}"),
+                other => panic!("{}: {other:?}", label(p)),
+            };
+            let port = a.port.map_or("*".into(), |p| p.to_string());
+            let scheme = a.scheme.clone().unwrap_or_else(|| "*".into());
+            format!("{scheme}://{host}:{port}")
+        })
+        .collect()
+}
+
 #[test]
-fn control_link_kits_let_the_balancers_pages_reach_the_nodes_names() {
+fn every_node_lets_the_kits_pages_and_the_given_sites_use_it_with_credentials() {
     // A page served through the balancer (push.<domain>) sends control
-    // requests to push<k>.<domain>: another origin, which the node must
-    // allow, with credentials (the web client sends the balancer's cookie).
+    // requests to push<k>.<domain> in the control-link options, and pages
+    // of the company's site (www.<domain>) or of another site send all
+    // their requests to another origin: the node must allow them, with
+    // credentials (the web client sends the balancer's cookie).
     for p in all_plans() {
-        // Written as a kit: the HTTPS options' keystores must be beside.
         let (_dir, out) = crate::tests_feed::write(&p);
+        let mut want = p.public_urls();
+        for d in &p.domains {
+            want.push(format!("*://{d}:*"));
+            want.push(format!("*://*.{d}:*"));
+        }
         for n in &p.nodes {
-            let file = out.join(format!("{}.xml", n.name));
-            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
-            let loaded =
-                shoal_config::load(&file).unwrap_or_else(|e| panic!("{}: {e}\n{text}", label(&p)));
-            let policy = loaded.config.cross_domain_policy;
-            if n.control_link_address.is_none() {
-                assert!(policy.is_none(), "{}: {policy:?}", label(&p));
-                continue;
-            }
-            let policy = policy.unwrap_or_else(|| panic!("{}: no policy\n{text}", label(&p)));
-            assert!(policy.accept_credentials, "{}", label(&p));
-            let allowed: Vec<String> = policy
-                .allow
-                .iter()
-                .map(|a| {
-                    let host = match &a.host {
-                        shoal_config::AllowedHost::Name(h) => h.clone(),
-                        other => panic!("{}: {other:?}", label(&p)),
-                    };
-                    let port = a.port.map_or("*".into(), |p| p.to_string());
-                    format!("{}://{host}:{port}", a.scheme.clone().unwrap_or_default())
-                })
-                .collect();
-            assert_eq!(allowed, p.public_urls(), "{}", label(&p));
+            let allowed = allowed_origins(&p, &out.join(format!("{}.xml", n.name)));
+            assert_eq!(allowed, want, "{}", label(&p));
         }
     }
+    let p = plan(&Options {
+        topology: "2.A.2".into(),
+        page_origins: vec![
+            "https://www.partner.test".into(),
+            "http://pages.partner.test:8081".into(),
+        ],
+        ..Options::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (_dir, out) = crate::tests_feed::write(&p);
+    let allowed = allowed_origins(&p, &out.join("node1.xml"));
+    assert_eq!(
+        allowed[allowed.len() - 2..],
+        [
+            "https://www.partner.test:443".to_owned(),
+            "http://pages.partner.test:8081".to_owned()
+        ]
+    );
+    let e = plan(&Options {
+        page_origins: vec!["www.partner.test".into()],
+        ..Options::default()
+    })
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("--page-origin: 'www.partner.test'"), "{e}");
 }
 
 #[test]

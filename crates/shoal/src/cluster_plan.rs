@@ -62,6 +62,11 @@ pub struct Args {
     /// The node hosts' network interface that holds their addresses, with --vrrp.
     #[arg(long, default_value = "eth0", value_name = "IFACE", requires = "vrrp")]
     vrrp_interface: String,
+    /// The origin of web pages of another site that use the kit, e.g.
+    /// https://www.partner.example (repeat for more). Pages of the kit's
+    /// own domains (any host) are allowed without it.
+    #[arg(long, value_name = "ORIGIN")]
+    page_origin: Vec<String>,
     /// Sign the certificates with this CA (PEM) instead of a new test CA.
     #[arg(long, requires = "ca_key", value_name = "PEM")]
     ca_cert: Option<PathBuf>,
@@ -151,6 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
         vrrp: args.vrrp,
         vrrp_interface: args.vrrp_interface,
+        page_origins: args.page_origin,
     };
     let plan = plan(&opts)?;
     let ca = match (args.ca_cert, args.ca_key) {
