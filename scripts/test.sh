@@ -37,7 +37,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: the client tests need Node.js 20 or newer"
 
-step "installing HAProxy, nginx, Redis, NATS, Chromium, Prometheus, keepalived, curl and iproute2 (Debian packages) if needed"
+step "installing HAProxy, nginx, Redis, NATS, Chromium (and NSS tools), Prometheus, keepalived, curl and iproute2 (Debian packages) if needed"
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 # The shared-feed tests start their own brokers.
@@ -46,6 +46,8 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -x /usr/b
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # The browser tests drive Debian's Chromium (at this path) with playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# They make Chromium trust a kit's test authority in an NSS database.
+[ -x /usr/bin/certutil ] || missing+=(libnss3-tools)
 # A real Prometheus scrapes /metrics (it is started by the test, never as a service).
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)

@@ -365,9 +365,9 @@ fn cookie_pages(s: &mut String, p: &Plan) {
         s.push_str(
             "- The cookie is `SameSite=Lax; HttpOnly`: browsers send it from pages of the same site (any\n\
              \x20 host of the kit's domain), never from another site over plain HTTP (`SameSite=None` needs\n\
-             \x20 `Secure`, hence HTTPS). A page of another site must keep to WebSocket\n\
-             \x20 (`connectionOptions.setForcedTransport(\"WS\")`: its requests then travel on the\n\
-             \x20 connection itself) or use an HTTPS kit (2.A.2).\n",
+             \x20 `Secure`, hence HTTPS). A page of another site must keep to WebSocket streaming\n\
+             \x20 (`connectionOptions.setForcedTransport(\"WS-STREAMING\")`: its requests then travel on\n\
+             \x20 the connection itself, which stays on its node) or use an HTTPS kit (2.A.2).\n",
         );
     }
 }

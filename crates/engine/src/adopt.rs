@@ -89,14 +89,15 @@ impl Engine {
     }
 
     /// Whether the session a request names, which nobody here holds, was
-    /// made by another node (or by this one before a restart). A plain
-    /// `bind_session` for it is cut rather than refused, so that the client
-    /// asks at once to recover it instead of waiting its retry delay (see
-    /// the `session_id` module); this node's own ended sessions still get
+    /// made by another node (or by this one before a restart), and was not
+    /// cut here lately. A plain `bind_session` for it is cut rather than
+    /// refused, so that the client asks at once to recover it instead of
+    /// waiting its retry delay (see the `session_id` module); this node's
+    /// own ended sessions, and a second bind within the window, still get
     /// `CONERR,20`.
     fn made_elsewhere(&self, req: &BindSession) -> bool {
-        self.ids
-            .issued_elsewhere(req.session.as_deref().unwrap_or_default())
+        let id = req.session.as_deref().unwrap_or_default();
+        self.ids.issued_elsewhere(id) && self.recent_cuts.first(id, std::time::Instant::now())
     }
 
     /// A plain `bind_session` (a poll, a rebind) for a session this node

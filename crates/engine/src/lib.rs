@@ -93,6 +93,8 @@ pub struct Engine {
     /// Makes this engine's session ids, and tells ids of other nodes' (and
     /// earlier runs') sessions from its own.
     ids: session_id::Issuer,
+    /// Sessions of other nodes whose plain bind this node cut lately.
+    recent_cuts: session_id::RecentCuts,
 }
 
 /// Shortest time between two log lines about the memory budget.
@@ -147,6 +149,7 @@ impl Engine {
                 adopting: parking_lot::Mutex::new(HashMap::new()),
                 leaving: AtomicBool::new(false),
                 ids: session_id::Issuer::new(),
+                recent_cuts: session_id::RecentCuts::default(),
             }
         })
     }

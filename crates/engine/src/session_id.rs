@@ -17,6 +17,16 @@
 //! node that holds it, and otherwise gets `CONERR,20`, after which the
 //! clients open a new session within about 100 ms. Polling clients of a
 //! dead node thus move as fast as streaming ones.
+//!
+//! Once only: a client whose binds keep reaching the wrong node while its
+//! recoveries reach the right one (a page that cannot send the balancer's
+//! cookie) would otherwise loop, cut and recovered, many times a second.
+//! A session's second plain bind here within [`CUT_WINDOW`] gets
+//! `CONERR,20`, and the client waits its retry delay as it always did.
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// Issues the session ids of one engine.
 #[derive(Debug)]
@@ -57,6 +67,38 @@ impl Issuer {
     }
 }
 
+/// How long a cut is remembered: a second plain bind of the same session
+/// within it gets `CONERR,20`.
+pub(crate) const CUT_WINDOW: Duration = Duration::from_secs(60);
+/// Most sessions remembered; beyond, binds get `CONERR,20` as they did
+/// before cuts (bounded memory under a flood of made-up ids).
+const MOST_REMEMBERED: usize = 65_536;
+
+/// The sessions whose plain bind this node cut lately.
+#[derive(Debug, Default)]
+pub(crate) struct RecentCuts {
+    at: Mutex<HashMap<String, Instant>>,
+}
+
+impl RecentCuts {
+    /// Whether a plain bind of `id` may be cut now (it was not within
+    /// [`CUT_WINDOW`]), remembering that it was.
+    pub(crate) fn first(&self, id: &str, now: Instant) -> bool {
+        let mut at = self.at.lock();
+        if at.len() >= MOST_REMEMBERED {
+            at.retain(|_, t| now.duration_since(*t) < CUT_WINDOW);
+        }
+        match at.get(id) {
+            Some(t) if now.duration_since(*t) < CUT_WINDOW => false,
+            _ if at.len() >= MOST_REMEMBERED => false,
+            _ => {
+                at.insert(id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +112,24 @@ mod tests {
         assert_eq!(a.len(), ID_LEN);
         assert!(a.starts_with('S'));
         assert_eq!(a[1..9], b[1..9], "one issuer, one tag");
+    }
+
+    #[test]
+    fn a_session_is_cut_once_per_window_and_memory_stays_bounded() {
+        let cuts = RecentCuts::default();
+        let t0 = Instant::now();
+        assert!(cuts.first("Sa", t0));
+        assert!(!cuts.first("Sa", t0 + CUT_WINDOW / 2));
+        assert!(cuts.first("Sb", t0 + CUT_WINDOW / 2));
+        assert!(cuts.first("Sa", t0 + CUT_WINDOW));
+        // Full: no more cuts until old ones expire.
+        for i in 0..MOST_REMEMBERED {
+            cuts.first(&format!("S{i}"), t0 + CUT_WINDOW);
+        }
+        assert!(!cuts.first("Snew", t0 + CUT_WINDOW));
+        assert!(cuts.at.lock().len() <= MOST_REMEMBERED);
+        assert!(cuts.first("Snew", t0 + CUT_WINDOW * 2));
+        assert_eq!(cuts.at.lock().len(), 1);
     }
 
     #[test]

@@ -264,6 +264,9 @@ async fn a_poll_for_another_nodes_session_is_cut_so_that_the_client_recovers_at_
         bind_anywhere(&node2, &c.session, "LS_recovery_from=0").await,
         Some(20)
     );
+    // Once: a client whose binds keep reaching node2 while its recoveries
+    // reach node1 must not loop; its next bind here gets CONERR,20.
+    assert_eq!(bind_anywhere(&node2, &c.session, "").await, Some(20));
     // A session node1 made, which ended on node1, is refused there.
     let sid = c.session.clone();
     drop(c);

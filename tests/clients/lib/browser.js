@@ -13,7 +13,7 @@
 // whatever the way it exits. A missing Chromium fails the test, saying how to
 // install it: browser tests are never skipped.
 
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -172,16 +172,39 @@ function devtoolsEndpoint(proc, browser) {
   });
 }
 
+// Chromium on Linux trusts the authorities of the NSS database in
+// $HOME/.pki/nssdb, as a user who imported a company CA would: a fresh
+// database in `home` with each PEM of `trust` as an authority for TLS
+// servers. Needs certutil (Debian's libnss3-tools).
+function trustAuthorities(home, trust) {
+  const db = path.join(home, '.pki', 'nssdb');
+  fs.mkdirSync(db, { recursive: true });
+  const certutil = (args) => {
+    try {
+      execFileSync('certutil', ['-d', `sql:${db}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      const why = err.code === 'ENOENT' ? 'certutil is missing: apt-get install -y libnss3-tools (scripts/test.sh does it)' : String(err.stderr || err.message);
+      throw new Error(`cannot make Chromium trust ${trust.join(', ')}: ${why}`);
+    }
+  };
+  certutil(['-N', '--empty-password']);
+  trust.forEach((pem, i) => certutil(['-A', '-t', 'C,,', '-n', `authority${i + 1}`, '-i', pem]));
+}
+
 // Starts Chromium with a fresh profile. `hosts` maps host names to addresses
-// (127.0.0.x) inside this browser only, as a cluster kit's names need.
-async function launchBrowser({ hosts = {} } = {}) {
+// (127.0.0.x) inside this browser only, as a cluster kit's names need;
+// `trust` lists PEM files of authorities the browser trusts for TLS.
+async function launchBrowser({ hosts = {}, trust = [] } = {}) {
   checkChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-chromium-'));
   const args = [...FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0'];
   const rules = Object.entries(hosts).map(([name, ip]) => `MAP ${name} ${ip}`);
   if (rules.length) args.push(`--host-resolver-rules=${rules.join(', ')}`);
   args.push('about:blank');
-  const proc = spawn(CHROMIUM, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // The profile folder doubles as HOME, for the NSS database.
+  if (trust.length) trustAuthorities(profile, trust);
+  const env = trust.length ? { ...process.env, HOME: profile } : process.env;
+  const proc = spawn(CHROMIUM, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env });
   const browser = new Browser(proc, profile, []);
   try {
     const endpoint = await devtoolsEndpoint(proc, browser);

@@ -31,4 +31,24 @@ function makeCerts(dir) {
   };
 }
 
-module.exports = { makeCerts };
+// A test authority alone (ca.pem, ca.key in `dir`), for a cluster kit made
+// with --ca-cert/--ca-key and the other servers of a test (a web site) that
+// must be trusted the same way.
+function makeAuthority(dir, name = 'Shoal test CA') {
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${name}`, '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
+  return { cert: path.join(dir, 'ca.pem'), key: path.join(dir, 'ca.key') };
+}
+
+// A server certificate for host `names`, signed by `authority` (makeAuthority):
+// <stem>.pem and <stem>.key in `dir`.
+function signServer(dir, authority, names, stem = 'site') {
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-subj', `/CN=${names[0]}`, '-keyout', `${stem}.key`, '-out', `${stem}.csr`], dir);
+  fs.writeFileSync(path.join(dir, `${stem}.cnf`), `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
+  openssl(['x509', '-req', '-in', `${stem}.csr`, '-CA', authority.cert, '-CAkey', authority.key, '-CAcreateserial',
+    '-days', '2', '-extfile', `${stem}.cnf`, '-out', `${stem}.pem`], dir);
+  return { cert: path.join(dir, `${stem}.pem`), key: path.join(dir, `${stem}.key`) };
+}
+
+module.exports = { makeCerts, makeAuthority, signServer };

@@ -1,0 +1,237 @@
+'use strict';
+// Pages of the company's own web site, not served by the push cluster, in
+// Chromium through the cookie-sticky kits (1.A.2 over HTTP, 2.A.2 over
+// HTTPS with TLS offload): the page is on www.example.test (another origin,
+// the same site as push.example.test) or on www.partner.test (another
+// site, allowed with cluster-plan --page-origin). It loads the official web
+// client from the cluster, sets setCookieHandlingRequired(true) as the
+// kit's README says, forces each transport in turn and subscribes to six
+// items one after the other: each subscription is a control request that
+// must reach the node holding the session.
+//
+// Checks, per page and transport: the page streams (every item confirmed
+// and updated, live updates after the snapshots) on one session; every
+// request of the session reached the node that holds it, none a node that
+// did not know it; over HTTP transports, every control and bind request
+// carried the balancer's cookie for that node. 2.A.2's cookie
+// (SameSite=None; Secure; Partitioned) goes from both sites; 1.A.2's
+// (SameSite=Lax, plain HTTP) from the company's site only: a partner's page
+// gets none (checked), and streams over WS-STREAMING, which needs no cookie
+// (its requests travel on the connection, which stays on its node), as the
+// kit's README says.
+// Then the node of an HTTP-POLLING page is killed: the page gets a new
+// session on the other node and streams again by itself.
+//
+// Networks 127.0.130.x and 127.0.131.x, which no other test uses.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { withKit } = require('../lib/cluster');
+const { readHostsFile } = require('../lib/hosts');
+const { shoalBin } = require('../lib/server');
+const { scoped } = require('../lib/util');
+const { launchBrowser, screenshot } = require('../lib/browser');
+const { makeAuthority, signServer } = require('../lib/certs');
+const { startSite } = require('../lib/site');
+
+const KITS = [
+  { id: '1.A.2', network: '127.0.130', https: false, sitePort: 8081 },
+  { id: '2.A.2', network: '127.0.131', https: true, sitePort: 9443 },
+];
+const TRANSPORTS = ['WS-STREAMING', 'HTTP-STREAMING', 'WS-POLLING', 'HTTP-POLLING'];
+const OWN_SITE = 'www.example.test';
+const PARTNER = 'www.partner.test';
+const ITEMS = 6;
+const WAIT_MS = 30000;
+
+// The kit, made by cluster-plan with the test's authority (HTTPS) and the
+// partner's origin; returns its folder.
+function makeKit(k, siteOrigin, authority) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-site-${k.id}-`));
+  const args = ['cluster-plan', '--topology', k.id, '--network', k.network, '--out', dir, '--page-origin', siteOrigin(PARTNER)];
+  if (authority) args.push('--ca-cert', authority.cert, '--ca-key', authority.key);
+  try {
+    execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`cluster-plan ${args.join(' ')} failed: ${err.stderr || err.message}`);
+  }
+  return dir;
+}
+
+// Host name -> address for Chromium: the kit's names and the two sites'.
+function browserHosts(kit, siteAddress) {
+  const map = readHostsFile(kit.hostsFile);
+  const hosts = Object.fromEntries([...map].map(([name, list]) => [name, list[0].address]));
+  return { ...hosts, [OWN_SITE]: siteAddress, [PARTNER]: siteAddress };
+}
+
+// Opens the site's page for `transport` in a fresh context (no cookies) and
+// records the page's requests to the cluster.
+async function openPage(browser, kit, site, host, transport) {
+  const page = await browser.newPage();
+  const requests = [];
+  page.on('request', (r) => {
+    if (r.url().startsWith(kit.publicUrl)) requests.push(r);
+  });
+  const query = new URLSearchParams({ server: kit.publicUrl, transport, items: String(ITEMS) });
+  await page.goto(`${site.origin(host)}/?${query}`);
+  return { page, requests };
+}
+
+// What the page's script recorded (window.page).
+function pageState(page) {
+  return page.evaluate(() => JSON.parse(JSON.stringify(window.page)));
+}
+
+// Waits until the page is connected on `transport` with every item
+// confirmed and at least one live update beyond the snapshots.
+async function waitStreaming(page, transport) {
+  try {
+    await page.waitForFunction(
+      ([want, n]) => {
+        const p = window.page;
+        const counts = Object.values(p.updates);
+        return p.status === want && p.subscribed.length === n && counts.length === n && counts.reduce((a, b) => a + b, 0) > n;
+      },
+      [`CONNECTED:${transport}`, ITEMS],
+      { timeout: WAIT_MS },
+    );
+  } catch (err) {
+    err.message = `${err.message}\npage state: ${JSON.stringify(await pageState(page))}`;
+    throw err;
+  }
+  return pageState(page);
+}
+
+// The TLCP requests among `requests` (playwright Requests), with the Cookie
+// header each carried.
+async function tlcpRequests(requests) {
+  const out = [];
+  for (const r of requests) {
+    const m = /\/lightstreamer\/(\w+)\.txt/.exec(r.url());
+    if (m) out.push({ name: m[1], cookie: (await r.allHeaders()).cookie || '' });
+  }
+  return out;
+}
+
+async function closePage(page) {
+  await page.evaluate(() => window.client && window.client.disconnect()).catch(() => {});
+  await page.context().close();
+}
+
+// One page on one transport: streams, on one node, with the cookie where
+// the transport needs it.
+async function checkPage(t, kit, browser, site, host, transport) {
+  const unknownBefore = kit.unknownSessionRequests().length;
+  const { page, requests } = await openPage(browser, kit, site, host, transport);
+  try {
+    const state = await waitStreaming(page, transport);
+    assert.deepEqual(state.errors, [], 'no server or subscription error');
+    assert.equal(state.sessions.length, 1, `one session: ${state.sessions.join(', ')}`);
+    const sid = state.sessions[0];
+    const { node } = await kit.waitSession(sid);
+    const served = kit.requestsOf(sid);
+    assert.ok(served.some((r) => r.request === 'control'), 'the subscriptions reached a node as control requests');
+    assert.deepEqual(served.filter((r) => r.node !== node), [], `every request of ${sid} on ${node}`);
+    assert.deepEqual(kit.unknownSessionRequests().slice(unknownBefore), [], 'no request reached a node without the session');
+    if (transport.startsWith('HTTP')) {
+      const sent = await tlcpRequests(requests);
+      const following = sent.filter((r) => r.name !== 'create_session');
+      assert.ok(following.some((r) => r.name === 'control'), `control requests over HTTP: ${JSON.stringify(sent)}`);
+      for (const r of following) {
+        assert.match(r.cookie, new RegExp(`(^|; )LSNODE=${node}(;|$)`), `${r.name} carried the sticky cookie of ${node}`);
+      }
+    }
+    t.diagnostic(`${host} ${transport}: session ${sid} on ${node}, ${Object.values(state.updates).reduce((a, b) => a + b, 0)} updates`);
+  } finally {
+    await closePage(page);
+  }
+}
+
+// A page of another site over plain HTTP: the browser refuses the
+// balancer's SameSite=Lax cookie, as the kit's README says.
+async function checkNoCookieCrossSite(t, kit, browser, site) {
+  const { page, requests } = await openPage(browser, kit, site, PARTNER, 'HTTP-STREAMING');
+  try {
+    await page.waitForFunction(() => window.page.sessions.length > 0, null, { timeout: WAIT_MS });
+    const sent = await tlcpRequests(requests);
+    assert.ok(sent.length > 0, 'the page sent requests to the cluster');
+    const jar = await page.context().cookies(kit.publicUrl);
+    assert.deepEqual(jar.filter((c) => c.name === 'LSNODE'), [], 'no LSNODE cookie kept for a cross-site page over HTTP');
+    assert.deepEqual(sent.filter((r) => r.cookie.includes('LSNODE')), [], 'no request carried LSNODE');
+    t.diagnostic(`${PARTNER} over HTTP: ${sent.length} requests, none with the cookie (README: WebSocket or HTTPS)`);
+  } finally {
+    await closePage(page);
+  }
+}
+
+// kill -9 of the node of an HTTP-POLLING page: a new session on the other
+// node, streaming again.
+async function checkFailOver(t, id, kit, browser, site) {
+  const { page } = await openPage(browser, kit, site, OWN_SITE, 'HTTP-POLLING');
+  try {
+    const state = await waitStreaming(page, 'HTTP-POLLING');
+    const first = state.sessions[0];
+    const { node } = await kit.waitSession(first);
+    const kill = await kit.kill(node);
+    await page.evaluate(() => {
+      window.page.updates = {};
+    });
+    await page.waitForFunction(
+      (old) => {
+        const p = window.page;
+        const now = window.client.connectionDetails.getSessionId();
+        return now && now !== old && p.status === 'CONNECTED:HTTP-POLLING' && Object.keys(p.updates).length === p.subscribed.length;
+      },
+      first,
+      { timeout: WAIT_MS },
+    );
+    const ms = Date.now() - kill.t;
+    const after = await pageState(page);
+    const second = after.sessions[after.sessions.length - 1];
+    const survivor = (await kit.waitSession(second)).node;
+    assert.notEqual(survivor, node, 'the new session is on the node still alive');
+    assert.deepEqual(kit.requestsOf(second).filter((r) => r.node !== survivor), [], `every request of ${second} on ${survivor}`);
+    t.diagnostic(`HTTP-POLLING: ${node} killed, every item updated again on ${survivor} after ${ms} ms`);
+    await screenshot(page, `site-${id}-failover`);
+  } finally {
+    await closePage(page);
+  }
+}
+
+for (const k of KITS) {
+  test(`${k.id}: pages of the company's site and of a partner's stream through the kit on every transport`, { timeout: 300000 }, (t) =>
+    scoped(t, async (s) => {
+      const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-site-certs-'));
+      t.after(() => fs.rmSync(certs, { recursive: true, force: true }));
+      const authority = k.https ? makeAuthority(certs, 'Example Corp test CA') : null;
+      const tls = k.https ? signServer(certs, authority, [OWN_SITE, PARTNER]) : null;
+      const siteAddress = `${k.network}.20`;
+      const site = await startSite({ address: siteAddress, port: k.sitePort, tls });
+      t.after(() => site.close());
+      const dir = makeKit(k, site.origin, authority);
+      t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+      await withKit(t, dir, {}, async (kit) => {
+        const browser = s.track(await launchBrowser({ hosts: browserHosts(kit, siteAddress), trust: authority ? [authority.cert] : [] }));
+        for (const host of [OWN_SITE, PARTNER]) {
+          for (const transport of TRANSPORTS) {
+            // Over plain HTTP a partner's page gets no cookie (checked below):
+            // the README tells it to keep to WS-STREAMING.
+            if (!k.https && host === PARTNER && transport !== 'WS-STREAMING') continue;
+            await t.test(`${host} on ${transport}`, (st) => checkPage(st, kit, browser, site, host, transport));
+          }
+        }
+        if (!k.https) {
+          await t.test(`${PARTNER} over plain HTTP gets no sticky cookie`, (st) => checkNoCookieCrossSite(st, kit, browser, site));
+        }
+        // The kill below breaks requests: the pages' console says so.
+        browser.assertNoPageErrors();
+        await t.test(`${OWN_SITE} on HTTP-POLLING goes on after kill -9 of its node`, (st) => checkFailOver(st, k.id, kit, browser, site));
+      });
+    }));
+}
