@@ -170,16 +170,22 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
 
 /// The sticky cookie, with the attributes browsers need to send it from the
 /// pages that use the kit. Over HTTPS, `SameSite=None; Secure`: pages of
-/// any site send it (with `setCookieHandlingRequired(true)`), and
-/// `Partitioned` keeps it working where third-party cookies are blocked
-/// (each top-level site gets a cookie of its own, which is all stickiness
-/// needs). Over plain HTTP browsers refuse `SameSite=None` (it needs
-/// `Secure`): `SameSite=Lax` says what they do anyway, send it from pages of
-/// the same site (any host of the kit's domain) only. `HttpOnly`: no page
-/// script needs to read it.
+/// any site send it (with `setCookieHandlingRequired(true)`); answers to
+/// browsers (their requests have an `Origin` header, the official Node.js
+/// and Python clients' do not) also get `Partitioned`, which keeps it
+/// working where third-party cookies are blocked (each top-level site gets
+/// a cookie of its own, which is all stickiness needs) but which older
+/// cookie parsers refuse whole (Python's before 3.14). Over plain HTTP
+/// browsers refuse `SameSite=None` (it needs `Secure`): `SameSite=Lax` says
+/// what they do anyway, send it from pages of the same site (any host of
+/// the kit's domain) only. `HttpOnly`: no page script needs to read it.
 fn cookie_line(https: bool) -> &'static str {
     if https {
-        "    cookie LSNODE insert indirect nocache httponly secure attr \"SameSite=None\" attr \"Partitioned\"\n"
+        "    cookie LSNODE insert indirect nocache httponly secure attr \"SameSite=None\"\n\
+         \x20   # Browsers (requests with an Origin) get it Partitioned too, so that pages\n\
+         \x20   # of other sites keep it where third-party cookies are blocked.\n\
+         \x20   http-request set-var(txn.origin) req.hdr(origin)\n\
+         \x20   http-after-response replace-header Set-Cookie '^(LSNODE=.*)$' \"\\1; Partitioned\" if { var(txn.origin) -m found }\n"
     } else {
         "    cookie LSNODE insert indirect nocache httponly attr \"SameSite=Lax\"\n"
     }

@@ -357,9 +357,11 @@ fn cookie_pages(s: &mut String, p: &Plan) {
     );
     if p.https() {
         s.push_str(
-            "- The cookie is `SameSite=None; Secure; Partitioned; HttpOnly`: browsers send it from pages\n\
-             \x20 of any site, even where third-party cookies are blocked (each site then gets a cookie of\n\
-             \x20 its own, which is all stickiness needs).\n",
+            "- The cookie is `SameSite=None; Secure; HttpOnly`: browsers send it from pages of any site.\n\
+             \x20 Answers to browsers (requests with an `Origin` header) add `Partitioned`, so that it works\n\
+             \x20 even where third-party cookies are blocked (each site then gets a cookie of its own, which\n\
+             \x20 is all stickiness needs); other clients get it without, as older cookie parsers (Python's\n\
+             \x20 before 3.14) drop a cookie marked `Partitioned`.\n",
         );
     } else {
         s.push_str(

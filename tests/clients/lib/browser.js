@@ -193,11 +193,12 @@ function trustAuthorities(home, trust) {
 
 // Starts Chromium with a fresh profile. `hosts` maps host names to addresses
 // (127.0.0.x) inside this browser only, as a cluster kit's names need;
-// `trust` lists PEM files of authorities the browser trusts for TLS.
-async function launchBrowser({ hosts = {}, trust = [] } = {}) {
+// `trust` lists PEM files of authorities the browser trusts for TLS;
+// `flags`, more command-line switches.
+async function launchBrowser({ hosts = {}, trust = [], flags = [] } = {}) {
   checkChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-chromium-'));
-  const args = [...FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0'];
+  const args = [...FLAGS, ...flags, `--user-data-dir=${profile}`, '--remote-debugging-port=0'];
   const rules = Object.entries(hosts).map(([name, ip]) => `MAP ${name} ${ip}`);
   if (rules.length) args.push(`--host-resolver-rules=${rules.join(', ')}`);
   args.push('about:blank');

@@ -25,6 +25,8 @@
 // Networks 127.0.130.x and 127.0.131.x, which no other test uses.
 
 const { test } = require('node:test');
+const http = require('node:http');
+const https = require('node:https');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -119,6 +121,51 @@ async function tlcpRequests(requests) {
   return out;
 }
 
+// The LSNODE cookies the cluster set in answer to `requests`, each with
+// whether its request had an Origin (the web client's XHRs do; the
+// script it is loaded from, a plain <script>, does not).
+async function setCookies(requests) {
+  const out = [];
+  for (const r of requests) {
+    const response = await r.response().catch(() => null);
+    const headers = response ? await response.allHeaders().catch(() => ({})) : {};
+    const set = (headers['set-cookie'] || '').split('\n').find((c) => c.startsWith('LSNODE='));
+    if (set) out.push({ url: r.url(), origin: Boolean((await r.allHeaders()).origin), set });
+  }
+  return out;
+}
+
+// The attributes of the balancer's cookie in answers to browsers (requests
+// with an Origin) and to other clients, per kit (README.md, haproxy.cfg).
+const COOKIE = {
+  https: { browser: ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned'], other: ['HttpOnly', 'Secure', 'SameSite=None'] },
+  http: { browser: ['HttpOnly', 'SameSite=Lax'], other: ['HttpOnly', 'SameSite=Lax'] },
+};
+
+// The attributes of a Set-Cookie value, after its name=value.
+function cookieAttributes(setCookie) {
+  return setCookie.split(';').slice(1).map((a) => a.trim()).filter((a) => !/^path=/i.test(a));
+}
+
+// A GET through the balancer as a non-browser client makes it (no Origin,
+// or `origin`): resolves with the Set-Cookie of the answer.
+function balancerSetCookie(kit, address, authority, origin = null) {
+  const url = new URL('/lightstreamer/healthcheck', kit.publicUrl);
+  const lib = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.request(url, {
+      lookup: (_host, _opts, cb) => cb(null, [{ address, family: 4 }]),
+      ca: authority ? fs.readFileSync(authority.cert) : undefined,
+      headers: origin ? { origin } : {},
+    }, (res) => {
+      res.resume();
+      resolve([].concat(res.headers['set-cookie'] || []).find((c) => c.startsWith('LSNODE=')) || '');
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function closePage(page) {
   await page.evaluate(() => window.client && window.client.disconnect()).catch(() => {});
   await page.context().close();
@@ -126,7 +173,7 @@ async function closePage(page) {
 
 // One page on one transport: streams, on one node, with the cookie where
 // the transport needs it.
-async function checkPage(t, kit, browser, site, host, transport) {
+async function checkPage(t, kit, browser, site, host, transport, cookie) {
   const unknownBefore = kit.unknownSessionRequests().length;
   const { page, requests } = await openPage(browser, kit, site, host, transport);
   try {
@@ -145,6 +192,11 @@ async function checkPage(t, kit, browser, site, host, transport) {
       assert.ok(following.some((r) => r.name === 'control'), `control requests over HTTP: ${JSON.stringify(sent)}`);
       for (const r of following) {
         assert.match(r.cookie, new RegExp(`(^|; )LSNODE=${node}(;|$)`), `${r.name} carried the sticky cookie of ${node}`);
+      }
+      const sets = await setCookies(requests);
+      assert.ok(sets.length > 0, 'the balancer set its cookie');
+      for (const c of sets) {
+        assert.deepEqual(cookieAttributes(c.set), c.origin ? cookie.browser : cookie.other, `the cookie set for ${c.url}: ${c.set}`);
       }
     }
     t.diagnostic(`${host} ${transport}: session ${sid} on ${node}, ${Object.values(state.updates).reduce((a, b) => a + b, 0)} updates`);
@@ -217,20 +269,40 @@ for (const k of KITS) {
       const dir = makeKit(k, site.origin, authority);
       t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       await withKit(t, dir, {}, async (kit) => {
+        const cookie = COOKIE[k.https ? 'https' : 'http'];
+        await t.test('the balancer marks its cookie for browsers and for other clients', async () => {
+          const balancer = readHostsFile(kit.hostsFile).get(new URL(kit.publicUrl).hostname)[0].address;
+          const other = await balancerSetCookie(kit, balancer, authority);
+          assert.deepEqual(cookieAttributes(other), cookie.other, `without Origin: ${other}`);
+          const browserLike = await balancerSetCookie(kit, balancer, authority, site.origin(PARTNER));
+          assert.deepEqual(cookieAttributes(browserLike), cookie.browser, `with an Origin: ${browserLike}`);
+        });
         const browser = s.track(await launchBrowser({ hosts: browserHosts(kit, siteAddress), trust: authority ? [authority.cert] : [] }));
         for (const host of [OWN_SITE, PARTNER]) {
           for (const transport of TRANSPORTS) {
             // Over plain HTTP a partner's page gets no cookie (checked below):
             // the README tells it to keep to WS-STREAMING.
             if (!k.https && host === PARTNER && transport !== 'WS-STREAMING') continue;
-            await t.test(`${host} on ${transport}`, (st) => checkPage(st, kit, browser, site, host, transport));
+            await t.test(`${host} on ${transport}`, (st) => checkPage(st, kit, browser, site, host, transport, cookie));
           }
         }
+        if (k.https) {
+          // Chromium blocking third-party cookies, as private windows do:
+          // the partner's page keeps its Partitioned cookie.
+          const strict = s.track(await launchBrowser({
+            hosts: browserHosts(kit, siteAddress), trust: [authority.cert], flags: ['--test-third-party-cookie-phaseout'],
+          }));
+          for (const transport of ['HTTP-STREAMING', 'HTTP-POLLING']) {
+            await t.test(`${PARTNER} on ${transport}, third-party cookies blocked`, (st) => checkPage(st, kit, strict, site, PARTNER, transport, cookie));
+          }
+          strict.assertNoPageErrors();
+        }
+        // The checks below break requests on purpose: the pages' console
+        // says so.
+        browser.assertNoPageErrors();
         if (!k.https) {
           await t.test(`${PARTNER} over plain HTTP gets no sticky cookie`, (st) => checkNoCookieCrossSite(st, kit, browser, site));
         }
-        // The kill below breaks requests: the pages' console says so.
-        browser.assertNoPageErrors();
         await t.test(`${OWN_SITE} on HTTP-POLLING goes on after kill -9 of its node`, (st) => checkFailOver(st, k.id, kit, browser, site));
       });
     }));
