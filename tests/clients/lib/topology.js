@@ -84,7 +84,7 @@ const CASES = [
 
 // The same options with the client's transport forced, or its reconnection
 // settings changed: the fail-over figures per transport. Each on its own
-// network 127.0.(120+i).0/24 (127.0.71 to 127.0.119 are other tests'). Only
+// network 127.0.(140+i).0/24 (127.0.80 to 127.0.131 are other tests'). Only
 // the cases marked ci run in the test suite; SHOAL_FAILOVER_ALL=1 (set by
 // scripts/cluster-report.sh) runs them all.
 const FORCED = ['HTTP-STREAMING', 'WS-POLLING', 'HTTP-POLLING'];
@@ -101,7 +101,7 @@ const VARIANTS = [
   { id: '1.B.2', websocket: 'off', settings: { retryDelay: 1000 } },
   { id: '1.B.2', websocket: 'off', settings: { retryDelay: 1000, sessionRecoveryTimeout: 3000 } },
 ].map((c, i) => ({
-  nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${120 + i}`, ci: CI_SUBSET.has(`${c.id} ${c.transport}`) && !c.settings,
+  nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${140 + i}`, ci: CI_SUBSET.has(`${c.id} ${c.transport}`) && !c.settings,
 }));
 CASES.push(...VARIANTS);
 
