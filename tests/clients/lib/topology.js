@@ -23,11 +23,16 @@
 // A case may force a transport on its clients (c.transport: WS-STREAMING,
 // HTTP-STREAMING, WS-POLLING, HTTP-POLLING) and change their reconnection
 // settings (c.settings: { retryDelay, sessionRecoveryTimeout }, in ms; see
-// lib/cluster-client.js), since fail-over time depends on both: after a kill,
-// a streaming client's first request is a recovery, refused at once by a
-// survivor and followed by a new session within firstRetryMaxDelay (100 ms),
-// while a polling client's next plain bind_session, refused the same way, is
-// followed by a new session only after retryDelay (4 s by default).
+// lib/cluster-client.js), since fail-over time depends on both (the official
+// clients' state machine, ClientMachine.hx). A client whose stream or poll
+// breaks sends a recovery (bind_session with LS_recovery_from) within
+// firstRetryMaxDelay (100 ms); a survivor refuses it (CONERR,20) and the
+// client opens a new session within firstRetryMaxDelay again. But a plain
+// bind_session that reaches a survivor (a polling client's next poll, sent
+// just before or after the kill) is refused the same way, and then the
+// client opens a new session only retryDelay (4 s by default) after sending
+// it. A recovery that fails (to the dead node's own address, 1.B.2) is tried
+// again every retryDelay until sessionRecoveryTimeout (15 s) is over.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
