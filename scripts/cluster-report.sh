@@ -16,9 +16,11 @@ command -v haproxy >/dev/null || { echo "cluster-report.sh: haproxy is missing (
 cargo build --release --quiet -p shoal
 rm -rf "$SHOAL_CLUSTER_RESULTS"
 # One file at a time: the figures are times, and the machine has 2 cores.
-(cd tests/clients && node --test --test-concurrency=1 \
+# SHOAL_FAILOVER_ALL=1: every case of the transports group (forced transports,
+# client settings), of which the test suite runs a subset.
+(cd tests/clients && SHOAL_FAILOVER_ALL=1 node --test --test-concurrency=1 \
     test/cluster-http.test.js test/cluster-https-1.test.js test/cluster-https-2.test.js \
-    test/cluster-nginx.test.js test/cluster-drain.test.js)
+    test/cluster-nginx.test.js test/cluster-transports.test.js test/cluster-drain.test.js)
 # Session handoff: each scenario writes its figures even when a check fails
 # (the table marks it), and the script fails at the end.
 handoff=0

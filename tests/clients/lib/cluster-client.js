@@ -10,7 +10,11 @@
 // Configuration: name, url, adapterSet ("DEMO"), hostsFile, sourceAddress,
 // ignoreControlLink (setServerInstanceAddressIgnored(true)), forcedTransport
 // (setForcedTransport: "WS-STREAMING", "HTTP-STREAMING", "HTTP-POLLING", ...;
-// absent or null: the client's own choice).
+// absent or null: the client's own choice), retryDelay (setRetryDelay, ms: the
+// pause before a new session after a refused bind, and between recovery tries)
+// and sessionRecoveryTimeout (setSessionRecoveryTimeout, ms: how long recovery
+// tries go on before the client gives up and opens a new session; absent or
+// null: the library's defaults, 4000 and 15000).
 // The test CA comes from NODE_EXTRA_CA_CERTS, set by the parent (Node reads it at
 // start-up only).
 //
@@ -93,6 +97,8 @@ function setupClient(config, { ls, loggerProvider }) {
   client = new ls.LightstreamerClient(config.url, config.adapterSet);
   if (config.ignoreControlLink) client.connectionOptions.setServerInstanceAddressIgnored(true);
   if (config.forcedTransport) client.connectionOptions.setForcedTransport(config.forcedTransport);
+  if (config.retryDelay != null) client.connectionOptions.setRetryDelay(config.retryDelay);
+  if (config.sessionRecoveryTimeout != null) client.connectionOptions.setSessionRecoveryTimeout(config.sessionRecoveryTimeout);
   const details = client.connectionDetails;
   currentSession = () => details.getSessionId();
   let lastSession = null;

@@ -413,10 +413,11 @@ class Kit extends EventEmitter {
   // Starts one official client in a process of its own. source: its source
   // address (127.x.y.z); url: where it connects (default: the kit's first public
   // URL); hostsFile: the names it resolves (default: the kit's); adapterSet,
-  // ignoreControlLink, forcedTransport: see cluster-client.js. Resolves once the
-  // process is up.
+  // ignoreControlLink, forcedTransport, retryDelay, sessionRecoveryTimeout: see
+  // cluster-client.js. Resolves once the process is up.
   async spawnClient({
     source = null, url = this.publicUrl, name = null, adapterSet = 'DEMO', ignoreControlLink = false, forcedTransport = null, hostsFile = this.hostsFile,
+    retryDelay = null, sessionRecoveryTimeout = null,
   } = {}) {
     if (this.stopped) throw new Error('spawnClient after kit.stop()');
     if (!url) throw new Error('spawnClient: no url and kit.json has no public_urls');
@@ -428,6 +429,8 @@ class Kit extends EventEmitter {
       sourceAddress: source,
       ignoreControlLink,
       forcedTransport,
+      retryDelay,
+      sessionRecoveryTimeout,
     };
     const childEnv = this.caFile ? { NODE_EXTRA_CA_CERTS: this.caFile } : {};
     const client = new ClusterClient({ name: config.name, config, env: childEnv, cwd: path.join(__dirname, '..') });

@@ -15,4 +15,16 @@ function writeResult(name, result) {
   fs.writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
 
-module.exports = { RESULTS, writeResult };
+// A case's client settings ({ retryDelay, sessionRecoveryTimeout }, ms) in
+// words, for its name and the report: "retry delay 1 s, session recovery
+// timeout 3 s"; '' for none (the library's defaults).
+function settingsText(settings) {
+  const s = settings || {};
+  const secs = (ms) => `${ms / 1000} s`;
+  return [
+    s.retryDelay != null ? `retry delay ${secs(s.retryDelay)}` : null,
+    s.sessionRecoveryTimeout != null ? `session recovery timeout ${secs(s.sessionRecoveryTimeout)}` : null,
+  ].filter(Boolean).join(', ');
+}
+
+module.exports = { RESULTS, writeResult, settingsText };

@@ -9,7 +9,8 @@
 // Checks: session creations spread over the nodes; every request of a
 // session on the node that owns it and no request for a session a node does
 // not know; the transport the option promises (WebSocket, or HTTP streaming
-// where the balancer refuses WebSocket and CR requests pass through it); the
+// where the balancer refuses WebSocket and CR requests pass through it), or
+// the one the case forces on its clients (c.transport); the
 // control link of the owner node where the option uses one; the client's own
 // address on its node where the balancer may vouch for it; a chat message
 // round trip. Then kill -9 of one node: its clients get a new session on the
@@ -18,6 +19,20 @@
 //
 // The cases are split into GROUPS, one test file each (test/cluster-GROUP.test.js,
 // a describeGroup call), so that node --test runs them side by side.
+//
+// A case may force a transport on its clients (c.transport: WS-STREAMING,
+// HTTP-STREAMING, WS-POLLING, HTTP-POLLING) and change their reconnection
+// settings (c.settings: { retryDelay, sessionRecoveryTimeout }, in ms; see
+// lib/cluster-client.js), since fail-over time depends on both (the official
+// clients' state machine, ClientMachine.hx). A client whose stream or poll
+// breaks sends a recovery (bind_session with LS_recovery_from) within
+// firstRetryMaxDelay (100 ms); a survivor refuses it (CONERR,20) and the
+// client opens a new session within firstRetryMaxDelay again. But a plain
+// bind_session that reaches a survivor (a polling client's next poll, sent
+// just before or after the kill) is refused the same way, and then the
+// client opens a new session only retryDelay (4 s by default) after sending
+// it. A recovery that fails (to the dead node's own address, 1.B.2) is tried
+// again every retryDelay until sessionRecoveryTimeout (15 s) is over.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -27,7 +42,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { withKit } = require('./cluster');
 const { readHostsFile } = require('./hosts');
-const { writeResult } = require('./results');
+const { writeResult, settingsText } = require('./results');
 const { shoalBin } = require('./server');
 const { waitUntil } = require('./util');
 
@@ -72,13 +87,47 @@ const CASES = [
   { id: '2.B.2.4', balancer: 'nginx' },
 ].map((c, i) => ({ nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${40 + i}` }));
 
+// The same options with the client's transport forced, or its reconnection
+// settings changed: the fail-over figures per transport. Each on its own
+// network 127.0.(140+i).0/24 (127.0.80 to 127.0.131 are other tests'). Only
+// the cases marked ci run in the test suite; SHOAL_FAILOVER_ALL=1 (set by
+// scripts/cluster-report.sh) runs them all.
+const FORCED = ['HTTP-STREAMING', 'WS-POLLING', 'HTTP-POLLING'];
+const CI_SUBSET = new Set(['1.A.2 HTTP-POLLING', '1.B.1 WS-POLLING', '2.A.2 HTTP-STREAMING']);
+const VARIANTS = [
+  // Cookie (HTTP, then HTTPS), source address, control link through the
+  // balancer: their WS-STREAMING rows are the cases above.
+  ...['1.A.2', '2.A.2', '1.A.1', '1.B.1'].flatMap((id) => FORCED.map((transport) => ({ id, transport }))),
+  // The slow ones with the client's reconnection settings changed: polling
+  // waits retryDelay after its refused bind; 1.B.2's recovery tries go to
+  // the dead node's own address (its control link), every retryDelay, until
+  // sessionRecoveryTimeout is over.
+  { id: '1.A.2', transport: 'HTTP-POLLING', settings: { retryDelay: 1000 } },
+  { id: '1.B.2', websocket: 'off', settings: { retryDelay: 1000 } },
+  { id: '1.B.2', websocket: 'off', settings: { retryDelay: 1000, sessionRecoveryTimeout: 3000 } },
+].map((c, i) => ({
+  nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${140 + i}`, ci: CI_SUBSET.has(`${c.id} ${c.transport}`) && !c.settings,
+}));
+CASES.push(...VARIANTS);
+
+// A case of the transports group (a forced transport or client settings).
+const isVariant = (c) => Boolean(c.transport || c.settings);
+
 // Every case in exactly one group (test/cluster-harness.test.js checks it);
 // scripts/cluster-report.sh names the group files.
+// A group may run only part of its cases unless an environment variable is
+// set (all: its name): the others are reported as skipped, with the reason.
 const GROUPS = {
-  http: { title: 'clustering options http', has: (c) => c.balancer === 'haproxy' && /^(1|4)/.test(c.id) },
-  'https-1': { title: 'clustering options https-1', has: (c) => c.balancer === 'haproxy' && /^2\.(A|B\.1)/.test(c.id) },
-  'https-2': { title: 'clustering options https-2', has: (c) => c.balancer === 'haproxy' && /^2\.B\.2/.test(c.id) },
-  nginx: { title: 'clustering options behind nginx', has: (c) => c.balancer === 'nginx' },
+  http: { title: 'clustering options http', has: (c) => !isVariant(c) && c.balancer === 'haproxy' && /^(1|4)/.test(c.id) },
+  'https-1': { title: 'clustering options https-1', has: (c) => !isVariant(c) && c.balancer === 'haproxy' && /^2\.(A|B\.1)/.test(c.id) },
+  'https-2': { title: 'clustering options https-2', has: (c) => !isVariant(c) && c.balancer === 'haproxy' && /^2\.B\.2/.test(c.id) },
+  nginx: { title: 'clustering options behind nginx', has: (c) => !isVariant(c) && c.balancer === 'nginx' },
+  transports: {
+    title: 'clustering options per transport and client settings',
+    has: isVariant,
+    all: 'SHOAL_FAILOVER_ALL',
+    subset: (c) => c.ci,
+  },
 };
 
 const CLIENTS = Math.min(40, Math.max(4, Number(process.env.SHOAL_CLUSTER_CLIENTS) || 4));
@@ -87,14 +136,35 @@ const CLIENTS = Math.min(40, Math.max(4, Number(process.env.SHOAL_CLUSTER_CLIENT
 // trusts no forwarded address: the node sees the balancer's.
 const CLIENT_ADDRESS_UNTRUSTED = new Set(['1.B.2', '2.B.1.2', '4']);
 
-function caseName(c) {
+// The option part of a case's name ("1.B.2, balancer without WebSocket").
+function optionName(c) {
   return `${c.id}${c.multihosting ? ' multihosting' : ''}${c.nodes > 2 ? `, ${c.nodes} nodes` : ''}` +
     `${c.balancer === 'nginx' ? ', nginx' : ''}${c.websocket === 'off' ? ', balancer without WebSocket' : ''}`;
 }
 
+// "1.A.2, HTTP-POLLING, retry delay 1 s".
+function caseName(c) {
+  const settings = settingsText(c.settings);
+  return `${optionName(c)}${c.transport ? `, ${c.transport}` : ''}${settings ? `, ${settings}` : ''}`;
+}
+
+// "1.A.2-http-polling-retry1000".
 function caseSlug(c) {
+  const s = c.settings || {};
   return `${c.id}${c.multihosting ? '-mh' : ''}${c.nodes > 2 ? `-${c.nodes}n` : ''}` +
-    `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}${c.feed ? `-${c.feed}` : ''}`;
+    `${c.balancer === 'nginx' ? '-nginx' : ''}${c.websocket === 'off' ? '-nows' : ''}${c.feed ? `-${c.feed}` : ''}` +
+    `${c.transport ? `-${c.transport.toLowerCase()}` : ''}` +
+    `${s.retryDelay != null ? `-retry${s.retryDelay}` : ''}${s.sessionRecoveryTimeout != null ? `-recovery${s.sessionRecoveryTimeout}` : ''}`;
+}
+
+// The status every client of a case must be in: the forced transport, or
+// the one the option promises (WebSocket where the balancer passes it).
+function expectedStatus(c, spec) {
+  if (c.transport) {
+    assert.ok(spec.websocket_expected || !c.transport.startsWith('WS-'), `${caseName(c)}: ${c.transport} through a balancer without WebSocket`);
+    return `CONNECTED:${c.transport}`;
+  }
+  return spec.websocket_expected ? 'CONNECTED:WS-STREAMING' : 'CONNECTED:HTTP-STREAMING';
 }
 
 // The names of the groups a case is in.
@@ -180,11 +250,13 @@ async function checkTopology(t, c) {
     const clients = [];
     for (let i = 0; i < CLIENTS; i += 1) {
       const url = urls[i % urls.length];
-      clients.push(await kit.spawnClient({ source: `${c.network}.${51 + i}`, url, name: `client${i + 1}` }));
+      clients.push(await kit.spawnClient({
+        source: `${c.network}.${51 + i}`, url, name: `client${i + 1}`, forcedTransport: c.transport || null, ...c.settings,
+      }));
     }
     await Promise.all(clients.map((cl, i) => connect(cl, { chat: i === 0 })));
 
-    const expectedTransport = spec.websocket_expected ? 'CONNECTED:WS-STREAMING' : 'CONNECTED:HTTP-STREAMING';
+    const expectedTransport = expectedStatus(c, spec);
     const owner = new Map(); // client -> { sid, node }
     for (const cl of clients) {
       assert.equal(cl.status(), expectedTransport, `${cl.name}: transport`);
@@ -233,10 +305,13 @@ async function checkTopology(t, c) {
     writeResult(caseSlug(c), {
       case: caseName(c),
       ...c,
+      option: optionName(c),
       title: spec.title,
       balancer: spec.balancer.kind,
       cr_route: spec.cr_route,
       transport: expectedTransport.replace('CONNECTED:', ''),
+      transport_forced: Boolean(c.transport),
+      settings: c.settings || {},
       failover_ms: times,
       clients: clients.length,
       failover_p50_ms: percentile(times, 50),
@@ -272,18 +347,26 @@ async function checkDirectAccess(t, c, kit, viaBalancer) {
   t.diagnostic(`direct access: ${spec.nodes[0].direct_url} served by node1, balancer clients unaffected`);
 }
 
+// Why a case of group g is not run (false: it is run). SHOAL_TOPOLOGY=<regexp>
+// runs only the cases whose name matches; a group with a subset runs the rest
+// only when its environment variable (g.all) is set.
+function skipReason(g, c, env = process.env) {
+  if (env.SHOAL_TOPOLOGY && !new RegExp(env.SHOAL_TOPOLOGY).test(caseName(c))) return 'not selected by SHOAL_TOPOLOGY';
+  if (g.subset && !g.subset(c) && !env[g.all]) return `not in the test suite's subset of this group: ${g.all}=1 runs it (scripts/cluster-report.sh does)`;
+  return false;
+}
+
 // Registers, in the calling test file, the tests of a group's cases.
-// SHOAL_TOPOLOGY=<regexp> runs only the cases whose name matches.
 function describeGroup(group) {
   const g = GROUPS[group];
   if (!g) throw new Error(`no group ${JSON.stringify(group)} (groups: ${Object.keys(GROUPS).join(', ')})`);
-  const only = process.env.SHOAL_TOPOLOGY ? new RegExp(process.env.SHOAL_TOPOLOGY) : null;
   describe(g.title, () => {
     for (const c of CASES.filter(g.has)) {
-      const name = caseName(c);
-      it(name, { timeout: 150000, skip: only && !only.test(name) ? 'not selected by SHOAL_TOPOLOGY' : false }, (t) => checkTopology(t, c));
+      it(caseName(c), { timeout: 150000, skip: skipReason(g, c) }, (t) => checkTopology(t, c));
     }
   });
 }
 
-module.exports = { CASES, GROUPS, groupsOf, describeGroup, caseName, makeKit, connect, failOver, percentile, QUOTE, CHAT };
+module.exports = {
+  CASES, GROUPS, groupsOf, describeGroup, skipReason, caseName, caseSlug, optionName, makeKit, connect, failOver, percentile, QUOTE, CHAT,
+};

@@ -16,7 +16,9 @@ const { execFileSync } = require('node:child_process');
 const { withKit, parseLogLine } = require('../lib/cluster');
 const { parseHosts, resolveMapped } = require('../lib/hosts');
 const { shoalBin } = require('../lib/server');
-const { CASES, GROUPS, groupsOf, caseName, connect, failOver } = require('../lib/topology');
+const {
+  CASES, GROUPS, groupsOf, skipReason, caseName, caseSlug, connect, failOver,
+} = require('../lib/topology');
 const { waitUntil } = require('../lib/util');
 
 const NET = '127.0.31';
@@ -174,6 +176,27 @@ describe('cluster harness', () => {
       const file = path.join(__dirname, `cluster-${g}.test.js`);
       assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`describeGroup\\('${g}'\\)`), `${file} registers group ${g}`);
     }
+  });
+
+  it('every clustering case has its own network, name and result file', () => {
+    for (const [what, key] of [['network', (c) => c.network], ['name', caseName], ['result file', caseSlug]]) {
+      const seen = new Map();
+      for (const c of CASES) {
+        const k = key(c);
+        assert.ok(!seen.has(k), `${caseName(c)} and ${seen.get(k)} share the ${what} ${k}`);
+        seen.set(k, caseName(c));
+      }
+    }
+  });
+
+  it('a group that runs a subset skips the rest with the reason, and runs them all when told', () => {
+    const g = GROUPS.transports;
+    const cases = CASES.filter(g.has);
+    const run = cases.filter((c) => !skipReason(g, c, {}));
+    assert.deepEqual(run.map(caseName), ['1.A.2, HTTP-POLLING', '2.A.2, HTTP-STREAMING', '1.B.1, WS-POLLING']);
+    for (const c of cases.filter((x) => !run.includes(x))) assert.match(skipReason(g, c, {}), /SHOAL_FAILOVER_ALL=1 runs it/);
+    assert.deepEqual(cases.filter((c) => skipReason(g, c, { SHOAL_FAILOVER_ALL: '1' })), []);
+    assert.equal(skipReason(g, run[0], { SHOAL_FAILOVER_ALL: '1', SHOAL_TOPOLOGY: '^2\\.' }), 'not selected by SHOAL_TOPOLOGY');
   });
 
   it('a client process exits when its parent dies', { timeout: 30000 }, async (t) => {

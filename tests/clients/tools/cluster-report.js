@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { REPO_ROOT } = require('../lib/server');
-const { RESULTS } = require('../lib/results');
+const { RESULTS, settingsText } = require('../lib/results');
 
 const DOC = path.join(REPO_ROOT, 'docs', 'clustering.md');
 const BEGIN = '<!-- cluster-results:begin (made by scripts/cluster-report.sh; do not edit) -->';
@@ -29,7 +29,15 @@ const handoffs = files.filter((f) => f.startsWith('handoff-')).map(read);
 if (!failover.length && !handoffs.length) throw new Error(`no results in ${RESULTS}: run the cluster tests first`);
 
 const order = (id) => id.split('.').map((p) => (/^\d+$/.test(p) ? p.padStart(3, '0') : p)).join('.');
-failover.sort((a, b) => order(a.id).localeCompare(order(b.id)) || a.case.localeCompare(b.case));
+// Fail-over rows by option, then transport (streaming before polling,
+// WebSocket before HTTP), then client settings (the library's defaults first).
+// Results written before forced transports and client settings have no
+// `option` (their `case` is the option) and no `settings`.
+const TRANSPORTS = ['WS-STREAMING', 'HTTP-STREAMING', 'WS-POLLING', 'HTTP-POLLING'];
+const optionOf = (r) => r.option ?? r.case;
+const settingsOf = (r) => settingsText(r.settings);
+failover.sort((a, b) => order(a.id).localeCompare(order(b.id)) || optionOf(a).localeCompare(optionOf(b)) ||
+  TRANSPORTS.indexOf(a.transport) - TRANSPORTS.indexOf(b.transport) || settingsOf(a).localeCompare(settingsOf(b)));
 
 const clientVersion = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tests', 'clients', 'node_modules', 'lightstreamer-client-node', 'package.json'), 'utf8')).version;
 const measured = `Measured ${new Date().toISOString().slice(0, 10)} on one machine (2 cores), HAProxy and nginx from Debian, official Node.js client ${clientVersion} in one process per client.`;
@@ -53,12 +61,16 @@ function clusterTables() {
   const out = [BEGIN, ''];
   out.push(measured);
   out.push('');
-  out.push('**Fail over** (`kill -9` of one node; two nodes unless the option says 3): time from the kill to the first update on the new session, per client of the dead node.');
+  out.push('**Fail over** (`kill -9` of one node; two nodes unless the option says 3): time from the kill to the first update on the new session, per client of the dead node. ' +
+    'Transport: the one the option gives, or *forced* by the client (`setForcedTransport`). ' +
+    'Client settings: `setRetryDelay` and `setSessionRecoveryTimeout` where they differ from the library\'s defaults (4 s and 15 s).');
   out.push('');
-  out.push('| option | CR route | transport | clients | moved | p50 ms | p99 ms | max ms |');
-  out.push('|---|---|---|--:|--:|--:|--:|--:|');
+  out.push('| option | CR route | transport | client settings | clients | moved | p50 ms | p99 ms | max ms |');
+  out.push('|---|---|---|---|--:|--:|--:|--:|--:|');
   for (const r of failover) {
-    out.push(`| ${r.case} | ${r.cr_route} | ${r.transport} | ${r.clients ?? '-'} | ${r.failover_ms.length} | ${r.failover_p50_ms} | ${r.failover_p99_ms ?? '-'} | ${r.failover_max_ms} |`);
+    const transport = r.transport_forced ? `${r.transport} *forced*` : r.transport;
+    out.push(`| ${optionOf(r)} | ${r.cr_route} | ${transport} | ${settingsOf(r) || 'defaults'} | ${r.clients ?? '-'} | ${r.failover_ms.length} | ` +
+      `${r.failover_p50_ms} | ${r.failover_p99_ms ?? '-'} | ${r.failover_max_ms} |`);
   }
   if (drains.length) {
     out.push('');
