@@ -41,6 +41,9 @@ pub fn preamble() -> String {
         "    timeout tunnel 1h",
         "    timeout client-fin 5s",
         "    option dontlognull",
+        "    # Pass each piece of a streaming answer (an update) on at once: by",
+        "    # default HAProxy may hold a small one up to 200 ms for more.",
+        "    option http-no-delay",
         "    # A request for a node that is down goes at once to another one,",
         "    # which tells the client to start a new session (no 1 s pauses",
         "    # retrying the dead node).",
@@ -110,7 +113,7 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
                 "    balance roundrobin\n\
                  \x20   # The node's name in a cookie: the client's next requests follow it.\n",
             );
-            s.push_str(cookie_line(p.https()));
+            s.push_str(&cookie_line(p.https()));
         }
         Sticky::SourceIp => s.push_str(
             "    # A hash of the client's address picks the node; consistent, so\n\
@@ -168,25 +171,33 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
     s.push('\n');
 }
 
-/// The sticky cookie, with the attributes browsers need to send it from the
-/// pages that use the kit. Over HTTPS, `SameSite=None; Secure`: pages of
-/// any site send it (with `setCookieHandlingRequired(true)`); answers to
-/// browsers (their requests have an `Origin` header, the official Node.js
-/// and Python clients' do not) also get `Partitioned`, which keeps it
-/// working where third-party cookies are blocked (each top-level site gets
-/// a cookie of its own, which is all stickiness needs) but which older
-/// cookie parsers refuse whole (Python's before 3.14). Over plain HTTP
-/// browsers refuse `SameSite=None` (it needs `Secure`): `SameSite=Lax` says
-/// what they do anyway, send it from pages of the same site (any host of
-/// the kit's domain) only. `HttpOnly`: no page script needs to read it.
-fn cookie_line(https: bool) -> &'static str {
-    if https {
-        "    cookie LSNODE insert indirect nocache httponly secure attr \"SameSite=None\"\n\
-         \x20   # Browsers (requests with an Origin) get it Partitioned too, so that pages\n\
-         \x20   # of other sites keep it where third-party cookies are blocked.\n\
-         \x20   http-request set-var(txn.origin) req.hdr(origin)\n\
-         \x20   http-after-response replace-header Set-Cookie '^(LSNODE=.*)$' \"\\1; Partitioned\" if { var(txn.origin) -m found }\n"
+/// The sticky cookie. Every client gets `LSNODE=nodeK; path=/; HttpOnly`;
+/// answers to browsers (their requests carry an `Origin` header, the
+/// official Node.js and Python clients' do not) add what browsers need to
+/// send it from the pages that use the kit:
+///
+/// - over HTTPS, `Secure; SameSite=None`, so that pages of any site send it
+///   (with `setCookieHandlingRequired(true)`), and `Partitioned`, which
+///   keeps it working where third-party cookies are blocked (each top-level
+///   site gets a cookie of its own, which is all stickiness needs);
+/// - over plain HTTP, `SameSite=Lax` (browsers refuse `SameSite=None`
+///   without `Secure`): what they do anyway, send it from pages of the same
+///   site (any host of the kit's domain) only.
+///
+/// Other clients get none of these: the official Node.js client never sends
+/// a cookie marked `Secure` back, and older parsers (Python's before 3.14)
+/// drop a cookie marked `Partitioned` whole.
+fn cookie_line(https: bool) -> String {
+    let browsers = if https {
+        "; Secure; SameSite=None; Partitioned"
     } else {
-        "    cookie LSNODE insert indirect nocache httponly attr \"SameSite=Lax\"\n"
-    }
+        "; SameSite=Lax"
+    };
+    format!(
+        "    cookie LSNODE insert indirect nocache httponly\n\
+         \x20   # Browsers (requests with an Origin) get the attributes they need to send\n\
+         \x20   # it from pages of other origins; other clients get it plain.\n\
+         \x20   http-request set-var(txn.origin) req.hdr(origin)\n\
+         \x20   http-after-response replace-header Set-Cookie '^(LSNODE=.*)$' \"\\1{browsers}\" if {{ var(txn.origin) -m found }}\n"
+    )
 }

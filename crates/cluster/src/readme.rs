@@ -355,19 +355,23 @@ fn cookie_pages(s: &mut String, p: &Plan) {
             .collect::<Vec<_>>()
             .join(" and "),
     );
+    s.push_str(
+        "- The balancer's cookie is `LSNODE=nodeK; path=/; HttpOnly`. Answers to browsers (requests with\n\
+         \x20 an `Origin` header) add what they need to send it from pages of other origins; other clients\n\
+         \x20 get it plain (the official Node.js client never sends back a cookie marked `Secure`, and\n\
+         \x20 Python's parser before 3.14 drops one marked `Partitioned`).\n",
+    );
     if p.https() {
         s.push_str(
-            "- The cookie is `SameSite=None; Secure; HttpOnly`: browsers send it from pages of any site.\n\
-             \x20 Answers to browsers (requests with an `Origin` header) add `Partitioned`, so that it works\n\
-             \x20 even where third-party cookies are blocked (each site then gets a cookie of its own, which\n\
-             \x20 is all stickiness needs); other clients get it without, as older cookie parsers (Python's\n\
-             \x20 before 3.14) drop a cookie marked `Partitioned`.\n",
+            "- Browsers get it `Secure; SameSite=None; Partitioned`: pages of any site send it, even where\n\
+             \x20 third-party cookies are blocked (each site then gets a cookie of its own, which is all\n\
+             \x20 stickiness needs).\n",
         );
     } else {
         s.push_str(
-            "- The cookie is `SameSite=Lax; HttpOnly`: browsers send it from pages of the same site (any\n\
-             \x20 host of the kit's domain), never from another site over plain HTTP (`SameSite=None` needs\n\
-             \x20 `Secure`, hence HTTPS). A page of another site must keep to WebSocket streaming\n\
+            "- Browsers get it `SameSite=Lax`: they send it from pages of the same site (any host of the\n\
+             \x20 kit's domain), never from another site over plain HTTP (`SameSite=None` needs `Secure`,\n\
+             \x20 hence HTTPS). A page of another site must keep to WebSocket streaming\n\
              \x20 (`connectionOptions.setForcedTransport(\"WS-STREAMING\")`: its requests then travel on\n\
              \x20 the connection itself, which stays on its node) or use an HTTPS kit (2.A.2).\n",
         );

@@ -138,8 +138,8 @@ async function setCookies(requests) {
 // The attributes of the balancer's cookie in answers to browsers (requests
 // with an Origin) and to other clients, per kit (README.md, haproxy.cfg).
 const COOKIE = {
-  https: { browser: ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned'], other: ['HttpOnly', 'Secure', 'SameSite=None'] },
-  http: { browser: ['HttpOnly', 'SameSite=Lax'], other: ['HttpOnly', 'SameSite=Lax'] },
+  https: { browser: ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned'], other: ['HttpOnly'] },
+  http: { browser: ['HttpOnly', 'SameSite=Lax'], other: ['HttpOnly'] },
 };
 
 // The attributes of a Set-Cookie value, after its name=value.
