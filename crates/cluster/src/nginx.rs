@@ -1,6 +1,7 @@
 //! `nginx.conf` for a plan (Debian's nginx 1.22 with its stream module),
-//! for the options that open-source nginx can balance: everything but
-//! cookie insertion.
+//! for every option. Open-source nginx has no cookie insertion of its own
+//! (`sticky cookie` is nginx Plus); the cookie options get it from maps
+//! (see [`cookie_maps`]).
 
 use crate::plan::{Backend, Frontend, Plan, Sticky};
 use std::fmt::Write;
@@ -10,16 +11,6 @@ pub(crate) const PUBLISH_PATH: &str = "/publish";
 
 /// Where Debian installs the stream (level 4) module.
 pub(crate) const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
-
-/// Why an option has no nginx variant, if it has none.
-pub fn unsupported(p: &Plan) -> Option<String> {
-    p.backends.iter().any(|b| b.sticky == Sticky::Cookie).then(|| {
-        format!(
-            "option {} needs a balancer that inserts a cookie, which open-source nginx cannot do; use --balancer haproxy",
-            p.topology.id
-        )
-    })
-}
 
 pub fn render(p: &Plan) -> String {
     let t = p.topology;
@@ -100,6 +91,9 @@ fn http_block(s: &mut String, p: &Plan) {
     );
     for b in p.backends.iter().filter(|b| p.is_level7(b)) {
         upstream(s, p, b);
+        if b.sticky == Sticky::Cookie {
+            cookie_maps(s, p, b);
+        }
     }
     for f in p.frontends.iter().filter(|f| f.http) {
         http_server(s, p, f, None, &f.default_backend);
@@ -139,9 +133,94 @@ fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backe
         );
     }
     publish_location(s, backend);
+    let sticky = p
+        .backends
+        .iter()
+        .any(|b| b.name == backend && b.sticky == Sticky::Cookie);
+    if sticky {
+        let _ = writeln!(
+            s,
+            "        location / {{\n\
+             \x20           proxy_pass http://$lsnode_pool;\n\
+             \x20           add_header Set-Cookie $lsnode_cookie always;\n\
+             \x20       }}\n    }}\n"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "        location / {{\n            proxy_pass http://{backend};\n        }}\n    }}\n"
+        );
+    }
+}
+
+/// The sticky cookie of the cookie options, as HAProxy's `cookie LSNODE
+/// insert indirect` does it:
+///
+/// - a request whose `LSNODE` names a node goes to an upstream of that node
+///   alone, the others as backups (a dead node's clients go on elsewhere);
+///   any other request to the balanced upstream;
+/// - the answer sets `LSNODE` to the node that served it (the last address
+///   of `$upstream_addr`, after retries) unless the request named it
+///   already; nothing when no node answered;
+/// - browsers (requests with an `Origin`) get the attributes they need, as
+///   in the HAProxy kits (see `haproxy.rs`): every client `HttpOnly`,
+///   browsers `Secure; SameSite=None; Partitioned` over HTTPS and
+///   `SameSite=Lax` over HTTP.
+fn cookie_maps(s: &mut String, p: &Plan, b: &Backend) {
+    let servers = p.servers(b);
+    for first in &servers {
+        let _ = writeln!(s, "    upstream {}_{} {{", b.name, first.node.name);
+        let _ = writeln!(
+            s,
+            "        # Requests whose cookie names {}: it, the others when it fails.",
+            first.node.name
+        );
+        for other in
+            std::iter::once(first).chain(servers.iter().filter(|o| o.node.name != first.node.name))
+        {
+            let backup = if other.node.name == first.node.name {
+                ""
+            } else {
+                " backup"
+            };
+            let _ = writeln!(
+                s,
+                "        server {}:{} max_fails=1 fail_timeout=5s{backup};",
+                other.address, other.listener.port
+            );
+        }
+        s.push_str("    }\n\n");
+    }
+    s.push_str("    # The sticky cookie: the node it names, or any.\n    map $cookie_LSNODE $lsnode_pool {\n");
+    for server in &servers {
+        let _ = writeln!(s, "        {0} {1}_{0};", server.node.name, b.name);
+    }
+    let _ = writeln!(s, "        default {};\n    }}", b.name);
+    s.push_str("    # The node that answered: the last address tried.\n    map $upstream_addr $lsnode_served {\n");
+    for server in &servers {
+        let address = format!("{}:{}", server.address, server.listener.port).replace('.', "\\.");
+        let _ = writeln!(s, "        \"~(^|, ){address}$\" {};", server.node.name);
+    }
+    s.push_str("        default \"\";\n    }\n");
+    let browsers = if p.https() {
+        "; Secure; SameSite=None; Partitioned"
+    } else {
+        "; SameSite=Lax"
+    };
     let _ = writeln!(
         s,
-        "        location / {{\n            proxy_pass http://{backend};\n        }}\n    }}\n"
+        "    # What browsers (requests with an Origin) need to send it from pages of\n\
+         \x20   # other origins; other clients get it plain.\n\
+         \x20   map $http_origin $lsnode_browser {{\n\
+         \x20       \"\" \"\";\n\
+         \x20       default \"{browsers}\";\n\
+         \x20   }}\n\
+         \x20   # Set unless the request named that node already, or no node answered.\n\
+         \x20   map \"$cookie_LSNODE:$lsnode_served\" $lsnode_cookie {{\n\
+         \x20       \"~^([^:]*):\\1$\" \"\";\n\
+         \x20       \"~:$\" \"\";\n\
+         \x20       default \"LSNODE=$lsnode_served; Path=/; HttpOnly$lsnode_browser\";\n\
+         \x20   }}\n"
     );
 }
 
@@ -215,8 +294,7 @@ mod tests {
                     feed: Some(Feed::Redis),
                     ..Options::default()
                 };
-                // The cookie options have no nginx kit; level-4 options none
-                // without WebSocket.
+                // Level-4 options have no kit without WebSocket.
                 out.extend(plan(&o).ok());
             }
         }
@@ -280,16 +358,27 @@ mod tests {
                 let names: Vec<&str> = locations.iter().map(|(n, _)| n.as_str()).collect();
                 assert_eq!(names, ["= /publish", "/"], "{label}\n{conf}");
                 let (publish, rest) = (&locations[0].1, &locations[1].1);
-                // The same nodes as every other request, without non_idempotent.
-                assert_eq!(rest.len(), 1, "{label}: {rest:?}");
-                let pass = &rest[0];
+                // The same nodes as every other request (the cookie options:
+                // the balanced upstream, the cookie picking none), without
+                // non_idempotent.
+                let pass = if p.cr_route() == crate::topology::CrRoute::Cookie {
+                    assert_eq!(
+                        rest,
+                        &[
+                            "proxy_pass http://$lsnode_pool;".to_owned(),
+                            "add_header Set-Cookie $lsnode_cookie always;".to_owned()
+                        ],
+                        "{label}"
+                    );
+                    "proxy_pass http://nodes;".to_owned()
+                } else {
+                    assert_eq!(rest.len(), 1, "{label}: {rest:?}");
+                    rest[0].clone()
+                };
                 assert!(pass.starts_with("proxy_pass http://"), "{label}: {pass}");
                 assert_eq!(
                     publish,
-                    &[
-                        pass.clone(),
-                        "proxy_next_upstream error timeout;".to_owned()
-                    ],
+                    &[pass, "proxy_next_upstream error timeout;".to_owned()],
                     "{label}\n{conf}"
                 );
                 assert!(publish.iter().all(|d| !d.contains("non_idempotent")));

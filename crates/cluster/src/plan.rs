@@ -174,8 +174,6 @@ pub enum PlanError {
     WebsocketAtL4(&'static str),
     #[error("{0}: {1}")]
     Invalid(&'static str, String),
-    #[error("--balancer nginx: {0}")]
-    Nginx(String),
     #[error("--vrrp: in option {0} control and rebind requests pass through the balancer, so no node's own address needs to move; --vrrp applies to the options whose control link names a node's own address, reached directly: {1}")]
     Vrrp(&'static str, String),
 }
@@ -553,11 +551,6 @@ pub fn plan(opts: &Options) -> Result<Plan, PlanError> {
         check_interface(&opts.vrrp_interface)?;
     }
     check_sockets(&plan)?;
-    if opts.balancer == Balancer::Nginx {
-        if let Some(why) = crate::nginx::unsupported(&plan) {
-            return Err(PlanError::Nginx(why));
-        }
-    }
     if !opts.balancer_websocket && !plan.frontends.iter().any(|f| f.http) {
         return Err(PlanError::WebsocketAtL4(t.id));
     }

@@ -85,7 +85,7 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Balancer {
     Haproxy,
-    /// Open-source nginx (not for the cookie options 1.A.2 and 2.A.2).
+    /// Open-source nginx (the cookie options' cookie made with maps).
     Nginx,
 }
 

@@ -76,7 +76,8 @@ const CASES = [
   // Three nodes where it matters: a dead node's clients spread over two survivors.
   { id: '1.A.2', nodes: 3 },
   { id: '1.B.1', nodes: 3 },
-  // nginx where it fits (not the cookie options).
+  // nginx (the cookie options through maps: open-source nginx has no
+  // cookie insertion of its own).
   { id: '1.A.1', balancer: 'nginx' },
   { id: '1.B.1', balancer: 'nginx' },
   { id: '1.B.2', balancer: 'nginx', websocket: 'off' },
@@ -85,6 +86,8 @@ const CASES = [
   { id: '2.B.1.3', balancer: 'nginx' },
   { id: '2.B.2.3', balancer: 'nginx' },
   { id: '2.B.2.4', balancer: 'nginx' },
+  { id: '1.A.2', balancer: 'nginx' },
+  { id: '2.A.2', balancer: 'nginx' },
 ].map((c, i) => ({ nodes: 2, balancer: 'haproxy', ...c, network: `127.0.${40 + i}` }));
 
 // The same options with the client's transport forced, or its reconnection

@@ -1,7 +1,7 @@
 'use strict';
 // Pages of the company's own web site, not served by the push cluster, in
 // Chromium through the cookie-sticky kits (1.A.2 over HTTP, 2.A.2 over
-// HTTPS with TLS offload): the page is on www.example.test (another origin,
+// HTTPS with TLS offload; HAProxy, and nginx, whose cookie comes from maps): the page is on www.example.test (another origin,
 // the same site as push.example.test) or on www.partner.test (another
 // site, allowed with cluster-plan --page-origin). It loads the official web
 // client from the cluster, sets setCookieHandlingRequired(true) as the
@@ -22,7 +22,7 @@
 // Then the node of an HTTP-POLLING page is killed: the page gets a new
 // session on the other node and streams again by itself.
 //
-// Networks 127.0.130.x and 127.0.131.x, which no other test uses.
+// Networks 127.0.130.x to 127.0.133.x, which no other test uses.
 
 const { test } = require('node:test');
 const http = require('node:http');
@@ -43,7 +43,9 @@ const { startSite } = require('../lib/site');
 const KITS = [
   { id: '1.A.2', network: '127.0.130', https: false, sitePort: 8081 },
   { id: '2.A.2', network: '127.0.131', https: true, sitePort: 9443 },
-];
+  { id: '1.A.2', balancer: 'nginx', network: '127.0.132', https: false, sitePort: 8081 },
+  { id: '2.A.2', balancer: 'nginx', network: '127.0.133', https: true, sitePort: 9443 },
+].map((k) => ({ balancer: 'haproxy', ...k, name: `${k.id}${k.balancer ? `, ${k.balancer}` : ''}` }));
 const TRANSPORTS = ['WS-STREAMING', 'HTTP-STREAMING', 'WS-POLLING', 'HTTP-POLLING'];
 const OWN_SITE = 'www.example.test';
 const PARTNER = 'www.partner.test';
@@ -53,8 +55,8 @@ const WAIT_MS = 30000;
 // The kit, made by cluster-plan with the test's authority (HTTPS) and the
 // partner's origin; returns its folder.
 function makeKit(k, siteOrigin, authority) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-site-${k.id}-`));
-  const args = ['cluster-plan', '--topology', k.id, '--network', k.network, '--out', dir, '--page-origin', siteOrigin(PARTNER)];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-site-${k.id}-${k.balancer}-`));
+  const args = ['cluster-plan', '--topology', k.id, '--balancer', k.balancer, '--network', k.network, '--out', dir, '--page-origin', siteOrigin(PARTNER)];
   if (authority) args.push('--ca-cert', authority.cert, '--ca-key', authority.key);
   try {
     execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -257,7 +259,7 @@ async function checkFailOver(t, id, kit, browser, site) {
 }
 
 for (const k of KITS) {
-  test(`${k.id}: pages of the company's site and of a partner's stream through the kit on every transport`, { timeout: 300000 }, (t) =>
+  test(`${k.name}: pages of the company's site and of a partner's stream through the kit on every transport`, { timeout: 300000 }, (t) =>
     scoped(t, async (s) => {
       const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-site-certs-'));
       t.after(() => fs.rmSync(certs, { recursive: true, force: true }));
@@ -303,7 +305,7 @@ for (const k of KITS) {
         if (!k.https) {
           await t.test(`${PARTNER} over plain HTTP gets no sticky cookie`, (st) => checkNoCookieCrossSite(st, kit, browser, site));
         }
-        await t.test(`${OWN_SITE} on HTTP-POLLING goes on after kill -9 of its node`, (st) => checkFailOver(st, k.id, kit, browser, site));
+        await t.test(`${OWN_SITE} on HTTP-POLLING goes on after kill -9 of its node`, (st) => checkFailOver(st, `${k.id}-${k.balancer}`, kit, browser, site));
       });
     }));
 }
