@@ -8,8 +8,23 @@ mod common;
 
 use common::*;
 use shoal_adapter::DataProvider;
-use shoal_remote::{start_data, Credentials, EventsRecovery, PortKind, RemoteState};
+use shoal_remote::{
+    start_data, Credentials, EventsRecovery, PortKind, RemoteData, RemoteState, Started,
+};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The proxy of the `DEFAULT` data adapter with a recorder as its
+/// listener, and a scripted remote of ARI `version` connected to it.
+async fn connected(version: &str) -> (Started<RemoteData>, Arc<Recorder>, Remote) {
+    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
+    let rec = recorder();
+    started.adapter.set_listener(rec.clone());
+    let mut remote = Remote::connect(started.ports[0].1).await;
+    remote.init("DPI", version).await;
+    assert!(started.wait_connected(Some(WAIT)).await);
+    (started, rec, remote)
+}
 
 #[tokio::test]
 async fn a_remote_feeds_subscribed_items() {
@@ -69,12 +84,7 @@ async fn a_remote_feeds_subscribed_items() {
 
 #[tokio::test]
 async fn a_1_9_remote_declares_field_diffs_with_dfd() {
-    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
-    let rec = recorder();
-    started.adapter.set_listener(rec.clone());
-    let mut remote = Remote::connect(started.ports[0].1).await;
-    remote.init("DPI", "1.9.1").await;
-    assert!(started.wait_connected(Some(WAIT)).await);
+    let (started, rec, mut remote) = connected("1.9.1").await;
     started.adapter.subscribe("book").unwrap();
     let sub = remote.expect("SUB").await;
     let id = &sub[0];
@@ -100,12 +110,7 @@ async fn a_1_9_remote_declares_field_diffs_with_dfd() {
 
 #[tokio::test]
 async fn field_names_are_shared_between_updates() {
-    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
-    let rec = recorder();
-    started.adapter.set_listener(rec.clone());
-    let mut remote = Remote::connect(started.ports[0].1).await;
-    remote.init("DPI", "1.8.3").await;
-    assert!(started.wait_connected(Some(WAIT)).await);
+    let (started, rec, mut remote) = connected("1.8.3").await;
     started.adapter.subscribe("x").unwrap();
     let sub = remote.expect("SUB").await;
     for v in 1..=2 {
@@ -122,12 +127,7 @@ async fn field_names_are_shared_between_updates() {
 
 #[tokio::test]
 async fn a_1_9_remote_gets_the_smart_encoding() {
-    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
-    let rec = recorder();
-    started.adapter.set_listener(rec.clone());
-    let mut remote = Remote::connect(started.ports[0].1).await;
-    remote.init("DPI", "1.9.1").await;
-    assert!(started.wait_connected(Some(WAIT)).await);
+    let (started, _rec, mut remote) = connected("1.9.1").await;
     started.adapter.subscribe("prix é|x").unwrap();
     let sub = remote.line().await.unwrap();
     assert!(sub.ends_with("|SUB|S|prix é%7Cx"), "{sub}");
@@ -135,11 +135,7 @@ async fn a_1_9_remote_gets_the_smart_encoding() {
 
 #[tokio::test]
 async fn the_sdks_serialise_sub_and_usb_per_item_and_so_does_the_proxy() {
-    let started = start_data(settings(Some("DEFAULT"))).await.unwrap();
-    started.adapter.set_listener(recorder());
-    let mut remote = Remote::connect(started.ports[0].1).await;
-    remote.init("DPI", "1.8.3").await;
-    assert!(started.wait_connected(Some(WAIT)).await);
+    let (started, _rec, mut remote) = connected("1.8.3").await;
     let a = &started.adapter;
     a.subscribe("x").unwrap();
     a.unsubscribe("x");
