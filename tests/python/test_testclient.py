@@ -405,19 +405,31 @@ def change_frequency(x):
      .verify())
 
 
-def json_patch(x):
-    # JSON_COUNT declares its field JSONPATCH: the second update came as a
-    # JSON Patch replacing /value, and the value is JSON with a value member.
+def check_second_update(x, data_adapter, check):
+    # A MERGE subscription to `count` of `data_adapter`, without snapshot:
+    # check(update) on its second update (the first that can be a diff of
+    # the one before), then the scenario completes.
     client = x.client()
     updates = []
     sub = Subscription("MERGE", ["count"], ["count"])
     sub.setRequestedSnapshot("no")
-    sub.setDataAdapter("JSON_COUNT")
+    sub.setDataAdapter(data_adapter)
 
     def on_update(update):
         updates.append(update)
         if len(updates) != 2:
             return
+        check(update)
+        x.completed()
+    sub.addListener(listener(SubscriptionListener, onItemUpdate=on_update))
+    client.subscribe(sub)
+    client.connect()
+
+
+def json_patch(x):
+    # JSON_COUNT declares its field JSONPATCH: the second update came as a
+    # JSON Patch replacing /value, and the value is JSON with a value member.
+    def check(update):
         patch = update.getValueAsJSONPatchIfAvailable(1)
         if isinstance(patch, str):
             patch = json.loads(patch)
@@ -426,35 +438,20 @@ def json_patch(x):
         x.equals("/value", patch[0]["path"])
         x.is_true(patch[0].get("value") is not None, "the patch has a value")
         x.is_true(json.loads(update.getValue(1)).get("value") is not None, "value.value")
-        x.completed()
-    sub.addListener(listener(SubscriptionListener, onItemUpdate=on_update))
-    client.subscribe(sub)
-    client.connect()
+    check_second_update(x, "JSON_COUNT", check)
 
 
 def diff_patch(x):
     # DIFF_COUNT declares its field DIFF_MATCH_PATCH: the second update reads
     # value=<number> (the client shows no sign of a TLCP-diff; that the
     # server sends ^T is test_python_client_diffs.py's and the engine's).
-    client = x.client()
-    updates = []
-    sub = Subscription("MERGE", ["count"], ["count"])
-    sub.setRequestedSnapshot("no")
-    sub.setDataAdapter("DIFF_COUNT")
-
-    def on_update(update):
-        updates.append(update)
-        if len(updates) != 2:
-            return
+    def check(update):
         value = update.getValue(1)
         x.is_true(re.search(r"value=\d+", value or "") is not None, f"value: {value!r}")
         # Beyond upstream: decoded to the text the adapter published.
         x.is_true(re.fullmatch(r"value=\d+; .*as a diff", value or "") is not None,
                   f"value: {value!r}")
-        x.completed()
-    sub.addListener(listener(SubscriptionListener, onItemUpdate=on_update))
-    client.subscribe(sub)
-    client.connect()
+    check_second_update(x, "DIFF_COUNT", check)
 
 
 def message(x):
