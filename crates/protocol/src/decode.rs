@@ -59,17 +59,32 @@ pub fn decode_values(encoded: &str, previous: &[Option<String>]) -> Option<Vec<O
 /// token or escape, not exactly one value per field, a diff to a null or
 /// one that does not apply).
 pub fn decode_values_into(encoded: &str, values: &mut [Option<String>]) -> bool {
-    if encoded.contains("^P") || encoded.contains("^T") {
-        return decode_with_diffs(encoded, values);
-    }
     // The list is checked whole before anything changes. Fields without
     // escapes (the common case) are read in place, so checking costs no
     // allocation, and setting one reuses the previous string's buffer.
     if fields_covered(encoded, values.len()) != Some(values.len()) {
         return false;
     }
-    // fields_covered read every token and bounded every count: the
-    // fallbacks below are never taken.
+    if encoded.contains("^P") || encoded.contains("^T") {
+        // A diff may not apply to the value before it, which only applying
+        // tells: the list goes to a copy, kept only if every token applies.
+        let mut next = values.to_vec();
+        if !apply_tokens(encoded, &mut next) {
+            return false;
+        }
+        values.clone_from_slice(&next);
+        return true;
+    }
+    // Without diffs every token applies once fields_covered read them all
+    // and bounded every count.
+    apply_tokens(encoded, values)
+}
+
+/// Applies the tokens of a value list, checked by `fields_covered`, to
+/// `values` in order; `false` at the first one that does not apply (a diff
+/// to a null, or one that does not fit its value), leaving `values` part
+/// changed.
+fn apply_tokens(encoded: &str, values: &mut [Option<String>]) -> bool {
     let mut at: usize = 0;
     for token in encoded.split('|') {
         match parse_token(token) {
@@ -80,36 +95,12 @@ pub fn decode_values_into(encoded: &str, values: &mut [Option<String>]) -> bool 
                 }
                 at += 1;
             }
-            // Lists with diffs take `decode_with_diffs`.
-            Some(Token::Diff(..)) | None => return false,
-        }
-    }
-    true
-}
-
-/// A value list with diffs: each diff needs the value before it, so the
-/// list is applied to a copy, kept only if every token applies.
-fn decode_with_diffs(encoded: &str, values: &mut [Option<String>]) -> bool {
-    if fields_covered(encoded, values.len()) != Some(values.len()) {
-        return false;
-    }
-    let mut next = values.to_vec();
-    let mut at: usize = 0;
-    for token in encoded.split('|') {
-        match parse_token(token) {
-            Some(Token::Keep(n)) => at = at.saturating_add(n),
-            Some(Token::Set(value)) => {
-                if let Some(slot) = next.get_mut(at) {
-                    set(slot, value);
-                }
-                at += 1;
-            }
             Some(Token::Diff(kind, body)) => {
-                let applied = next
+                let applied = values
                     .get(at)
                     .and_then(Option::as_deref)
                     .and_then(|old| kind.apply(old, &body));
-                let (Some(slot), Some(new)) = (next.get_mut(at), applied) else {
+                let (Some(slot), Some(new)) = (values.get_mut(at), applied) else {
                     return false;
                 };
                 *slot = Some(new);
@@ -118,7 +109,6 @@ fn decode_with_diffs(encoded: &str, values: &mut [Option<String>]) -> bool {
             None => return false,
         }
     }
-    values.clone_from_slice(&next);
     true
 }
 
