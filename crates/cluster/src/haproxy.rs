@@ -174,25 +174,13 @@ fn backend(s: &mut String, p: &Plan, b: &Backend) {
 /// The sticky cookie. Every client gets `LSNODE=nodeK; path=/; HttpOnly`;
 /// answers to browsers (their requests carry an `Origin` header, the
 /// official Node.js and Python clients' do not) add what browsers need to
-/// send it from the pages that use the kit:
-///
-/// - over HTTPS, `Secure; SameSite=None`, so that pages of any site send it
-///   (with `setCookieHandlingRequired(true)`), and `Partitioned`, which
-///   keeps it working where third-party cookies are blocked (each top-level
-///   site gets a cookie of its own, which is all stickiness needs);
-/// - over plain HTTP, `SameSite=Lax` (browsers refuse `SameSite=None`
-///   without `Secure`): what they do anyway, send it from pages of the same
-///   site (any host of the kit's domain) only.
-///
-/// Other clients get none of these: the official Node.js client never sends
-/// a cookie marked `Secure` back, and older parsers (Python's before 3.14)
-/// drop a cookie marked `Partitioned` whole.
+/// send it from the pages that use the kit
+/// ([`crate::origins::browser_cookie_attributes`]). Other clients get none
+/// of these: the official Node.js client never sends a cookie marked
+/// `Secure` back, and older parsers (Python's before 3.14) drop a cookie
+/// marked `Partitioned` whole.
 fn cookie_line(https: bool) -> String {
-    let browsers = if https {
-        "; Secure; SameSite=None; Partitioned"
-    } else {
-        "; SameSite=Lax"
-    };
+    let browsers = crate::origins::browser_cookie_attributes(https);
     format!(
         "    cookie LSNODE insert indirect nocache httponly\n\
          \x20   # Browsers (requests with an Origin) get the attributes they need to send\n\

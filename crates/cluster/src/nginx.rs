@@ -3,7 +3,7 @@
 //! (`sticky cookie` is nginx Plus); the cookie options get it from maps
 //! (see [`cookie_maps`]).
 
-use crate::plan::{Backend, Frontend, Plan, Sticky};
+use crate::plan::{Backend, Frontend, Members, Plan, Sticky};
 use std::fmt::Write;
 
 /// The publish API's path (shoal-transport's route).
@@ -133,24 +133,23 @@ fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backe
         );
     }
     publish_location(s, backend);
+    // In the cookie options the cookie picks the upstream (see cookie_maps).
     let sticky = p
         .backends
         .iter()
         .any(|b| b.name == backend && b.sticky == Sticky::Cookie);
-    if sticky {
-        let _ = writeln!(
-            s,
-            "        location / {{\n\
-             \x20           proxy_pass http://$lsnode_pool;\n\
-             \x20           add_header Set-Cookie $lsnode_cookie always;\n\
-             \x20       }}\n    }}\n"
-        );
+    let (pass, cookie) = if sticky {
+        (
+            "$lsnode_pool",
+            "            add_header Set-Cookie $lsnode_cookie always;\n",
+        )
     } else {
-        let _ = writeln!(
-            s,
-            "        location / {{\n            proxy_pass http://{backend};\n        }}\n    }}\n"
-        );
-    }
+        (backend, "")
+    };
+    let _ = writeln!(
+        s,
+        "        location / {{\n            proxy_pass http://{pass};\n{cookie}        }}\n    }}\n"
+    );
 }
 
 /// The sticky cookie of the cookie options, as HAProxy's `cookie LSNODE
@@ -162,38 +161,30 @@ fn http_server(s: &mut String, p: &Plan, f: &Frontend, host: Option<&str>, backe
 /// - the answer sets `LSNODE` to the node that served it (the last address
 ///   of `$upstream_addr`, after retries) unless the request named it
 ///   already; nothing when no node answered;
-/// - browsers (requests with an `Origin`) get the attributes they need, as
-///   in the HAProxy kits (see `haproxy.rs`): every client `HttpOnly`,
-///   browsers `Secure; SameSite=None; Partitioned` over HTTPS and
-///   `SameSite=Lax` over HTTP.
+/// - every client gets it `HttpOnly`, and browsers (requests with an
+///   `Origin`) the attributes they need, as in the HAProxy kits
+///   ([`crate::origins::browser_cookie_attributes`]).
 fn cookie_maps(s: &mut String, p: &Plan, b: &Backend) {
     let servers = p.servers(b);
-    for first in &servers {
-        let _ = writeln!(s, "    upstream {}_{} {{", b.name, first.node.name);
-        let _ = writeln!(
-            s,
-            "        # Requests whose cookie names {}: it, the others when it fails.",
-            first.node.name
-        );
-        for other in
-            std::iter::once(first).chain(servers.iter().filter(|o| o.node.name != first.node.name))
-        {
-            let backup = if other.node.name == first.node.name {
-                ""
-            } else {
-                " backup"
-            };
-            let _ = writeln!(
-                s,
-                "        server {}:{} max_fails=1 fail_timeout=5s{backup};",
-                other.address, other.listener.port
-            );
-        }
-        s.push_str("    }\n\n");
+    let node_upstream = |node: &str| format!("{}_{node}", b.name);
+    // Each node's own upstream, the others as its backups, as the control
+    // link options' routes for a node's own name.
+    let with_listener = p.nodes.iter().enumerate();
+    for (i, node) in with_listener.filter(|(_, n)| n.listeners.get(b.listener).is_some()) {
+        let named = Backend {
+            name: node_upstream(&node.name),
+            members: Members::Node {
+                k: i + 1,
+                backups: true,
+            },
+            ..b.clone()
+        };
+        upstream(s, p, &named);
     }
     s.push_str("    # The sticky cookie: the node it names, or any.\n    map $cookie_LSNODE $lsnode_pool {\n");
     for server in &servers {
-        let _ = writeln!(s, "        {0} {1}_{0};", server.node.name, b.name);
+        let name = &server.node.name;
+        let _ = writeln!(s, "        {name} {};", node_upstream(name));
     }
     let _ = writeln!(s, "        default {};\n    }}", b.name);
     s.push_str("    # The node that answered: the last address tried.\n    map $upstream_addr $lsnode_served {\n");
@@ -202,11 +193,7 @@ fn cookie_maps(s: &mut String, p: &Plan, b: &Backend) {
         let _ = writeln!(s, "        \"~(^|, ){address}$\" {};", server.node.name);
     }
     s.push_str("        default \"\";\n    }\n");
-    let browsers = if p.https() {
-        "; Secure; SameSite=None; Partitioned"
-    } else {
-        "; SameSite=Lax"
-    };
+    let browsers = crate::origins::browser_cookie_attributes(p.https());
     let _ = writeln!(
         s,
         "    # What browsers (requests with an Origin) need to send it from pages of\n\

@@ -17,6 +17,25 @@
 use crate::plan::PlanError;
 use std::fmt::Write;
 
+/// What the balancer adds to its sticky cookie (`LSNODE=nodeK; path=/;
+/// HttpOnly`) in answers to browsers, for the pages of other origins to
+/// send it back; other clients get it plain (see `haproxy::cookie_line`):
+///
+/// - over HTTPS, `Secure; SameSite=None`, so that pages of any site send it
+///   (with `setCookieHandlingRequired(true)`), and `Partitioned`, which
+///   keeps it working where third-party cookies are blocked (each top-level
+///   site gets a cookie of its own, which is all stickiness needs);
+/// - over plain HTTP, `SameSite=Lax` (browsers refuse `SameSite=None`
+///   without `Secure`): what they do anyway, send it from pages of the same
+///   site (any host of the kit's domain) only.
+pub(crate) fn browser_cookie_attributes(https: bool) -> &'static str {
+    if https {
+        "; Secure; SameSite=None; Partitioned"
+    } else {
+        "; SameSite=Lax"
+    }
+}
+
 /// One origin given with `--page-origin`: `scheme://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageOrigin {

@@ -361,17 +361,22 @@ fn cookie_pages(s: &mut String, p: &Plan) {
          \x20 get it plain (the official Node.js client never sends back a cookie marked `Secure`, and\n\
          \x20 Python's parser before 3.14 drops one marked `Partitioned`).\n",
     );
+    let browsers = crate::origins::browser_cookie_attributes(p.https());
+    let _ = write!(
+        s,
+        "- Browsers get it `{}`: ",
+        browsers.trim_start_matches("; ")
+    );
     if p.https() {
         s.push_str(
-            "- Browsers get it `Secure; SameSite=None; Partitioned`: pages of any site send it, even where\n\
-             \x20 third-party cookies are blocked (each site then gets a cookie of its own, which is all\n\
-             \x20 stickiness needs).\n",
+            "pages of any site send it, even where third-party cookies are blocked\n\
+             \x20 (each site then gets a cookie of its own, which is all stickiness needs).\n",
         );
     } else {
         s.push_str(
-            "- Browsers get it `SameSite=Lax`: they send it from pages of the same site (any host of the\n\
-             \x20 kit's domain), never from another site over plain HTTP (`SameSite=None` needs `Secure`,\n\
-             \x20 hence HTTPS). A page of another site must keep to WebSocket streaming\n\
+            "they send it from pages of the same site (any host of the kit's domain),\n\
+             \x20 never from another site over plain HTTP (`SameSite=None` needs `Secure`, hence HTTPS).\n\
+             \x20 A page of another site must keep to WebSocket streaming\n\
              \x20 (`connectionOptions.setForcedTransport(\"WS-STREAMING\")`: its requests then travel on\n\
              \x20 the connection itself, which stays on its node) or use an HTTPS kit (2.A.2).\n",
         );
