@@ -177,7 +177,8 @@ function groupsOf(c) {
 
 // Writes the kit of a case into a fresh folder; returns the folder (removed
 // again if cluster-plan fails). c.feed: 'redis' or 'nats' (--feed); c.vrrp:
-// --vrrp (lib/vrrp.js).
+// --vrrp (lib/vrrp.js); c.pageOrigins: --page-origin each; c.ca: { cert,
+// key } PEM files of the authority that signs the kit (--ca-cert, --ca-key).
 function makeKit(c) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-${caseSlug(c)}-`));
   const args = ['cluster-plan', '--topology', c.id, '--network', c.network, '--out', dir];
@@ -187,11 +188,13 @@ function makeKit(c) {
   if (c.websocket === 'off') args.push('--balancer-websocket', 'off');
   if (c.feed) args.push('--feed', c.feed);
   if (c.vrrp) args.push('--vrrp');
+  for (const origin of c.pageOrigins || []) args.push('--page-origin', origin);
+  if (c.ca) args.push('--ca-cert', c.ca.cert, '--ca-key', c.ca.key);
   try {
     execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
+    throw new Error(`shoal ${args.join(' ')} failed: ${err.stderr || err.message}`);
   }
   return dir;
 }

@@ -31,10 +31,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { withKit } = require('../lib/cluster');
+const { makeKit } = require('../lib/topology');
 const { readHostsFile } = require('../lib/hosts');
-const { shoalBin } = require('../lib/server');
 const { scoped } = require('../lib/util');
 const { launchBrowser, screenshot } = require('../lib/browser');
 const { makeAuthority, signServer } = require('../lib/certs');
@@ -51,21 +50,6 @@ const OWN_SITE = 'www.example.test';
 const PARTNER = 'www.partner.test';
 const ITEMS = 6;
 const WAIT_MS = 30000;
-
-// The kit, made by cluster-plan with the test's authority (HTTPS) and the
-// partner's origin; returns its folder.
-function makeKit(k, siteOrigin, authority) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-kit-site-${k.id}-${k.balancer}-`));
-  const args = ['cluster-plan', '--topology', k.id, '--balancer', k.balancer, '--network', k.network, '--out', dir, '--page-origin', siteOrigin(PARTNER)];
-  if (authority) args.push('--ca-cert', authority.cert, '--ca-key', authority.key);
-  try {
-    execFileSync(shoalBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw new Error(`cluster-plan ${args.join(' ')} failed: ${err.stderr || err.message}`);
-  }
-  return dir;
-}
 
 // Host name -> address for Chromium: the kit's names and the two sites'.
 function browserHosts(kit, siteAddress) {
@@ -268,7 +252,8 @@ for (const k of KITS) {
       const siteAddress = `${k.network}.20`;
       const site = await startSite({ address: siteAddress, port: k.sitePort, tls });
       t.after(() => site.close());
-      const dir = makeKit(k, site.origin, authority);
+      // The partner's origin allowed; signed by the test's authority (HTTPS).
+      const dir = makeKit({ ...k, pageOrigins: [site.origin(PARTNER)], ca: authority });
       t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       await withKit(t, dir, {}, async (kit) => {
         const cookie = COOKIE[k.https ? 'https' : 'http'];
