@@ -27,11 +27,11 @@
 // clients' state machine, ClientMachine.hx). A client whose stream or poll
 // breaks sends a recovery (bind_session with LS_recovery_from) within
 // firstRetryMaxDelay (100 ms); a survivor refuses it (CONERR,20) and the
-// client opens a new session within firstRetryMaxDelay again. But a plain
-// bind_session that reaches a survivor (a polling client's next poll, sent
-// just before or after the kill) is refused the same way, and then the
-// client opens a new session only retryDelay (4 s by default) after sending
-// it. A recovery that fails (to the dead node's own address, 1.B.2) is tried
+// client opens a new session within firstRetryMaxDelay again. A plain
+// bind_session that reaches a survivor (a polling client's next poll) is cut
+// there, the session being another node's, so the client recovers as above;
+// refused (CONERR,20) instead, the client would open a new session only
+// retryDelay (4 s by default) after sending it. A recovery that fails (to the dead node's own address, 1.B.2) is tried
 // again every retryDelay until sessionRecoveryTimeout (15 s) is over.
 
 const { describe, it } = require('node:test');
@@ -101,8 +101,9 @@ const VARIANTS = [
   // Cookie (HTTP, then HTTPS), source address, control link through the
   // balancer: their WS-STREAMING rows are the cases above.
   ...['1.A.2', '2.A.2', '1.A.1', '1.B.1'].flatMap((id) => FORCED.map((transport) => ({ id, transport }))),
-  // The slow ones with the client's reconnection settings changed: polling
-  // waits retryDelay after its refused bind; 1.B.2's recovery tries go to
+  // The client's reconnection settings changed: polling, which waited
+  // retryDelay after a refused bind before nodes cut such binds; 1.B.2's
+  // recovery tries go to
   // the dead node's own address (its control link), every retryDelay, until
   // sessionRecoveryTimeout is over.
   { id: '1.A.2', transport: 'HTTP-POLLING', settings: { retryDelay: 1000 } },
