@@ -76,7 +76,7 @@ impl Engine {
         };
         match bound {
             Err((code::UNKNOWN_SESSION, _))
-                if req.recovery_from.is_none() && self.made_elsewhere(req) =>
+                if req.recovery_from.is_none() && self.cut_plain_bind(req) =>
             {
                 let id = req.session.as_deref().unwrap_or_default();
                 Err((
@@ -88,14 +88,15 @@ impl Engine {
         }
     }
 
-    /// Whether the session a request names, which nobody here holds, was
-    /// made by another node (or by this one before a restart), and was not
-    /// cut here lately. A plain `bind_session` for it is cut rather than
+    /// Whether to cut a plain `bind_session` for a session nobody here
+    /// holds, remembering that it was: yes if another node (or this one
+    /// before a restart) made the session and its bind was not cut here
+    /// lately. A plain `bind_session` for it is cut rather than
     /// refused, so that the client asks at once to recover it instead of
     /// waiting its retry delay (see the `session_id` module); this node's
     /// own ended sessions, and a second bind within the window, still get
     /// `CONERR,20`.
-    fn made_elsewhere(&self, req: &BindSession) -> bool {
+    fn cut_plain_bind(&self, req: &BindSession) -> bool {
         let id = req.session.as_deref().unwrap_or_default();
         self.ids.issued_elsewhere(id) && self.recent_cuts.first(id, std::time::Instant::now())
     }
