@@ -131,6 +131,11 @@ function subscribe(cmd) {
   const sub = makeSubscription(cmd);
   const fields = sub.getFields() || [];
   const id = cmd.id;
+  // The session of this subscription's last update. The client hands
+  // updates to listeners after it has read them: the last ones of a session
+  // that ended (END, a drain) come when the client holds no session any
+  // more, and are that session's.
+  let updateSession = null;
   sub.addListener({
     onSubscription: () => emit('subscribed', { id }),
     onUnsubscription: () => emit('unsubscribed', { id }),
@@ -138,7 +143,8 @@ function subscribe(cmd) {
     onItemUpdate: (u) => {
       const values = {};
       for (const f of fields) values[f] = u.getValue(f);
-      emit('update', { id, item: u.getItemName(), itemPos: u.getItemPos(), snapshot: u.isSnapshot(), values });
+      updateSession = currentSession() ?? updateSession;
+      emit('update', { session: updateSession, id, item: u.getItemName(), itemPos: u.getItemPos(), snapshot: u.isSnapshot(), values });
     },
     onEndOfSnapshot: (item) => emit('endOfSnapshot', { id, item }),
     onClearSnapshot: (item) => emit('clearSnapshot', { id, item }),
